@@ -1,0 +1,120 @@
+"""Graph state: name counters and the tracing switch.
+
+Nothing here holds a node. ``GRAPH`` only counts how many nodes of each base name were
+created, so that names are unique (``x:0``, ``x:1``) while every graph stays collectable.
+Whether operations record edges is a context variable, so threads and asyncio tasks trace
+independently and ``stop_tracing()`` nests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import itertools
+import threading
+from collections.abc import Iterator
+
+_TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
+
+NAME_SCOPES: list[str] = []
+"""Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
+
+
+def is_tracing() -> bool:
+    """True when operations in the current thread or task record their parents."""
+    return _TRACING.get()
+
+
+@contextlib.contextmanager
+def stop_tracing() -> Iterator[None]:
+    """Run a block without recording edges (ops still return nodes, with no parents).
+
+    Local to the current thread and asyncio task; nested uses restore the outer state.
+    """
+    token = _TRACING.set(False)
+    try:
+        yield
+    finally:
+        _TRACING.reset(token)
+
+
+@contextlib.contextmanager
+def name_scope(scope: str) -> Iterator[None]:
+    """Prefix the names of nodes created inside the block with ``scope/``."""
+    NAME_SCOPES.append(scope)
+    try:
+        yield
+    finally:
+        NAME_SCOPES.pop()
+
+
+class _TraceFlag:
+    """``GRAPH.TRACE`` as in Trace, but backed by the context variable."""
+
+    def __get__(self, obj: object, owner: type | None = None) -> bool:
+        return _TRACING.get()
+
+    def __set__(self, obj: object, value: bool) -> None:
+        _TRACING.set(bool(value))
+
+
+def _peek(counter: itertools.count) -> int:
+    """The next value of ``counter`` without consuming it (its repr is ``count(n)``)."""
+    return int(repr(counter)[6:-1])
+
+
+class Graph:
+    """Per-name counters that give nodes unique names; holds no nodes."""
+
+    TRACE = _TraceFlag()
+    LEGACY_GRAPH_BEHAVIOR = False
+    ALLOW_NESTED_GRAPHS = False
+
+    def __init__(self) -> None:
+        self._counters: dict[str, itertools.count] = {}
+        self._lock = threading.Lock()
+
+    def register_name(self, base: str) -> str:
+        """Reserve the next free ``base:index`` name.
+
+        ``next()`` on an ``itertools.count`` is a single C call, atomic under the GIL, so two
+        threads never get the same index; the lock only guards creating a new counter.
+        """
+        if NAME_SCOPES:
+            base = "/".join(NAME_SCOPES) + "/" + base
+        counter = self._counters.get(base)
+        if counter is None:
+            with self._lock:
+                counter = self._counters.setdefault(base, itertools.count())
+        return f"{base}:{next(counter)}"
+
+    def count(self, name: str) -> int:
+        """How many nodes named ``name`` (base name, without ``:index``) were created."""
+        counter = self._counters.get(name)
+        return 0 if counter is None else _peek(counter)
+
+    def clear(self) -> None:
+        """Reset all counters, so the next ``x`` node is ``x:0`` again."""
+        with self._lock:
+            self._counters = {}
+
+    def __len__(self) -> int:
+        return sum(_peek(counter) for counter in list(self._counters.values()))
+
+    def get(self, name: str) -> None:
+        raise NotImplementedError(
+            "GRAPH keeps no nodes (so graphs can be freed); keep a reference to the node instead"
+        )
+
+    @property
+    def roots(self) -> None:
+        raise NotImplementedError(
+            "GRAPH keeps no nodes (so graphs can be freed); collect roots with "
+            "node.backward() or opto.trace.utils.collect_ancestors()"
+        )
+
+    def __repr__(self) -> str:
+        return f"Graph(names={len(self._counters)}, nodes_created={len(self)})"
+
+
+GRAPH = Graph()

@@ -1,0 +1,609 @@
+"""Nodes of the trace graph: the values a workflow computes and how they were computed.
+
+A node holds strong references to its parents only. Links to children are weak, so an
+output that the user drops frees its whole graph, and a parameter used in millions of
+forward passes holds no memory for them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import itertools
+import warnings
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from opto.trace.graph import GRAPH, Graph
+
+if TYPE_CHECKING:
+    import graphviz
+
+    from opto.trace.propagators.propagators import Propagator
+
+_creation_order = itertools.count()
+
+USED_NODES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "opto_used_nodes", default=None
+)
+"""Innermost list collecting the nodes whose ``.data`` is read (see ``bundle.trace_nodes``)."""
+
+
+def _base_name(name: str) -> str:
+    """``"x:3"`` -> ``"x"``; a user name without an index is returned unchanged."""
+    base, sep, index = name.rpartition(":")
+    return base if sep and index.isdigit() else name
+
+
+def get_op_name(description: str | None) -> str | None:
+    """The operator name in a ``"[name] text"`` description, or None."""
+    if description and description.startswith("["):
+        end = description.find("]")
+        if end > 0:
+            return description[1:end]
+    return None
+
+
+def _with_constraint(description: str | None, constraint: str | None) -> str | None:
+    """Map Trace's old ``constraint=`` argument onto the description."""
+    if constraint is None:
+        return description
+    warnings.warn(
+        "constraint= is deprecated; the description now holds the constraint text",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return constraint if description is None else f"{description}\n{constraint}"
+
+
+def link_parents(child: Node, parents: list[Node]) -> None:
+    """Make ``parents`` the parents of ``child``: level, parameter flag, weak child links.
+
+    A parent's list of weak child references is pruned of dead ones whenever it doubles past
+    the live count, so it stays bounded at amortised O(1) cost per link.
+    """
+    child._parents = parents
+    level = 0
+    has_params = bool(child._hidden)
+    child_ref = weakref.ref(child)
+    for parent in parents:
+        refs = parent._children
+        if refs is None:
+            parent._children = [child_ref]
+        else:
+            refs.append(child_ref)
+            if len(refs) > parent._child_limit:
+                _prune_children(parent)
+        if parent._level >= level:
+            level = parent._level + 1
+        if parent._has_params:
+            has_params = True
+    child._level = level
+    child._has_params = has_params
+
+
+def _prune_children(parent: Node) -> None:
+    live = [ref for ref in parent._children if ref() is not None]
+    parent._children = live
+    parent._child_limit = max(8, 2 * len(live))
+
+
+def new_root(value: Any) -> Node:
+    """A plain Node named after the value's type (how ops wrap raw arguments), built fast."""
+    result = _new_object(Node)
+    result._data = value
+    result._name = GRAPH.register_name(type(value).__name__)
+    result._parents = []
+    result._children = None
+    result._level = 0
+    result._has_params = False
+    result._description = "[Node]"
+    result._seq = next(_creation_order)
+    return result
+
+
+_new_object = object.__new__
+
+
+class Node:
+    """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made."""
+
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "_children",
+        "_data",
+        "_description",
+        "_has_params",
+        "_level",
+        "_name",
+        "_parents",
+        "_seq",
+    )
+
+    _default_prefix = "[Node]"
+    # Rarely changed, so kept as class defaults rather than set on every new node.
+    _feedback: defaultdict | None = None
+    _info: dict | None = None
+    _backwarded = False
+    _hidden: frozenset = frozenset()
+    _child_limit = 8
+    trainable = False
+
+    def __init__(
+        self,
+        value: Any,
+        *,
+        name: str | None = None,
+        trainable: bool = False,
+        description: str | None = None,
+        info: dict | None = None,
+        constraint: str | None = None,
+    ) -> None:
+        description = _with_constraint(description, constraint)
+        self._data = value
+        self._name = GRAPH.register_name(_base_name(name) if name else type(value).__name__)
+        self._parents: list[Node] = []
+        self._children: list[weakref.ref] | None = None
+        self._level = 0
+        self._description = self._prefixed(description)
+        self._has_params = False
+        self._seq = next(_creation_order)
+        if info is not None:
+            self._info = info
+        if trainable:
+            self.trainable = True
+
+    def _prefixed(self, description: str | None) -> str:
+        if not description:
+            return self._default_prefix
+        if get_op_name(description) is not None:
+            return description
+        return f"{self._default_prefix} {description}"
+
+    # -- value -----------------------------------------------------------------------------
+
+    @property
+    def data(self) -> Any:
+        """The wrapped value; the read is recorded for bundle's dependency check."""
+        used = USED_NODES.get()
+        if used is not None:
+            used.append(self)
+        return self._data
+
+    def _set(self, value: Any) -> None:
+        """Replace the value (optimizers use this to write a new parameter value)."""
+        self._data = value.data if isinstance(value, Node) else value
+
+    @property
+    def type(self) -> type:
+        return type(self._data)
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def py_name(self) -> str:
+        """The name as a Python identifier (``x:0`` -> ``x0``); used in prompts."""
+        return self._name.replace(":", "")
+
+    @property
+    def id(self) -> str:
+        return self._name.rpartition(":")[2]
+
+    @property
+    def info(self) -> dict | None:
+        return self._info
+
+    @info.setter
+    def info(self, value: dict | None) -> None:
+        self._info = value
+
+    @property
+    def description(self) -> str | None:
+        """The description without its ``[op]`` prefix; None when there is none."""
+        raw = self._description
+        end = raw.find("]") if raw.startswith("[") else -1
+        text = raw[end + 1 :].strip() if end >= 0 else raw.strip()
+        return text or None
+
+    @property
+    def constraint(self) -> str | None:
+        """Trace's old name for the description."""
+        return self.description
+
+    @property
+    def op_name(self) -> str | None:
+        return get_op_name(self._description)
+
+    # -- graph structure -------------------------------------------------------------------
+
+    @property
+    def parents(self) -> list[Node]:
+        return self._parents
+
+    @property
+    def children(self) -> list[Node]:
+        """Children that are still alive (links to children are weak)."""
+        refs = self._children
+        if not refs:
+            return []
+        return [child for child in (ref() for ref in refs) if child is not None]
+
+    @property
+    def level(self) -> int:
+        """0 for roots, else one more than the deepest parent."""
+        return self._level
+
+    @property
+    def is_root(self) -> bool:
+        return not self._parents
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+    @property
+    def parameter_dependencies(self) -> set[ParameterNode]:
+        """The parameters this value depends on (computed by walking the ancestors)."""
+        found: set[ParameterNode] = set()
+        seen: set[int] = set()
+        stack: list[Node] = [self]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen or not current._has_params:
+                continue
+            seen.add(id(current))
+            if isinstance(current, ParameterNode):
+                found.add(current)
+            if isinstance(current, MessageNode):
+                found.update(current._hidden)
+            stack.extend(current._parents)
+        return found
+
+    @property
+    def expandable_dependencies(self) -> set[MessageNode]:
+        """Ancestors (or self) whose nested, traceable code hides parameters."""
+        found: set[MessageNode] = set()
+        seen: set[int] = set()
+        stack: list[Node] = [self]
+        while stack:
+            current = stack.pop()
+            if id(current) in seen or not current._has_params:
+                continue
+            seen.add(id(current))
+            if isinstance(current, MessageNode) and current._hidden:
+                found.add(current)
+            stack.extend(current._parents)
+        return found
+
+    # -- feedback --------------------------------------------------------------------------
+
+    @property
+    def feedback(self) -> defaultdict:
+        """Feedback received, as ``{child: [feedback, ...]}``."""
+        if self._feedback is None:
+            self._feedback = defaultdict(list)
+        return self._feedback
+
+    def _add_feedback(self, child: Node, feedback: Any) -> None:
+        self.feedback[child].append(feedback)
+
+    def zero_feedback(self) -> None:
+        self._feedback = None
+
+    def backward(
+        self,
+        feedback: Any = "",
+        propagator: Propagator | None = None,
+        retain_graph: bool = False,
+        visualize: bool = False,
+        simple_visualization: bool = True,
+        reverse_plot: bool = False,
+        print_limit: int = 100,
+    ) -> graphviz.Digraph | None:
+        """Send ``feedback`` on this output back to every parameter it depends on.
+
+        One reverse topological walk, O(nodes + edges). Returns a ``graphviz.Digraph`` of the
+        walked graph when ``visualize`` is True.
+        """
+        from opto.trace.backward import run_backward
+
+        return run_backward(
+            self,
+            feedback,
+            propagator=propagator,
+            retain_graph=retain_graph,
+            visualize=visualize,
+            simple_visualization=simple_visualization,
+            reverse_plot=reverse_plot,
+            print_limit=print_limit,
+        )
+
+    # -- copies ----------------------------------------------------------------------------
+
+    def _copy_without_edges(self, data: Any, name: str) -> Node:
+        duplicate = object.__new__(type(self))
+        for slot in _copied_slots(type(self)):
+            object.__setattr__(duplicate, slot, getattr(self, slot))
+        if hasattr(self, "__dict__"):
+            duplicate.__dict__.update(copy.deepcopy(self.__dict__))
+        duplicate._data = data
+        duplicate._name = name
+        duplicate._parents = []
+        duplicate._children = None
+        duplicate.__dict__.pop("_child_limit", None)
+        duplicate._feedback = None
+        duplicate._backwarded = False
+        duplicate._level = 0
+        duplicate._has_params = isinstance(duplicate, ParameterNode)
+        duplicate._info = copy.deepcopy(self._info)
+        duplicate._seq = next(_creation_order)
+        return duplicate
+
+    def __deepcopy__(self, memo: dict) -> Node:
+        """A copy with the same name and a deep copy of the data, cut from the graph."""
+        duplicate = self._copy_without_edges(copy.deepcopy(self._data, memo), self._name)
+        memo[id(self)] = duplicate
+        return duplicate
+
+    def __copy__(self) -> Node:
+        return self._copy_without_edges(self._data, self._name)
+
+    def detach(self) -> Node:
+        """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
+        name = GRAPH.register_name(f"{_base_name(self._name).replace(':', '')}_copy")
+        return self._copy_without_edges(copy.deepcopy(self._data), name)
+
+    def clone(self) -> MessageNode:
+        """Traced copy (``[clone]`` op, deep-copies the data)."""
+        from opto.trace import operators
+
+        return operators.clone(self)
+
+    def __getstate__(self) -> dict:
+        state = {slot: getattr(self, slot) for slot in _copied_slots(type(self))}
+        state["_children"] = None
+        state["_feedback"] = None
+        state["__dict__"] = dict(getattr(self, "__dict__", {}))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        extra = state.pop("__dict__", {})
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        self.__dict__.update(extra)
+
+    # -- plain-Python protocol (untraced) --------------------------------------------------
+
+    def __eq__(self, other: object) -> Any:
+        """Compares the data, untraced (use ``eq()`` for a traced comparison)."""
+        if isinstance(other, Node):
+            other = other._data
+        return self._data == other
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, item: Any) -> bool:
+        if isinstance(item, Node):
+            item = item._data
+        return item in self._data
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__}: ({self._name}, dtype={type(self._data)}, data={self._data})"
+
+    __repr__ = __str__
+
+
+def _copied_slots(cls: type) -> list[str]:
+    slots: list[str] = []
+    for klass in cls.__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if slot not in ("__dict__", "__weakref__") and slot not in slots:
+                slots.append(slot)
+    return slots
+
+
+class ParameterNode(Node):
+    """A trainable root value (prompt, number, code) that optimizers rewrite."""
+
+    __slots__ = ("_projections",)
+
+    _default_prefix = "[ParameterNode]"
+
+    def __init__(
+        self,
+        value: Any,
+        *,
+        name: str | None = None,
+        trainable: bool = True,
+        description: str | None = None,
+        projections: list | None = None,
+        info: dict | None = None,
+        constraint: str | None = None,
+    ) -> None:
+        super().__init__(
+            value,
+            name=name,
+            trainable=trainable,
+            description=_with_constraint(description, constraint),
+            info=info,
+        )
+        self._has_params = True
+        self._projections = list(projections or [])
+
+    @property
+    def projections(self) -> list:
+        return self._projections
+
+
+def _as_input_dict(inputs: Mapping[str, Node] | Iterable[Node]) -> dict[str, Node]:
+    if isinstance(inputs, Mapping):
+        named = dict(inputs)
+    else:
+        named = {}
+        for item in inputs:
+            if not isinstance(item, Node):
+                raise TypeError(f"inputs must be nodes, got {type(item).__name__}: {item!r}")
+            named[item.name] = item
+    for key, item in named.items():
+        if not isinstance(item, Node):
+            raise TypeError(f"input {key!r} must be a node, got {type(item).__name__}")
+    return named
+
+
+class MessageNode(Node):
+    """The output of an operation; its parents are the operation's inputs."""
+
+    __slots__ = ("_inputs", "_op")
+
+    _default_prefix = "[MessageNode]"
+
+    def __init__(
+        self,
+        value: Any,
+        *,
+        inputs: Mapping[str, Node] | Iterable[Node],
+        description: str | None,
+        name: str | None = None,
+        info: dict | None = None,
+        constraint: str | None = None,
+    ) -> None:
+        description = _with_constraint(description, constraint)
+        super().__init__(
+            value,
+            name=name or get_op_name(description) or "message",
+            description=description,
+            info=info,
+        )
+        self._op = None
+        self._inputs: dict[str, Node] = {}
+        if Graph.TRACE:
+            self._inputs = _as_input_dict(inputs)
+            link_parents(self, list(dict.fromkeys(self._inputs.values())))
+
+    @property
+    def inputs(self) -> dict[str, Node]:
+        """The operation's named inputs (a copy)."""
+        return dict(self._inputs)
+
+    @property
+    def info(self) -> dict:
+        if self._info is None:
+            op = self._op
+            self._info = {"fun_name": op.name if op is not None else self.op_name}
+            if op is not None:
+                self._info["fun"] = op.fn
+        return self._info
+
+    @info.setter
+    def info(self, value: dict | None) -> None:
+        self._info = value
+
+    @property
+    def hidden_dependencies(self) -> frozenset[ParameterNode]:
+        """Parameters used inside nested traceable code but not visible as parents."""
+        return self._hidden
+
+    def _set_hidden_dependencies(self, parameters: Iterable[ParameterNode]) -> None:
+        self._hidden = frozenset(parameters)
+        if self._hidden:
+            self._has_params = True
+
+
+class ExceptionNode(MessageNode):
+    """An error raised by an operation, kept in the graph so it can receive feedback."""
+
+    __slots__ = ("_exception",)
+
+    _default_prefix = "[ExceptionNode]"
+
+    def __init__(
+        self,
+        value: BaseException,
+        *,
+        inputs: Mapping[str, Node] | Iterable[Node],
+        description: str | None = None,
+        name: str | None = None,
+        info: dict | None = None,
+    ) -> None:
+        self._exception = value if isinstance(value, BaseException) else None
+        text = format_exception_data(value) if isinstance(value, BaseException) else value
+        super().__init__(
+            text,
+            inputs=inputs,
+            description=description or "[ExceptionNode] An error raised by an operation.",
+            name=name or "exception",
+            info=info,
+        )
+
+    @property
+    def exception(self) -> BaseException | None:
+        return self._exception
+
+    def create_feedback(self, style: str = "simple") -> str:
+        """The error as feedback text: ``"simple"`` is the message, ``"full"`` adds the code."""
+        if style == "simple":
+            return self._data
+        if style == "full":
+            return (self._info or {}).get("error_comment") or self._data
+        raise ValueError(f"style must be 'simple' or 'full', got {style!r}")
+
+
+def format_exception_data(error: BaseException) -> str:
+    """``"(TypeError) message"``; non-builtin classes are shown as ``module.Class``."""
+    cls = type(error)
+    type_name = (
+        cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    return f"({type_name}) {error}"
+
+
+def node(
+    data: Any,
+    name: str | None = None,
+    trainable: bool = False,
+    description: str | None = None,
+    constraint: str | None = None,
+    info: dict | None = None,
+) -> Node:
+    """Wrap a value as a node; ``trainable=True`` makes a new ParameterNode.
+
+    A node passed in is returned unchanged unless ``trainable`` is set, in which case a new
+    parameter is made from its data, keeping its base name.
+    """
+    description = _with_constraint(description, constraint)
+    if trainable:
+        if isinstance(data, Node):
+            name = name or _base_name(data.name)
+            description = description or data.description
+            data = data._data
+        return ParameterNode(data, name=name, trainable=True, description=description, info=info)
+    if isinstance(data, Node):
+        if name is not None:
+            warnings.warn(
+                f"node() got an existing node ({data.name}); the name {name!r} is ignored",
+                stacklevel=2,
+            )
+        return data
+    return Node(data, name=name, description=description, info=info)
+
+
+def __getattr__(name: str) -> Any:
+    """Trace exposed the drawing style guides from this module; they live in viz.py."""
+    if name in ("NodeVizStyleGuide", "NodeVizStyleGuideColorful"):
+        from opto.trace import viz
+
+        return getattr(viz, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

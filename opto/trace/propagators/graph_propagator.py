@@ -1,0 +1,43 @@
+"""GraphPropagator: every parameter receives the subgraph linking it to the output.
+
+This is the default propagator of Trace's optimizers (OptoPrime reads the TraceGraph to
+build its prompt). Each step is O(1) because TraceGraphs are lazy (see trace_graph.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opto.trace.nodes import MessageNode, Node
+from opto.trace.propagators.propagators import Propagator
+from opto.trace.propagators.trace_graph import TraceGraph
+
+
+class GraphPropagator(Propagator):
+    """Propagates a TraceGraph: what the output was, how it was computed, and the feedback."""
+
+    def init_feedback(self, node: Node, feedback: Any) -> TraceGraph:
+        return TraceGraph.start(node, feedback)
+
+    def aggregate(self, feedback: Mapping[Node, list]) -> TraceGraph:
+        """The union of the TraceGraphs a node received from its children."""
+        received = [graph for graphs in feedback.values() for graph in graphs]
+        if len(received) == 1:
+            return received[0]
+        total = TraceGraph()
+        for graph in received:
+            if not isinstance(graph, TraceGraph):
+                raise TypeError(
+                    f"GraphPropagator expects TraceGraph feedback, got {type(graph).__name__}"
+                )
+            total = total + graph
+        return total
+
+    def _propagate(self, child: MessageNode) -> dict[Node, TraceGraph]:
+        feedback = child._feedback or {}
+        graph = self.aggregate(feedback).extended_to(child, feedback)
+        targets = {parent: graph for parent in child._parents}
+        for hidden in child._hidden:
+            targets[hidden] = graph
+        return targets

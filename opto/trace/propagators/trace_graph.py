@@ -1,0 +1,218 @@
+"""TraceGraph: the part of the graph that explains an output, plus the feedback on it.
+
+Trace built a fresh, copied node list at every node of the backward pass (quadratic).
+Here a TraceGraph produced by ``backward`` is lazy: it names the backward pass (output and
+feedback) and the *entry* nodes whose downstream part it covers. Passing it on to a parent
+costs O(1); the node list is built once, when someone reads ``.graph``, in O(nodes + edges)
+and in a deterministic order (level, then creation order).
+
+A TraceGraph can also be made explicitly from a list of ``(level, node)`` pairs, as in Trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from opto.trace.backward import walks_into
+from opto.trace.nodes import Node
+
+if TYPE_CHECKING:
+    import graphviz
+
+
+class BackwardPass:
+    """One call of ``backward``: the output it started from and the user's feedback."""
+
+    __slots__ = ("feedback", "output")
+
+    def __init__(self, output: Node, feedback: Any) -> None:
+        self.output = output
+        self.feedback = feedback
+
+    def __repr__(self) -> str:
+        return f"BackwardPass(output={self.output.name}, feedback={self.feedback!r})"
+
+
+def _subgraph(output: Node, entries: Iterable[Node]) -> dict[Node, None]:
+    """The nodes between ``entries`` and ``output`` that backward walks, with their parents."""
+    walked = {output: None}
+    children_in_walk: dict[Node, list[Node]] = {}
+    stack = [output]
+    while stack:
+        current = stack.pop()
+        for parent in current._parents:
+            if walks_into(parent):
+                children_in_walk.setdefault(parent, []).append(current)
+                if parent not in walked:
+                    walked[parent] = None
+                    stack.append(parent)
+    downstream: dict[Node, None] = {}
+    stack = [entry for entry in entries if entry in walked]
+    while stack:
+        current = stack.pop()
+        if current in downstream:
+            continue
+        downstream[current] = None
+        stack.extend(children_in_walk.get(current, ()))
+    result: dict[Node, None] = {output: None}
+    for current in downstream:
+        result[current] = None
+        for parent in current._parents:
+            result[parent] = None
+    return result
+
+
+class TraceGraph:
+    """A subgraph (``graph``: list of ``(level, node)``) and the ``user_feedback`` on it."""
+
+    __slots__ = ("_cache", "_explicit", "_explicit_feedbacks", "_parts")
+
+    def __init__(self, graph: Iterable[tuple[int, Node]] | None = None, user_feedback: Any = None):
+        self._explicit: dict[Node, None] = {item[1]: None for item in graph or ()}
+        self._explicit_feedbacks: list[Any] = [] if user_feedback is None else [user_feedback]
+        self._parts: dict[BackwardPass, frozenset[Node]] = {}
+        self._cache: list[tuple[int, Node]] | None = None
+
+    @classmethod
+    def start(cls, output: Node, feedback: Any) -> TraceGraph:
+        """The TraceGraph an output starts with in a new backward pass."""
+        graph = cls()
+        graph._parts[BackwardPass(output, feedback)] = frozenset((output,))
+        return graph
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> list[tuple[int, Node]]:
+        """``(level, node)`` pairs sorted by level, then by creation order."""
+        if self._cache is None:
+            nodes = dict(self._explicit)
+            by_output: dict[Node, set[Node]] = {}
+            for backward_pass, entries in self._parts.items():
+                by_output.setdefault(backward_pass.output, set()).update(entries)
+            for output, entries in by_output.items():
+                nodes.update(_subgraph(output, entries))
+            ordered = sorted(nodes, key=lambda item: (item._level, item._seq))
+            self._cache = [(item._level, item) for item in ordered]
+        return self._cache
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [item for _, item in self.graph]
+
+    @property
+    def feedbacks(self) -> list[tuple[Node | None, Any]]:
+        """Each feedback with the output it was given on (None for explicit graphs)."""
+        pairs: list[tuple[Node | None, Any]] = [(None, value) for value in self._explicit_feedbacks]
+        pairs.extend((p.output, p.feedback) for p in self._parts)
+        return pairs
+
+    @property
+    def outputs(self) -> list[Node]:
+        return list(dict.fromkeys(p.output for p in self._parts))
+
+    @property
+    def user_feedback(self) -> Any:
+        """The feedback; feedback given on several outputs is joined, one line per output."""
+        pairs = [(output, value) for output, value in self.feedbacks if value is not None]
+        distinct = list(dict.fromkeys(_hashable(value) for _, value in pairs))
+        if not distinct:
+            return None
+        if len(distinct) == 1:
+            return pairs[0][1]
+        lines = []
+        for output, value in pairs:
+            lines.append(f"{output.py_name}: {value}" if output is not None else f"{value}")
+        return "\n".join(dict.fromkeys(lines))
+
+    def __len__(self) -> int:
+        return len(self.graph)
+
+    def __repr__(self) -> str:
+        names = ", ".join(item.name for _, item in self.graph[:8])
+        more = "" if len(self.graph) <= 8 else f", ... ({len(self.graph)} nodes)"
+        return f"TraceGraph(graph=[{names}{more}], user_feedback={self.user_feedback!r})"
+
+    # -- combining -------------------------------------------------------------------------
+
+    def __add__(self, other: Any) -> TraceGraph:
+        if other is None or (isinstance(other, int) and other == 0):
+            return self
+        if not isinstance(other, TraceGraph):
+            return NotImplemented
+        merged = TraceGraph()
+        merged._explicit = {**self._explicit, **other._explicit}
+        merged._explicit_feedbacks = list(
+            dict.fromkeys(map(_hashable, self._explicit_feedbacks + other._explicit_feedbacks))
+        )
+        merged._explicit_feedbacks = [_unwrap(value) for value in merged._explicit_feedbacks]
+        merged._parts = dict(self._parts)
+        for backward_pass, entries in other._parts.items():
+            known = merged._parts.get(backward_pass)
+            merged._parts[backward_pass] = entries if known is None else known | entries
+        return merged
+
+    __radd__ = __add__
+
+    def extended_to(self, child: Node, received_from: Iterable[Node]) -> TraceGraph:
+        """This graph (what ``child`` received) plus ``child`` and its parents.
+
+        Entries that are ``received_from`` children of ``child`` are covered by ``child``
+        itself, so a chain keeps one entry per pass and this stays O(1).
+        """
+        covered = received_from if isinstance(received_from, (set, dict)) else set(received_from)
+        extended = TraceGraph()
+        if self._explicit:
+            extended._explicit = dict(self._explicit)
+            extended._explicit[child] = None
+            for parent in child._parents:
+                extended._explicit[parent] = None
+        extended._explicit_feedbacks = self._explicit_feedbacks
+        for backward_pass, entries in self._parts.items():
+            if len(entries) == 1 and next(iter(entries)) in covered:
+                extended._parts[backward_pass] = frozenset((child,))
+            else:
+                kept = [entry for entry in entries if entry not in covered]
+                extended._parts[backward_pass] = frozenset((*kept, child))
+        return extended
+
+    def visualize(
+        self, simple_visualization: bool = True, reverse_plot: bool = False, print_limit: int = 100
+    ) -> graphviz.Digraph:
+        """Draw this subgraph with Graphviz."""
+        from opto.trace.viz import draw_nodes
+
+        return draw_nodes(
+            self.nodes,
+            simple_visualization=simple_visualization,
+            reverse_plot=reverse_plot,
+            print_limit=print_limit,
+        )
+
+
+class _Unhashable:
+    """Wraps an unhashable feedback value so feedbacks can be de-duplicated in order."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unhashable) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(repr(self.value))
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return _Unhashable(value)
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    return value.value if isinstance(value, _Unhashable) else value
