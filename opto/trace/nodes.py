@@ -357,7 +357,7 @@ class Node:
 
     def detach(self) -> Node:
         """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
-        name = GRAPH.register_name(f"{_base_name(self._name).replace(':', '')}_copy")
+        name = GRAPH.register_name(f"{self.py_name}_copy")
         return self._copy_without_edges(copy.deepcopy(self._data), name)
 
     def clone(self) -> MessageNode:

@@ -101,6 +101,10 @@ class Operator:
     def __repr__(self) -> str:
         return f"<traced operator {self.name}>"
 
+    def __reduce__(self) -> tuple:
+        """Pickle by reference to the module attribute, like a function."""
+        return (_find_operator, (self.fn.__module__, self.fn.__qualname__))
+
     def __call__(self, *args: Any, **kwargs: Any) -> MessageNode:
         names = self._positional
         if kwargs or len(args) > len(names):
@@ -157,6 +161,15 @@ class Operator:
         except Exception as error:
             raise_as_execution_error(error, inputs, self.name, self.description)
         return new_message_node(data, inputs, self.description, self.name, self)
+
+
+def _find_operator(module: str, qualname: str) -> Operator:
+    import importlib
+
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def operator(fn: Callable | None = None, *, name: str | None = None) -> Any:

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Run opto's checks and test suite on a fresh machine (installs what it needs first).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+command -v dot >/dev/null 2>&1 && dot -V
+ruff check .
+python -m pytest -q "$@"
