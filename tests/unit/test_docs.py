@@ -27,7 +27,9 @@ def test_doc_example_runs_and_prints_what_it_says(code):
         printed.append(" ".join(str(a) for a in args))
 
     exec(compile(code, "<doc example>", "exec"), {"print": capture, "__name__": "__doc__"})
-    expected = [m.group(1).strip() for m in map(PRINT_WITH_EXPECTATION.match, code.splitlines()) if m]
+    expected = [
+        m.group(1).strip() for m in map(PRINT_WITH_EXPECTATION.match, code.splitlines()) if m
+    ]
     prints = [line for line in code.splitlines() if line.strip().startswith("print(")]
     assert len(printed) == len(prints)
     for line, output in zip(prints, printed, strict=True):
