@@ -8,6 +8,7 @@ order fixed by the order of parents, so the same program gives the same result.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from opto.trace.errors import BackwardError
@@ -40,10 +41,6 @@ def walks_into(parent: Node) -> bool:
     unless ``Graph.ALLOW_NESTED_GRAPHS`` is set.
     """
     return bool(parent._parents) and (parent._has_params or Graph.ALLOW_NESTED_GRAPHS)
-
-
-def _receives_feedback(parent: Node) -> bool:
-    return parent._has_params or Graph.ALLOW_NESTED_GRAPHS
 
 
 def _collect(output: Node) -> tuple[list[Node], dict[Node, int]]:
@@ -91,14 +88,18 @@ def run_backward(
 
     visited, pending = _collect(output)
     output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, feedback))
+    walk_all = Graph.ALLOW_NESTED_GRAPHS
     ready = [output]
     while ready:
         current = ready.pop()
         propagated = propagator(current)
-        current.zero_feedback()
+        current._feedback = None
         for target, value in propagated.items():
-            if _receives_feedback(target):
-                target._add_feedback(current, value)
+            if target._has_params or walk_all:
+                received = target._feedback
+                if received is None:
+                    received = target._feedback = defaultdict(list)
+                received[current].append(value)
         for parent in current._parents:
             count = pending.get(parent)
             if count is not None:

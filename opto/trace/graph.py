@@ -74,11 +74,12 @@ class Graph:
         self._counters: dict[str, itertools.count] = {}
         self._lock = threading.Lock()
 
-    def register_name(self, base: str) -> str:
-        """Reserve the next free ``base:index`` name.
+    def reserve(self, base: str) -> tuple[str, int]:
+        """Reserve the next free index for ``base`` (scoped by ``name_scope``).
 
         ``next()`` on an ``itertools.count`` is a single C call, atomic under the GIL, so two
         threads never get the same index; the lock only guards creating a new counter.
+        Nodes keep ``(base, index)`` and build the ``base:index`` string only when asked.
         """
         if NAME_SCOPES:
             base = "/".join(NAME_SCOPES) + "/" + base
@@ -86,7 +87,12 @@ class Graph:
         if counter is None:
             with self._lock:
                 counter = self._counters.setdefault(base, itertools.count())
-        return f"{base}:{next(counter)}"
+        return base, next(counter)
+
+    def register_name(self, base: str) -> str:
+        """Reserve and return the next free ``base:index`` name."""
+        scoped, index = self.reserve(base)
+        return f"{scoped}:{index}"
 
     def count(self, name: str) -> int:
         """How many nodes named ``name`` (base name, without ``:index``) were created."""

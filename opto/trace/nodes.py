@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from opto.trace.graph import GRAPH, Graph
+from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
 
 if TYPE_CHECKING:
     import graphviz
@@ -94,9 +94,17 @@ def new_root(value: Any) -> Node:
     """A plain Node named after the value's type (how ops wrap raw arguments), built fast."""
     result = _new_object(Node)
     result._data = value
-    result._name = GRAPH.register_name(type(value).__name__)
+    base = type(value).__name__
+    counter = GRAPH._counters.get(base)
+    if counter is None or NAME_SCOPES:
+        result._base, result._index = GRAPH.reserve(base)
+    else:
+        result._base = base
+        result._index = next(counter)
     result._parents = []
     result._children = None
+    result._feedback = None
+    result._backwarded = False
     result._level = 0
     result._has_params = False
     result._description = "[Node]"
@@ -113,21 +121,22 @@ class Node:
     __slots__ = (
         "__dict__",
         "__weakref__",
+        "_backwarded",
+        "_base",
         "_children",
         "_data",
         "_description",
+        "_feedback",
         "_has_params",
+        "_index",
         "_level",
-        "_name",
         "_parents",
         "_seq",
     )
 
     _default_prefix = "[Node]"
     # Rarely changed, so kept as class defaults rather than set on every new node.
-    _feedback: defaultdict | None = None
     _info: dict | None = None
-    _backwarded = False
     _hidden: frozenset = frozenset()
     _child_limit = 8
     trainable = False
@@ -144,10 +153,12 @@ class Node:
     ) -> None:
         description = _with_constraint(description, constraint)
         self._data = value
-        self._name = GRAPH.register_name(_base_name(name) if name else type(value).__name__)
+        self._base, self._index = GRAPH.reserve(_base_name(name) if name else type(value).__name__)
         self._parents: list[Node] = []
         self._children: list[weakref.ref] | None = None
         self._level = 0
+        self._feedback: defaultdict | None = None
+        self._backwarded = False
         self._description = self._prefixed(description)
         self._has_params = False
         self._seq = next(_creation_order)
@@ -185,16 +196,17 @@ class Node:
 
     @property
     def name(self) -> str:
-        return self._name
+        """``base:index``, unique among nodes created since the last ``GRAPH.clear()``."""
+        return f"{self._base}:{self._index}"
 
     @property
     def py_name(self) -> str:
         """The name as a Python identifier (``x:0`` -> ``x0``); used in prompts."""
-        return self._name.replace(":", "")
+        return f"{self._base.replace(':', '')}{self._index}"
 
     @property
     def id(self) -> str:
-        return self._name.rpartition(":")[2]
+        return str(self._index)
 
     @property
     def info(self) -> dict | None:
@@ -327,14 +339,15 @@ class Node:
 
     # -- copies ----------------------------------------------------------------------------
 
-    def _copy_without_edges(self, data: Any, name: str) -> Node:
+    def _copy_without_edges(self, data: Any, base: str, index: int) -> Node:
         duplicate = object.__new__(type(self))
         for slot in _copied_slots(type(self)):
             object.__setattr__(duplicate, slot, getattr(self, slot))
         if hasattr(self, "__dict__"):
             duplicate.__dict__.update(copy.deepcopy(self.__dict__))
         duplicate._data = data
-        duplicate._name = name
+        duplicate._base = base
+        duplicate._index = index
         duplicate._parents = []
         duplicate._children = None
         duplicate.__dict__.pop("_child_limit", None)
@@ -348,17 +361,19 @@ class Node:
 
     def __deepcopy__(self, memo: dict) -> Node:
         """A copy with the same name and a deep copy of the data, cut from the graph."""
-        duplicate = self._copy_without_edges(copy.deepcopy(self._data, memo), self._name)
+        duplicate = self._copy_without_edges(
+            copy.deepcopy(self._data, memo), self._base, self._index
+        )
         memo[id(self)] = duplicate
         return duplicate
 
     def __copy__(self) -> Node:
-        return self._copy_without_edges(self._data, self._name)
+        return self._copy_without_edges(self._data, self._base, self._index)
 
     def detach(self) -> Node:
         """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
-        name = GRAPH.register_name(f"{self.py_name}_copy")
-        return self._copy_without_edges(copy.deepcopy(self._data), name)
+        base, index = GRAPH.reserve(f"{self.py_name}_copy")
+        return self._copy_without_edges(copy.deepcopy(self._data), base, index)
 
     def clone(self) -> MessageNode:
         """Traced copy (``[clone]`` op, deep-copies the data)."""
@@ -401,7 +416,7 @@ class Node:
         return item in self._data
 
     def __str__(self) -> str:
-        return f"{type(self).__name__}: ({self._name}, dtype={type(self._data)}, data={self._data})"
+        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={self._data})"
 
     __repr__ = __str__
 

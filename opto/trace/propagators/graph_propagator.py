@@ -34,6 +34,11 @@ class GraphPropagator(Propagator):
             total = total + graph
         return total
 
+    def __call__(self, child: MessageNode) -> dict[Node, TraceGraph]:
+        if self.override:
+            return super().__call__(child)
+        return self._propagate(child)
+
     def _propagate(self, child: MessageNode) -> dict[Node, TraceGraph]:
         feedback = child._feedback or {}
         graph = self.aggregate(feedback).extended_to(child, feedback)

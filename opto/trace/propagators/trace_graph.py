@@ -162,6 +162,10 @@ class TraceGraph:
         itself, so a chain keeps one entry per pass and this stays O(1).
         """
         covered = received_from if isinstance(received_from, (set, dict)) else set(received_from)
+        if not self._explicit and len(self._parts) == 1:
+            ((backward_pass, entries),) = self._parts.items()
+            if len(entries) == 1 and next(iter(entries)) in covered:
+                return _single_entry(backward_pass, child, self._explicit_feedbacks)
         extended = TraceGraph()
         if self._explicit:
             extended._explicit = dict(self._explicit)
@@ -189,6 +193,16 @@ class TraceGraph:
             reverse_plot=reverse_plot,
             print_limit=print_limit,
         )
+
+
+def _single_entry(backward_pass: BackwardPass, entry: Node, feedbacks: list) -> TraceGraph:
+    """The common case of ``extended_to`` (one pass, one entry), without ``__init__``."""
+    graph = object.__new__(TraceGraph)
+    graph._explicit = {}
+    graph._explicit_feedbacks = feedbacks
+    graph._parts = {backward_pass: frozenset((entry,))}
+    graph._cache = None
+    return graph
 
 
 class _Unhashable:
