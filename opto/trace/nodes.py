@@ -90,11 +90,12 @@ def _prune_children(parent: Node) -> None:
     parent._child_limit = max(8, 2 * len(live))
 
 
-def new_root(value: Any) -> Node:
-    """A plain Node named after the value's type (how ops wrap raw arguments), built fast."""
+def new_root(value: Any, base: str | None = None) -> Node:
+    """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
     result = _new_object(Node)
     result._data = value
-    base = type(value).__name__
+    if base is None:
+        base = type(value).__name__
     counter = GRAPH._counters.get(base)
     if counter is None or NAME_SCOPES:
         result._base, result._index = GRAPH.reserve(base)
@@ -517,9 +518,10 @@ class MessageNode(Node):
     def info(self) -> dict:
         if self._info is None:
             op = self._op
-            self._info = {"fun_name": op.name if op is not None else self.op_name}
-            if op is not None:
-                self._info["fun"] = op.fn
+            if op is None:
+                self._info = {"fun_name": self.op_name}
+            else:
+                self._info = op.node_info()
         return self._info
 
     @info.setter

@@ -19,6 +19,7 @@ from opto.trace.errors import ExecutionError
 from opto.trace.graph import _TRACING, NAME_SCOPES
 from opto.trace.graph import GRAPH as _GRAPH
 from opto.trace.nodes import (
+    USED_NODES,
     ExceptionNode,
     MessageNode,
     Node,
@@ -62,6 +63,9 @@ def new_message_node(
         return result
     result._inputs = inputs
     parents = list(inputs.values())
+    used = USED_NODES.get()
+    if used is not None:
+        used.extend(parents)
     if len(parents) == 2:
         if parents[0] is parents[1]:
             del parents[1]
@@ -128,6 +132,10 @@ class Operator:
 
     def __repr__(self) -> str:
         return f"<traced operator {self.name}>"
+
+    def node_info(self) -> dict:
+        """The ``info`` dict of a node this operator made."""
+        return {"fun_name": self.name, "fun": self.fn, "doc": self.fn.__doc__}
 
     def __reduce__(self) -> tuple:
         """Pickle by reference to the module attribute, like a function."""
