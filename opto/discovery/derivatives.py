@@ -12,8 +12,9 @@ formed; where they disagree by more than 10 % *and* by more than 0.01 per unit o
 than smooth curvature can cause over a step of 1e-5), the one of smaller magnitude is used. At a
 jump (PADLL's indicator [rho < 0]) that is the side on which the loss is continuous, i.e. the
 branch that is active at the point, which is what autograd would differentiate; at a kink (the
-hinge) it is the flatter one-sided slope. Elsewhere the result is the ordinary central difference,
-accurate to about 1e-10 relative for the published losses.
+hinge) it is the flatter one-sided slope. Elsewhere the result is the ordinary central difference:
+for DPO and LRML the median relative error is about 1e-11 and the absolute error stays below 1e-8
+per unit of x.
 
 Cost: a loss whose i-th output depends only on pair i ("pointwise", which :func:`check_loss`
 detects by perturbing single pairs) is differentiated for the whole batch at once: 5 calls per
@@ -222,7 +223,7 @@ def check_loss(loss: PreferenceLoss, beta: float) -> LossCheck:
         raise LossContractError(f"a loss must be a callable, got {type(loss).__name__}")
     rng = np.random.default_rng(20240611)
     name = getattr(loss, "__name__", type(loss).__name__)
-    for size in (1, 3, 10):
+    for size in (2, 3, 10):
         batch = _random_batch(rng, size, beta)
         first = call_loss(loss, *batch, beta)
         second = call_loss(loss, *batch, beta)

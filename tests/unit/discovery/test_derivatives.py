@@ -174,3 +174,13 @@ def test_contract_rejects_non_callables_and_bad_beta():
     for beta in (0.0, -1.0, math.inf, "x"):
         with pytest.raises(ValueError, match="beta"):
             check_loss(dpo, beta)
+
+
+def test_batch_statistics_with_sample_std_are_allowed():
+    """torch.std is unbiased by default; a port with ddof=1 must not be rejected for B = 1."""
+
+    def standardised(pc, pr, rc, rr, beta):
+        rho = (pc - rc) - (pr - rr)
+        return np.logaddexp(0.0, -beta * rho / (np.std(rho, ddof=1) + 1.0))
+
+    assert not check_loss(standardised, 0.1).pointwise
