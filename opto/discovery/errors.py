@@ -1,0 +1,26 @@
+"""Errors of the discovery tasks; each names what broke so it can be fed back to a proposer."""
+
+from __future__ import annotations
+
+
+class DiscoveryError(Exception):
+    """Base class of opto.discovery's errors."""
+
+
+class LossContractError(DiscoveryError, ValueError):
+    """A preference loss broke its interface (signature, output shape, mutation, exceptions).
+
+    The message is written to be shown to whoever wrote the loss (a person or an LLM).
+    """
+
+
+class TrainingDivergedError(DiscoveryError, ArithmeticError):
+    """Training produced a non-finite loss, derivative or parameter.
+
+    ``epoch`` and ``step`` locate the failure; the parameters at that point are discarded.
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
