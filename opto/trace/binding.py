@@ -70,11 +70,15 @@ class ArgumentBinder:
         for key, value in kwargs.items():
             if key in named:
                 raise TypeError(f"{self.function_name}() got multiple values for argument {key!r}")
-            if key not in self.defaults and key not in positional and key not in self.keyword_only:
-                if self.var_keyword is None:
-                    raise TypeError(
-                        f"{self.function_name}() got an unexpected keyword argument {key!r}"
-                    )
+            if (
+                key not in self.defaults
+                and key not in positional
+                and key not in self.keyword_only
+                and self.var_keyword is None
+            ):
+                raise TypeError(
+                    f"{self.function_name}() got an unexpected keyword argument {key!r}"
+                )
             named[key] = value
         for key in (*positional, *self.keyword_only):
             if key not in named:

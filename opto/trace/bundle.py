@@ -46,6 +46,7 @@ _ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
 )
 _external_dependencies_check = {"disabled": False}
 _PLAIN_TYPES = (int, float, str, bool, type(None), bytes)
+_CONTAINERS = (list, tuple, dict, set, frozenset)
 _EVAL_DESCRIPTION = (
     "[eval] Runs the function defined by the code string __code on the other inputs and "
     "returns its result: __code(*args, **kwargs)."
@@ -155,6 +156,15 @@ class FunModule(Module):
         self._binder = ArgumentBinder(fun)
         self._signature = inspect.signature(fun)
         self._is_async = inspect.iscoroutinefunction(fun)
+        binder = self._binder
+        self._fast = (
+            not self._is_async
+            and not traceable_code
+            and _process_inputs
+            and binder.var_positional is None
+            and binder.var_keyword is None
+            and not binder.keyword_only
+        )
         qualname = getattr(fun, "__qualname__", self.name).replace("<locals>.", "")
         self.description = self._full_description(description, qualname, _clean_doc(fun))
         self._op_name = output_name or ("eval" if trainable else self.name)
@@ -269,6 +279,8 @@ class FunModule(Module):
     # -- calling ---------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fast and not kwargs and len(args) == len(self._binder.positional):
+            return self._fast_forward(args)
         if self._is_async:
             return self._async_forward(args, kwargs)
         if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
@@ -282,9 +294,55 @@ class FunModule(Module):
         used: list[Node] = []
         start = next(_creation_order)
         token = USED_NODES.set(used)
-        active = _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
+        active = (
+            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
+        )
         try:
             output = fun(*call_args, **call_kwargs)
+        except Exception as error:
+            self._fail(error, inputs)
+        finally:
+            USED_NODES.reset(token)
+            if active is not None:
+                _ACTIVE.reset(active)
+        return self._output_node(output, inputs, used, start)
+
+    __call__ = forward
+
+    def _fast_forward(self, args: tuple) -> Any:
+        """``forward`` for plain positional calls of a plain function (the common case)."""
+        if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
+            return self._raw_call(args, {})
+        inputs: dict[str, Node] = {}
+        values: list[Any] = []
+        for key, value in zip(self._binder.positional, args, strict=True):
+            if isinstance(value, Node):
+                data = value._data
+            elif isinstance(value, _CONTAINERS) and contains_node(value):
+                value = _container_node(value)
+                data = value._data
+            else:
+                data = value
+                value = new_root(value, key)
+            inputs[key] = value
+            values.append(data if isinstance(data, _PLAIN_TYPES) else to_data(data))
+        if self.parameter is not None:
+            inputs["__code"] = self.parameter
+        outer = USED_NODES.get()
+        if outer is not None:
+            outer.extend(inputs.values())
+        try:
+            fun = self._current_function()
+        except Exception as error:
+            self._fail(error, inputs)
+        used: list[Node] = []
+        start = next(_creation_order)
+        token = USED_NODES.set(used)
+        active = (
+            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
+        )
+        try:
+            output = fun(*values)
         except Exception as error:
             self._fail(error, inputs)
         finally:
@@ -321,7 +379,7 @@ class FunModule(Module):
         for key, value in named.items():
             if isinstance(value, Node):
                 inputs[key] = value
-            elif isinstance(value, (list, tuple, dict, set, frozenset)) and contains_node(value):
+            elif isinstance(value, _CONTAINERS) and contains_node(value):
                 inputs[key] = _container_node(value)
             else:
                 inputs[key] = new_root(value, None if key in extra else key)
@@ -358,7 +416,11 @@ class FunModule(Module):
             hidden = self._hidden_parameters(output, inputs)
             data = output._data
         else:
-            data = to_data(output) if isinstance(output, (Node, list, tuple, dict)) else output
+            data = output
+            if isinstance(output, Node) or (
+                isinstance(output, _CONTAINERS) and contains_node(output)
+            ):
+                data = to_data(output)
             if used and not self.traceable_code:
                 hidden = self._check_external(used, inputs, start)
         result = new_message_node(data, inputs, self._node_description, self._op_name, self)

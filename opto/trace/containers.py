@@ -100,7 +100,11 @@ class Seq(list, ParameterContainer):
     """A list whose parameters (and parameters of nested containers) are exposed."""
 
     def __init__(self, *items: Any) -> None:
-        if len(items) == 1 and isinstance(items[0], (list, tuple)) and not isinstance(items[0], Seq):
+        if (
+            len(items) == 1
+            and isinstance(items[0], (list, tuple))
+            and not isinstance(items[0], Seq)
+        ):
             items = tuple(items[0])
         super().__init__(items)
 
@@ -215,4 +219,3 @@ def apply_op(op: Callable, output: Any, *args: Any, **kwargs: Any) -> Any:
             setattr(output, attribute, apply_op(op, value, *leaves, **named))
         return output
     return op(*args, **kwargs)
-

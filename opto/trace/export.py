@@ -107,7 +107,9 @@ def _literal(value: Any, name: str) -> ast.expr:
         if ast.literal_eval(text) != value:
             raise ValueError(text)
     except (ValueError, SyntaxError) as error:
-        raise ExportError(f"the value of {name} ({type(value).__name__}) has no literal form") from error
+        raise ExportError(
+            f"the value of {name} ({type(value).__name__}) has no literal form"
+        ) from error
     return ast.parse(text, mode="eval").body
 
 
