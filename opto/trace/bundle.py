@@ -259,10 +259,10 @@ class FunModule(Module):
         namespace.update(self._closure_values())
         exec(compiled, namespace)
         function = namespace.get(self.name)
-        if not callable(function) or sources.defined_function_name(code) != self.name:
+        if getattr(getattr(function, "__code__", None), "co_filename", None) != filename:
             found = sources.defined_function_name(code)
             raise CodeDefinitionError(
-                f"the code must define the function {self.name!r} first"
+                f"the code must define the function {self.name!r}"
                 + (f", but it defines {found!r}" if found else ", but defines no function")
             )
         return function, filename
@@ -523,6 +523,11 @@ class FunModule(Module):
         )
         return duplicate
 
+    def __copy__(self) -> FunModule:
+        duplicate = object.__new__(type(self))
+        duplicate.__dict__.update(self.__dict__)
+        return duplicate
+
     def __deepcopy__(self, memo: dict) -> FunModule:
         duplicate = copy.copy(self)
         duplicate._lock = threading.Lock()
@@ -569,7 +574,7 @@ class BoundFunModule:
         return self.module
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("module", "__self__", "_self_node"):
+        if name.startswith("__") or name in ("module", "_self_node"):
             raise AttributeError(name)
         return getattr(self.module, name)
 
