@@ -485,6 +485,12 @@ class FunModule(Module):
         if compiled is not None and compiled[2]:
             return sources.annotate_error(error, compiled[0], compiled[2])
         code = getattr(self._fun, "__code__", None)
+        if self.parameter is not None and code is not None:
+            first_line = sources.definition_line(self._fun)
+            if first_line is not None:
+                return sources.annotate_error(
+                    error, self.parameter._data, code.co_filename, first_line
+                )
         if code is None:
             return sources.annotate_error(error, None, None)
         try:

@@ -47,6 +47,25 @@ def _from_linecache(fun: Callable) -> str:
     return "".join(block)
 
 
+def definition_line(fun: Callable) -> int | None:
+    """The file line of ``def`` (after any decorators), or None when the source is unknown."""
+    code = getattr(fun, "__code__", None)
+    if code is None:
+        return None
+    try:
+        raw = textwrap.dedent(inspect.getsource(fun))
+    except (OSError, TypeError):
+        try:
+            raw = textwrap.dedent(_from_linecache(fun))
+        except SourceUnavailableError:
+            return None
+    try:
+        definition = ast.parse(raw).body[0]
+    except (SyntaxError, IndexError):
+        return code.co_firstlineno
+    return code.co_firstlineno + definition.lineno - 1
+
+
 def strip_decorators(source: str) -> str:
     """Drop decorator lines so the text starts at ``def`` / ``async def``."""
     try:

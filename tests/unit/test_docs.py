@@ -1,5 +1,6 @@
 """The examples in docs/ run, and what they print matches their ``# comment``."""
 
+import linecache
 import re
 from pathlib import Path
 
@@ -26,7 +27,14 @@ def test_doc_example_runs_and_prints_what_it_says(code):
     def capture(*args, **kwargs):
         printed.append(" ".join(str(a) for a in args))
 
-    exec(compile(code, "<doc example>", "exec"), {"print": capture, "__name__": "__doc__"})
+    filename = f"<doc-example-{abs(hash(code))}>"
+    linecache.cache[filename] = (
+        len(code),
+        None,
+        code.splitlines(True),
+        filename,
+    )  # as notebooks do
+    exec(compile(code, filename, "exec"), {"print": capture, "__name__": "__doc__"})
     expected = [
         m.group(1).strip() for m in map(PRINT_WITH_EXPECTATION.match, code.splitlines()) if m
     ]

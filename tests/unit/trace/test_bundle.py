@@ -469,6 +469,12 @@ def test_errors_in_trainable_code_connect_to_the_code_parameter():
     def parse(text):
         return int(text)
 
+    with pytest.raises(ExecutionError) as original:
+        parse("x")
+    annotated = original.value.exception_node.create_feedback("full")
+    assert annotated.startswith("def parse(text):")
+    assert annotated.splitlines()[1].strip().startswith("return int(text)  <--- (ValueError)")
+
     parse.parameter._set("def parse(text):\n    value = int(text)\n    return value / 0\n")
     with pytest.raises(ExecutionError) as caught:
         parse("4")
