@@ -432,7 +432,8 @@ def test_bundles_defined_with_python_dash_c(tmp_path):
         "g = bundle(trainable=True, source='def f(x):\\n    return x + 1')(f)\n"
         "g.parameter._set('def f(x):\\n    return x + 100')\n"
         "print(g(1).data)\n"
-        "try:\n    bundle(trainable=True)(f)\nexcept OSError as e:\n    print(type(e).__name__)\n"
+        "try:\n    print(bundle(trainable=True)(f)(1).data)\n"
+        "except OSError as e:\n    print(type(e).__name__)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -441,7 +442,9 @@ def test_bundles_defined_with_python_dash_c(tmp_path):
         cwd=tmp_path,
         env={"PYTHONPATH": str(Path(__file__).resolve().parents[3])},
     )
-    assert result.stdout.split() == ["101", "SourceUnavailableError"], result.stderr
+    # Python 3.13 keeps the source of `python -c` in linecache; older versions keep none.
+    found = "2" if sys.version_info >= (3, 13) else "SourceUnavailableError"
+    assert result.stdout.split() == ["101", found], result.stderr
 
 
 def test_errors_become_exception_nodes_with_annotated_source():
