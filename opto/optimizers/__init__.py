@@ -1,0 +1,1 @@
+"""Optimizers: read a TraceGraph and feedback, propose and apply new parameter values."""
