@@ -1,0 +1,24 @@
+"""Shared by the examples: a real LLM when one is configured, else scripted replies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from opto.llm import LLM, ScriptedLLM, is_configured
+
+
+def choose_llm(scripted_replies: Sequence[Any], offline: bool = False) -> tuple[Any, bool]:
+    """``(llm, scripted)``: the configured LLM, or a ScriptedLLM replaying ``scripted_replies``."""
+    if is_configured() and not offline:
+        print("[LLM] using the configured model (real calls)")
+        return LLM(), False
+    print("[LLM] no model configured: using SCRIPTED replies written for this example")
+    print("      (set OPTO_LLM_MODEL, e.g. gpt-4o-mini with OPENAI_API_KEY, for a real run)")
+    return ScriptedLLM(scripted_replies), True
+
+
+def reply(reasoning: str, suggestion: dict[str, Any]) -> str:
+    """A reply in OptoPrime's JSON format."""
+    return json.dumps({"reasoning": reasoning, "answer": "", "suggestion": suggestion})

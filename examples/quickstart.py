@@ -1,0 +1,119 @@
+"""Fix a function with OptoPrime: the strange_sort_list example from Trace's README.
+
+The function's source is a trainable parameter. Each step runs it on a test, turns the result
+(or the exception) into feedback, and lets OptoPrime propose new code. Offline, the "LLM" is a
+list of scripted replies (labelled as such); with OPTO_LLM_MODEL set it is a real model.
+
+    python examples/quickstart.py [--offline] [--out demo-output]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from _support import choose_llm, reply
+
+from opto import trace
+from opto.optimizers import OptoPrime
+
+
+@trace.bundle(trainable=True)
+def strange_sort_list(lst):
+    """
+    Given a list of integers, return the list in strange order: start with the minimum, then
+    the maximum of the remaining integers, then the minimum of the rest, and so on.
+    """
+    lst = sorted(lst)
+    return lst
+
+
+def check(lst, result):
+    """Feedback text on one test case, or None when the result is right."""
+    expected, rest = [], sorted(lst)
+    while rest:
+        expected.append(rest.pop(0))
+        if rest:
+            expected.append(rest.pop())
+    if result == expected:
+        return None
+    return f"strange_sort_list({lst}) returned {result}, but the expected output is {expected}."
+
+
+SCRIPTED_REPLIES = [
+    reply(
+        "The code only sorts. It must alternate between the smallest and largest remaining "
+        "values. A first attempt (with a typo, to show that broken code is refused safely).",
+        {
+            "__code0": "def strange_sort_list(lst):\n"
+            "    result = []\n"
+            "    rest = sorted(lst\n"
+            "    return result\n"
+        },
+    ),
+    reply(
+        "Take from the front and the back of the sorted list in turn.",
+        {
+            "__code0": "def strange_sort_list(lst):\n"
+            '    """\n'
+            "    Given a list of integers, return the list in strange order: start with the "
+            "minimum, then the\n"
+            "    maximum of the remaining integers, then the minimum of the rest, and so on.\n"
+            '    """\n'
+            "    rest = sorted(lst)\n"
+            "    result = []\n"
+            "    while rest:\n"
+            "        result.append(rest.pop(0))\n"
+            "        if rest:\n"
+            "            result.append(rest.pop())\n"
+            "    return result\n"
+        },
+    ),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--offline", action="store_true", help="use scripted replies")
+    parser.add_argument("--out", default="demo-output", help="folder for the graph drawing")
+    parser.add_argument("--steps", type=int, default=5)
+    args = parser.parse_args()
+
+    llm, _ = choose_llm(SCRIPTED_REPLIES, offline=args.offline)
+    optimizer = OptoPrime(strange_sort_list.parameters(), llm=llm)
+    test_input = [5, 1, 4, 2, 3]
+    drawing = None
+    for step in range(1, args.steps + 1):
+        try:
+            output = strange_sort_list(test_input)
+            feedback = check(test_input, output.data)
+        except trace.ExecutionError as error:
+            output = error.exception_node
+            feedback = output.create_feedback("full")
+        print(f"\nstep {step}: output = {output.data}")
+        if feedback is None:
+            print("correct: done")
+            break
+        print(f"feedback: {feedback}")
+        optimizer.zero_feedback()
+        drawing = optimizer.backward(output, feedback, visualize=True)
+        result = optimizer.step()
+        for name, reason in result.refused.items():
+            print(f"refused a suggestion for {name}: {reason}")
+        if result:
+            print("the code was updated")
+    print("\nfinal code:\n" + strange_sort_list.parameter.data)
+    if drawing is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "quickstart_graph.gv").write_text(drawing.source)
+        if shutil.which("dot"):
+            path = drawing.render(out / "quickstart_graph", format="svg", cleanup=True)
+            print(f"trace graph of the last step: {path}")
+        else:
+            print(f"trace graph of the last step: {out / 'quickstart_graph.gv'} (install Graphviz to render)")
+
+
+if __name__ == "__main__":
+    main()

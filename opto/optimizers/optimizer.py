@@ -1,0 +1,164 @@
+"""The base Optimizer: holds parameters, runs backward, proposes and applies updates.
+
+``step()`` is ``propose()`` then ``update()`` and returns what was applied. ``propose`` only
+computes (``bypassing=True`` stops there), so a search algorithm can try a proposal on copies
+before committing it. Applying is all-or-nothing for the values a step accepted.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from opto.optimizers.updates import apply_projections
+from opto.trace.nodes import Node, ParameterNode
+from opto.trace.propagators import GraphPropagator, Propagator
+from opto.trace.propagators.trace_graph import TraceGraph
+from opto.utils.atomic import atomic_write_json
+
+
+class StepResult(dict):
+    """The update dict ``{parameter: new value}`` a step applied (as in Trace), plus why.
+
+    ``refused`` maps parameter names to the reason a suggested value was not applied,
+    ``unknown`` lists suggested names that are not parameters, ``terminated`` says the LLM
+    answered TERMINATE, and ``error`` explains a step that produced no suggestion.
+    """
+
+    def __init__(
+        self,
+        updates: dict | None = None,
+        *,
+        refused: dict[str, str] | None = None,
+        unknown: list[str] | None = None,
+        terminated: bool = False,
+        error: str | None = None,
+    ) -> None:
+        super().__init__(updates or {})
+        self.refused = dict(refused or {})
+        self.unknown = list(unknown or [])
+        self.terminated = terminated
+        self.error = error
+
+
+class Optimizer:
+    """Base class: subclasses implement ``_step`` returning ``{parameter: value}``."""
+
+    def __init__(
+        self,
+        parameters: Iterable[ParameterNode],
+        *args: Any,
+        propagator: Propagator | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args or kwargs:
+            unexpected = [*map(repr, args), *kwargs]
+            raise TypeError(
+                f"{type(self).__name__}() got unexpected argument(s) {', '.join(unexpected)}; "
+                "check the spelling (Trace silently ignored unknown arguments, opto does not)"
+            )
+        if isinstance(parameters, Node):
+            parameters = [parameters]
+        unique: dict[int, ParameterNode] = {}
+        for parameter in parameters:
+            if not isinstance(parameter, ParameterNode):
+                raise TypeError(
+                    f"optimizers take ParameterNodes, got {type(parameter).__name__}: {parameter}; "
+                    "make it with node(value, trainable=True)"
+                )
+            unique.setdefault(id(parameter), parameter)
+        if not unique:
+            raise ValueError("an optimizer needs at least one parameter")
+        self._parameters = list(unique.values())
+        self._propagator = propagator if propagator is not None else self.default_propagator()
+
+    @property
+    def parameters(self) -> list[ParameterNode]:
+        return self._parameters
+
+    @property
+    def propagator(self) -> Propagator:
+        return self._propagator
+
+    def default_propagator(self) -> Propagator:
+        return GraphPropagator()
+
+    @property
+    def trace_graph(self) -> TraceGraph:
+        """The union of what every parameter received from backward."""
+        total = TraceGraph()
+        for parameter in self._parameters:
+            if parameter.feedback:
+                total = total + self._propagator.aggregate(parameter.feedback)
+        return total
+
+    def zero_feedback(self) -> None:
+        for parameter in self._parameters:
+            parameter.zero_feedback()
+
+    def backward(self, node: Node, *args: Any, **kwargs: Any) -> Any:
+        """``node.backward(...)`` with this optimizer's propagator."""
+        return node.backward(*args, propagator=self._propagator, **kwargs)
+
+    def step(self, *args: Any, bypassing: bool = False, **kwargs: Any) -> StepResult:
+        """Propose new values and (unless ``bypassing``) apply them; returns what changed."""
+        result = self.propose(*args, **kwargs)
+        if not bypassing:
+            self.update(result)
+        return result
+
+    def propose(self, *args: Any, **kwargs: Any) -> StepResult:
+        result = self._step(*args, **kwargs)
+        return result if isinstance(result, StepResult) else StepResult(result)
+
+    def project(self, update_dict: dict[ParameterNode, Any]) -> dict[ParameterNode, Any]:
+        """Apply each parameter's projections to its proposed value."""
+        return {p: apply_projections(p, value) for p, value in update_dict.items()}
+
+    def update(self, update_dict: dict[ParameterNode, Any]) -> None:
+        """Write the values (only to trainable parameters of this optimizer)."""
+        mine = {id(p) for p in self._parameters}
+        for parameter, value in update_dict.items():
+            if id(parameter) in mine and parameter.trainable:
+                parameter._set(value)
+
+    def _step(self, *args: Any, **kwargs: Any) -> dict[ParameterNode, Any]:
+        raise NotImplementedError
+
+    # -- state -----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """What the optimizer has learned besides parameter values (JSON-representable)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the optimizer's state (not the parameters) as JSON, atomically."""
+        document = {"format": "opto.optimizer/1", "class": type(self).__name__}
+        document["state"] = self.state_dict()
+        return atomic_write_json(path, document)
+
+    def load(self, path: str | os.PathLike) -> None:
+        document = json.loads(Path(path).read_text())
+        if document.get("format") != "opto.optimizer/1":
+            raise ValueError(f"{path} is not an opto optimizer state file")
+        self.load_state_dict(document["state"])
+
+    def __deepcopy__(self, memo: dict) -> Optimizer:
+        """A copy with its own state that shares the parameters and the LLM client."""
+        for parameter in self._parameters:
+            memo[id(parameter)] = parameter
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            memo[id(llm)] = llm
+        duplicate = object.__new__(type(self))
+        memo[id(self)] = duplicate
+        for key, value in self.__dict__.items():
+            setattr(duplicate, key, copy.deepcopy(value, memo))
+        return duplicate

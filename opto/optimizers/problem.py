@@ -1,0 +1,100 @@
+"""From a TraceGraph to the problem an optimizer shows the LLM, in one linear pass.
+
+The sections are Trace's (#Code, #Documentation, #Variables, #Constraints, #Inputs,
+#Others, #Outputs, #Feedback). A node is an input or a variable when it has no parents in
+the subgraph; variables are this optimizer's trainable parameters. Outputs are the nodes
+feedback was given on (Trace labelled only the deepest nodes). Code lines follow execution
+order, so the same program always gives the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from opto.trace.nodes import MessageNode, Node, ParameterNode
+from opto.trace.propagators.trace_graph import TraceGraph
+
+
+def is_code_parameter(parameter: Node) -> bool:
+    """Trainable function source (``__code`` parameters of bundles)."""
+    return "__code" in parameter.py_name
+
+
+def type_label(node: Node) -> str:
+    return "code" if is_code_parameter(node) else type(node._data).__name__
+
+
+@dataclass
+class ProblemInstance:
+    """The sections of an optimization problem, as ordered ``name -> node`` maps and text."""
+
+    instruction: str
+    code: list[str] = field(default_factory=list)
+    code_nodes: list[Node] = field(default_factory=list)
+    documentation: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, Node] = field(default_factory=dict)
+    inputs: dict[str, Node] = field(default_factory=dict)
+    others: dict[str, Node] = field(default_factory=dict)
+    outputs: dict[str, Node] = field(default_factory=dict)
+    feedback: str = ""
+
+    @property
+    def constraints(self) -> dict[str, str]:
+        return {
+            name: node.description
+            for name, node in self.variables.items()
+            if node.description is not None
+        }
+
+
+def build_problem(
+    graph: TraceGraph,
+    parameters: Iterable[ParameterNode],
+    instruction: str,
+    extra_variables: Iterable[ParameterNode] = (),
+) -> ProblemInstance:
+    """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
+    trainable = {id(p) for p in parameters if p.trainable}
+    nodes = [item for _, item in graph.graph]
+    members = {id(item) for item in nodes}
+    outputs = {id(item) for item in graph.outputs}
+    if not outputs and nodes:
+        deepest = max(item._level for item in nodes)
+        outputs = {id(item) for item in nodes if item._level == deepest and item._parents}
+    problem = ProblemInstance(instruction=instruction, feedback=_feedback_text(graph))
+    for item in nodes:
+        is_root = not item._parents or not all(id(p) in members for p in item._parents)
+        if is_root:
+            section = problem.variables if id(item) in trainable else problem.inputs
+            section[item.py_name] = item
+            continue
+        problem.code.append(code_line(item))
+        problem.code_nodes.append(item)
+        fun_name = _fun_name(item)
+        if fun_name not in problem.documentation:
+            problem.documentation[fun_name] = f"[{fun_name}] {item.description or ''}".rstrip()
+        section = problem.outputs if id(item) in outputs else problem.others
+        section[item.py_name] = item
+    for parameter in extra_variables:
+        if parameter.trainable and parameter.py_name not in problem.variables:
+            problem.variables[parameter.py_name] = parameter
+    return problem
+
+
+def _feedback_text(graph: TraceGraph) -> str:
+    feedback = graph.user_feedback
+    return "" if feedback is None else str(feedback)
+
+
+def _fun_name(item: Node) -> str:
+    if isinstance(item, MessageNode):
+        return item.info.get("fun_name") or item.op_name or "unknown"
+    return item.op_name or "unknown"
+
+
+def code_line(item: Node) -> str:
+    """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``."""
+    inputs = item._inputs if isinstance(item, MessageNode) else {}
+    arguments = ", ".join(f"{key}={value.py_name}" for key, value in inputs.items())
+    return f"{item.py_name} = {_fun_name(item)}({arguments})"

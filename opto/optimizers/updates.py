@@ -1,0 +1,244 @@
+"""Safe updates: a suggested value is checked and converted before it touches a parameter.
+
+Trace converted with ``type(current)(value)`` and kept the raw value when that failed, so
+``"5.7"`` silently became ``5`` and an ``int`` parameter could become a string. Here a value
+either converts to the parameter's type without losing information, or it is refused with a
+reason; code must compile and keep the function's name and signature. Nothing is applied
+until every suggestion of a step has been checked, and a refused value changes nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from opto.optimizers.problem import is_code_parameter
+from opto.trace.nodes import ParameterNode
+
+
+class RefusedValue(ValueError):
+    """A suggested value that cannot be applied to its parameter."""
+
+
+@dataclass
+class UpdatePlan:
+    """What a step will write (``accepted``) and what it refused, with reasons."""
+
+    accepted: dict[ParameterNode, Any] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    unknown: list[str] = field(default_factory=list)
+
+    def feedback_text(self) -> str:
+        """The refusals phrased for the LLM."""
+        return describe_refusals(self.refused, self.unknown)
+
+
+def describe_refusals(refused: Mapping[str, str], unknown: Iterable[str]) -> str:
+    """One line per refused value, and one for names that are not variables."""
+    lines = [f"- {name}: {reason}" for name, reason in refused.items()]
+    unknown = list(unknown)
+    if unknown:
+        lines.append(f"- not variables, ignored: {', '.join(unknown)}")
+    return "\n".join(lines)
+
+
+def match_parameters(
+    suggestion: Mapping[str, Any], parameters: Iterable[ParameterNode]
+) -> tuple[dict[ParameterNode, Any], list[str]]:
+    """Map suggested names to parameters (``x0`` or ``x:0``); return unknown names too."""
+    by_name: dict[str, ParameterNode] = {}
+    for parameter in parameters:
+        by_name.setdefault(parameter.py_name, parameter)
+        by_name.setdefault(parameter.name, parameter)
+    matched: dict[ParameterNode, Any] = {}
+    unknown: list[str] = []
+    for raw_name, value in suggestion.items():
+        name = str(raw_name).strip()
+        parameter = by_name.get(name) or by_name.get(name.replace(":", ""))
+        if parameter is None:
+            unknown.append(name)
+        else:
+            matched[parameter] = value
+    return matched, unknown
+
+
+def plan_updates(suggestion: Mapping[str, Any], parameters: Iterable[ParameterNode]) -> UpdatePlan:
+    """Check and convert every suggested value; refusals are collected, never applied."""
+    parameters = [p for p in parameters if p.trainable]
+    matched, unknown = match_parameters(suggestion, parameters)
+    plan = UpdatePlan(unknown=unknown)
+    for parameter, value in matched.items():
+        if is_code_parameter(parameter) and isinstance(value, str) and not value.strip():
+            continue
+        try:
+            converted = apply_projections(parameter, convert_value(parameter, value))
+            if is_code_parameter(parameter):
+                check_code(parameter._data, converted)
+        except RefusedValue as refusal:
+            plan.refused[parameter.py_name] = str(refusal)
+            continue
+        plan.accepted[parameter] = converted
+    return plan
+
+
+def apply_projections(parameter: ParameterNode, value: Any) -> Any:
+    """The value after the parameter's projections; a failing projection refuses it."""
+    for projection in parameter.projections:
+        try:
+            value = projection(value)
+        except Exception as error:
+            raise RefusedValue(f"projection {projection!r} failed: {error}") from error
+    return value
+
+
+def convert_value(parameter: ParameterNode, value: Any) -> Any:
+    """``value`` as the type of the parameter's current value, or ``RefusedValue``."""
+    current = parameter._data
+    if current is None:
+        return value
+    target = type(current)
+    if target is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (dict, list)):
+            return json.dumps(value)
+        return str(value)
+    if target is bool:
+        return _to_bool(value)
+    if target is int:
+        return _to_int(value)
+    if target is float:
+        return _to_float(value)
+    if target in (list, tuple, dict, set):
+        return _to_container(target, value)
+    if isinstance(value, target):
+        return value
+    if isinstance(value, str):
+        parsed = _literal(value)
+        if isinstance(parsed, target):
+            return parsed
+    raise RefusedValue(
+        f"expected a {target.__name__}, got {type(value).__name__} {_preview(value)}"
+    )
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise RefusedValue(f"expected a bool (true/false), got {_preview(value)}")
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise RefusedValue(f"expected an int, got the bool {value}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise RefusedValue(f"expected an int, got the text {_preview(value)}") from None
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise RefusedValue(f"expected an int, got {value} (refused rather than truncated)")
+    raise RefusedValue(f"expected an int, got {type(value).__name__} {_preview(value)}")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise RefusedValue(f"expected a float, got the bool {value}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise RefusedValue(f"expected a float, got the text {_preview(value)}") from None
+    raise RefusedValue(f"expected a float, got {type(value).__name__} {_preview(value)}")
+
+
+def _to_container(target: type, value: Any) -> Any:
+    if isinstance(value, str):
+        value = _literal(value)
+    if target is tuple and isinstance(value, list):
+        return tuple(value)
+    if target is set and isinstance(value, (list, tuple)):
+        return set(value)
+    if target is list and isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, target):
+        return value
+    raise RefusedValue(
+        f"expected a {target.__name__}, got {type(value).__name__} {_preview(value)}"
+    )
+
+
+def _literal(text: str) -> Any:
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+    return text
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def check_code(current: str, suggested: Any) -> None:
+    """Suggested code must compile and define the same function with the same signature."""
+    if not isinstance(suggested, str):
+        raise RefusedValue(f"code must be a string, got {type(suggested).__name__}")
+    try:
+        tree = ast.parse(suggested)
+    except SyntaxError as error:
+        raise RefusedValue(
+            f"the code does not compile: {error.msg} (line {error.lineno})"
+        ) from None
+    original = _first_function(ast.parse(current)) if current else None
+    if original is None:
+        return
+    functions = {
+        s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    proposed = functions.get(original.name)
+    if proposed is None:
+        raise RefusedValue(f"the code must define the function {original.name}()")
+    before, after = _signature(original), _signature(proposed)
+    if before != after:
+        raise RefusedValue(f"the signature of {original.name} must stay ({before}), got ({after})")
+
+
+def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    for statement in tree.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return statement
+    return None
+
+
+def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    args = function.args
+    parts = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if args.vararg:
+        parts.append("*" + args.vararg.arg)
+    elif args.kwonlyargs:
+        parts.append("*")
+    parts += [a.arg for a in args.kwonlyargs]
+    if args.kwarg:
+        parts.append("**" + args.kwarg.arg)
+    return ", ".join(parts)
