@@ -19,6 +19,8 @@ SECCOMP = "seccomp"
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWIPC = 0x08000000
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 0x4000, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
 _SECCOMP_MODE_FILTER = 2
@@ -35,8 +37,11 @@ def apply(config: dict) -> dict[str, str]:
     elif libc is None:
         status[NAMESPACES] = "needs Linux"
     else:
-        status[NAMESPACES] = _enter_namespaces(libc)
-    status[LIMITS] = _apply_limits(config, namespaced=status[NAMESPACES] == "on")
+        status[NAMESPACES] = _enter_namespaces(libc, config)
+    in_user_namespace = (
+        status[NAMESPACES].startswith("on") and "no user namespace" not in status[NAMESPACES]
+    )
+    status[LIMITS] = _apply_limits(config, namespaced=in_user_namespace)
     if libc is not None and (LANDLOCK not in disabled or SECCOMP not in disabled):
         _prctl(libc, _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if LANDLOCK in disabled:
@@ -156,24 +161,47 @@ def _count_user_tasks(uid: int) -> int:
 # --- namespaces ------------------------------------------------------------------------------
 
 
-def _enter_namespaces(libc) -> str:
-    """A fresh user+network+IPC namespace: no network interfaces, and (being a fresh user
-    namespace) RLIMIT_NPROC is counted and enforced here even when running as root."""
+def _enter_namespaces(libc, config: dict) -> str:
+    """Fresh user, network, IPC and mount namespaces: no network interface exists (not even
+    loopback), and the working directory becomes a size-limited tmpfs, which bounds disk use."""
     import ctypes
 
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(ctypes.c_int(_CLONE_NEWUSER | _CLONE_NEWNET | _CLONE_NEWIPC)) != 0:
+    flags = _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWNS
+    notes = []
+    if libc.unshare(ctypes.c_int(_CLONE_NEWUSER | flags)) != 0:
         reason = _errno_text()
-        if libc.unshare(ctypes.c_int(_CLONE_NEWNET | _CLONE_NEWIPC)) == 0:
-            return f"partial: network namespace only (user namespace refused: {reason})"
-        return f"unavailable: unshare refused ({reason})"
-    try:
-        _write("/proc/self/setgroups", "deny")
-        _write("/proc/self/uid_map", f"{uid} {uid} 1")
-        _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    except OSError as exc:
-        return f"partial: namespaces entered but identity mapping failed ({exc})"
-    return "on"
+        if libc.unshare(ctypes.c_int(flags)) != 0:  # works for root without user namespaces
+            return f"unavailable: unshare refused ({reason})"
+        notes.append(f"no user namespace ({reason})")
+    else:
+        try:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        except OSError as exc:
+            return f"partial: namespaces entered but the identity mapping failed ({exc})"
+    disk = _mount_work_dir(libc, config["work_dir"], config.get("work_dir_size"))
+    if disk:
+        notes.append(disk)
+    return "on" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _mount_work_dir(libc, work_dir: str, size) -> str:
+    """Put a tmpfs of ``size`` bytes over the working directory; '' on success, else why not."""
+    import ctypes
+
+    if size is None:
+        return "working directory not size-limited"
+    flags = ctypes.c_ulong(_MS_REC | _MS_PRIVATE)
+    if libc.mount(None, b"/", None, flags, None) != 0:  # nothing propagates to the host
+        return f"working directory not size-limited ({_errno_text()})"
+    options = f"size={int(size)},mode=0700".encode()
+    mount_flags = ctypes.c_ulong(_MS_NOSUID | _MS_NODEV)
+    if libc.mount(b"tmpfs", os.fsencode(work_dir), b"tmpfs", mount_flags, options) != 0:
+        return f"working directory not size-limited ({_errno_text()})"
+    os.chdir(work_dir)  # the old cwd is the directory underneath the new mount
+    return ""
 
 
 def _write(path: str, text: str) -> None:

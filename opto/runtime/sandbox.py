@@ -99,7 +99,8 @@ class SubprocessPolicy(ExecutionPolicy):
 
     ``wall_time`` (seconds, enforced by this process, includes interpreter start-up),
     ``cpu_time`` (seconds of CPU, enforced by the kernel), ``memory`` (address space),
-    ``file_size`` (largest file the code may write) accept None for "no limit"; sizes are
+    ``file_size`` (largest file the code may write), ``work_dir_size`` (total size of the
+    working directory, where Linux namespaces allow a tmpfs) accept None for "no limit"; sizes are
     bytes or strings like ``"256MB"``. ``max_processes`` bounds the tasks (threads) of the
     child where the kernel enforces it. ``require`` names layers (see ``LAYERS``) that must
     be active, else the call raises ``SandboxUnavailableError`` before any code runs.
@@ -113,6 +114,7 @@ class SubprocessPolicy(ExecutionPolicy):
     cpu_time: float | None = 10.0
     memory: int | str | None = "1GiB"
     file_size: int | str | None = "64MiB"
+    work_dir_size: int | str | None = "64MiB"
     max_processes: int = 32
     open_files: int = 256
     max_result_size: int | str = "64MiB"
@@ -131,7 +133,7 @@ class SubprocessPolicy(ExecutionPolicy):
             )
         if self.cpu_time is not None and self.cpu_time <= 0:
             raise ValueError(f"cpu_time must be positive or None, got {self.cpu_time!r}")
-        for name in ("memory", "file_size", "max_result_size"):
+        for name in ("memory", "file_size", "work_dir_size", "max_result_size"):
             object.__setattr__(self, name, parse_size(getattr(self, name)))
         for name in ("result_types", "require", "disable_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
@@ -317,6 +319,7 @@ def _child_config(policy: SubprocessPolicy, work: str, filename: str) -> dict[st
         "cpu_time": math.ceil(policy.cpu_time) if policy.cpu_time else None,
         "memory": policy.memory,
         "file_size": policy.file_size,
+        "work_dir_size": policy.work_dir_size,
         "open_files": policy.open_files,
         "max_processes": policy.max_processes,
         "disable_layers": list(policy.disable_layers),

@@ -142,3 +142,24 @@ def test_without_any_layer_the_same_code_does_connect():
         server.bind(("127.0.0.1", 0))
         server.listen()
         assert everything_off.load(CONNECT, "f")(server.getsockname()[1]) == "connected"
+
+
+def test_namespaces_bound_the_disk_space_of_the_working_directory():
+    require_layer("namespaces")
+    if "not size-limited" in only("namespaces").probe()["namespaces"]:
+        pytest.skip("this system cannot mount a tmpfs in a user namespace")
+    code = (
+        "def f():\n"
+        "    written = 0\n"
+        "    try:\n"
+        "        for index in range(20):\n"
+        "            with open(f'part{index}', 'wb') as handle:\n"
+        "                handle.write(b'x' * 2**20)\n"
+        "            written += 1\n"
+        "    except OSError as error:\n"
+        "        return written, error.errno\n"
+        "    return written, None\n"
+    )
+    policy = SubprocessPolicy(work_dir_size="4MiB", echo_output=False)
+    written, errno = policy.load(code, "f")()
+    assert written <= 4 and errno == 28  # ENOSPC: each file is allowed, their sum is not
