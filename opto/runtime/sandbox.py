@@ -107,7 +107,9 @@ class SubprocessPolicy(ExecutionPolicy):
     ``disable_layers`` switches layers off (diagnosis only: it weakens containment).
     ``result_types`` adds ``"module.Class"`` names the child may return besides plain data;
     ``"numpy.ndarray"`` admits numpy arrays. ``echo_output`` replays what the code printed
-    on this process's stdout, as in-process code would print.
+    on this process's stdout, as in-process code would print. ``env`` adds environment
+    variables (none of this process's are passed). ``python`` is the interpreter to run
+    (default: this one); it receives this process's ``sys.path``, so use the same version.
     """
 
     wall_time: float = 10.0
@@ -291,6 +293,11 @@ class _ChildRun:
 
 
 def _run_child(policy: SubprocessPolicy, filename: str, request: bytes) -> _ChildRun:
+    if os.name != "posix":
+        raise SandboxUnavailableError(
+            "The subprocess sandbox needs a POSIX system (Linux for its full protection); "
+            f"this is {sys.platform!r}. Use StaticCheckPolicy or InProcessPolicy(timeout=...)."
+        )
     python = policy.python or sys.executable
     if not python:
         raise SandboxUnavailableError(
@@ -340,16 +347,21 @@ def _child_env(policy: SubprocessPolicy, work: str) -> dict[str, str]:
 
 def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _ChildRun:
     started = time.monotonic()
-    process = subprocess.Popen(
-        [python, "-I", "-S", "-u", "-B", "-c", _STARTER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=output_file,
-        cwd=work,
-        env=_child_env(policy, work),
-        start_new_session=os.name == "posix",
-        close_fds=True,
-    )
+    try:
+        process = subprocess.Popen(
+            [python, "-I", "-S", "-u", "-B", "-c", _STARTER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=output_file,
+            cwd=work,
+            env=_child_env(policy, work),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as error:
+        raise SandboxUnavailableError(
+            f"The sandbox could not start the Python interpreter {python!r}: {error}"
+        ) from error
     run = _ChildRun()
     try:
         payload = pickle.dumps(config, protocol=5) + request
@@ -406,19 +418,14 @@ def _close(stream) -> None:
 
 def _kill_group(process: subprocess.Popen) -> None:
     """Kill the child and anything it started (same session) before reaping it."""
-    if os.name == "posix":
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-    else:
-        process.kill()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
     for stream in (process.stdin, process.stdout):
         if stream is not None:
             _close(stream)
 
 
 def _reap(process: subprocess.Popen) -> tuple[int | None, float]:
-    if not hasattr(os, "wait4"):
-        return process.wait(), 0.0
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
     return status, usage.ru_utime + usage.ru_stime
@@ -475,13 +482,13 @@ def _judge_exit(policy: SubprocessPolicy, run: _ChildRun) -> dict:
             return message
     status = run.status
     number = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
-    if number == getattr(signal, "SIGXCPU", None) or (
+    if number == signal.SIGXCPU or (
         number == signal.SIGKILL and policy.cpu_time and run.cpu_seconds >= policy.cpu_time
     ):
         raise CPUTimeLimitExceeded(policy.cpu_time or 0.0, output=output)
     if any(sign in output for sign in _MEMORY_SIGNS):
         raise MemoryLimitExceeded(policy.memory, output=output)
-    if number == getattr(signal, "SIGXFSZ", None):
+    if number == signal.SIGXFSZ:
         reason = f"it wrote a file larger than the {format_bytes(policy.file_size or 0)} limit"
         raise SandboxCrashError(reason, signal_name="SIGXFSZ", output=output)
     if run.data:

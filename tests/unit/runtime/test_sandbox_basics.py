@@ -191,3 +191,19 @@ def test_invalid_settings_are_refused_clearly():
         SubprocessPolicy(disable_layers=("firewall",))
     assert SubprocessPolicy(memory="1GiB").memory == 2**30
     assert SubprocessPolicy(memory="256MB").memory == 256_000_000
+
+
+def test_a_missing_interpreter_is_reported_as_unavailable():
+    from opto.runtime import SandboxUnavailableError
+
+    policy = SubprocessPolicy(python="/nonexistent/python3", echo_output=False)
+    with pytest.raises(SandboxUnavailableError, match="could not start"):
+        policy.load("def f():\n    return 1\n", "f")()
+
+
+def test_the_environment_is_not_passed_on(monkeypatch, sandbox):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    code = "import os\ndef f():\n    return os.environ.get('OPENAI_API_KEY'), os.environ.get('EXTRA')\n"
+    assert sandbox.load(code, "f")() == (None, None)
+    extra = SubprocessPolicy(env={"EXTRA": "yes"}, echo_output=False)
+    assert extra.load(code, "f")() == (None, "yes")
