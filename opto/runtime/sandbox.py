@@ -242,13 +242,17 @@ class _SandboxCall:
         request = pickle.dumps({**self.request, "arguments": arguments}, protocol=5)
         run = _run_child(self.policy, self.filename, request)
         output = run.output
-        if self.policy.echo_output and output:
+        if self.policy.echo_output and output and sys.stdout is not None:
             sys.stdout.write(output)
         message = _judge_exit(self.policy, run)
         try:
             failure, value = _from_message(self.policy, message, output)
-            layers = {str(name): str(state) for name, state in message.get("layers", {}).items()}
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            layers = {
+                str(name)[:100]: str(state)[:1000]
+                for name, state in message.get("layers", {}).items()
+                if isinstance(name, str) and isinstance(state, str)
+            }
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
             raise SandboxCrashError(
                 f"it sent a malformed report ({type(error).__name__}: {error})", output=output
             ) from None
@@ -426,7 +430,11 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def _reap(process: subprocess.Popen) -> tuple[int | None, float]:
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except ChildProcessError:  # something else in this process reaped it first
+        process.returncode = -1
+        return None, 0.0
     process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
     return status, usage.ru_utime + usage.ru_stime
 
@@ -456,6 +464,7 @@ def _remove_tree(path: str) -> None:
 
 # --- judging the outcome ---------------------------------------------------------------------
 
+_MAX_FIELD_CHARS = 50_000
 _MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")
 
 
@@ -517,33 +526,43 @@ def _signal_name(number: int) -> str:
     return f"{name} ({description})" if description else name
 
 
+def _text(message: dict, key: str, default: str | None = None) -> str:
+    """A string field of the child's report (which may be forged): checked and bounded."""
+    value = message.get(key, default)
+    if not isinstance(value, str):
+        raise TypeError(f"the field {key!r} is not a string")
+    return value[:_MAX_FIELD_CHARS]
+
+
 def _from_message(policy: SubprocessPolicy, message: dict, output: str) -> tuple[Any, Any]:
     """``(error, None)`` or ``(None, result)``; KeyError/TypeError mean a malformed report."""
     kind = message["kind"]
     line = message.get("line")
     line = line if isinstance(line, int) else None
     if kind == "ok":
-        return _decode_result(policy, message["value"], str(message.get("type", "?")), output)
+        return _decode_result(policy, message["value"], _text(message, "type", "?"), output)
     if kind == "raised":
         return _rebuild_exception(policy, message, line, output), None
     if kind == "forbidden":
-        operation, detail = str(message["operation"]), str(message["detail"])
+        operation, detail = _text(message, "operation"), _text(message, "detail")
         return ForbiddenOperationError(operation, detail, line=line, output=output), None
     if kind == "missing_function":
-        defined = [str(name) for name in message["defined"]]
-        return FunctionNotFoundError(str(message["name"]), defined), None
+        defined = [name for name in message["defined"] if isinstance(name, str)]
+        return FunctionNotFoundError(_text(message, "name"), defined[:100]), None
     if kind == "transfer":
-        text = f"The sandbox could not rebuild its inputs: {message['detail']}"
+        text = f"The sandbox could not rebuild its inputs: {_text(message, 'detail')}"
         return TransferError(text, output=output), None
     if kind == "unpicklable":
         text = (
-            f"The function returned a value of type {message['type']} that cannot be sent "
-            f"back from the sandbox ({message['detail']}). Return plain, picklable data."
+            f"The function returned a value of type {_text(message, 'type')} that cannot be sent "
+            f"back from the sandbox ({_text(message, 'detail')}). Return plain, picklable data."
         )
         return TransferError(text, output=output), None
     if kind == "unavailable":
         layers = message["layers"]
-        missing = "; ".join(f"{name}: {layers.get(name, 'unknown')}" for name in message["missing"])
+        missing = "; ".join(
+            f"{name}: {layers.get(name, 'unknown')}" for name in message["missing"]
+        )[:_MAX_FIELD_CHARS]
         text = (
             f"Required sandbox layers are not available on this system ({missing}). Run on a "
             "Linux kernel that offers them, or remove them from SubprocessPolicy(require=...)."
@@ -574,8 +593,8 @@ def _decode_result(
 
 
 def _rebuild_exception(policy: SubprocessPolicy, message: dict, line, output: str) -> BaseException:
-    module, name = str(message["type_module"]), str(message["type_name"])
-    text, remote = str(message.get("message", "")), str(message.get("traceback", ""))
+    module, name = _text(message, "type_module"), _text(message, "type_name")
+    text, remote = _text(message, "message", ""), _text(message, "traceback", "")
     if module == "builtins" and name == "MemoryError":
         return MemoryLimitExceeded(policy.memory, line=line, output=output)
     if module == "builtins" and name in ("SystemExit", "KeyboardInterrupt"):

@@ -12,6 +12,7 @@ from opto.runtime import (
     SandboxCrashError,
     SandboxError,
     TimeLimitExceeded,
+    TransferError,
     feedback_text,
 )
 
@@ -148,3 +149,30 @@ def test_nothing_is_left_behind(sandbox, private_tmp):
     with pytest.raises(SandboxCrashError):
         sandbox.load("import os\ndef f():\n    os.makedirs('a/b')\n    os._exit(1)\n", "f")()
     assert list(private_tmp.iterdir()) == []
+
+
+FORGE = """
+import os, pickle
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch " + MARKER,))
+
+def f(kind):
+    if kind == "exploit":
+        message = {"kind": "ok", "value": pickle.dumps(Exploit()), "type": "builtins.int"}
+    else:
+        message = {"kind": "forbidden", "operation": ["not", "text"], "detail": 1}
+    os.write(3, pickle.dumps(message))  # the answer channel of the child
+    os._exit(0)
+"""
+
+
+def test_a_forged_answer_cannot_run_code_in_the_caller(sandbox, tmp_path):
+    marker = tmp_path / "exploited"
+    function = sandbox.load(FORGE, "f", {"MARKER": str(marker)})
+    with pytest.raises(TransferError, match=r"(posix|nt)\.system"):
+        function("exploit")
+    assert not marker.exists()
+    with pytest.raises(SandboxCrashError, match="malformed report"):
+        function("malformed")
