@@ -31,9 +31,25 @@ from opto.runtime.policy import (
     set_default_policy,
     use_policy,
 )
-from opto.runtime.sandbox import LAYERS, SubprocessPolicy
 from opto.runtime.source import code_filename, signature_of
-from opto.runtime.static_check import StaticChecker, StaticCheckPolicy
+
+# The sandbox and the static checker load on first use: importing opto.runtime (as every
+# bundle does) stays cheap for programs that never leave the default policy.
+_LAZY = {
+    "LAYERS": "opto.runtime.sandbox",
+    "SubprocessPolicy": "opto.runtime.sandbox",
+    "StaticChecker": "opto.runtime.static_check",
+    "StaticCheckPolicy": "opto.runtime.static_check",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'opto.runtime' has no attribute {name!r}")
+
 
 __all__ = [
     "LAYERS",

@@ -11,7 +11,6 @@ the whole process group. The child confines itself before it unpickles or runs a
 from __future__ import annotations
 
 import ast
-import asyncio
 import builtins
 import contextlib
 import math
@@ -184,6 +183,8 @@ def _wrap(call: _SandboxCall, source: str, name: str, definition) -> Callable[..
     if definition is not None and isinstance(definition, ast.AsyncFunctionDef):
 
         async def sandboxed_async(*args: Any, **kwargs: Any) -> Any:
+            import asyncio  # only coroutines need it; importing it costs ~20 ms
+
             return await asyncio.to_thread(call, args, kwargs)
 
         wrapper: Callable[..., Any] = sandboxed_async

@@ -88,18 +88,24 @@ def test_timeout_guard_returns_and_interrupts_a_pure_python_loop():
         "spin",
     )
     state: dict = {}
-    with pytest.raises(TimeLimitExceeded, match="It was interrupted") as caught:
+    with pytest.raises(TimeLimitExceeded) as caught:
         function(state)
     assert caught.value.limit == 0.2
-    steps = state["steps"]
-    time.sleep(0.1)
-    assert state["steps"] == steps  # the loop really stopped
+    assert _stops_changing(state), "the interrupted loop kept running"
+
+
+def _stops_changing(state: dict, patience: float = 5.0) -> bool:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        before = state["steps"]
+        time.sleep(0.05)
+        if state["steps"] == before:
+            return True
+    return False
 
 
 def test_timeout_guard_is_honest_about_a_call_it_cannot_interrupt():
-    function = InProcessPolicy(timeout=0.1).load(
-        "import time\ndef f():\n    time.sleep(0.5)\n", "f"
-    )
+    function = InProcessPolicy(timeout=0.1).load("import time\ndef f():\n    time.sleep(3)\n", "f")
     with pytest.raises(TimeLimitExceeded, match="still running in a background thread"):
         function()
 

@@ -122,3 +122,25 @@ def test_a_custom_policy_only_needs_load():
             return lambda *args: (function_name, args)
 
     assert Echo().run("ignored", "f", (1, 2)) == ("f", (1, 2))
+
+
+def test_importing_the_runtime_does_not_load_the_sandbox_or_asyncio():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, opto.runtime\n"
+        "print([m for m in ('opto.runtime.sandbox', 'opto.runtime.static_check', 'asyncio') "
+        "if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+    lazy = (
+        "import opto.runtime as r; print(r.SubprocessPolicy.__name__, r.StaticCheckPolicy.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", lazy], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["SubprocessPolicy", "StaticCheckPolicy"]

@@ -11,6 +11,7 @@ from opto.runtime import (
     MemoryLimitExceeded,
     SandboxCrashError,
     SandboxError,
+    SubprocessPolicy,
     TimeLimitExceeded,
     TransferError,
     feedback_text,
@@ -19,9 +20,11 @@ from opto.runtime import (
 pytestmark = pytest.mark.usefixtures("no_leftover_processes")
 
 
-def test_an_infinite_loop_is_stopped_by_the_cpu_limit(sandbox):
+def test_an_infinite_loop_is_stopped_by_the_cpu_limit():
+    # A generous wall clock, so that the CPU limit trips first even on a busy machine.
+    policy = SubprocessPolicy(wall_time=30.0, cpu_time=1.0, echo_output=False)
     with pytest.raises(CPUTimeLimitExceeded) as caught:
-        sandbox.load("def f():\n    while True:\n        pass\n", "f")()
+        policy.load("def f():\n    while True:\n        pass\n", "f")()
     assert caught.value.limit == 1.0
     assert "CPU time limit of 1 s" in feedback_text(caught.value)
 
@@ -138,9 +141,9 @@ def test_a_training_loop_keeps_the_last_good_code_and_carries_on(sandbox):
         feedback.append(f"ok: {value}")
     assert current == candidates[-1]
     assert feedback[0] == "ok: 5" and feedback[-1] == "ok: 40"
-    assert ["CPU time" in feedback[1], "memory" in feedback[2], "exited" in feedback[3]] == [
-        True
-    ] * 3
+    # The loop meets the CPU limit, or the wall clock first when the machine is busy.
+    assert "CPU time limit" in feedback[1] or "wall-clock time limit" in feedback[1]
+    assert "memory limit" in feedback[2] and "exited with code 1" in feedback[3]
     assert "network" in feedback[4]
 
 
