@@ -1,8 +1,9 @@
 """Kernel-level confinement of the sandbox child process (stdlib only; runs in the child).
 
 These are the layers that hold even against code that defeats Python-level checks:
-resource limits, Linux user/network/IPC namespaces, Landlock (filesystem writes) and a seccomp
-filter (no fork, exec, sockets or signals to other processes). Each layer is applied if the
+resource limits, Linux user/network/IPC/mount namespaces (with a size-limited tmpfs as the
+working directory), Landlock (filesystem writes) and a seccomp filter (no fork, exec, sockets
+or signals to other processes). Each layer is applied if the
 platform offers it; ``apply`` reports which ones took effect so the parent can tell the truth.
 """
 
@@ -30,7 +31,6 @@ def apply(config: dict) -> dict[str, str]:
     """Confine this process as ``config`` asks; return {layer: "on" | reason it is off}."""
     disabled = set(config.get("disable_layers", ()))
     status: dict[str, str] = {}
-    status[LIMITS] = _apply_limits(config, namespaced=False, dry_run=True)
     libc = _libc() if sys.platform.startswith("linux") else None
     if NAMESPACES in disabled:
         status[NAMESPACES] = "disabled by configuration"
@@ -92,13 +92,11 @@ def _errno_text() -> str:
 # --- resource limits -------------------------------------------------------------------------
 
 
-def _apply_limits(config: dict, namespaced: bool, dry_run: bool = False) -> str:
+def _apply_limits(config: dict, namespaced: bool) -> str:
     try:
         import resource
     except ImportError:
         return "the resource module is unavailable on this platform"
-    if dry_run:
-        return "on"
     wanted = [
         ("RLIMIT_CORE", 0, 0),
         ("RLIMIT_CPU", config.get("cpu_time"), 1),
@@ -136,8 +134,8 @@ def _process_budget(max_processes, namespaced: bool):
     """RLIMIT_NPROC counts every task of the user: add the ones already running."""
     if max_processes is None:
         return None
-    if namespaced or not sys.platform.startswith("linux"):
-        return max_processes
+    if namespaced or os.getuid() == 0 or not sys.platform.startswith("linux"):
+        return max_processes  # (uid 0 is exempt from the limit anyway)
     return max_processes + _count_user_tasks(os.getuid())
 
 

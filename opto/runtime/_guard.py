@@ -109,6 +109,10 @@ def _make_hook(work_dir: str, code_filename: str, report):
         full = normalize(path, base if base is not None else getcwd())
         return full == root or full.startswith(root + "/") or full == "/dev/null"
 
+    def shown(path) -> str:
+        # Never call methods of objects the code controls from inside the hook.
+        return repr(path) if type(path) in (str, bytes) else "a path given as an object"
+
     def code_line():
         frame = getframe(2)
         while frame is not None:
@@ -133,19 +137,21 @@ def _make_hook(work_dir: str, code_filename: str, report):
                     type(flags) is int and flags & write_flags
                 )
                 if writing and type(path) is not int and not inside(path):
-                    refuse(event, f"writing to {path!r}, outside the sandbox's work directory")
+                    refuse(event, f"writing to {shown(path)}, outside the sandbox's work directory")
             elif event == "os.symlink":
                 target, link = args[0], args[1]
                 if not inside(link):
-                    refuse(event, f"creating a link at {link!r}, outside the work directory")
+                    refuse(event, f"creating a link at {shown(link)}, outside the work directory")
                 link_text = link.decode("utf-8", "surrogateescape") if type(link) is bytes else link
                 if not inside(target, normalize(link_text + "/..", getcwd())):
-                    refuse(event, f"creating a link to {target!r}, outside the work directory")
+                    refuse(event, f"creating a link to {shown(target)}, outside the work directory")
             elif event in path_events:
                 for index in path_events[event]:
                     path = args[index]
                     if type(path) is not int and not inside(path):
-                        refuse(event, f"changing {path!r}, outside the sandbox's work directory")
+                        refuse(
+                            event, f"changing {shown(path)}, outside the sandbox's work directory"
+                        )
             elif event in ("os.kill", "os.killpg"):
                 if args[0] not in (own_pid, 0):
                     refuse(event, "sending signals to other processes")

@@ -179,3 +179,26 @@ def test_a_forged_answer_cannot_run_code_in_the_caller(sandbox, tmp_path):
     assert not marker.exists()
     with pytest.raises(SandboxCrashError, match="malformed report"):
         function("malformed")
+
+
+@pytest.mark.parametrize(
+    ("statement", "fragment"),
+    [
+        ("os.symlink('/etc', 'etc')", "creating a link to '/etc'"),
+        ("os.link(OUTSIDE, 'copy')", "changing"),
+        ("os.rename('mine', OUTSIDE + '.moved')", "changing"),
+        ("os.mkdir('../escape')", "changing"),
+        ("os.chmod(OUTSIDE, 0o777)", "changing"),
+    ],
+)
+def test_links_renames_and_changes_that_reach_outside_are_refused(
+    sandbox, tmp_path, statement, fragment
+):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep")
+    code = f"import os\ndef f():\n    open('mine', 'w').close()\n    {statement}\n"
+    with pytest.raises(ForbiddenOperationError, match=fragment) as caught:
+        sandbox.load(code, "f", {"OUTSIDE": str(outside)})()
+    assert caught.value.line == 4
+    assert outside.read_text() == "keep" and oct(outside.stat().st_mode)[-3:] != "777"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt"]
