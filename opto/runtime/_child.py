@@ -1,11 +1,9 @@
 """Entry point of the sandbox child process (stdlib only).
 
-The parent starts ``python -I -S -c <STARTER>``: the starter imports this module from its own
-directory, so the child uses the cached bytecode of this file and of ``_confine``/``_guard``
-instead of compiling them on every call.
-
-Protocol: stdin carries two pickles from the trusted parent: the configuration (plain data),
-then the request. The child confines itself (``_confine``), installs the audit hook
+The parent starts ``python -I -S -c <STARTER> <size>``; stdin first carries this module and
+``_confine``/``_guard``, compiled by the parent and marshalled (the starter installs them as
+modules), then two pickles from the trusted parent: the configuration (plain data) and the
+request. The child confines itself (``_confine``), installs the audit hook
 (``_guard``), and only then unpickles the request and runs the code. It answers with exactly
 one pickled dict of plain data on its original stdout, then ends with ``os._exit``. What the
 code prints goes to stderr, which the parent collects.

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
+import marshal
 import math
 import os
 import pickle
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opto.runtime import _child, _confine, _guard, _wire  # noqa: F401 - see _STARTER
+from opto.runtime import _wire
 from opto.runtime.errors import (
     CPUTimeLimitExceeded,
     ForbiddenOperationError,
@@ -54,10 +56,23 @@ from opto.runtime.source import (
     top_level_names,
 )
 
-_HERE = str(Path(__file__).parent)
-# The child imports its entry module from this directory; importing the child-side modules
-# here once also leaves their cached bytecode for every child to reuse.
-_STARTER = f"import sys; sys.path.insert(0, {_HERE!r}); import _child; _child.entry()"
+_HERE = Path(__file__).parent
+_CHILD_MODULES = ("_confine", "_guard", "_child")
+# The child's first input is its own code, compiled once here and marshalled: it neither
+# compiles nor looks up anything per call (PYTHONDONTWRITEBYTECODE would defeat .pyc files).
+_STARTER = """\
+import marshal, os, sys
+size, data = int(sys.argv[1]), b""
+while len(data) < size:
+    chunk = os.read(0, size - len(data))
+    if not chunk:
+        os._exit(71)
+    data += chunk
+for name, code in marshal.loads(data):
+    module = sys.modules[name] = type(sys)(name)
+    exec(code, module.__dict__)
+sys.modules["_child"].entry()
+"""
 # Confinement layers, in the order the child applies them (see docs/runtime.md).
 LAYERS = ("limits", "namespaces", "landlock", "seccomp", "audit_hook")
 _UNITS = {
@@ -323,6 +338,16 @@ def _run_child(policy: SubprocessPolicy, filename: str, request: bytes) -> _Chil
         _remove_tree(base)
 
 
+@functools.cache
+def _child_code() -> bytes:
+    """The child-side modules, compiled once per process and marshalled for the starter."""
+    compiled = []
+    for name in _CHILD_MODULES:
+        path = _HERE / f"{name}.py"
+        compiled.append((name, compile(path.read_bytes(), str(path), "exec", dont_inherit=True)))
+    return marshal.dumps(compiled)
+
+
 def _child_config(policy: SubprocessPolicy, work: str, filename: str) -> dict[str, Any]:
     cwd = os.getcwd()
     return {
@@ -352,9 +377,10 @@ def _child_env(policy: SubprocessPolicy, work: str) -> dict[str, str]:
 
 def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _ChildRun:
     started = time.monotonic()
+    code = _child_code()
     try:
         process = subprocess.Popen(
-            [python, "-I", "-S", "-u", "-B", "-c", _STARTER],
+            [python, "-I", "-S", "-u", "-B", "-c", _STARTER, str(len(code))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=output_file,
@@ -369,7 +395,7 @@ def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _
         ) from error
     run = _ChildRun()
     try:
-        payload = pickle.dumps(config, protocol=5) + request
+        payload = code + pickle.dumps(config, protocol=5) + request
         _exchange(process, payload, started + policy.wall_time, policy.max_result_size, run)
     finally:
         _kill_group(process)
