@@ -1,0 +1,216 @@
+"""Entry point of the sandbox child process (stdlib only).
+
+The parent starts ``python -I -S -c <STARTER> <size>``; stdin first carries this module and
+``_confine``/``_guard``, compiled by the parent and marshalled (the starter installs them as
+modules), then two pickles from the trusted parent: the configuration (plain data) and the
+request. The child confines itself (``_confine``), installs the audit hook
+(``_guard``), and only then unpickles the request and runs the code. It answers with exactly
+one pickled dict of plain data on its original stdout, then ends with ``os._exit``. What the
+code prints goes to stderr, which the parent collects.
+"""
+
+import os
+import sys
+
+_RESERVE_BYTES = 4 << 20  # freed on MemoryError so the report can still be written
+_reserve: list[bytearray] = []
+_MAX_TEXT = 20_000
+
+
+def entry() -> None:
+    """Run ``main`` and end the process without running any code's atexit handlers."""
+    try:
+        main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        _flush()
+        os._exit(70)
+    _flush()
+    os._exit(0)
+
+
+def main() -> None:
+    _reserve.append(bytearray(_RESERVE_BYTES))
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    import _pickle  # the C pickler: ``pickle.py`` would import ``re`` and cost start-up time
+    import io
+
+    stream = io.BytesIO(_read_all(0))
+    config = _pickle.Unpickler(stream).load()
+
+    def send(message: dict, dumps=_pickle.dumps, write=os.write) -> None:
+        view = memoryview(dumps(message, protocol=5))
+        while view:
+            view = view[write(result_fd, view) :]
+
+    import _confine as confine
+
+    layers = confine.apply(config)
+    disabled = set(config.get("disable_layers", ()))
+    if "audit_hook" in disabled:
+        layers["audit_hook"] = "disabled by configuration"
+    else:
+        import _guard as guard
+
+        def report(operation: str, detail: str, line) -> None:
+            send({"kind": "forbidden", "operation": operation, "detail": detail, "line": line})
+            _flush()
+
+        sys.dont_write_bytecode = True
+        guard.install(config["work_dir"], config["filename"], report)
+        layers["audit_hook"] = "on"
+    missing = [
+        name for name in config.get("require", ()) if not layers.get(name, "").startswith("on")
+    ]
+    if missing:
+        send({"kind": "unavailable", "missing": missing, "layers": layers})
+        return
+    sys.path[:] = config["sys_path"]
+    sys.dont_write_bytecode = True
+    try:
+        request = _pickle.Unpickler(stream).load()
+    except BaseException as error:
+        send({"kind": "transfer", "detail": f"the request could not be read: {_text(error)}"})
+        return
+    message = _run(request)
+    message["layers"] = layers
+    send(message)
+
+
+def _run(request: dict) -> dict:
+    import _pickle as pickle
+    import builtins
+
+    source, name, filename = request["source"], request["function_name"], request["filename"]
+    scope = {"__name__": request["module_name"], "__builtins__": builtins}
+    missing = dict(request["untransferable"])
+    for alias, module_name in request["modules"].items():
+        try:
+            __import__(module_name)
+            scope[alias] = sys.modules[module_name]
+        except BaseException as error:
+            missing[alias] = f"importing {module_name} failed: {_text(error)}"
+    for alias, blob in request["values"].items():
+        try:
+            scope[alias] = pickle.loads(blob)
+        except BaseException as error:
+            missing[alias] = _text(error)
+    try:
+        args, kwargs = pickle.loads(request["arguments"])
+    except BaseException as error:
+        return {"kind": "transfer", "detail": f"the arguments could not be rebuilt: {_text(error)}"}
+    before = set(scope)
+    try:
+        exec(compile(source, filename, "exec", dont_inherit=True), scope)
+        function = scope.get(name)
+        if not callable(function):
+            defined = [key for key, value in scope.items() if callable(value) and key not in before]
+            return {"kind": "missing_function", "name": name, "defined": defined}
+        value = function(*args, **kwargs)
+        if _is_awaitable(value):
+            value = _await(value)
+    except BaseException as error:
+        _reserve.clear()
+        return _describe(error, source, filename, missing)
+    try:
+        blob = pickle.dumps(value, protocol=5)
+    except BaseException as error:
+        _reserve.clear()
+        kind = type(value)
+        return {
+            "kind": "unpicklable",
+            "type": f"{kind.__module__}.{kind.__qualname__}",
+            "detail": _text(error),
+        }
+    kind = type(value)
+    return {"kind": "ok", "value": blob, "type": f"{kind.__module__}.{kind.__qualname__}"}
+
+
+def _describe(error: BaseException, source: str, filename: str, missing: dict) -> dict:
+    import _pickle as pickle
+    import linecache
+    import traceback
+
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
+    line = None
+    walker = tb
+    while walker is not None:
+        if walker.tb_frame.f_code.co_filename == filename:
+            line = walker.tb_lineno
+        walker = walker.tb_next
+    message = _text(error, with_type=False)
+    unknown = getattr(error, "name", None)
+    hinted = isinstance(error, NameError) and unknown in missing
+    if hinted:
+        message += (
+            f" (the calling program defines {unknown!r}, but it could not be sent to the "
+            f"sandbox: {missing[unknown]}; define or import it inside the code)"
+        )
+    try:
+        text = "".join(traceback.format_exception(type(error), error, tb))
+    except BaseException:
+        text = ""
+    try:
+        args = None if hinted else pickle.dumps(error.args, protocol=5)
+    except BaseException:
+        args = None
+    kind = type(error)
+    return {
+        "kind": "raised",
+        "type_module": kind.__module__,
+        "type_name": kind.__qualname__,
+        "message": message,
+        "args": args,
+        "traceback": text[-_MAX_TEXT:],
+        "line": line,
+    }
+
+
+def _text(error: BaseException, with_type: bool = True) -> str:
+    try:
+        text = str(error)
+    except BaseException:
+        text = "<the exception message could not be printed>"
+    if with_type:
+        text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text[:_MAX_TEXT]
+
+
+def _is_awaitable(value) -> bool:
+    if not hasattr(type(value), "__await__"):
+        return False
+    import inspect
+
+    return inspect.isawaitable(value)
+
+
+def _await(awaitable):
+    import asyncio
+
+    async def wait():
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # a replaced or broken stream must not stop the report
+            continue

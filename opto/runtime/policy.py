@@ -1,0 +1,206 @@
+"""Execution policies: small strategy objects that turn a code string into a callable.
+
+A bundle (or an optimizer, or a discovery loop) asks a policy to ``load`` a code string once
+per new string and then calls the returned function like the original. Which policy applies
+is decided by ``resolve_policy``: an explicit argument, else the innermost ``use_policy``
+block of the current thread or task, else the global default (in-process, as Trace does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from opto.runtime.errors import FunctionNotFoundError, RemoteTraceback, SandboxError
+from opto.runtime.source import code_filename, compile_source
+from opto.runtime.timeout_guard import with_time_limit
+
+
+class ExecutionPolicy(ABC):
+    """How generated code is compiled and run. Policies are immutable and thread-safe."""
+
+    @abstractmethod
+    def load(
+        self,
+        source: str,
+        function_name: str,
+        namespace: Mapping[str, Any] | None = None,
+        *,
+        filename: str | None = None,
+    ) -> Callable[..., Any]:
+        """Compile ``source`` and return a callable running ``function_name`` under this policy.
+
+        ``namespace`` holds the globals the code may use (for a bundle: the wrapped function's
+        module globals and captured locals); it is copied, never modified. Raises
+        ``SyntaxError`` for code that does not parse, ``FunctionNotFoundError`` when the code
+        does not define the function, ``UnsafeCodeError`` when a static check refuses it.
+        Load once per code string and keep the callable: loading is the expensive part.
+        """
+
+    def run(
+        self,
+        source: str,
+        function_name: str,
+        args: tuple = (),
+        kwargs: Mapping[str, Any] | None = None,
+        namespace: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Load and call once: ``function_name(*args, **kwargs)`` defined by ``source``."""
+        return self.load(source, function_name, namespace)(*args, **dict(kwargs or {}))
+
+
+class InProcessPolicy(ExecutionPolicy):
+    """Run the code in this interpreter, as Trace does (the default).
+
+    The code is executed once per load into a copy of ``namespace``; top-level imports and
+    helper functions in the code string work, and the function sees the same objects as the
+    rest of the program. There is no isolation at all: the code can do anything this process
+    can. ``timeout`` adds a wall-clock guard whose limits are explained in
+    ``opto.runtime.timeout_guard``: it returns control on time but cannot always stop the code.
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self.timeout = timeout
+
+    def load(
+        self,
+        source: str,
+        function_name: str,
+        namespace: Mapping[str, Any] | None = None,
+        *,
+        filename: str | None = None,
+    ) -> Callable[..., Any]:
+        code = compile_source(source, filename or code_filename(source, function_name))
+        scope = dict(namespace) if namespace else {}
+        scope.setdefault("__name__", "__generated__")
+        before = set(scope)
+        exec(code, scope)
+        function = scope.get(function_name)
+        if not callable(function):
+            defined = [
+                name for name, value in scope.items() if callable(value) and name not in before
+            ]
+            raise FunctionNotFoundError(function_name, defined)
+        if self.timeout is None:
+            return function
+        return with_time_limit(function, self.timeout)
+
+    def __repr__(self) -> str:
+        return f"InProcessPolicy(timeout={self.timeout!r})"
+
+
+# --- choosing a policy -----------------------------------------------------------------------
+
+PolicyLike = ExecutionPolicy | str
+
+_POLICY_NAMES = ("in_process", "static_check", "subprocess")
+_default_lock = threading.Lock()
+_default_policy: ExecutionPolicy = InProcessPolicy()
+_context_policy: contextvars.ContextVar[ExecutionPolicy | None] = contextvars.ContextVar(
+    "opto_execution_policy", default=None
+)
+
+
+def make_policy(spec: PolicyLike) -> ExecutionPolicy:
+    """A policy object from a policy or one of the names ``"in_process"``, ``"static_check"``,
+    ``"subprocess"`` (default settings)."""
+    if isinstance(spec, ExecutionPolicy):
+        return spec
+    if spec == "in_process":
+        return InProcessPolicy()
+    if spec == "static_check":
+        from opto.runtime.static_check import StaticCheckPolicy
+
+        return StaticCheckPolicy()
+    if spec == "subprocess":
+        from opto.runtime.sandbox import SubprocessPolicy
+
+        return SubprocessPolicy()
+    raise TypeError(
+        f"Expected an ExecutionPolicy or one of {', '.join(map(repr, _POLICY_NAMES))}, "
+        f"got {spec!r}."
+    )
+
+
+def get_default_policy() -> ExecutionPolicy:
+    """The process-wide default policy (``InProcessPolicy()`` unless changed)."""
+    return _default_policy
+
+
+def set_default_policy(policy: PolicyLike) -> ExecutionPolicy:
+    """Set the process-wide default policy; returns the previous one (to restore it later)."""
+    global _default_policy
+    resolved = make_policy(policy)
+    with _default_lock:
+        previous, _default_policy = _default_policy, resolved
+    return previous
+
+
+@contextlib.contextmanager
+def use_policy(policy: PolicyLike) -> Iterator[ExecutionPolicy]:
+    """Use ``policy`` for code loaded inside this block, in this thread or asyncio task only.
+
+    New threads start without it (copy the context with ``contextvars.copy_context()`` to
+    carry it); asyncio tasks created inside the block inherit it.
+    """
+    resolved = make_policy(policy)
+    token = _context_policy.set(resolved)
+    try:
+        yield resolved
+    finally:
+        _context_policy.reset(token)
+
+
+def resolve_policy(explicit: PolicyLike | None = None) -> ExecutionPolicy:
+    """The policy that applies: ``explicit`` > innermost ``use_policy`` > the global default."""
+    if explicit is not None:
+        return make_policy(explicit)
+    return _context_policy.get() or _default_policy
+
+
+def run_function(
+    source: str,
+    function_name: str,
+    args: tuple = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    policy: PolicyLike | None = None,
+    namespace: Mapping[str, Any] | None = None,
+) -> Any:
+    """Run ``function_name(*args, **kwargs)`` from the code string ``source`` once.
+
+    The policy is resolved as in ``resolve_policy``. Errors propagate: the code's own
+    exceptions, ``SyntaxError``, or a ``SandboxError``; ``feedback_text`` turns any of them
+    into text for an optimizer.
+    """
+    return resolve_policy(policy).run(source, function_name, args, kwargs, namespace)
+
+
+def feedback_text(error: BaseException) -> str:
+    """Describe an error raised while loading or running generated code, for an LLM.
+
+    Sandbox errors give their own message; other exceptions give ``Type: message`` and the
+    traceback frames that lie inside the generated code (or the sandbox's traceback text).
+    """
+    if isinstance(error, SandboxError):
+        return error.feedback
+    summary = "".join(traceback.format_exception_only(type(error), error)).strip()
+    cause = error.__cause__
+    if isinstance(cause, RemoteTraceback):
+        return f"{summary}\n\nTraceback:\n{cause.text.rstrip()}"
+    frames = [  # frames in pseudo files ("<generated code ...>", "<string>") are the code's
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename.startswith("<")
+    ]
+    if not frames:
+        return summary
+    listing = "".join(traceback.format_list(frames)).rstrip()
+    return f"{summary}\n\nTraceback (generated code frames):\n{listing}"

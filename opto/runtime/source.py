@@ -1,0 +1,117 @@
+"""Reading a code string without running it: compile, find the function, its signature, the
+names it uses. Shared by every policy, so that all of them agree on what the code defines."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import linecache
+from types import CodeType
+
+FunctionDef = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def code_filename(source: str, function_name: str) -> str:
+    """A stable pseudo file name for a code string: tracebacks show it and its lines."""
+    digest = hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"<generated code of {function_name} {digest}>"
+
+
+def parse(source: str, filename: str) -> ast.Module:
+    """Parse ``source``; a ``SyntaxError`` names ``filename`` and the line."""
+    return ast.parse(source, filename=filename)
+
+
+def compile_source(source: str, filename: str) -> CodeType:
+    """Compile ``source`` and register its lines so tracebacks can quote them."""
+    # dont_inherit: this module's ``from __future__ import annotations`` must not leak in.
+    code = compile(source, filename, "exec", dont_inherit=True)
+    register_lines(source, filename)
+    return code
+
+
+def register_lines(source: str, filename: str) -> None:
+    """Make ``linecache`` (and so every traceback) able to show lines of ``source``."""
+    # An mtime of None marks the entry as not backed by a file, so checkcache keeps it.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def top_level_names(tree: ast.Module) -> list[str]:
+    """Names bound by the top-level statements of a module, in order."""
+    names: list[str] = []
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(statement.name)
+        elif isinstance(statement, ast.Import | ast.ImportFrom):
+            for alias in statement.names:
+                names.append(alias.asname or alias.name.partition(".")[0])
+        else:
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.append(node.id)
+    return names
+
+
+def find_function(tree: ast.Module, name: str) -> FunctionDef | None:
+    """The last top-level ``def name`` (the one a module would end up with)."""
+    found = None
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
+            found = statement
+    return found
+
+
+def referenced_names(tree: ast.AST) -> set[str]:
+    """Every plain name the code mentions; a superset of the globals it can read."""
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            names.update(node.names)
+    return names
+
+
+class _SourceDefault:
+    """A default value known only as source text (the code has not been run)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def signature_of(source: str, function: FunctionDef) -> inspect.Signature:
+    """The signature of ``function`` read from the syntax tree, without running anything.
+
+    Literal defaults are real values; other defaults are placeholders showing their source.
+    """
+    arguments = function.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
+    defaults += list(arguments.defaults)
+    parameters = []
+    kind = inspect.Parameter
+    for index, (argument, default) in enumerate(zip(positional, defaults, strict=True)):
+        parameter_kind = (
+            kind.POSITIONAL_ONLY
+            if index < len(arguments.posonlyargs)
+            else kind.POSITIONAL_OR_KEYWORD
+        )
+        parameters.append(kind(argument.arg, parameter_kind, default=_default(source, default)))
+    if arguments.vararg is not None:
+        parameters.append(kind(arguments.vararg.arg, kind.VAR_POSITIONAL))
+    for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True):
+        parameters.append(kind(argument.arg, kind.KEYWORD_ONLY, default=_default(source, default)))
+    if arguments.kwarg is not None:
+        parameters.append(kind(arguments.kwarg.arg, kind.VAR_KEYWORD))
+    return inspect.Signature(parameters)
+
+
+def _default(source: str, node: ast.expr | None):
+    if node is None:
+        return inspect.Parameter.empty
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return _SourceDefault(ast.get_source_segment(source, node) or "...")

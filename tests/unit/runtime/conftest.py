@@ -1,0 +1,38 @@
+"""Fixtures for the runtime tests: small limits so hostile code is stopped quickly."""
+
+import tempfile
+
+import psutil
+import pytest
+
+from opto.runtime import SubprocessPolicy
+from opto.runtime.sandbox import _STARTER
+
+
+@pytest.fixture
+def sandbox() -> SubprocessPolicy:
+    return SubprocessPolicy(wall_time=2.0, cpu_time=1.0, memory="256MB", echo_output=False)
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """Sandbox working directories are created here, so the test can see them all."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def sandbox_processes() -> list[psutil.Process]:
+    """Every live process started by this checkout's sandbox (or forked from one)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if _STARTER in cmdline:
+            found.append(process)
+    return found
+
+
+@pytest.fixture
+def no_leftover_processes():
+    yield
+    survivors = [p for p in sandbox_processes() if p.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == []
