@@ -26,9 +26,7 @@ class GreetingAgent:
         self.language_prompt = trace.node(
             "Which language is the message in?", trainable=True, name="language_prompt"
         )
-        self.name_prompt = trace.node(
-            "Who wrote the message?", trainable=True, name="name_prompt"
-        )
+        self.name_prompt = trace.node("Who wrote the message?", trainable=True, name="name_prompt")
 
     def forward(self, message):
         language = trace.operators.call_llm(

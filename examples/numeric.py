@@ -34,7 +34,9 @@ def feedback(slope: float, intercept: float, loss: float) -> str:
 
 
 SCRIPTED_REPLIES = [
-    reply("Residuals are all negative and grow with x: raise both.", {"slope": 1.5, "intercept": 0.5}),
+    reply(
+        "Residuals are all negative and grow with x: raise both.", {"slope": 1.5, "intercept": 0.5}
+    ),
     reply("Still negative and growing: raise the slope more.", {"slope": 2.0, "intercept": 0.8}),
     reply("Residuals are a constant -0.2: raise the intercept.", {"slope": 2.0, "intercept": 1.0}),
 ]

@@ -112,7 +112,9 @@ def main() -> None:
             path = drawing.render(out / "quickstart_graph", format="svg", cleanup=True)
             print(f"trace graph of the last step: {path}")
         else:
-            print(f"trace graph of the last step: {out / 'quickstart_graph.gv'} (install Graphviz to render)")
+            print(
+                f"trace graph of the last step: {out / 'quickstart_graph.gv'} (install Graphviz to render)"
+            )
 
 
 if __name__ == "__main__":

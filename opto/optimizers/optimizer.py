@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from opto.optimizers.problem import is_code_parameter
 from opto.optimizers.updates import apply_projections
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import GraphPropagator, Propagator
@@ -53,6 +54,7 @@ class Optimizer:
         parameters: Iterable[ParameterNode],
         *args: Any,
         propagator: Propagator | None = None,
+        policy: Any = None,
         **kwargs: Any,
     ) -> None:
         if args or kwargs:
@@ -75,6 +77,17 @@ class Optimizer:
             raise ValueError("an optimizer needs at least one parameter")
         self._parameters = list(unique.values())
         self._propagator = propagator if propagator is not None else self.default_propagator()
+        if policy is not None:
+            self._assign_policy(policy)
+
+    def _assign_policy(self, policy: Any) -> None:
+        """Code this optimizer writes runs under ``policy`` (unless its bundle chose one)."""
+        from opto.runtime import make_policy
+
+        resolved = make_policy(policy)
+        for parameter in self._parameters:
+            if is_code_parameter(parameter) and "execution_policy" not in parameter.__dict__:
+                parameter.execution_policy = resolved
 
     @property
     def parameters(self) -> list[ParameterNode]:

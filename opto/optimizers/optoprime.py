@@ -53,6 +53,7 @@ class OptoPrime(Optimizer):
         llm: Any = None,
         *args: Any,
         propagator: Propagator | None = None,
+        policy: Any = None,
         objective: str | None = None,
         ignore_extraction_error: bool = True,
         include_example: bool = False,
@@ -68,7 +69,7 @@ class OptoPrime(Optimizer):
         repair_attempts: int = 0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(parameters, *args, propagator=propagator, **kwargs)
+        super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
         self._llm = llm
         self.objective = objective or templates.DEFAULT_OBJECTIVE
         self.ignore_extraction_error = ignore_extraction_error

@@ -78,6 +78,7 @@ def plan_updates(suggestion: Mapping[str, Any], parameters: Iterable[ParameterNo
             converted = apply_projections(parameter, convert_value(parameter, value))
             if is_code_parameter(parameter):
                 check_code(parameter._data, converted)
+                check_policy(parameter, converted)
         except RefusedValue as refusal:
             plan.refused[parameter.py_name] = str(refusal)
             continue
@@ -222,6 +223,17 @@ def check_code(current: str, suggested: Any) -> None:
     before, after = _signature(original), _signature(proposed)
     if before != after:
         raise RefusedValue(f"the signature of {original.name} must stay ({before}), got ({after})")
+
+
+def check_policy(parameter: ParameterNode, code: str) -> None:
+    """Code that the parameter's static-check policy would refuse is refused before use."""
+    checker = getattr(getattr(parameter, "execution_policy", None), "checker", None)
+    if checker is None:
+        return
+    violations = checker.check(code)
+    if violations:
+        listed = "; ".join(str(violation) for violation in violations)
+        raise RefusedValue(f"the code is not allowed by the execution policy: {listed}")
 
 
 def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

@@ -24,6 +24,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from opto.runtime import ExecutionPolicy, InProcessPolicy, SandboxError, make_policy, resolve_policy
+from opto.runtime.source import code_filename
 from opto.trace import operators as ops
 from opto.trace import source as sources
 from opto.trace.binding import ArgumentBinder
@@ -69,8 +71,16 @@ def trace_nodes() -> Iterator[list[Node]]:
         USED_NODES.reset(token)
 
 
-class CodeDefinitionError(ValueError):
-    """Trainable code compiled but does not define the function it must define."""
+_ORIGINAL = object()
+"""Marks the decorated function itself standing for unchanged code (plain in-process runs)."""
+
+
+def _is_plain(policy: ExecutionPolicy) -> bool:
+    return type(policy) is InProcessPolicy and policy.timeout is None
+
+
+def _fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
+    return loaded_with is policy or (loaded_with is _ORIGINAL and _is_plain(policy))
 
 
 def bundle(
@@ -85,10 +95,12 @@ def bundle(
     output_name: str | None = None,
     *,
     source: str | None = None,
+    policy: Any = None,
 ) -> Any:
     """Decorator making a function a traced operation (``@bundle()``; ``@bundle`` works too).
 
-    ``source=`` gives the code of a trainable function defined where Python keeps no source.
+    ``source=`` gives the code of a trainable function defined where Python keeps no source;
+    ``policy=`` the execution policy (see opto.runtime) its learned code runs under.
     """
     options = dict(
         traceable_code=traceable_code,
@@ -100,6 +112,7 @@ def bundle(
         projections=projections,
         output_name=output_name,
         source=source,
+        policy=policy,
     )
     if callable(description) and not isinstance(description, str):
         return FunModule(description, **options)
@@ -140,6 +153,7 @@ class FunModule(Module):
         projections: list | None = None,
         output_name: str | None = None,
         source: str | None = None,
+        policy: Any = None,
     ) -> None:
         if isinstance(fun, FunModule):
             fun = fun._fun
@@ -171,7 +185,7 @@ class FunModule(Module):
         self._node_description = _EVAL_DESCRIPTION if trainable else self.description
         self._original_source = source
         self.parameter: ParameterNode | None = None
-        self._compiled: tuple[str, Callable, str] | None = None
+        self._compiled: tuple[str, Callable, str, Any] | None = None
         self._lock = threading.Lock()
         self._site_locals: dict[str, Any] = {}
         if trainable:
@@ -183,7 +197,9 @@ class FunModule(Module):
                 description="The code should start with:\n" + sources.code_header(code),
                 projections=projections,
             )
-            self._compiled = (code, fun, "")
+            if policy is not None:
+                self.parameter.execution_policy = make_policy(policy)
+            self._compiled = (code, fun, "", _ORIGINAL)
         self._initial_code = self.parameter._data if self.parameter is not None else None
 
     @staticmethod
@@ -240,32 +256,30 @@ class FunModule(Module):
         if compiled is None:
             return self._fun
         code = self.parameter._data
-        if compiled[0] is code or compiled[0] == code:
+        policy = resolve_policy(getattr(self.parameter, "execution_policy", None))
+        if (compiled[0] is code or compiled[0] == code) and _fits(compiled[3], policy):
             return compiled[1]
         with self._lock:
             compiled = self._compiled
-            if compiled[0] == code:
+            if compiled[0] == code and _fits(compiled[3], policy):
                 return compiled[1]
-            function, filename = self._compile(code)
-            self._compiled = (code, function, filename)
+            if code == self._initial_code and _is_plain(policy):
+                self._compiled = (code, self._fun, "", _ORIGINAL)
+                return self._fun
+            function, filename = self._compile(code, policy)
+            self._compiled = (code, function, filename, policy)
             return function
 
-    def _compile(self, code: str) -> tuple[Callable, str]:
+    def _compile(self, code: str, policy: ExecutionPolicy) -> tuple[Callable, str]:
+        """Load the code string under ``policy``, with the function's names in scope."""
         if not isinstance(code, str):
             raise TypeError(f"__code of {self.name} must be a string, got {type(code).__name__}")
-        compiled, filename = sources.compile_source(code, self.name)
         namespace = dict(getattr(self._fun, "__globals__", {}))
         namespace.update(self._site_locals)
         namespace.update(self._closure_values())
-        exec(compiled, namespace)
-        function = namespace.get(self.name)
-        if getattr(getattr(function, "__code__", None), "co_filename", None) != filename:
-            found = sources.defined_function_name(code)
-            raise CodeDefinitionError(
-                f"the code must define the function {self.name!r}"
-                + (f", but it defines {found!r}" if found else ", but defines no function")
-            )
-        return function, filename
+        namespace.pop(self.name, None)
+        filename = code_filename(code, self.name)
+        return policy.load(code, self.name, namespace, filename=filename), filename
 
     def _closure_values(self) -> dict[str, Any]:
         code = getattr(self._fun, "__code__", None)
@@ -478,7 +492,7 @@ class FunModule(Module):
         raise ExecutionError(exception_node) from error
 
     def _annotate(self, error: BaseException) -> str:
-        if self.parameter is not None and isinstance(error, (SyntaxError, CodeDefinitionError)):
+        if self.parameter is not None and isinstance(error, (SyntaxError, SandboxError)):
             filename = error.filename if isinstance(error, SyntaxError) else None
             return sources.annotate_error(error, self.parameter._data, filename)
         compiled = self._compiled
@@ -527,6 +541,8 @@ class FunModule(Module):
             description=self.parameter.description,
             projections=list(self.parameter.projections),
         )
+        if "execution_policy" in self.parameter.__dict__:
+            duplicate.parameter.execution_policy = self.parameter.execution_policy
         return duplicate
 
     def __copy__(self) -> FunModule:
@@ -555,7 +571,7 @@ class FunModule(Module):
         self._fun = state["_fun"].resolve()
         self._lock = threading.Lock()
         if self.parameter is not None:
-            self._compiled = (self._initial_code, self._fun, "")
+            self._compiled = (self._initial_code, self._fun, "", _ORIGINAL)
 
     def __repr__(self) -> str:
         kind = "trainable bundle" if self.trainable else "bundle"

@@ -9,13 +9,12 @@ Trace needed ``inspect.getsource``, so functions defined in a REPL, ``python -c`
 from __future__ import annotations
 
 import ast
-import hashlib
 import inspect
 import linecache
 import textwrap
 import traceback
 from collections.abc import Callable
-from types import CodeType, TracebackType
+from types import TracebackType
 
 
 class SourceUnavailableError(OSError):
@@ -113,17 +112,6 @@ def defined_function_name(source: str) -> str | None:
     return None
 
 
-def compile_source(source: str, label: str) -> tuple[CodeType, str]:
-    """Compile a code string under a unique file name registered in linecache.
-
-    Registering the text lets tracebacks and error annotations show the failing line.
-    """
-    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-    filename = f"<opto:{label}:{digest}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    return compile(source, filename, "exec"), filename
-
-
 def annotate_error(
     error: BaseException,
     source: str | None,
@@ -152,6 +140,9 @@ def _failing_line(
     if isinstance(error, SyntaxError) and error.filename == filename and error.lineno:
         index = error.lineno - first_line
         return index if 0 <= index < count else None
+    reported = getattr(error, "line", None)
+    if isinstance(reported, int) and 0 < reported <= count:
+        return reported - 1
     tb: TracebackType | None = error.__traceback__
     found = None
     while tb is not None:

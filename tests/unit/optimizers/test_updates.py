@@ -109,5 +109,9 @@ def test_blank_code_suggestions_are_dropped_and_projections_apply():
 
     name = double.parameter.py_name
     assert plan_updates({name: "   "}, [double.parameter]).accepted == {}
-    plan = plan_updates({name: 'def double(x):\n    """Whatever."""\n    return x + x'}, [double.parameter])
-    assert plan.accepted[double.parameter] == 'def double(x):\n    """Doubles x."""\n    return x + x'
+    plan = plan_updates(
+        {name: 'def double(x):\n    """Whatever."""\n    return x + x'}, [double.parameter]
+    )
+    assert (
+        plan.accepted[double.parameter] == 'def double(x):\n    """Doubles x."""\n    return x + x'
+    )

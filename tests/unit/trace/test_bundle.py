@@ -342,16 +342,16 @@ def test_trainable_code_parameter():
 
 
 def test_trainable_code_is_compiled_once_per_code_string(monkeypatch):
-    from opto.trace import source as sources
+    from opto.runtime import policy as policies
 
     compiled = []
-    original = sources.compile_source
+    original = policies.compile_source
 
-    def counting(text, label):
+    def counting(text, filename):
         compiled.append(text)
-        return original(text, label)
+        return original(text, filename)
 
-    monkeypatch.setattr(sources, "compile_source", counting)
+    monkeypatch.setattr(policies, "compile_source", counting)
 
     @bundle(trainable=True)
     def triple(x):
@@ -511,7 +511,9 @@ def test_renamed_function_in_trainable_code_is_an_error():
     keep_name.parameter._set("def other_name(x):\n    return x\n")
     with pytest.raises(ExecutionError) as caught:
         keep_name(1)
-    assert "must define the function 'keep_name'" in caught.value.exception_node.data
+    assert (
+        "does not define a top-level function named 'keep_name'" in caught.value.exception_node.data
+    )
 
 
 def test_catch_execution_error_false_raises_the_original():
@@ -536,3 +538,52 @@ def test_errors_in_nested_bundles_keep_the_inner_type():
         outer("missing")
     assert caught.value.exception_node.data == "(KeyError) 'missing'"
     assert caught.value.exception_node.name == "exception_outer:0"
+
+
+def test_static_check_policy_refuses_unsafe_learned_code_as_feedback():
+    @bundle(trainable=True, policy="static_check")
+    def total(values):
+        return sum(values)
+
+    assert total([1, 2]).data == 3
+    good = total.parameter.data
+    total.parameter._set("import os\n\ndef total(values):\n    return os.getcwd()\n")
+    with pytest.raises(ExecutionError) as caught:
+        total([1, 2])
+    feedback = caught.value.exception_node.create_feedback("full")
+    assert (
+        "os" in caught.value.exception_node.data
+        and total.parameter in caught.value.exception_node.parents
+    )
+    assert "<---" in feedback
+    total.parameter._set(good)
+    assert total([1, 2]).data == 3
+
+
+def test_subprocess_policy_contains_a_hanging_suggestion():
+    from opto.runtime import SubprocessPolicy
+
+    @bundle(trainable=True, policy=SubprocessPolicy(wall_time=2, cpu_time=1))
+    def square(x):
+        return x * x
+
+    assert square(3).data == 9
+    square.parameter._set("def square(x):\n    while True:\n        pass\n")
+    with pytest.raises(ExecutionError) as caught:
+        square(3)
+    assert "time" in caught.value.exception_node.data.lower()
+    assert square.parameter in caught.value.exception_node.parents
+
+
+def test_use_policy_applies_to_calls_inside_the_block():
+    from opto.runtime import use_policy
+
+    @bundle(trainable=True)
+    def shout(text):
+        return text.upper()
+
+    shout.parameter._set("import subprocess\n\ndef shout(text):\n    return text.upper()\n")
+    assert shout("a").data == "A"
+    with use_policy("static_check"), pytest.raises(ExecutionError):
+        shout("a")
+    assert shout("b").data == "B"
