@@ -1,0 +1,1 @@
+"""Helpers kept at Trace's import paths (`opto.utils.llm`)."""
