@@ -13,6 +13,7 @@ from opto.llm.budget import Budget, budget
 from opto.llm.cache import configure_cache, get_cache
 from opto.llm.config import configured_model, is_configured
 from opto.llm.custom import CallableLLM
+from opto.llm.embedding import embed_text
 from opto.llm.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -88,6 +89,7 @@ __all__ = [
     "budget",
     "configure_cache",
     "configured_model",
+    "embed_text",
     "get_cache",
     "get_usage",
     "is_configured",

@@ -21,7 +21,11 @@ def embed_text(
     timeout: float | None = 60.0,
     **params: Any,
 ) -> list[float]:
-    """The embedding vector of `text`; raises a typed `LLMError` when it cannot be had."""
+    """The embedding vector of `text`; raises a typed `LLMError` when it cannot be had.
+
+    Known quirk: litellm's embedding path reads `max_retries=0` as "use the default", so each
+    attempt here may be retried inside litellm too.
+    """
     policy = retry or RetryPolicy()
     litellm = import_litellm()
     attempt, waited = 0, 0.0
@@ -29,7 +33,9 @@ def embed_text(
     while True:
         attempt += 1
         try:
-            reply = litellm.embedding(model=model, input=[text], timeout=timeout, **params)
+            reply = litellm.embedding(
+                model=model, input=[text], timeout=timeout, num_retries=0, max_retries=0, **params
+            )
             vector = list(reply.data[0]["embedding"])
             break
         except Exception as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from opto.llm.base import BaseLLM, Call
 from opto.llm.config import require_module
 from opto.llm.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     LLMConnectionError,
     MalformedResponseError,
@@ -24,8 +25,8 @@ from opto.llm.provider_errors import translate_exception
 from opto.llm.response import StreamAssembler
 
 _import_lock = threading.Lock()
-# litellm reports a refused connection and a body that is not a chat completion as a 500;
-# its messages give them away.
+# litellm reports a missing key, a refused connection and a body that is not a chat
+# completion as a 500; its messages give them away.
 _MALFORMED_PHRASES = (
     "Expecting value",
     "Empty or invalid response",
@@ -33,6 +34,7 @@ _MALFORMED_PHRASES = (
     "that is not a list",
     "JSONDecodeError",
 )
+_NO_KEY_PHRASES = ("Missing credentials", "api_key client option must be set")
 
 
 def import_litellm() -> Any:
@@ -89,6 +91,13 @@ class LiteLLMBackend(BaseLLM):
 
     def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
         error = translate_exception(exc, call.model)
+        if isinstance(error, ServerError) and any(p in str(exc) for p in _NO_KEY_PHRASES):
+            return AuthenticationError(
+                f"no API key: {error.provider_message}; set the provider's key variable "
+                "(OPENAI_API_KEY, ANTHROPIC_API_KEY, ...) or OPTO_LLM_API_KEY",
+                model=call.model,
+                provider_message=error.provider_message,
+            )
         if isinstance(error, ServerError) and "Connection error" in str(exc):
             return LLMConnectionError(
                 f"could not reach the server: {error.provider_message}",

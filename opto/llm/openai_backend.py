@@ -80,17 +80,33 @@ class OpenAIBackend(BaseLLM):
                 self._client = openai.OpenAI(**self._client_kwargs())
             return self._client
 
-    def _async_client(self) -> Any:
+    async def _async_client(self) -> Any:
         loop = asyncio.get_running_loop()
         with self._client_lock:
-            client = self._async_clients.get(loop)
-            if client is None:
-                require_module("openai", "openai")
-                import openai
+            entry = self._async_clients.get(loop)
+            if entry is not None:
+                return entry[0]
+            require_module("openai", "openai")
+            import openai
 
-                client = openai.AsyncOpenAI(**self._client_kwargs())
-                self._async_clients[loop] = client
-            return client
+            client = openai.AsyncOpenAI(**self._client_kwargs())
+            closer = self._close_with_loop(loop, client)
+            self._async_clients[loop] = (client, closer)  # the entry keeps the closer alive
+        await closer.__anext__()
+        return client
+
+    async def _close_with_loop(self, loop: asyncio.AbstractEventLoop, client: Any) -> Any:
+        """An async generator parked until its loop shuts down (`asyncio.run` closes every
+        open async generator first): then it closes the client's connections on that loop,
+        instead of leaving them to be closed later on a loop that no longer exists."""
+        try:
+            yield
+        finally:
+            with self._client_lock:
+                entry = self._async_clients.get(loop)
+                if entry is not None and entry[0] is client:
+                    del self._async_clients[loop]
+            await client.close()
 
     def _params(self, call: Call) -> dict[str, Any]:
         params = dict(call.request)
@@ -111,7 +127,7 @@ class OpenAIBackend(BaseLLM):
         return assembler.result()
 
     async def _acomplete(self, call: Call) -> Any:
-        reply = await self._async_client().chat.completions.create(**self._params(call))
+        reply = await (await self._async_client()).chat.completions.create(**self._params(call))
         if not call.stream:
             return reply
         assembler = StreamAssembler(call.model, call.on_delta)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -270,3 +271,20 @@ def test_temperature_zero_is_cached_in_process(chat_server, backend):
     llm(messages=messages(), temperature=0.5)
     assert chat_server.count == 3
     assert get_usage().total.cache_hits == 1
+
+
+def test_async_clients_are_closed_with_their_event_loop(chat_server, caplog):
+    llm = client(chat_server, "openai")
+    seen = []
+
+    async def call():
+        response = await llm.acall(messages=messages("loop"))
+        seen.append(next(iter(llm._async_clients.values()))[0])
+        return response
+
+    for _ in range(3):
+        assert asyncio.run(call()).content == "echo: loop"
+    gc.collect()
+    assert len(llm._async_clients) == 0
+    assert all(c.is_closed() for c in seen) and len(set(map(id, seen))) == 3
+    assert "Event loop is closed" not in caplog.text

@@ -142,6 +142,7 @@ def test_compat_litellm_reads_trace_variables_and_retry_settings(monkeypatch):
     assert llm.model == "gpt-4o-mini"
     assert (llm.retry.max_attempts, llm.retry.base_delay) == (4, 0.5)
     assert isinstance(llm, compat.AbstractModel) and llm.cache is None
+    assert not isinstance("text", compat.AbstractModel)
 
 
 def test_compat_custom_llm_accepts_a_model(monkeypatch):
