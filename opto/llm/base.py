@@ -263,7 +263,8 @@ class BaseLLM(abc.ABC):
         call.prompt_tokens = estimate_prompt_tokens(request.get("messages"))
         price = self._price(call.model)
         if price is not None:
-            output_tokens = (request.get("max_tokens") or 0) * (request.get("n") or 1)
+            limit = request.get("max_tokens") or request.get("max_completion_tokens") or 0
+            output_tokens = limit * (request.get("n") or 1)
             call.estimate = call.prompt_tokens * price.input + output_tokens * price.output
         return call
 

@@ -6,8 +6,8 @@ cannot hold the reservation, `BudgetExceeded` is raised and the call is not made
 (rather than only checking) keeps the limits exact when many threads call at once. After the
 call the reservation is replaced by the real cost; a failed call gives its reservation back.
 
-The estimate is: estimated prompt tokens x input price + max_tokens x n x output price. Without
-`max_tokens` only the prompt is counted, so one reply can go over `max_cost`; set `max_tokens`
+The estimate is: estimated prompt tokens x input price + max_tokens (or max_completion_tokens)
+x n x output price. Without either only the prompt is counted, so one reply can go over `max_cost`; set `max_tokens`
 for a hard limit. Cache hits are free and do not count as calls.
 """
 

@@ -108,6 +108,13 @@ def test_n_multiplies_the_output_estimate():
     assert llm.requests == []
 
 
+def test_max_completion_tokens_counts_like_max_tokens():
+    llm = ScriptedLLM(["a"], prices=(0.0, 0.01))
+    with budget(max_cost=0.05), pytest.raises(BudgetExceeded):
+        llm(messages=user("q"), max_completion_tokens=10)
+    assert llm.requests == []
+
+
 def test_cost_budget_with_unknown_price_is_an_error_not_ignored():
     llm = ScriptedLLM(["a"], model="local", prices=None)
     with budget(max_cost=1.0), pytest.raises(PriceUnknownError, match="prices="):
