@@ -167,6 +167,14 @@ class ChatServer:
     def count(self) -> int:
         return len(self.bodies)
 
+    def wait_for_count(self, expected: int, limit: float = 10.0) -> int:
+        """The request count once it reaches `expected` (or after `limit` seconds): a client
+        that timed out may have given up before the server thread logged its request."""
+        deadline = time.monotonic() + limit
+        while self.count < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.count
+
     def push(self, *behaviours: Behaviour) -> None:
         self.queue.extend(behaviours)
 

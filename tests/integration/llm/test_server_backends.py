@@ -160,11 +160,11 @@ def test_timeouts_sync_and_async(chat_server, backend):
     chat_server.push(chat_server.slow(0.6), chat_server.slow(0.6))
     with pytest.raises(LLMTimeoutError) as info:
         llm(messages=messages())
-    assert info.value.attempts == 2 and chat_server.count == 2
+    assert info.value.attempts == 2 and chat_server.wait_for_count(2) == 2
     chat_server.push(chat_server.slow(0.6), chat_server.slow(0.6))
     with pytest.raises(LLMTimeoutError):
         asyncio.run(llm.acall(messages=messages()))
-    assert chat_server.count == 4
+    assert chat_server.wait_for_count(4) == 4
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
