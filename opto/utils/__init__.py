@@ -1,1 +1,1 @@
-"""Utilities shared across opto."""
+"""Utilities shared across opto (atomic files, Trace-compatible LLM names)."""

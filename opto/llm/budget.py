@@ -1,0 +1,148 @@
+"""Budgets that stop a run before the call that would overspend.
+
+Before a call, its cost is estimated and *reserved* in every budget that applies: the client's
+own (`LLM(max_cost=...)`) and every `with budget(...)` scope open in the process. If a budget
+cannot hold the reservation, `BudgetExceeded` is raised and the call is not made. Reserving
+(rather than only checking) keeps the limits exact when many threads call at once. After the
+call the reservation is replaced by the real cost; a failed call gives its reservation back.
+
+The estimate is: estimated prompt tokens x input price + max_tokens (or max_completion_tokens)
+x n x output price. Without either only the prompt is counted, so one reply can go over `max_cost`; set `max_tokens`
+for a hard limit. Cache hits are free and do not count as calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from opto.llm.errors import BudgetExceeded, PriceUnknownError
+
+
+class Budget:
+    """Limits on money (`max_cost`, US dollars) and number of calls (`max_calls`)."""
+
+    def __init__(
+        self, max_cost: float | None = None, max_calls: int | None = None, name: str = "budget"
+    ) -> None:
+        if max_cost is not None and max_cost < 0:
+            raise ValueError(f"max_cost must not be negative, got {max_cost}")
+        if max_calls is not None and max_calls < 0:
+            raise ValueError(f"max_calls must not be negative, got {max_calls}")
+        self.max_cost = max_cost
+        self.max_calls = max_calls
+        self.name = name
+        self.spent = 0.0
+        self.calls = 0
+        self._reserved_cost = 0.0
+        self._reserved_calls = 0
+        self._lock = threading.Lock()
+
+    @property
+    def remaining_cost(self) -> float | None:
+        return None if self.max_cost is None else max(0.0, self.max_cost - self.spent)
+
+    @property
+    def remaining_calls(self) -> int | None:
+        return None if self.max_calls is None else max(0, self.max_calls - self.calls)
+
+    def reserve(self, estimate: float | None, model: str | None = None) -> None:
+        """Hold room for one call costing `estimate` (None: price unknown) or raise."""
+        with self._lock:
+            if (
+                self.max_calls is not None
+                and self.calls + self._reserved_calls + 1 > self.max_calls
+            ):
+                raise BudgetExceeded(
+                    f"{self.name}: max_calls={self.max_calls} reached "
+                    f"({self.calls} made, {self._reserved_calls} in flight); the call was not made",
+                    limit_name="max_calls",
+                    limit=self.max_calls,
+                    spent=self.calls,
+                    needed=1,
+                    model=model,
+                )
+            if self.max_cost is not None:
+                if estimate is None:
+                    raise PriceUnknownError(
+                        f"{self.name}: max_cost={self.max_cost} cannot be enforced because the "
+                        "price of this model is unknown; pass prices=(input_per_token, "
+                        "output_per_token) to the client (0, 0 for a free local model)",
+                        model=model,
+                    )
+                committed = self.spent + self._reserved_cost
+                if committed + estimate > self.max_cost:
+                    raise BudgetExceeded(
+                        f"{self.name}: max_cost=${self.max_cost:.6g} would be exceeded "
+                        f"(spent ${self.spent:.6g}, in flight ${self._reserved_cost:.6g}, "
+                        f"this call up to ${estimate:.6g}); the call was not made",
+                        limit_name="max_cost",
+                        limit=self.max_cost,
+                        spent=self.spent,
+                        needed=estimate,
+                        model=model,
+                    )
+            self._reserved_calls += 1
+            self._reserved_cost += estimate or 0.0
+
+    def settle(self, estimate: float | None, cost: float | None) -> None:
+        """Replace a reservation by what the call really cost."""
+        with self._lock:
+            self._reserved_calls -= 1
+            self._reserved_cost -= estimate or 0.0
+            self.calls += 1
+            self.spent += cost or 0.0
+
+    def cancel(self, estimate: float | None) -> None:
+        """Give a reservation back: the call failed."""
+        with self._lock:
+            self._reserved_calls -= 1
+            self._reserved_cost -= estimate or 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"Budget(name={self.name!r}, spent={self.spent:.6g}, calls={self.calls}, "
+            f"max_cost={self.max_cost}, max_calls={self.max_calls})"
+        )
+
+
+_ACTIVE: list[Budget] = []
+_ACTIVE_LOCK = threading.Lock()
+
+
+def active_budgets() -> list[Budget]:
+    with _ACTIVE_LOCK:
+        return list(_ACTIVE)
+
+
+@contextmanager
+def budget(
+    max_cost: float | None = None, max_calls: int | None = None, name: str = "budget"
+) -> Iterator[Budget]:
+    """Limit every call made in this process, from any thread or task, while the block runs.
+
+    Scopes nest; each one counts independently. For a limit on one client only, pass
+    `max_cost` / `max_calls` to that client instead.
+    """
+    scope = Budget(max_cost=max_cost, max_calls=max_calls, name=name)
+    with _ACTIVE_LOCK:
+        _ACTIVE.append(scope)
+    try:
+        yield scope
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.remove(scope)
+
+
+def reserve_all(budgets: Sequence[Budget], estimate: float | None, model: str | None) -> None:
+    """Reserve in every budget or in none."""
+    taken: list[Budget] = []
+    try:
+        for item in budgets:
+            item.reserve(estimate, model)
+            taken.append(item)
+    except Exception:
+        for item in taken:
+            item.cancel(estimate)
+        raise

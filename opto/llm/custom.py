@@ -1,0 +1,63 @@
+"""A client around any Python callable: a user's own model, or a test function.
+
+The callable receives exactly what the caller passed (Trace's convention) and may return a
+string, a chat-completion dict or an OpenAI-style response object. The call still goes through
+the choke point, so it is counted, limited and budgeted like any provider call. Exceptions
+raised by the callable propagate unchanged unless they come from a provider SDK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from opto.llm.base import BaseLLM, Call
+from opto.llm.provider_errors import translate_exception
+from opto.llm.response import ChatResponse
+
+_PROVIDER_MODULES = ("openai", "litellm", "httpx", "anthropic")
+
+
+class CallableLLM(BaseLLM):
+    backend_name = "callable"
+
+    def __init__(self, fn: Callable[..., Any], model: str = "callable", **options: Any) -> None:
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__} needs a callable, got {type(fn).__name__}")
+        super().__init__(model=model, **options)
+        self.fn = fn
+
+    def _target(self) -> Callable[..., Any]:
+        return self.fn
+
+    def _build_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        request = {"model": kwargs.get("model") or self.model, **self.default_params, **kwargs}
+        if args:
+            request["args"] = list(args)
+        return request
+
+    def _complete(self, call: Call) -> Any:
+        result = self._target()(*call.args, **call.kwargs)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError(f"{self!r} wraps an async callable: use `await llm.acall(...)`")
+        return result
+
+    async def _acomplete(self, call: Call) -> Any:
+        target = self._target()
+        if inspect.iscoroutinefunction(target):
+            return await target(*call.args, **call.kwargs)
+        result = await asyncio.to_thread(target, *call.args, **call.kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    def _to_response(self, raw: Any, call: Call) -> ChatResponse:
+        if isinstance(raw, str):
+            return ChatResponse.from_text(raw, model=call.model)
+        return super()._to_response(raw, call)
+
+    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
+        module = type(exc).__module__.split(".")[0]
+        return translate_exception(exc, call.model) if module in _PROVIDER_MODULES else exc

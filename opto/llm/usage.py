@@ -1,0 +1,119 @@
+"""Counting what model calls consumed: tokens, cost, calls, cache hits, latency.
+
+Each client keeps its own ledger (`llm.usage`) and every call is also added to one process-wide
+ledger (`get_usage()`), per model and in total. Ledgers are thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class UsageStats:
+    calls: int = 0  # answered provider calls (cache hits not included)
+    cache_hits: int = 0
+    errors: int = 0  # calls that ended in an error after retries
+    retries: int = 0
+    truncated: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0  # sum of known costs
+    unpriced_calls: int = 0  # calls whose cost is unknown (not in `cost`)
+    latency_s: float = 0.0  # summed wall time of answered calls
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: UsageStats) -> None:
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["total_tokens"] = self.total_tokens
+        return data
+
+
+class UsageLedger:
+    """Per-model and total `UsageStats`, updated under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_model: dict[str, UsageStats] = {}
+
+    def record(self, model: str, **deltas: float) -> None:
+        change = UsageStats(**deltas)
+        with self._lock:
+            self._by_model.setdefault(model or "unknown", UsageStats()).add(change)
+
+    @property
+    def total(self) -> UsageStats:
+        total = UsageStats()
+        with self._lock:
+            for stats in self._by_model.values():
+                total.add(stats)
+        return total
+
+    @property
+    def by_model(self) -> dict[str, UsageStats]:
+        """A copy: later calls do not change it."""
+        with self._lock:
+            return {model: _copy(stats) for model, stats in self._by_model.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "total": self.total.to_dict(),
+            "by_model": {model: stats.to_dict() for model, stats in self.by_model.items()},
+        }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._by_model.clear()
+
+    def summary(self) -> str:
+        """A small text table, one line per model and a total."""
+        rows = [("model", "calls", "hits", "tokens in", "tokens out", "cost $", "errors")]
+        items = sorted(self.by_model.items())
+        for name, stats in [*items, ("TOTAL", self.total)]:
+            rows.append(
+                (
+                    name,
+                    str(stats.calls),
+                    str(stats.cache_hits),
+                    str(stats.prompt_tokens),
+                    str(stats.completion_tokens),
+                    f"{stats.cost:.4f}",
+                    str(stats.errors),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"by_model": self.by_model}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._lock = threading.Lock()
+        self._by_model = state["by_model"]
+
+
+def _copy(stats: UsageStats) -> UsageStats:
+    return UsageStats(**asdict(stats))
+
+
+_GLOBAL_LEDGER = UsageLedger()
+
+
+def get_usage() -> UsageLedger:
+    """The process-wide ledger of every call made through `opto.llm`."""
+    return _GLOBAL_LEDGER
+
+
+def reset_usage() -> None:
+    _GLOBAL_LEDGER.reset()

@@ -1,0 +1,132 @@
+"""Trace-compatible LLM names: `from opto.utils.llm import LLM, LiteLLM, CustomLLM, DummyLLM`.
+
+These are thin shims over `opto.llm`, where the real clients live. Differences from Trace:
+`cache` defaults to None (cache only temperature-0 calls) instead of a True that Trace ignored;
+`.model` is the model name, not the underlying callable; `AutoGenLLM` is not supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opto.llm.base import BaseLLM
+from opto.llm.config import AUTOGEN_HELP, resolve_config
+from opto.llm.custom import CallableLLM
+from opto.llm.embedding import embed
+from opto.llm.errors import BackendUnavailableError
+from opto.llm.factory import LLM, LLMFactory
+from opto.llm.litellm_backend import LiteLLMBackend
+from opto.llm.openai_backend import OpenAIBackend
+from opto.llm.retry import RetryPolicy
+from opto.llm.testing import DummyLLM
+
+__all__ = [
+    "LLM",
+    "AbstractModel",
+    "AutoGenLLM",
+    "CustomLLM",
+    "DummyLLM",
+    "LLMFactory",
+    "LiteLLM",
+    "embed",
+]
+
+
+class AbstractModel(CallableLLM):
+    """A model built by `factory()` (any callable returning an OpenAI-shaped reply), rebuilt
+    every `reset_freq` seconds and after unpickling.
+
+    Every opto client passes `isinstance(client, AbstractModel)`, as every Trace model did.
+    """
+
+    backend_name = "custom"
+
+    def __init__(
+        self,
+        factory: Callable[[], Callable[..., Any]],
+        reset_freq: float | None = None,
+        **options: Any,
+    ) -> None:
+        if not callable(factory):
+            raise TypeError(f"AbstractModel needs a factory callable, got {type(factory).__name__}")
+        self.factory = factory
+        options.setdefault("model", "custom")
+        super().__init__(factory, reset_freq=reset_freq, **options)
+
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
+        self._built: Callable[..., Any] | None = None
+
+    def _runtime_fields(self) -> tuple[str, ...]:
+        return (*super()._runtime_fields(), "_built")
+
+    def _reset_client(self) -> None:
+        self._built = None
+
+    def _target(self) -> Callable[..., Any]:
+        if self._built is None:
+            self._built = self.factory()
+        return self._built
+
+    @classmethod
+    def __subclasshook__(cls, candidate: type) -> bool:
+        if cls is not AbstractModel:
+            return NotImplemented
+        return BaseLLM in getattr(candidate, "__mro__", ())  # not issubclass: it would recurse
+
+
+class LiteLLM(LiteLLMBackend):
+    """Trace's default backend. Model: argument, else OPTO_LLM_MODEL, TRACE_LITELLM_MODEL,
+    DEFAULT_LITELLM_MODEL, else "gpt-4o" when OPENAI_API_KEY is set."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        reset_freq: float | None = None,
+        cache: bool | None = None,
+        max_retries: int = 10,
+        base_delay: float = 1.0,
+        **options: Any,
+    ) -> None:
+        config = resolve_config(backend="litellm", model=model)
+        options.setdefault(
+            "retry", RetryPolicy(max_attempts=max_retries + 1, base_delay=base_delay)
+        )
+        options.setdefault("base_url", config.base_url)
+        options.setdefault("api_key", config.api_key)
+        super().__init__(config.model, reset_freq=reset_freq, cache=cache, **options)
+
+
+class CustomLLM(OpenAIBackend):
+    """Trace's OpenAI-compatible server client: TRACE_CUSTOMLLM_URL / _MODEL / _API_KEY
+    (or OPTO_LLM_BASE_URL / _MODEL / _API_KEY). Unlike Trace, `model=` works."""
+
+    def __init__(
+        self,
+        model: str | None = None,
+        reset_freq: float | None = None,
+        cache: bool | None = None,
+        **options: Any,
+    ) -> None:
+        config = resolve_config(
+            backend="openai",
+            model=model,
+            base_url=options.pop("base_url", None),
+            api_key=options.pop("api_key", None),
+        )
+        super().__init__(
+            config.model,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            reset_freq=reset_freq,
+            cache=cache,
+            **options,
+        )
+
+
+class AutoGenLLM:
+    """Not supported: AutoGen 0.2's client is deprecated; use LiteLLM or CustomLLM."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise BackendUnavailableError(AUTOGEN_HELP)
