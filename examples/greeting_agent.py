@@ -43,20 +43,24 @@ class GreetingAgent:
 
 AGENT_REPLIES_BEFORE = ["The message is in Spanish.", "The message was written by Juan."]
 AGENT_REPLIES_AFTER = ["es", "Juan"]
-OPTIMIZER_REPLIES = [
-    reply(
-        "The greeting ignores the language and the name is a whole sentence. Ask for a "
-        "language code and the bare name, and greet in Spanish for 'es'.",
-        {
-            "language_prompt0": "Answer with the ISO 639-1 code of the message's language only.",
-            "name_prompt0": "Answer with the sender's first name only.",
-            "__code0": "def greet(self, language, name):\n"
-            '    """Greets the person in their language."""\n'
-            "    greeting = {'es': 'Hola', 'fr': 'Bonjour'}.get(language.strip().lower(), 'Hello')\n"
-            "    return f'{greeting}, {name.strip()}!'\n",
-        },
-    )
-]
+
+
+def optimizer_replies(code_name: str) -> list[str]:
+    """Scripted optimizer replies; the code parameter's name depends on the instance."""
+    return [
+        reply(
+            "The greeting ignores the language and the name is a whole sentence. Ask for a "
+            "language code and the bare name, and greet in Spanish for 'es'.",
+            {
+                "language_prompt0": "Answer with the ISO 639-1 code of the message's language only.",
+                "name_prompt0": "Answer with the sender's first name only.",
+                code_name: "def greet(self, language, name):\n"
+                '    """Greets the person in their language."""\n'
+                "    greeting = {'es': 'Hola', 'fr': 'Bonjour'}.get(language.strip().lower(), 'Hello')\n"
+                "    return f'{greeting}, {name.strip()}!'\n",
+            },
+        )
+    ]
 
 
 def main() -> None:
@@ -66,9 +70,9 @@ def main() -> None:
 
     print("agent:", end=" ")
     agent_llm, scripted = choose_llm(AGENT_REPLIES_BEFORE + AGENT_REPLIES_AFTER, args.offline)
-    print("optimizer:", end=" ")
-    optimizer_llm, _ = choose_llm(OPTIMIZER_REPLIES, args.offline)
     agent = GreetingAgent(agent_llm)
+    print("optimizer:", end=" ")
+    optimizer_llm, _ = choose_llm(optimizer_replies(agent.greet.parameter.py_name), args.offline)
     optimizer = OptoPrime(agent.parameters(), llm=optimizer_llm)
 
     message = "Hola, soy Juan. ¿Tienen habitaciones libres?"

@@ -35,10 +35,13 @@ def feedback(slope: float, intercept: float, loss: float) -> str:
 
 SCRIPTED_REPLIES = [
     reply(
-        "Residuals are all negative and grow with x: raise both.", {"slope": 1.5, "intercept": 0.5}
+        "Residuals are all negative and grow with x: raise both.",
+        {"slope0": 1.5, "intercept0": 0.5},
     ),
-    reply("Still negative and growing: raise the slope more.", {"slope": 2.0, "intercept": 0.8}),
-    reply("Residuals are a constant -0.2: raise the intercept.", {"slope": 2.0, "intercept": 1.0}),
+    reply("Still negative and growing: raise the slope more.", {"slope0": 2.0, "intercept0": 0.8}),
+    reply(
+        "Residuals are a constant -0.2: raise the intercept.", {"slope0": 2.0, "intercept0": 1.0}
+    ),
 ]
 
 
@@ -60,7 +63,11 @@ def main() -> None:
             break
         optimizer.zero_feedback()
         optimizer.backward(loss, feedback(slope.data, intercept.data, loss.data))
-        optimizer.step()
+        result = optimizer.step()
+        for name, reason in result.refused.items():
+            print(f"  refused {name}: {reason}")
+        if result.unknown:
+            print(f"  ignored names that are not variables: {result.unknown}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,13 @@ from typing import Any
 from opto.optimizers.buffers import FIFOBuffer
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
-from opto.optimizers.problem import ProblemInstance, build_problem, is_code_parameter, type_label
+from opto.optimizers.problem import (
+    ProblemInstance,
+    build_problem,
+    is_code_parameter,
+    render_value,
+    type_label,
+)
 from opto.optimizers.prompt_budget import fit_to_budget
 from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.updates import UpdatePlan, describe_refusals, plan_updates
@@ -34,7 +40,7 @@ class SuggestionExtractionError(ValueError):
 
 def value_line(node: Node, value_text: str | None = None) -> str:
     """``(type) name=value``, or ``(code) name:source`` for code parameters (Trace's format)."""
-    text = str(node._data) if value_text is None else value_text
+    text = render_value(node._data) if value_text is None else value_text
     if is_code_parameter(node):
         return f"(code) {node.py_name}:{text}"
     return f"({type_label(node)}) {node.py_name}={text}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opto.trace.nodes import MessageNode, Node, ParameterNode
 from opto.trace.propagators.trace_graph import TraceGraph
@@ -19,6 +20,15 @@ from opto.trace.propagators.trace_graph import TraceGraph
 def is_code_parameter(parameter: Node) -> bool:
     """Trainable function source (``__code`` parameters of bundles)."""
     return "__code" in parameter.py_name
+
+
+def render_value(value: Any) -> str:
+    """``str(value)``, except that objects without their own ``__str__``/``__repr__`` show no
+    memory address, so the same program gives the same prompt on every run."""
+    cls = type(value)
+    if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
+        return f"<{cls.__module__}.{cls.__qualname__} object>"
+    return str(value)
 
 
 def type_label(node: Node) -> str:
