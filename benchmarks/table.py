@@ -27,7 +27,7 @@ def format_value(value: float, unit: str) -> str:
             return f"{value * 1e6:.1f} us"
         if abs(value) < 1:
             return f"{value * 1e3:.1f} ms"
-        return f"{value:.2f} s"
+        return f"{value:.3g} s"
     if unit.startswith("B/"):
         per = unit[1:]
         if abs(value) >= 1024 * 1024:
@@ -38,7 +38,7 @@ def format_value(value: float, unit: str) -> str:
     if unit == "count":
         return f"{value:,.0f}"
     if unit.startswith("us/"):
-        return f"{value:.2f} {unit}"
+        return f"{value:,.0f} {unit}" if abs(value) >= 100 else f"{value:.2f} {unit}"
     return f"{value:.4g} {unit}"
 
 
@@ -168,9 +168,26 @@ def render(records: list[dict[str, Any]]) -> str:
     targets = targets_table(records)
     if targets:
         parts += ["Targets:", targets]
+    load = machine_load(records)
+    if load:
+        parts.append(load)
     if not any(record["impl"] == THEIRS for record in records):
         parts.append("trace-opt was not run: the table shows opto only.")
     return "\n\n".join(parts)
+
+
+def machine_load(records: list[dict[str, Any]]) -> str | None:
+    """The 1-minute load average the cases started under: how noisy the figures may be."""
+    loads = [
+        record["env"]["load_average"][0]
+        for record in records
+        if (record.get("env") or {}).get("load_average")
+    ]
+    cpus = {record["env"].get("cpus") for record in records if record.get("env")} - {None}
+    if not loads:
+        return None
+    on = f" on {', '.join(map(str, sorted(cpus)))} CPUs" if cpus else ""
+    return f"Load average (1 min) when the cases started: {min(loads):.1f} to {max(loads):.1f}{on}."
 
 
 def main(argv: list[str]) -> int:
