@@ -59,7 +59,9 @@ SHAPES: dict[str, Callable[[int], tuple[Any, list[Any]]]] = {
 }
 
 
-def _one_run(shape: Callable[[int], tuple[Any, list[Any]]], size: int):
+def _one_run(
+    shape: Callable[[int], tuple[Any, list[Any]]], size: int
+) -> Callable[[Stopwatch], None]:
     def run(watch: Stopwatch) -> None:
         GRAPH.clear()
         with watch.phase("build"):
