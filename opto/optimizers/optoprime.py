@@ -130,7 +130,7 @@ class OptoPrime(Optimizer):
             return "\n".join(value_line(n, values.get(name)) for name, n in section.items())
 
         contents = {
-            "instruction": problem.instruction,
+            "instruction": self._with_symbols(problem.instruction),
             "code": "\n".join(problem.code),
             "documentation": "\n".join(problem.documentation.values()),
             "variables": lines(problem.variables),

@@ -9,6 +9,7 @@ order, so the same program always gives the same text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,13 +23,19 @@ def is_code_parameter(parameter: Node) -> bool:
     return "__code" in parameter.py_name
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>$")
+
+
 def render_value(value: Any) -> str:
     """``str(value)``, except that objects without their own ``__str__``/``__repr__`` show no
     memory address, so the same program gives the same prompt on every run."""
     cls = type(value)
     if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
         return f"<{cls.__module__}.{cls.__qualname__} object>"
-    return str(value)
+    text = str(value)
+    if text.startswith("<") and text.endswith(">") and " at 0x" in text:
+        text = _ADDRESS.sub(">", text)
+    return text
 
 
 def type_label(node: Node) -> str:
@@ -74,7 +81,8 @@ def build_problem(
         outputs = {id(item) for item in nodes if item._level == deepest and item._parents}
     problem = ProblemInstance(instruction=instruction, feedback=_feedback_text(graph))
     for item in nodes:
-        is_root = not item._parents or not all(id(p) in members for p in item._parents)
+        operation = item._parents or item._hidden
+        is_root = not operation or not all(id(p) in members for p in item._parents)
         if is_root:
             section = problem.variables if id(item) in trainable else problem.inputs
             section[item.py_name] = item

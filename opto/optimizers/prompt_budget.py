@@ -54,6 +54,9 @@ def fit_to_budget(problem: ProblemInstance, budget: int, render: Render) -> str:
             "others": f"({dropped} intermediate values further from the outputs are omitted)",
             "code": f"# ({len(problem.code) - len(smaller.code)} earlier lines are omitted)",
         }
+        if len(smaller.inputs) < len(problem.inputs):
+            count = len(problem.inputs) - len(smaller.inputs)
+            omitted["inputs"] = f"({count} inputs of the omitted lines are omitted)"
         text = render(smaller, values, omitted)
         if count_tokens(text) <= budget:
             return text
@@ -61,11 +64,19 @@ def fit_to_budget(problem: ProblemInstance, budget: int, render: Render) -> str:
 
 
 def _without_others(problem: ProblemInstance, kept: set[str]) -> ProblemInstance:
+    """The problem with only the ``kept`` intermediate nodes, their lines and their inputs."""
     outputs = set(problem.outputs)
     keep_line = [n.py_name in kept or n.py_name in outputs for n in problem.code_nodes]
+    used = {
+        p.py_name
+        for n, keep in zip(problem.code_nodes, keep_line, strict=True)
+        if keep
+        for p in n._parents
+    }
     return dataclasses.replace(
         problem,
         others={name: n for name, n in problem.others.items() if name in kept},
+        inputs={name: n for name, n in problem.inputs.items() if name in used},
         code=[line for line, keep in zip(problem.code, keep_line, strict=True) if keep],
         code_nodes=[n for n, keep in zip(problem.code_nodes, keep_line, strict=True) if keep],
     )

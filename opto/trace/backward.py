@@ -40,7 +40,9 @@ def walks_into(parent: Node) -> bool:
     Roots (parameters, inputs) only receive feedback; branches without parameters get none,
     unless ``Graph.ALLOW_NESTED_GRAPHS`` is set.
     """
-    return bool(parent._parents) and (parent._has_params or Graph.ALLOW_NESTED_GRAPHS)
+    return bool(parent._parents or parent._hidden) and (
+        parent._has_params or Graph.ALLOW_NESTED_GRAPHS
+    )
 
 
 def _collect(output: Node) -> tuple[list[Node], dict[Node, int]]:
@@ -82,7 +84,7 @@ def run_backward(
         from opto.trace.propagators.graph_propagator import GraphPropagator
 
         propagator = GraphPropagator()
-    if output.is_root:
+    if not output._parents and not output._hidden:
         output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, feedback))
         return _draw([output], visualize, simple_visualization, reverse_plot, print_limit)
 
