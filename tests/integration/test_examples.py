@@ -1,0 +1,56 @@
+"""Every example runs offline, with its scripted replies, and reaches its goal."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_example(name: str, tmp_path: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTO_", "TRACE_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["OPTO_CACHE_DIR"] = str(tmp_path / "cache")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--offline", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_quickstart_fixes_strange_sort_list(tmp_path):
+    output = run_example("quickstart", tmp_path, "--out", str(tmp_path / "out"))
+    assert "SCRIPTED replies" in output
+    assert "refused a suggestion for __code0: the code does not compile" in output
+    assert "step 3: output = [1, 5, 2, 4, 3]\ncorrect: done" in output
+    assert (tmp_path / "out" / "quickstart_graph.gv").read_text().startswith("digraph")
+
+
+def test_greeting_agent_learns_to_greet_in_spanish(tmp_path):
+    output = run_example("greeting_agent", tmp_path)
+    assert "before: 'Hello, The message was written by Juan.!'" in output
+    assert "after:  'Hola, Juan!'" in output
+
+
+def test_numeric_example_reaches_zero_error(tmp_path):
+    output = run_example("numeric", tmp_path)
+    assert "step 3: slope=2.0 intercept=1.0 error=0.0000" in output
+
+
+def test_graph_demo_writes_a_drawing(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "trace_graph_demo.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "trace_graph.gv").exists()
