@@ -293,3 +293,16 @@ def test_no_llm_is_needed_to_build_an_optimizer(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     optimizer = OptoPrime([node(1, trainable=True)])
     assert optimizer.parameters
+
+
+def test_render_opt_step_shows_the_step():
+    from opto.trace.utils import contain, render_opt_step
+
+    x, z = scale_problem()
+    optimizer = OptoPrime([x], llm=ScriptedLLM([answer({"x0": "4.5"}, reasoning="try <4.5>")]))
+    run_step(optimizer, z, "should be 10")
+    view = render_opt_step(0, optimizer)
+    assert "Refused values" in view.html and "try &lt;4.5&gt;" in view.html
+    assert "#Feedback\nshould be 10" in str(view)
+    assert "Problem shown" not in render_opt_step(-1, optimizer, no_trace_graph=True).html
+    assert contain([x], x) and not contain([node(3)], x)
