@@ -171,6 +171,7 @@ class FunModule(Module):
         self._signature = inspect.signature(fun)
         self._is_async = inspect.iscoroutinefunction(fun)
         binder = self._binder
+        self._arity = len(binder.positional)
         self._fast = (
             not self._is_async
             and not traceable_code
@@ -293,38 +294,9 @@ class FunModule(Module):
     # -- calling ---------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if self._fast and not kwargs and len(args) == len(self._binder.positional):
-            return self._fast_forward(args)
-        if self._is_async:
-            return self._async_forward(args, kwargs)
-        if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
-            return self._raw_call(args, kwargs)
-        inputs, extra = self._wrap_inputs(args, kwargs)
-        try:
-            fun = self._current_function()
-        except Exception as error:
-            self._fail(error, inputs)
-        call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
-        used: list[Node] = []
-        start = next(_creation_order)
-        token = USED_NODES.set(used)
-        active = (
-            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
-        )
-        try:
-            output = fun(*call_args, **call_kwargs)
-        except Exception as error:
-            self._fail(error, inputs)
-        finally:
-            USED_NODES.reset(token)
-            if active is not None:
-                _ACTIVE.reset(active)
-        return self._output_node(output, inputs, used, start)
-
-    __call__ = forward
-
-    def _fast_forward(self, args: tuple) -> Any:
-        """``forward`` for plain positional calls of a plain function (the common case)."""
+        if kwargs or not self._fast or len(args) != self._arity:
+            return self._general_forward(args, kwargs)
+        # The common case (plain positional call of a plain function), kept in one frame.
         if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
             return self._raw_call(args, {})
         inputs: dict[str, Node] = {}
@@ -357,6 +329,43 @@ class FunModule(Module):
         )
         try:
             output = fun(*values)
+        except Exception as error:
+            self._fail(error, inputs)
+        finally:
+            USED_NODES.reset(token)
+            if active is not None:
+                _ACTIVE.reset(active)
+        data = output
+        if isinstance(output, Node) or (isinstance(output, _CONTAINERS) and contains_node(output)):
+            data = to_data(output)
+        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
+        if used:
+            hidden = self._check_external(used, inputs, start)
+            if hidden:
+                result._set_hidden_dependencies(hidden)
+        return result
+
+    __call__ = forward
+
+    def _general_forward(self, args: tuple, kwargs: dict) -> Any:
+        if self._is_async:
+            return self._async_forward(args, kwargs)
+        if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
+            return self._raw_call(args, kwargs)
+        inputs, extra = self._wrap_inputs(args, kwargs)
+        try:
+            fun = self._current_function()
+        except Exception as error:
+            self._fail(error, inputs)
+        call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
+        used: list[Node] = []
+        start = next(_creation_order)
+        token = USED_NODES.set(used)
+        active = (
+            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
+        )
+        try:
+            output = fun(*call_args, **call_kwargs)
         except Exception as error:
             self._fail(error, inputs)
         finally:

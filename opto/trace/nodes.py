@@ -87,7 +87,7 @@ def link_parents(child: Node, parents: list[Node]) -> None:
 def _prune_children(parent: Node) -> None:
     live = [ref for ref in parent._children if ref() is not None]
     parent._children = live
-    parent._child_limit = max(8, 2 * len(live))
+    parent._child_limit = max(64, 2 * len(live))
 
 
 def new_root(value: Any, base: str | None = None) -> Node:
@@ -139,7 +139,7 @@ class Node:
     # Rarely changed, so kept as class defaults rather than set on every new node.
     _info: dict | None = None
     _hidden: frozenset = frozenset()
-    _child_limit = 8
+    _child_limit = 64
     trainable = False
 
     def __init__(
