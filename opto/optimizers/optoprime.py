@@ -175,10 +175,7 @@ class OptoPrime(Optimizer):
             )
         else:
             problem_block = self.problem_text(problem, mask)
-        user = templates.USER_INTRO + self._framed(problem_block)
-        if len(self.memory):
-            entries = "\n".join(json.dumps(entry, indent=4, default=str) for entry in self.memory)
-            user += templates.MEMORY_LEAD + entries + "\n\n"
+        user = templates.USER_INTRO + self._framed(problem_block) + self.memory_text()
         if self.highlight_variables:
             names = ", ".join(problem.variables)
             user += "\n" + templates.HIGHLIGHT.format(names=names) + "Your response:\n"
@@ -187,6 +184,13 @@ class OptoPrime(Optimizer):
         if self.include_example:
             user = self._example() + user
         return self.system_prompt(), user
+
+    def memory_text(self) -> str:
+        """Past variables and feedback (empty before the first step or without memory)."""
+        if not len(self.memory):
+            return ""
+        entries = "\n".join(json.dumps(entry, indent=4, default=str) for entry in self.memory)
+        return templates.MEMORY_LEAD + entries + "\n\n"
 
     @staticmethod
     def _framed(block: str) -> str:
@@ -252,19 +256,22 @@ class OptoPrime(Optimizer):
             print("LLM response:\n", text)
         return text, getattr(response, "usage", None)
 
-    def _call(self, messages: list[dict]) -> Any:
+    def _call(self, messages: list[dict], llm: Any = None, **options: Any) -> Any:
+        """One request; JSON mode when configured, retried without it if refused."""
+        client = llm if llm is not None else self.llm
         if not self.use_json_object_format:
-            return self.llm(messages=messages, max_tokens=self.max_tokens)
+            return client(messages=messages, max_tokens=self.max_tokens, **options)
         try:
-            return self.llm(
+            return client(
                 messages=messages,
                 max_tokens=self.max_tokens,
                 response_format={"type": "json_object"},
+                **options,
             )
         except Exception as error:
             if not _worth_retrying_without_json_mode(error):
                 raise
-            return self.llm(messages=messages, max_tokens=self.max_tokens)
+            return client(messages=messages, max_tokens=self.max_tokens, **options)
 
     def call_llm(
         self,
