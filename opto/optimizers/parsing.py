@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,7 @@ class _Draft:
     sentinel: str | None = None  # a field that may hold the sentinel (e.g. "suggestion")
     settled: bool = False  # the reply answered; an empty suggestion is not a failure
 
-    def add(self, entries: list[tuple[object, object]], clean: Any) -> int:
+    def add(self, entries: list[tuple[object, object]], clean: Callable[[Any], Any]) -> int:
         """Add name/value pairs, later ones winning; returns how many were cut off."""
         cut = 0
         for key, value in entries:
@@ -190,7 +191,10 @@ def _as_text(value: object) -> str | None:
         return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return "\n".join(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):
+        return None
 
 
 # --- JSON protocol ----------------------------------------------------------------------
@@ -537,7 +541,7 @@ def _terminated(text: str) -> ParsedReply:
     return ParsedReply(None, None, {}, True, None, text, "none")
 
 
-def _guarded(text: object, parse: Any) -> ParsedReply:
+def _guarded(text: object, parse: Callable[[str], ParsedReply]) -> ParsedReply:
     """Apply ``parse`` to a str; anything else, or a parser bug, becomes an error."""
     if not isinstance(text, str):
         return ParsedReply(

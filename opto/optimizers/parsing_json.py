@@ -52,14 +52,19 @@ class Partial:
 
 
 def complete(value: object) -> object:
-    """The value without the parts the text ended inside of."""
-    if isinstance(value, Partial):
-        value = value.value
-    if isinstance(value, dict):
-        return {k: complete(v) for k, v in value.items() if not isinstance(v, Partial)}
-    if isinstance(value, list):
-        return [complete(v) for v in value if not isinstance(v, Partial)]
-    return value
+    """The value without the member the text ended inside of.
+
+    The reader returns as soon as the text ends, so only the last member of a ``Partial``
+    container can itself be ``Partial``; every other member is complete.
+    """
+    if not isinstance(value, Partial):
+        return value
+    inner = value.value
+    if isinstance(inner, dict):
+        return {k: v for k, v in inner.items() if not isinstance(v, Partial)}
+    if isinstance(inner, list):
+        return [v for v in inner if not isinstance(v, Partial)]
+    return inner
 
 
 @dataclass(frozen=True)

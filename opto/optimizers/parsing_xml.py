@@ -39,13 +39,12 @@ def _self_closing(attributes: str) -> bool:
 
 @dataclass(frozen=True)
 class Block:
-    """One top-level element: inner text is text[inner_start:inner_end]."""
+    """One element: it spans text[start:end], its content text[inner_start:inner_end]."""
 
     start: int
     inner_start: int
     inner_end: int
     end: int
-    attributes: str
     closed: bool
 
 
@@ -96,13 +95,13 @@ def tag_blocks(text: str, name: str, start: int = 0, end: int | None = None) -> 
             continue
         attributes = m.group(3)
         if _self_closing(attributes):
-            blocks.append(Block(m.start(), m.end(), m.end(), m.end(), attributes, True))
+            blocks.append(Block(m.start(), m.end(), m.end(), m.end(), True))
             continue
         close = _matching_close(text, tag, m.end(), end)
         if close is None:
-            blocks.append(Block(m.start(), m.end(), end, end, attributes, False))
+            blocks.append(Block(m.start(), m.end(), end, end, False))
             return blocks
-        blocks.append(Block(m.start(), m.end(), close.start(), close.end(), attributes, True))
+        blocks.append(Block(m.start(), m.end(), close.start(), close.end(), True))
         pos = close.end()
 
 
@@ -317,13 +316,13 @@ class _ReplyScanner:
         """A reasoning element; if never closed it ends where the next variable begins."""
         attributes = m.group(2)
         if _self_closing(attributes):
-            return Block(m.start(), m.end(), m.end(), m.end(), attributes, True)
+            return Block(m.start(), m.end(), m.end(), m.end(), True)
         close = self.reasoning_pairs.matching(m.end(), end)
         if close is not None:
-            return Block(m.start(), m.end(), close.start(), close.end(), attributes, True)
+            return Block(m.start(), m.end(), close.start(), close.end(), True)
         variable = self.variable.open.search(self.text, m.end(), end)
         stop = variable.start() if variable else end
-        return Block(m.start(), m.end(), stop, stop, attributes, False)
+        return Block(m.start(), m.end(), stop, stop, False)
 
     def read_variable(self, attributes: str, pos: int, end: int) -> tuple[Variable, int]:
         """Read one variable whose open tag ended at ``pos``: (Variable, where to go on).
