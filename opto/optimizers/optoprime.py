@@ -296,7 +296,7 @@ class OptoPrime(Optimizer):
         return parse_json_reply(
             reply,
             reasoning_key=keys["reasoning"],
-            answer_key=keys.get("answer") or "answer",
+            answer_key=keys.get("answer"),
             suggestion_key=keys["suggestion"],
         )
 
