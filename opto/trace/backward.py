@@ -89,9 +89,13 @@ def run_backward(
         return _draw([output], visualize, simple_visualization, reverse_plot, print_limit)
 
     visited, pending = _collect(output)
-    output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, feedback))
     walk_all = Graph.ALLOW_NESTED_GRAPHS
-    ready = [output]
+    if _plain_graph_propagator(propagator) and all(n._feedback is None for n in visited):
+        _graph_walk(output, feedback, visited, pending, walk_all)
+        ready = []
+    else:
+        output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, feedback))
+        ready = [output]
     while ready:
         current = ready.pop()
         propagated = propagator(current)
@@ -113,6 +117,38 @@ def run_backward(
         for current in visited:
             current._backwarded = True
     return _draw(visited, visualize, simple_visualization, reverse_plot, print_limit)
+
+
+def _plain_graph_propagator(propagator: Propagator) -> bool:
+    from opto.trace.propagators.graph_propagator import GraphPropagator
+
+    return type(propagator) is GraphPropagator and not propagator.override
+
+
+def _graph_walk(
+    output: Node, feedback: Any, visited: list[Node], walked: dict[Node, int], walk_all: bool
+) -> None:
+    """The default propagator's result, computed directly.
+
+    With GraphPropagator every walked node passes on the TraceGraph "this pass, from this
+    node down", so no feedback needs to be stored on inner nodes and no order is needed:
+    each parameter receives, from each walked child, that child's TraceGraph.
+    """
+    from opto.trace.propagators.trace_graph import BackwardPass, _single_entry
+
+    backward_pass = BackwardPass(output, feedback)
+    for current in visited:
+        graph = _single_entry(backward_pass, current, [])
+        targets = current._parents
+        if current._hidden:
+            targets = [*targets, *(h for h in current._hidden if not any(h is p for p in targets))]
+        for target in targets:
+            if target in walked or not (target._has_params or walk_all):
+                continue
+            received = target._feedback
+            if received is None:
+                received = target._feedback = defaultdict(list)
+            received[current].append(graph)
 
 
 def _draw(

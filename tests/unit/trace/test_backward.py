@@ -234,3 +234,33 @@ def test_allow_nested_graphs_walks_parameter_free_branches(monkeypatch):
     out = side + 1
     out.backward("fb")
     assert set(side.feedback) == set() and set(c.feedback) == {side}
+
+
+def test_default_propagation_equals_the_generic_walk():
+    """GraphPropagator's direct computation gives what the step-by-step walk gives."""
+    import random
+
+    class StepByStep(GraphPropagator):
+        """A subclass, so backward takes the generic path."""
+
+    for seed in range(20):
+        results = []
+        for propagator in (GraphPropagator(), StepByStep()):
+            rng = random.Random(seed)
+            GRAPH.clear()
+            params = [node(i, trainable=True) for i in range(4)]
+            pool = [*params, node(7)]
+            for _ in range(30):
+                a, b = rng.choice(pool), rng.choice(pool)
+                pool.append(a + b if rng.random() < 0.5 else a * b)
+            hidden = MessageNode(0, inputs=[pool[-1]], description="[h] uses a parameter")
+            hidden._set_hidden_dependencies([params[0]])
+            pool[-1].backward("first", propagator=propagator, retain_graph=True)
+            (hidden + pool[-2]).backward("second", propagator=propagator)
+            summary = []
+            for p in params:
+                received = {child.name: len(v) for child, v in p.feedback.items()}
+                graph = propagator.aggregate(p.feedback) if p.feedback else TraceGraph()
+                summary.append((received, names(graph), graph.user_feedback))
+            results.append(summary)
+        assert results[0] == results[1], seed
