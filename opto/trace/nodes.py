@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.trace.graph import GRAPH, Graph
 
 if TYPE_CHECKING:
     import graphviz
@@ -94,14 +94,7 @@ def new_root(value: Any, base: str | None = None) -> Node:
     """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
     result = _new_object(Node)
     result._data = value
-    if base is None:
-        base = type(value).__name__
-    counter = GRAPH._counters.get(base)
-    if counter is None or NAME_SCOPES:
-        result._base, result._index = GRAPH.reserve(base)
-    else:
-        result._base = base
-        result._index = next(counter)
+    result._base, result._index = GRAPH.reserve(type(value).__name__ if base is None else base)
     result._parents = []
     result._children = None
     result._feedback = None
@@ -261,10 +254,9 @@ class Node:
     def is_leaf(self) -> bool:
         return not self.children
 
-    @property
-    def parameter_dependencies(self) -> set[ParameterNode]:
-        """The parameters this value depends on (computed by walking the ancestors)."""
-        found: set[ParameterNode] = set()
+    def _ancestors_with_parameters(self) -> list[Node]:
+        """This node and its ancestors that depend on a parameter (one walk, each once)."""
+        found: list[Node] = []
         seen: set[int] = set()
         stack: list[Node] = [self]
         while stack:
@@ -272,28 +264,26 @@ class Node:
             if id(current) in seen or not current._has_params:
                 continue
             seen.add(id(current))
+            found.append(current)
+            stack.extend(current._parents)
+        return found
+
+    @property
+    def parameter_dependencies(self) -> set[ParameterNode]:
+        """The parameters this value depends on (computed by walking the ancestors)."""
+        found: set[ParameterNode] = set()
+        for current in self._ancestors_with_parameters():
             if isinstance(current, ParameterNode):
                 found.add(current)
-            if isinstance(current, MessageNode):
-                found.update(current._hidden)
-            stack.extend(current._parents)
+            found.update(current._hidden)
         return found
 
     @property
     def expandable_dependencies(self) -> set[MessageNode]:
         """Ancestors (or self) whose nested, traceable code hides parameters."""
-        found: set[MessageNode] = set()
-        seen: set[int] = set()
-        stack: list[Node] = [self]
-        while stack:
-            current = stack.pop()
-            if id(current) in seen or not current._has_params:
-                continue
-            seen.add(id(current))
-            if isinstance(current, MessageNode) and current._hidden:
-                found.add(current)
-            stack.extend(current._parents)
-        return found
+        return {
+            n for n in self._ancestors_with_parameters() if isinstance(n, MessageNode) and n._hidden
+        }
 
     # -- feedback --------------------------------------------------------------------------
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 import inspect
 import traceback
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from opto.trace.errors import ExecutionError
-from opto.trace.graph import _TRACING, NAME_SCOPES
+from opto.trace.graph import _TRACING
 from opto.trace.graph import GRAPH as _GRAPH
 from opto.trace.nodes import (
     USED_NODES,
@@ -25,11 +24,10 @@ from opto.trace.nodes import (
     Node,
     _creation_order,
     _new_object,
-    _prune_children,
+    link_parents,
     new_root,
 )
 
-_weakref = weakref.ref
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
@@ -43,12 +41,7 @@ def new_message_node(
     """Build a MessageNode without argument processing (the hot path of every op)."""
     result = _new_object(MessageNode)
     result._data = data
-    counter = _GRAPH._counters.get(base_name)
-    if counter is None or NAME_SCOPES:
-        result._base, result._index = _GRAPH.reserve(base_name)
-    else:
-        result._base = base_name
-        result._index = next(counter)
+    result._base, result._index = _GRAPH.reserve(base_name)
     result._children = None
     result._feedback = None
     result._backwarded = False
@@ -71,25 +64,7 @@ def new_message_node(
             del parents[1]
     elif len(parents) > 2:
         parents = list(dict.fromkeys(parents))
-    # Inlined link_parents (see nodes.py): this is the hottest path of tracing.
-    result._parents = parents
-    level = 0
-    has_params = False
-    child_ref = _weakref(result)
-    for parent in parents:
-        refs = parent._children
-        if refs is None:
-            parent._children = [child_ref]
-        else:
-            refs.append(child_ref)
-            if len(refs) > parent._child_limit:
-                _prune_children(parent)
-        if parent._level >= level:
-            level = parent._level + 1
-        if parent._has_params:
-            has_params = True
-    result._level = level
-    result._has_params = has_params
+    link_parents(result, parents)
     return result
 
 
