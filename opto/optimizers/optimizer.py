@@ -49,6 +49,21 @@ class StepResult(dict):
 class Optimizer:
     """Base class: subclasses implement ``_step`` returning ``{parameter: value}``."""
 
+    _llm: Any = None
+
+    @property
+    def llm(self) -> Any:
+        """The LLM client; the default one is made on first use, so none is needed to build."""
+        if self._llm is None:
+            from opto.llm import LLM
+
+            self._llm = LLM()
+        return self._llm
+
+    @llm.setter
+    def llm(self, value: Any) -> None:
+        self._llm = value
+
     def __init__(
         self,
         parameters: Iterable[ParameterNode],
@@ -167,7 +182,7 @@ class Optimizer:
         """A copy with its own state that shares the parameters and the LLM client."""
         for parameter in self._parameters:
             memo[id(parameter)] = parameter
-        llm = getattr(self, "llm", None)
+        llm = self._llm
         if llm is not None:
             memo[id(llm)] = llm
         duplicate = object.__new__(type(self))

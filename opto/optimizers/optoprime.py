@@ -92,19 +92,6 @@ class OptoPrime(Optimizer):
         self.summary_log: deque | None = deque(maxlen=log_size) if log else None
         self._pending_notes = ""
 
-    @property
-    def llm(self) -> Any:
-        """The LLM client; the default one is made on first use, so none is needed to build."""
-        if self._llm is None:
-            from opto.llm import LLM
-
-            self._llm = LLM()
-        return self._llm
-
-    @llm.setter
-    def llm(self, value: Any) -> None:
-        self._llm = value
-
     # -- the problem and the prompt --------------------------------------------------------
 
     def summarize(self) -> ProblemInstance:

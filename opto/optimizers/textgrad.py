@@ -42,14 +42,6 @@ class TextGrad(Optimizer):
         self.max_tokens = max_tokens
         self.log: list[dict] | None = [] if log else None
 
-    @property
-    def llm(self) -> Any:
-        if self._llm is None:
-            from opto.llm import LLM
-
-            self._llm = LLM()
-        return self._llm
-
     def call_llm(self, system_prompt: str, user_prompt: str, verbose: bool = False) -> str:
         """One plain-text LLM call; always returns the reply text (a ``str``)."""
         response = self.llm(

@@ -321,20 +321,7 @@ class FunModule(Module):
             fun = self._current_function()
         except Exception as error:
             self._fail(error, inputs)
-        used: list[Node] = []
-        start = next(_creation_order)
-        token = USED_NODES.set(used)
-        active = (
-            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
-        )
-        try:
-            output = fun(*values)
-        except Exception as error:
-            self._fail(error, inputs)
-        finally:
-            USED_NODES.reset(token)
-            if active is not None:
-                _ACTIVE.reset(active)
+        output, used, start = self._invoke(fun, inputs, values, {})
         data = output
         if isinstance(output, Node) or (isinstance(output, _CONTAINERS) and contains_node(output)):
             data = to_data(output)
@@ -358,6 +345,14 @@ class FunModule(Module):
         except Exception as error:
             self._fail(error, inputs)
         call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
+        output, used, start = self._invoke(fun, inputs, call_args, call_kwargs)
+        return self._output_node(output, inputs, used, start)
+
+    def _invoke(
+        self, fun: Callable, inputs: dict[str, Node], args: Any, kwargs: dict
+    ) -> tuple[Any, list[Node], int]:
+        """Run the function, recording the nodes it touches (to find external dependencies)
+        and marking it active (so a recursive call stays plain Python)."""
         used: list[Node] = []
         start = next(_creation_order)
         token = USED_NODES.set(used)
@@ -365,14 +360,14 @@ class FunModule(Module):
             _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
         )
         try:
-            output = fun(*call_args, **call_kwargs)
+            output = fun(*args, **kwargs)
         except Exception as error:
             self._fail(error, inputs)
         finally:
             USED_NODES.reset(token)
             if active is not None:
                 _ACTIVE.reset(active)
-        return self._output_node(output, inputs, used, start)
+        return output, used, start
 
     async def _async_forward(self, args: tuple, kwargs: dict) -> MessageNode:
         inputs, extra = self._wrap_inputs(args, kwargs)
