@@ -1,0 +1,152 @@
+"""Evaluating one proposal's code: static checks here, contract tests and training in a sandbox.
+
+Stages and what their failures become:
+
+============  ===========================================  =================================
+stage         what is checked                              failure status
+============  ===========================================  =================================
+``static``    parses; one function takes the 5 loss        ``invalid``
+              arguments; static safety check
+``contract``  :mod:`opto.discovery.contract`, sandboxed    ``invalid`` (broken contract) or
+                                                           ``failed`` (stopped by the sandbox)
+``train``     training over seeds x betas, sandboxed       ``failed``
+============  ===========================================  =================================
+
+The proposal's code never runs in this process: both sandboxed stages run its code plus a
+two-line driver in a fresh :class:`~opto.runtime.SubprocessPolicy` child. Errors become
+text (:func:`opto.runtime.feedback_text`) for the proposer, never exceptions for the caller.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from opto.discovery.contract import ContractSpec
+from opto.discovery.errors import LossContractError
+from opto.discovery.interface import loss_function_name, static_problems
+from opto.discovery.objective import LossObjective
+
+STATUSES = ("valid", "invalid", "failed", "duplicate")
+_ENTRY = "_opto_discovery_stage"
+_DRIVER = """
+
+def {entry}(stage, settings):
+    from opto.discovery.worker import run_stage
+    return run_stage({loss}, stage, settings)
+"""
+
+
+@dataclass
+class Outcome:
+    """The result of evaluating one proposal (``fitness`` and ``metrics`` only when valid)."""
+
+    status: str
+    stage: str | None = None
+    error: str | None = None
+    fitness: dict[str, Any] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def default_contract_policy():
+    """Contract tests: quick, so tight limits (numpy's import takes most of the time)."""
+    from opto.runtime import SubprocessPolicy
+
+    return SubprocessPolicy(wall_time=30, cpu_time=10, memory="1GiB", echo_output=False)
+
+
+def default_training_policy():
+    """Training over every seed and beta in one child; generous, but bounded."""
+    from opto.runtime import SubprocessPolicy
+
+    return SubprocessPolicy(wall_time=900, cpu_time=900, memory="2GiB", echo_output=False)
+
+
+class ProposalEvaluator:
+    """Runs the stages for one code string; thread-safe (it holds only settings)."""
+
+    def __init__(
+        self,
+        objective: LossObjective,
+        contract: ContractSpec | None = None,
+        *,
+        contract_policy=None,
+        training_policy=None,
+        static_check: bool = True,
+    ) -> None:
+        self.objective = objective
+        self.contract = contract or ContractSpec()
+        self.contract_policy = contract_policy or default_contract_policy()
+        self.training_policy = training_policy or default_training_policy()
+        self.static_check = static_check
+
+    def evaluate(self, code: str, name: str | None = None) -> Outcome:
+        """Evaluate ``code``; ``name`` picks the loss when several functions could be it."""
+        started = time.monotonic()
+        outcome = self._stages(code, name)
+        outcome.seconds = round(time.monotonic() - started, 3)
+        return outcome
+
+    def _stages(self, code: str, name: str | None) -> Outcome:
+        try:
+            loss_name = loss_function_name(code, name)
+        except SyntaxError as error:
+            return Outcome("invalid", "static", _syntax_message(error))
+        except LossContractError as error:
+            return Outcome("invalid", "static", f"The code does not define the loss: {error}.")
+        if self.static_check:
+            problems = static_problems(code)
+            if problems:
+                return Outcome("invalid", "static", problems)
+        source = code.rstrip("\n") + "\n" + _DRIVER.format(entry=_ENTRY, loss=loss_name)
+        settings = {
+            "objective": self.objective.to_dict(),
+            "contract": self.contract.to_dict(),
+            "code": code,
+        }
+        answer, failure = self._run(source, "contract", settings, self.contract_policy)
+        if failure is not None:
+            return failure
+        if not answer["ok"]:
+            return Outcome("invalid", "contract", f"Contract test failed: {answer['error']}")
+        diagnostics = answer["diagnostics"]
+        answer, failure = self._run(source, "train", settings, self.training_policy)
+        if failure is not None:
+            failure.diagnostics = diagnostics
+            return failure
+        if not answer["ok"]:
+            return Outcome(
+                "failed", "train", f"Training failed: {answer['error']}", diagnostics=diagnostics
+            )
+        fitness, metrics = self.objective.score(answer["evaluations"])
+        return Outcome("valid", None, None, fitness, metrics, diagnostics)
+
+    def _run(self, source: str, stage: str, settings: dict, policy) -> tuple[Any, Outcome | None]:
+        import math
+
+        import numpy
+
+        from opto.runtime import SandboxError, feedback_text, run_function
+
+        names = {"np": numpy, "numpy": numpy, "math": math}
+        try:
+            answer = run_function(source, _ENTRY, (stage, settings), policy=policy, namespace=names)
+        except SandboxError as error:
+            what = "contract test" if stage == "contract" else "training"
+            return None, Outcome(
+                "failed", stage, f"Stopped during the {what}: {feedback_text(error)}"
+            )
+        except Exception as error:  # the code's own exception while it was being loaded
+            return None, Outcome("invalid", stage, f"The code raised: {feedback_text(error)}")
+        if not isinstance(answer, dict) or "ok" not in answer:
+            return None, Outcome("failed", stage, f"The sandbox returned {type(answer).__name__}.")
+        return answer, None
+
+
+def _syntax_message(error: SyntaxError) -> str:
+    where = f" at line {error.lineno}" if error.lineno else ""
+    text = f": `{error.text.strip()}`" if error.text and error.text.strip() else ""
+    return f"SyntaxError{where}{text}: {error.msg}."
