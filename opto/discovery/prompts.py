@@ -131,5 +131,5 @@ def duplicate_feedback(original: Entry) -> str:
     return (
         f"This is the same loss as entry #{original.id} ({original.name!r}) once comments, "
         "docstrings, formatting and the function's name are ignored, so it was not evaluated "
-        f"again. That entry: {outcome_summary(original)}. Propose a different loss. {NEXT}"
+        f"again. That entry: {outcome_summary(original)}.\n{NEXT}"
     )
