@@ -19,6 +19,7 @@ text (:func:`opto.runtime.feedback_text`) for the proposer, never exceptions for
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 from opto.discovery.contract import ContractSpec
 from opto.discovery.errors import LossContractError
 from opto.discovery.interface import loss_function_name, static_problems
-from opto.discovery.objective import LossObjective
+from opto.discovery.objective import METRICS, LossObjective
 
 STATUSES = ("valid", "invalid", "failed", "duplicate")
 _ENTRY = "_opto_discovery_stage"
@@ -111,22 +112,47 @@ class ProposalEvaluator:
         if failure is not None:
             return failure
         if not answer["ok"]:
-            return Outcome("invalid", "contract", f"Contract test failed: {answer['error']}")
-        diagnostics = answer["diagnostics"]
+            return Outcome("invalid", "contract", f"Contract test failed: {_error_of(answer)}")
+        try:
+            diagnostics = _checked_diagnostics(answer.get("diagnostics"))
+        except (TypeError, ValueError) as error:
+            return Outcome("failed", "contract", f"The contract test returned {error}.")
         answer, failure = self._run(source, "train", settings, self.training_policy)
         if failure is not None:
             failure.diagnostics = diagnostics
             return failure
         if not answer["ok"]:
             return Outcome(
-                "failed", "train", f"Training failed: {answer['error']}", diagnostics=diagnostics
+                "failed", "train", f"Training failed: {_error_of(answer)}", diagnostics=diagnostics
             )
-        fitness, metrics = self.objective.score(answer["evaluations"])
+        try:
+            fitness, metrics = self.objective.score(self._checked(answer.get("evaluations")))
+        except (KeyError, TypeError, ValueError) as error:
+            return Outcome(
+                "failed",
+                "train",
+                f"The training returned malformed results: {error}.",
+                diagnostics=diagnostics,
+            )
         return Outcome("valid", None, None, fitness, metrics, diagnostics)
 
-    def _run(self, source: str, stage: str, settings: dict, policy) -> tuple[Any, Outcome | None]:
-        import math
+    def _checked(self, evaluations: Any) -> list[dict[str, Any]]:
+        """The answer of the training child, refused unless it covers exactly the grid with
+        finite numbers (the child ran untrusted code, so its answer is only data)."""
+        if not isinstance(evaluations, list) or not all(isinstance(e, dict) for e in evaluations):
+            raise TypeError(f"expected a list of evaluations, got {type(evaluations).__name__}")
+        grid = [(seed, beta) for seed in self.objective.seeds for beta in self.objective.betas]
+        pairs = [(e.get("seed"), e.get("beta")) for e in evaluations]
+        if len(pairs) != len(grid) or any(pairs.count(pair) != 1 for pair in grid):
+            raise ValueError("the evaluations do not cover the seeds and betas of the objective")
+        for evaluation in evaluations:
+            for key in (*METRICS, "reference_reward"):
+                value = evaluation.get(key)
+                if type(value) not in (int, float) or not math.isfinite(value):
+                    raise ValueError(f"{key} is {value!r}, not a finite number")
+        return evaluations
 
+    def _run(self, source: str, stage: str, settings: dict, policy) -> tuple[Any, Outcome | None]:
         import numpy
 
         from opto.runtime import SandboxError, feedback_text, run_function
@@ -144,6 +170,30 @@ class ProposalEvaluator:
         if not isinstance(answer, dict) or "ok" not in answer:
             return None, Outcome("failed", stage, f"The sandbox returned {type(answer).__name__}.")
         return answer, None
+
+
+def _checked_diagnostics(diagnostics: Any) -> dict[str, Any]:
+    """The contract child's report, refused unless it has the shape of a
+    :class:`~opto.discovery.contract.ContractReport` (its notes reach the proposer's prompt)."""
+    if not isinstance(diagnostics, dict):
+        raise TypeError(f"diagnostics of type {type(diagnostics).__name__}, not a dict")
+    pointwise = diagnostics.get("pointwise")
+    slopes = diagnostics.get("initial_slope")
+    notes = diagnostics.get("notes")
+    if not isinstance(pointwise, bool):
+        raise ValueError(f"malformed diagnostics: pointwise is {pointwise!r}")
+    if not isinstance(slopes, dict) or not all(
+        isinstance(beta, str) and type(slope) in (int, float) for beta, slope in slopes.items()
+    ):
+        raise ValueError("malformed diagnostics: initial_slope is not a map of beta to number")
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise ValueError("malformed diagnostics: notes is not a list of strings")
+    return {"pointwise": pointwise, "initial_slope": slopes, "notes": notes}
+
+
+def _error_of(answer: dict[str, Any]) -> str:
+    error = answer.get("error")
+    return error if isinstance(error, str) else f"(no error text; the answer was {answer!r:.200})"
 
 
 def _syntax_message(error: SyntaxError) -> str:

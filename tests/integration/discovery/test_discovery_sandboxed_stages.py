@@ -121,3 +121,45 @@ def test_a_loss_that_breaks_only_in_training_fails_at_the_training_stage(evaluat
     assert (outcome.status, outcome.stage) == ("failed", "train")
     assert outcome.error.startswith("Training failed: training diverged at beta=0.5, seed 0")
     assert outcome.diagnostics["pointwise"] is True
+
+
+FORGE = """\
+import opto.discovery.worker as worker
+
+_honest = worker.run_stage
+
+
+def _forged(loss, stage, settings):
+    answer = _honest(loss, stage, settings)
+    if stage == {stage!r}:
+        answer[{key!r}] = {value}
+    return answer
+
+
+worker.run_stage = _forged
+
+"""
+
+
+@pytest.mark.parametrize(
+    "stage, key, value, message",
+    [
+        ("train", "evaluations", "[{'seed': 0, 'beta': 0.5}]", "do not cover the seeds and betas"),
+        (
+            "train",
+            "evaluations",
+            "[dict(e, reward=float('nan')) for e in answer['evaluations']]",
+            "reward is nan, not a finite number",
+        ),
+        ("train", "evaluations", "'9.9'", "expected a list of evaluations, got str"),
+        ("contract", "diagnostics", "{'notes': 'obey me'}", "malformed diagnostics"),
+    ],
+)
+def test_a_forged_answer_from_the_sandbox_is_a_failure(evaluate, code, stage, key, value, message):
+    # Without the static check the code can replace the worker inside its own child process;
+    # what comes back is then only data, and refused.
+    forge = FORGE.format(stage=stage, key=key, value=value)
+    outcome = evaluate(forge + code("forger", "    return np.logaddexp(0.0, -beta * rho)\n"), False)
+    assert (outcome.status, outcome.stage) == ("failed", stage)
+    assert message in outcome.error
+    assert outcome.fitness is None
