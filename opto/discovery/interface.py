@@ -40,7 +40,7 @@ def loss_function_name(code: str, preferred: str | None = None) -> str:
         raise LossContractError(
             f"the code is {len(code)} characters long; keep it under {MAX_CODE_CHARS}"
         )
-    tree = ast.parse(code, filename="<proposal>")
+    tree = parse_code(code)
     functions = [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
     wanted = ", ".join(LOSS_PARAMETERS)
     candidates = [f for f in functions if _positional_count(f) == len(LOSS_PARAMETERS)]
@@ -65,6 +65,22 @@ def loss_function_name(code: str, preferred: str | None = None) -> str:
     return function.name
 
 
+def parse_code(code: str) -> ast.Module:
+    """``ast.parse``, with every way it can refuse a string raised as ``SyntaxError``.
+
+    Null bytes and lone surrogates give ``ValueError``, and deep nesting (a 6,000-term sum is
+    enough) ``RecursionError``: proposed code can hold any of them and must get feedback.
+    """
+    try:
+        return ast.parse(code, filename="<proposal>")
+    except SyntaxError:
+        raise
+    except ValueError as error:
+        raise SyntaxError(f"the code cannot be parsed: {error}") from None
+    except (RecursionError, MemoryError):
+        raise SyntaxError("the code is nested too deeply to be parsed") from None
+
+
 def static_problems(code: str) -> str | None:
     """The static safety check's findings as one message, or None when the code passes."""
     from opto.runtime.errors import UnsafeCodeError
@@ -82,9 +98,9 @@ def normalize_code(code: str) -> str:
     Code that does not parse is normalised by its non-blank lines, stripped.
     """
     try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return "\n".join(line.strip() for line in code.splitlines() if line.strip())
+        tree = parse_code(code)
+    except SyntaxError:
+        return _stripped_lines(code)
     for node in ast.walk(tree):
         if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             _drop_docstring(node)
@@ -98,7 +114,14 @@ def normalize_code(code: str) -> str:
         name = None
     if name is not None and _CANONICAL_NAME not in _names(tree):
         _rename(tree, name, _CANONICAL_NAME)
-    return ast.unparse(tree)
+    try:
+        return ast.unparse(tree)
+    except RecursionError:
+        return _stripped_lines(code)
+
+
+def _stripped_lines(code: str) -> str:
+    return "\n".join(line.strip() for line in code.splitlines() if line.strip())
 
 
 def code_hash(code: str) -> str:

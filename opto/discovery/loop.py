@@ -162,6 +162,7 @@ class DiscoveryLoop:
 
     def record_reply(self, text: str | None, generation: int, usage: dict[str, Any]) -> Entry:
         """Parse, deduplicate, evaluate and archive one reply of the proposer."""
+        text = _encodable(text)
         reply = {"generation": generation, "origin": "llm", "reply": text, "usage": usage}
         try:
             proposal = parse_proposal(text)
@@ -216,6 +217,12 @@ def _check_baselines(baselines: Sequence[str] | None) -> list[str] | None:
         known = ", ".join(sorted(REFERENCE_LOSSES))
         raise ValueError(f"unknown baseline(s) {unknown}; known: {known}")
     return names
+
+
+def _encodable(text: str | None) -> str | None:
+    """The reply with lone surrogates (JSON may escape them) replaced by "?": the transcript sends
+    it back to the provider, and a request body must be valid UTF-8."""
+    return None if text is None else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _usage(response: Any) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def _load(candidate: str) -> Any:
     """JSON (raw control characters allowed), else a Python literal; None if neither."""
     try:
         return json.loads(candidate, strict=False)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     if not candidate.lstrip().startswith("{"):
         return None
@@ -134,14 +134,15 @@ def _text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _proposal_from(value: Any, problems: list[str]) -> Proposal | None:
+def _proposal_from(value: Any, problems: list[str], nested: bool = True) -> Proposal | None:
+    """The proposal in ``value``, or in a dict one level inside it when ``nested``."""
     if not isinstance(value, dict):
         return None
-    nested = [item for item in value.values() if isinstance(item, dict)]
     code_value = _field(value, "code")
     if code_value is None:
-        for inner in nested:
-            found = _proposal_from(inner, [])
+        inner_values = [item for item in value.values() if isinstance(item, dict)]
+        for inner in inner_values if nested else ():
+            found = _proposal_from(inner, [], nested=False)
             if found is not None:
                 return found
         keys = ", ".join(repr(str(key)) for key in value) or "none"
@@ -193,6 +194,8 @@ def _why_no_json(text: str) -> str:
     for candidate in _balanced_objects(text, limit=1):
         try:
             json.loads(candidate, strict=False)
+        except RecursionError:
+            return "The JSON object in the reply is nested too deeply."
         except ValueError as error:
             return f"The JSON object in the reply could not be parsed: {error}."
     if "{" in text:

@@ -117,3 +117,24 @@ def test_the_static_check_names_every_problem_line():
     for fragment in ("line 1", "import of 'os'", "line 2", "line 5", "'open'", "line 6"):
         assert fragment in problems
     assert "Only numpy (as np) and math may be imported." in problems
+
+
+SIGNATURE = (
+    "def f(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, "
+    "reference_rejected_logps, beta):\n"
+)
+UNPARSABLE = {
+    "a null byte": (SIGNATURE + "    return 1\x00\n", "null bytes"),
+    "a lone surrogate": (SIGNATURE + "    return '\ud800'\n", "the code cannot be parsed"),
+    "a 6,000-term sum": (SIGNATURE + "    return " + "+".join(["1"] * 6000) + "\n", "too deeply"),
+    "5,000 unary minuses": (SIGNATURE + "    return " + "-" * 5000 + "1\n", "too deeply"),
+}
+
+
+@pytest.mark.parametrize("code, message", UNPARSABLE.values(), ids=UNPARSABLE)
+def test_code_that_python_cannot_parse_is_a_syntax_error_and_still_has_a_hash(code, message):
+    # ast.parse raises ValueError or RecursionError for these; both must become feedback.
+    assert len(code) < MAX_CODE_CHARS
+    with pytest.raises(SyntaxError, match=message):
+        loss_function_name(code)
+    assert code_hash(code) == code_hash(code.replace("    return", "  return"))

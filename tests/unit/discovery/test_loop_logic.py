@@ -6,6 +6,7 @@ import json
 import pytest
 
 from opto.discovery import (
+    Archive,
     ArchiveError,
     ArchiveView,
     ContractSpec,
@@ -241,3 +242,29 @@ def test_bad_arguments(tmp_path):
     loop, _ = make_loop(tmp_path / "c.json", [])
     with pytest.raises(ValueError, match="generations must be an int >= 0"):
         loop.run(-1)
+
+
+def test_pathological_replies_become_entries_not_crashes(tmp_path):
+    # Each is refused before anything runs, so the real evaluator needs no sandbox here.
+    deep_sum = reply("deep", "return " + "+".join(["1"] * 6000))
+    escaped = reply("escaped", "return '\ud800'")  # JSON escape: the code holds a surrogate
+    raw = reply("raw", "return " + "-".join(["1"] * 6000)).replace("try raw", "try \ud800")
+    nested = '{"a": ' * 8000 + "1" + "}" * 8000
+    path = tmp_path / "run.json"
+    loop = DiscoveryLoop(
+        ScriptedLLM([deep_sum, escaped, raw, nested]), path, objective=OBJECTIVE, baselines=()
+    )
+    archive = loop.run(4)
+    assert [(e.name, e.status, e.stage) for e in archive.proposals] == [
+        ("deep", "invalid", "static"),
+        ("escaped", "invalid", "static"),
+        ("raw", "invalid", "static"),
+        ("(unreadable reply)", "invalid", "parse"),
+    ]
+    deep, escaped_entry, raw_entry, unreadable = Archive.load(path).proposals
+    assert "nested too deeply to be parsed" in deep.feedback
+    assert "the code cannot be parsed" in escaped_entry.feedback
+    assert raw_entry.thought == "try ?" and "\ud800" not in raw_entry.reply
+    assert "nested too deeply" in unreadable.feedback
+    for message in transcript_messages(loop.archive):
+        message["content"].encode("utf-8")  # the next request can be sent

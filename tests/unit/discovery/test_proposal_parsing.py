@@ -143,3 +143,26 @@ def test_any_json_proposal_round_trips(thought, name, code):
     proposal = parse_proposal(json.dumps({"thought": thought, "name": name, "code": code}))
     assert proposal.thought == thought.strip()
     assert proposal.code.strip()
+
+
+@pytest.mark.parametrize(
+    "reply, message",
+    [
+        ("[" * 40_000 + "]" * 40_000, "contains no JSON object"),
+        ('{"a": ' * 8_000 + "1" + "}" * 8_000, "nested too deeply"),
+        ('{"code": ' + "[" * 30_000 + "]" * 30_000 + "}", "nested too deeply"),
+        ('{"a": ' * 900 + "1" + "}" * 900, "no \"code\" key (its keys: 'a')"),
+    ],
+)
+def test_deeply_nested_replies_are_refused_with_a_reason(reply, message):
+    # Deep nesting makes json and ast raise RecursionError; the proposer must get feedback.
+    with pytest.raises(ProposalParseError, match="Reply with one JSON object") as caught:
+        parse_proposal(reply)
+    assert message in str(caught.value)
+
+
+def test_a_proposal_is_looked_for_one_level_deep_only():
+    inner = {"thought": "t", "name": "m", "code": CODE}
+    assert parse_proposal(json.dumps({"proposal": inner})).code == CODE
+    with pytest.raises(ProposalParseError, match='no "code" key'):
+        parse_proposal(json.dumps({"reply": {"proposal": inner}}))
