@@ -260,9 +260,10 @@ def main() -> None:
         print(f"\nBest: #{best.id} {best.name}, fitness {best.fitness['mean']:.3f}")
     usage = archive.usage()
     cost = "unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
+    estimated = " (token counts estimated)" if usage["estimated"] else ""
     print(
         f"LLM usage: {usage['calls']} calls, {usage['prompt_tokens']} prompt + "
-        f"{usage['completion_tokens']} completion tokens, cost {cost}"
+        f"{usage['completion_tokens']} completion tokens{estimated}, cost {cost}"
     )
     if scripted:
         print("(The proposals were SCRIPTED, not written by a model: see SCRIPTED in this file.)")

@@ -156,9 +156,11 @@ class Archive:
         return ranked[0] if ranked else None
 
     def usage(self) -> dict[str, Any]:
-        """LLM tokens and cost summed over the entries (cost None if any call was unpriced)."""
+        """LLM tokens and cost summed over the entries: cost None if any call was unpriced,
+        ``estimated`` True if any call's tokens were estimated (the server reported none)."""
         total: dict[str, Any] = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
         cost: float | None = 0.0
+        estimated = False
         for entry in self.proposals:
             if not entry.usage:
                 continue
@@ -167,7 +169,9 @@ class Archive:
             total["completion_tokens"] += entry.usage.get("completion_tokens", 0)
             spent = entry.usage.get("cost")
             cost = None if spent is None or cost is None else cost + spent
+            estimated = estimated or bool(entry.usage.get("estimated"))
         total["cost"] = cost
+        total["estimated"] = estimated
         return total
 
     def counts(self) -> dict[str, int]:

@@ -139,9 +139,13 @@ def test_usage_sums_tokens_and_cost_and_says_when_cost_is_unknown(archive):
         "prompt_tokens": 150,
         "completion_tokens": 25,
         "cost": 0.75,
+        "estimated": False,
     }
     archive.add(**values("c", usage={"prompt_tokens": 1, "completion_tokens": 1, "cost": None}))
     assert archive.usage()["cost"] is None
+    archive.add(**values("d", usage={"prompt_tokens": 9, "cost": 0.0, "estimated": True}))
+    assert archive.usage()["estimated"] is True
+    assert archive.usage()["prompt_tokens"] == 160
 
 
 def test_the_table_has_one_row_per_entry_with_its_outcome(archive):
