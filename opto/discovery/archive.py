@@ -95,8 +95,12 @@ class Archive:
                 f"version {ARCHIVE_VERSION}"
             )
         try:
-            entries = [Entry.from_dict(item) for item in data["entries"]]
-            return cls(target, data["settings"], data["system_prompt"], entries)
+            settings, prompt, items = data["settings"], data["system_prompt"], data["entries"]
+            if not (isinstance(settings, dict) and isinstance(prompt, str)):
+                raise TypeError("settings must be an object and system_prompt a string")
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise TypeError("entries must be a list of objects")
+            return cls(target, settings, prompt, [Entry.from_dict(item) for item in items])
         except (KeyError, TypeError) as error:
             raise ArchiveError(f"the discovery archive {target} is damaged: {error!r}") from None
 

@@ -106,14 +106,13 @@ class DiscoveryLoop:
             self.archive = Archive(path, settings, prompt)
             self.archive.save()
         self.archive.settings.update(mode=mode, view=self.view.to_dict())
-        self.objective = LossObjective.from_dict(self.archive.settings["objective"])
-        self.contract = ContractSpec.from_dict(self.archive.settings["contract"])
+        self.objective, self.contract, static = _stored_settings(self.archive)
         self.evaluator = ProposalEvaluator(
             self.objective,
             self.contract,
             contract_policy=contract_policy,
             training_policy=training_policy,
-            static_check=self.archive.settings["static_check"],
+            static_check=static,
         )
 
     @classmethod
@@ -206,6 +205,26 @@ class DiscoveryLoop:
         if self.on_entry is not None:
             self.on_entry(entry)
         return entry
+
+
+def _stored_settings(archive: Archive) -> tuple[LossObjective, ContractSpec, bool]:
+    """The objective, contract and static-check switch an archive was made with; a hand-edited
+    or damaged file gives :class:`ArchiveError`, not whatever the parsing hit."""
+    settings = archive.settings
+    try:
+        objective = LossObjective.from_dict(settings["objective"])
+        contract = ContractSpec.from_dict(settings["contract"])
+        if not isinstance(settings["baselines"], list):
+            raise ValueError(f"baselines is {settings['baselines']!r}, not a list of names")
+        _check_baselines(settings["baselines"])
+        static = settings["static_check"]
+        if not isinstance(static, bool):
+            raise ValueError(f"static_check is {static!r}, not true or false")
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArchiveError(
+            f"the discovery archive {archive.path} has unusable settings: {error!r}"
+        ) from None
+    return objective, contract, static
 
 
 def _check_baselines(baselines: Sequence[str] | None) -> list[str] | None:

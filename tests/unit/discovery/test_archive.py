@@ -98,6 +98,27 @@ def test_unknown_fields_in_a_newer_file_are_ignored(archive):
             ),
             "is damaged",
         ),
+        *[
+            (
+                json.dumps(
+                    {
+                        "format": ARCHIVE_FORMAT,
+                        "version": 1,
+                        "settings": {},
+                        "system_prompt": "",
+                        "entries": [],
+                        **damage,
+                    }
+                ),
+                "is damaged",
+            )
+            for damage in (
+                {"settings": 5},
+                {"system_prompt": None},
+                {"entries": {"1": {}}},
+                {"entries": ["an entry"]},
+            )
+        ],
     ],
 )
 def test_unusable_files_raise_archive_error(tmp_path, content, message):

@@ -268,3 +268,26 @@ def test_pathological_replies_become_entries_not_crashes(tmp_path):
     assert "nested too deeply" in unreadable.feedback
     for message in transcript_messages(loop.archive):
         message["content"].encode("utf-8")  # the next request can be sent
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda settings: settings.pop("objective"), "KeyError('objective')"),
+        (lambda settings: settings["objective"].update(betas=[-1]), "betas must be positive"),
+        (lambda settings: settings.update(contract="strict"), "TypeError"),
+        (lambda settings: settings.update(baselines=None), "baselines is None"),
+        (lambda settings: settings.update(baselines=["nope"]), "unknown baseline(s) ['nope']"),
+        (lambda settings: settings.update(static_check="yes"), "static_check is 'yes'"),
+    ],
+)
+def test_an_archive_with_damaged_settings_is_refused_with_a_typed_error(tmp_path, damage, message):
+    path = tmp_path / "run.json"
+    make_loop(path, [])
+    stored = json.loads(path.read_text())
+    damage(stored["settings"])
+    path.write_text(json.dumps(stored))
+    with pytest.raises(ArchiveError, match="has unusable settings") as caught:
+        DiscoveryLoop(ScriptedLLM([]), path)
+    assert message in str(caught.value)
+    assert json.loads(path.read_text()) == stored  # nothing was written over it
