@@ -24,3 +24,14 @@ class TrainingDivergedError(DiscoveryError, ArithmeticError):
         super().__init__(message)
         self.epoch = epoch
         self.step = step
+
+
+class ProposalParseError(DiscoveryError, ValueError):
+    """A proposer's reply holds no usable ``{"thought", "name", "code"}`` proposal.
+
+    The message says what was missing and is fed back to the proposer as it is.
+    """
+
+
+class ArchiveError(DiscoveryError, ValueError):
+    """A discovery archive file cannot be read, or belongs to a different experiment."""
