@@ -118,11 +118,11 @@ class Optimizer:
     @property
     def trace_graph(self) -> TraceGraph:
         """The union of what every parameter received from backward."""
-        total = TraceGraph()
-        for parameter in self._parameters:
-            if parameter.feedback:
-                total = total + self._propagator.aggregate(parameter.feedback)
-        return total
+        return TraceGraph.union(
+            self._propagator.aggregate(parameter.feedback)
+            for parameter in self._parameters
+            if parameter.feedback
+        )
 
     def zero_feedback(self) -> None:
         for parameter in self._parameters:

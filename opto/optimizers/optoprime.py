@@ -43,7 +43,7 @@ def value_line(node: Node, value_text: str | None = None) -> str:
     text = render_value(node._data) if value_text is None else value_text
     if is_code_parameter(node):
         return f"(code) {node.py_name}:{text}"
-    return f"({type_label(node)}) {node.py_name}={text}"
+    return f"({type(node._data).__name__}) {node.py_name}={text}"
 
 
 def constraint_line(node: Node) -> str:

@@ -20,7 +20,7 @@ from opto.trace.propagators.trace_graph import TraceGraph
 
 def is_code_parameter(parameter: Node) -> bool:
     """Trainable function source (``__code`` parameters of bundles)."""
-    return "__code" in parameter.py_name
+    return "__code" in parameter._base
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>$")
@@ -87,9 +87,9 @@ def build_problem(
             section = problem.variables if id(item) in trainable else problem.inputs
             section[item.py_name] = item
             continue
-        problem.code.append(code_line(item))
-        problem.code_nodes.append(item)
         fun_name = _fun_name(item)
+        problem.code.append(code_line(item, fun_name))
+        problem.code_nodes.append(item)
         if fun_name not in problem.documentation:
             problem.documentation[fun_name] = f"[{fun_name}] {item.description or ''}".rstrip()
         section = problem.outputs if id(item) in outputs else problem.others
@@ -111,8 +111,8 @@ def _fun_name(item: Node) -> str:
     return item.op_name or "unknown"
 
 
-def code_line(item: Node) -> str:
+def code_line(item: Node, fun_name: str | None = None) -> str:
     """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``."""
     inputs = item._inputs if isinstance(item, MessageNode) else {}
     arguments = ", ".join(f"{key}={value.py_name}" for key, value in inputs.items())
-    return f"{item.py_name} = {_fun_name(item)}({arguments})"
+    return f"{item.py_name} = {fun_name or _fun_name(item)}({arguments})"

@@ -25,14 +25,7 @@ class GraphPropagator(Propagator):
         received = [graph for graphs in feedback.values() for graph in graphs]
         if len(received) == 1:
             return received[0]
-        total = TraceGraph()
-        for graph in received:
-            if not isinstance(graph, TraceGraph):
-                raise TypeError(
-                    f"GraphPropagator expects TraceGraph feedback, got {type(graph).__name__}"
-                )
-            total = total + graph
-        return total
+        return TraceGraph.union(received)
 
     def __call__(self, child: MessageNode) -> dict[Node, TraceGraph]:
         if self.override:

@@ -141,16 +141,23 @@ class TraceGraph:
             return self
         if not isinstance(other, TraceGraph):
             return NotImplemented
-        merged = TraceGraph()
-        merged._explicit = {**self._explicit, **other._explicit}
-        merged._explicit_feedbacks = list(
-            dict.fromkeys(map(_hashable, self._explicit_feedbacks + other._explicit_feedbacks))
-        )
-        merged._explicit_feedbacks = [_unwrap(value) for value in merged._explicit_feedbacks]
-        merged._parts = dict(self._parts)
-        for backward_pass, entries in other._parts.items():
-            known = merged._parts.get(backward_pass)
-            merged._parts[backward_pass] = entries if known is None else known | entries
+        return TraceGraph.union((self, other))
+
+    @classmethod
+    def union(cls, graphs: Iterable[TraceGraph]) -> TraceGraph:
+        """The sum of many graphs in one pass (folding ``+`` would copy the entries each time)."""
+        merged = cls()
+        feedbacks: dict[Any, None] = {}
+        entries_by_pass: dict[BackwardPass, set[Node]] = {}
+        for graph in graphs:
+            if not isinstance(graph, TraceGraph):
+                raise TypeError(f"expected TraceGraph feedback, got {type(graph).__name__}")
+            merged._explicit.update(graph._explicit)
+            feedbacks.update(dict.fromkeys(map(_hashable, graph._explicit_feedbacks)))
+            for backward_pass, entries in graph._parts.items():
+                entries_by_pass.setdefault(backward_pass, set()).update(entries)
+        merged._explicit_feedbacks = [_unwrap(value) for value in feedbacks]
+        merged._parts = {key: frozenset(value) for key, value in entries_by_pass.items()}
         return merged
 
     __radd__ = __add__

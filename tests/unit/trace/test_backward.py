@@ -264,3 +264,21 @@ def test_default_propagation_equals_the_generic_walk():
                 summary.append((received, names(graph), graph.user_feedback))
             results.append(summary)
         assert results[0] == results[1], seed
+
+
+def test_union_of_many_graphs_equals_folding_plus():
+    parameter = node("p", trainable=True)
+    total = parameter + "0"
+    for index in range(1, 5):
+        total = total + (parameter + str(index))
+    total.backward("shorter")
+    received = [graph for graphs in parameter.feedback.values() for graph in graphs]
+    assert len(received) == 5
+    folded = received[0]
+    for graph in received[1:]:
+        folded = folded + graph
+    union = TraceGraph.union(received)
+    assert names(union) == names(folded)
+    assert union.user_feedback == folded.user_feedback == "shorter"
+    with pytest.raises(TypeError, match="expected TraceGraph"):
+        TraceGraph.union([union, "text"])
