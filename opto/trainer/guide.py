@@ -113,7 +113,7 @@ class MetricGuide(Guide):
         values = to_score_dict(score).values()
         if min(values) >= self.correct_at:
             return "Correct."
-        shown = ", ".join(f"{k}={v:g}" for k, v in to_score_dict(score).items())
+        shown = ", ".join(f"{k}={v:.3g}" for k, v in to_score_dict(score).items())
         return f"Incorrect ({shown}). Expected {reference!r}, got {response!r}."
 
 

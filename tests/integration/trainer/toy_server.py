@@ -2,8 +2,8 @@
 
 It plays both sides of the toy task "learn the offset": asked "Add X and Y." it answers the
 sum; shown an OptoPrime problem, it moves the ``offset`` parameter up to 2 towards the target
-the feedback reveals. It logs every request it answered, and can hold one request unanswered
-(``hold_at``) so that a test can kill the client while that call is in flight.
+the feedback reveals. It logs every request it answered, and can hold the ``hold_at``-th optimizer request
+unanswered, so that a test can kill the client while that call is in flight.
 """
 
 from __future__ import annotations
@@ -18,16 +18,22 @@ VARIABLE = re.compile(r"\(int\) (offset\d+)=(-?\d+)")
 DISTANCE = re.compile(r"too (small|large) by (\d+)")
 
 
+def is_optimizer_request(request: dict) -> bool:
+    return "#Variables" in request["messages"][-1]["content"]
+
+
 def reply_for(request: dict) -> str:
     text = request["messages"][-1]["content"]
-    if "#Variables" in text:
+    if is_optimizer_request(request):
         name, value = VARIABLE.search(text).group(1), int(VARIABLE.search(text).group(2))
         found = DISTANCE.search(text)
         if found is None:
             return json.dumps({"reasoning": "all correct", "suggestion": {}})
         gap = int(found.group(2)) * (1 if found.group(1) == "small" else -1)
         move = max(-2, min(2, gap))
-        return json.dumps({"reasoning": "move towards the target", "suggestion": {name: value + move}})
+        return json.dumps(
+            {"reasoning": "move towards the target", "suggestion": {name: value + move}}
+        )
     numbers = ADD.search(text)
     if numbers:
         return str(int(numbers.group(1)) + int(numbers.group(2)))
@@ -39,7 +45,7 @@ class ToyServer:
 
     def __init__(self) -> None:
         self.answered: list[dict] = []
-        self.received = 0
+        self.optimizer_requests = 0
         self.hold_at: int | None = None
         self.held = threading.Event()
         self._release = threading.Event()
@@ -48,12 +54,14 @@ class ToyServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each reply waits for a delayed ACK
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with owner._lock:
-                    owner.received += 1
-                    hold = owner.hold_at is not None and owner.received == owner.hold_at
+                    if is_optimizer_request(body):
+                        owner.optimizer_requests += 1
+                    hold = owner.hold_at == owner.optimizer_requests and is_optimizer_request(body)
                 if hold:
                     owner.held.set()
                     owner._release.wait(30)

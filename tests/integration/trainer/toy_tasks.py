@@ -24,7 +24,10 @@ class Shifter:
 
 
 def closeness(response, reference):
-    return {"closeness": 1.0 / (1.0 + abs(response - reference)), "exact": float(response == reference)}
+    return {
+        "closeness": 1.0 / (1.0 + abs(response - reference)),
+        "exact": float(response == reference),
+    }
 
 
 def make_guide() -> MetricGuide:
