@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import pickle
+import secrets
 import sys
 import threading
 from collections import OrderedDict
@@ -265,16 +266,14 @@ def score_jobs(
             )
     else:
         payload = payload or RemotePayload(agent, guide)
+        batch = secrets.token_hex(8)  # unique per call: Dask would merge "pure" equal tasks
         calls = []
         for snapshot, xs, refs in jobs:
             key = snapshot_key(snapshot)
-            calls.extend(
-                (
-                    _remote_score,
-                    (payload.data, payload.key, snapshot, key, mode, x, info, min_score),
-                )
-                for x, info in zip(xs, refs, strict=True)
-            )
+            for x, info in zip(xs, refs, strict=True):
+                call_id = f"{batch}-{len(calls)}"
+                arguments = (payload.data, payload.key, snapshot, key, mode, x, info, min_score)
+                calls.append((_remote_score, (*arguments, call_id)))
     flat = run_calls(calls, executor, num_threads, progress, description)
     results, position = [], 0
     for _, xs, _ in jobs:
@@ -353,8 +352,13 @@ def _remote_score(
     x: Any,
     info: Any,
     min_score: Any,
+    call_id: str = "",
 ) -> ExampleResult:
-    """Runs in a worker: unpickle the payload once, apply the snapshot to a copy, score."""
+    """Runs in a worker: unpickle the payload once, apply the snapshot to a copy, score.
+
+    ``call_id`` is unused here; it makes every task distinct, since Dask runs tasks with equal
+    arguments only once and repeated samples of one example must each run.
+    """
     with _WORKER_LOCK:
         objects = _WORKER_OBJECTS.get((key, snap_key))
         if objects is None:

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from toy_tasks import Shifter, dataset, make_guide
+from toy_tasks import Dice, Shifter, dataset, make_guide, the_response
 
 from opto.llm import DummyLLM
 from opto.optimizers import OptoPrime
-from opto.trainer import evaluate, evaluate_vector, train
+from opto.trainer import MetricGuide, evaluate, evaluate_vector, train
 from opto.trainer.loggers import NullLogger
 
 distributed = pytest.importorskip("distributed")
@@ -60,6 +60,15 @@ def test_100_examples_score_the_same_on_dask_as_on_threads(dask_executor):
     )
     assert vectors == evaluate_vector(Shifter(3), make_guide(), data["inputs"], data["infos"])
     assert vectors[0] == {"closeness": 1.0, "exact": 1.0}
+
+
+def test_repeated_samples_of_one_example_are_separate_runs_on_dask(dask_executor):
+    # Dask's submit is "pure" by default: equal arguments would share one task and one result
+    scores = evaluate(
+        Dice(), MetricGuide(the_response), [1, 1], [0, 0], num_samples=3, executor=dask_executor
+    )
+    values = [value for samples in scores for value in samples]
+    assert len(set(values)) == 6
 
 
 def step_towards_three(*args, **kwargs):

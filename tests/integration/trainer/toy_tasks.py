@@ -37,3 +37,17 @@ def make_guide() -> MetricGuide:
 def dataset(size: int, target_offset: int = 3) -> dict:
     inputs = list(range(1, size + 1))
     return {"inputs": inputs, "infos": [x + target_offset for x in inputs]}
+
+
+@model
+class Dice:
+    """Answers with a fresh random number each call: samples of one example must differ."""
+
+    def forward(self, x):
+        import random
+
+        return random.random()
+
+
+def the_response(response, reference):
+    return response
