@@ -121,13 +121,26 @@ class NullLogger(BaseLogger):
 
 
 class JSONLinesLogger(BaseLogger):
-    """One JSON object per line: every step record and every event, appended as they happen."""
+    """One JSON object per line: every step record and every event, appended as they happen.
+
+    A process killed while writing can leave half a line at the end of the file; opening the
+    log again cuts it off, so that every line stays valid JSON when a resumed run appends.
+    """
 
     def __init__(self, path: str | os.PathLike, **kwargs: Any) -> None:
         super().__init__(Path(path).parent)
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._drop_torn_tail()
+
+    def _drop_torn_tail(self) -> None:
+        if not self.path.exists():
+            return
+        with open(self.path, "rb+") as handle:
+            data = handle.read()
+            if data and not data.endswith(b"\n"):
+                handle.truncate(data.rfind(b"\n") + 1)
 
     def _write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, default=repr, ensure_ascii=False)

@@ -89,3 +89,39 @@ def test_sigkill_mid_step_then_resume_repeats_no_paid_call_and_ends_the_same(tmp
         json.loads(line)["event"] for line in (run_dir / "run.jsonl").read_text().splitlines()
     ]
     assert events.count("resume") == 1
+
+
+def test_killed_again_and_again_at_other_moments_the_run_still_ends_the_same(tmp_path, toy_server):
+    """Kills while the 2nd forward call of step 1 waits (no checkpoint yet), while the 1st
+    forward call of step 3 waits (right after a checkpoint), and while the 2nd forward call of
+    step 4 waits (mid-batch); each time the next process resumes. Each step makes 3 calls."""
+    reference_server = ToyServer()
+    try:
+        expected = finish(child(reference_server.url, tmp_path / "uninterrupted"))
+        reference_log = list(reference_server.answered)
+    finally:
+        reference_server.close()
+    run_dir = tmp_path / "killed"
+    for answered_before in (1, 6, 10):
+        toy_server.rearm()
+        toy_server.hold_after = answered_before
+        process = child(toy_server.url, run_dir)
+        assert toy_server.held.wait(60), process.stderr.read() if process.poll() is not None else ""
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        toy_server.release()
+        assert process.returncode == -signal.SIGKILL
+        assert len(toy_server.answered) == answered_before  # nothing was asked twice so far
+    checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
+    assert checkpoint["step"] == 3
+
+    toy_server.hold_after = None
+    assert finish(child(toy_server.url, run_dir)) == expected
+    both = canonical(toy_server.answered)
+    assert max(both.values()) == 1
+    assert both == canonical(reference_log)
+    events = [
+        json.loads(line)["event"] for line in (run_dir / "run.jsonl").read_text().splitlines()
+    ]
+    assert events.count("start") == 2  # the first process never reached a checkpoint
+    assert events.count("resume") == 2

@@ -2,8 +2,9 @@
 
 It plays both sides of the toy task "learn the offset": asked "Add X and Y." it answers the
 sum; shown an OptoPrime problem, it moves the ``offset`` parameter up to 2 towards the target
-the feedback reveals. It logs every request it answered, and can hold the ``hold_at``-th optimizer request
-unanswered, so that a test can kill the client while that call is in flight.
+the feedback reveals. It logs every request it answered, and can hold a request unanswered
+(the ``hold_at``-th optimizer request, or whatever request comes after ``hold_after`` answers),
+so that a test can kill the client while that call is in flight.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def reply_for(request: dict) -> str:
 
 
 class ToyServer:
-    """``url``, ``answered`` (request bodies, in order), ``hold_at`` / ``held`` / ``release()``."""
+    """``url``, ``answered`` (request bodies, in order), ``hold_at`` / ``hold_after`` / ``held``
+    / ``release()`` / ``rearm()``."""
 
     def __init__(self) -> None:
         self.answered: list[dict] = []
         self.optimizer_requests = 0
         self.hold_at: int | None = None
+        self.hold_after: int | None = None
         self.held = threading.Event()
         self._release = threading.Event()
         self._lock = threading.Lock()
@@ -61,7 +64,9 @@ class ToyServer:
                 with owner._lock:
                     if is_optimizer_request(body):
                         owner.optimizer_requests += 1
-                    hold = owner.hold_at == owner.optimizer_requests and is_optimizer_request(body)
+                    hold = (
+                        owner.hold_at == owner.optimizer_requests and is_optimizer_request(body)
+                    ) or owner.hold_after == len(owner.answered)
                 if hold:
                     owner.held.set()
                     owner._release.wait(30)
@@ -107,6 +112,11 @@ class ToyServer:
 
     def release(self) -> None:
         self._release.set()
+
+    def rearm(self) -> None:
+        """Ready to hold another request (after ``release()`` let the last one go)."""
+        self.held.clear()
+        self._release.clear()
 
     def close(self) -> None:
         self.release()

@@ -95,6 +95,17 @@ def test_json_lines_logger_appends_records(tmp_path):
     assert lines[2]["data"] == "{1, 2}"
 
 
+def test_a_half_written_last_line_is_cut_off_when_the_log_is_opened_again(tmp_path):
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"event": "start", "step": 0}\n{"event": "step", "step": 1, "train_sc')
+    JSONLinesLogger(path).log_event("resume", {"step": 0})
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["start", "resume"]
+    path.write_text('{"event": "st')  # nothing complete at all
+    JSONLinesLogger(path).log_event("resume", {"step": 0})
+    assert [json.loads(line)["event"] for line in path.read_text().splitlines()] == ["resume"]
+
+
 @pytest.mark.parametrize(
     ("cls", "module", "hint"),
     [
