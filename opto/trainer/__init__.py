@@ -1,0 +1,65 @@
+"""Training on datasets: data, guides, evaluation, search algorithms, checkpoints, logging.
+
+from opto.trainer import train
+result = train(model=agent, train_dataset={"inputs": xs, "infos": answers},
+               guide=my_metric, algorithm="BeamsearchAlgorithm", run_dir="runs/exp1")
+"""
+
+from opto.trainer.algorithms import (
+    BasicSearchAlgorithm,
+    BeamSearch,
+    BeamsearchAlgorithm,
+    MinibatchAlgorithm,
+    ParetobasedPS,
+    PrioritySearch,
+    SearchLoop,
+    SearchTemplate,
+    SequentialSearch,
+    SequentialUpdate,
+    Strategies,
+    Trainer,
+    TrainResult,
+    UCBSearchAlgorithm,
+)
+from opto.trainer.checkpoint import CheckpointError, RunDirectory
+from opto.trainer.evaluators import aggregate_vector_scores, evaluate, evaluate_vector
+from opto.trainer.guide import ExactMatchGuide, Guide, LLMJudge, MetricGuide
+from opto.trainer.loader import DataLoader, DatasetError
+from opto.trainer.objectives import ObjectiveConfig
+from opto.trainer.snapshots import apply_snapshot, take_snapshot
+from opto.trainer.train import resume, train
+from opto.trainer.utils import batchify
+
+__all__ = [
+    "BasicSearchAlgorithm",
+    "BeamSearch",
+    "BeamsearchAlgorithm",
+    "CheckpointError",
+    "DataLoader",
+    "DatasetError",
+    "ExactMatchGuide",
+    "Guide",
+    "LLMJudge",
+    "MetricGuide",
+    "MinibatchAlgorithm",
+    "ObjectiveConfig",
+    "ParetobasedPS",
+    "PrioritySearch",
+    "RunDirectory",
+    "SearchLoop",
+    "SearchTemplate",
+    "SequentialSearch",
+    "SequentialUpdate",
+    "Strategies",
+    "TrainResult",
+    "Trainer",
+    "UCBSearchAlgorithm",
+    "aggregate_vector_scores",
+    "apply_snapshot",
+    "batchify",
+    "evaluate",
+    "evaluate_vector",
+    "resume",
+    "take_snapshot",
+    "train",
+]

@@ -1,0 +1,135 @@
+"""The algorithms users name (Trace's and OpenTrace's), each a setting of the one loop.
+
+| algorithm | selects | children per parent | kept | scored on | pool |
+|---|---|---|---|---|---|
+| MinibatchAlgorithm | current | 1 | all (or not worse on the batch) | - | newest |
+| BasicSearchAlgorithm | current | ``num_proposals`` | all | validation | best 1 |
+| BeamsearchAlgorithm | best ``beam_width`` | ``num_proposals`` | all | validation | best ``beam_width`` |
+| UCBSearchAlgorithm | highest UCB | 1 | all | its batch (+ validation if given) | best ``max_buffer_size`` |
+| PrioritySearch | best ``num_candidates`` (mean or UCB) | ``num_proposals`` | all | validation | best ``memory_size`` |
+| ParetobasedPS | Pareto sample | 1 | better on its batch | validation | all |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opto.trainer.algorithms.loop import SearchLoop
+from opto.trainer.algorithms.strategies import BestCandidates, ParetoSampler, Strategies
+
+
+class MinibatchAlgorithm(SearchLoop):
+    """One optimizer step per minibatch; outputs and feedback of the batch are joined.
+
+    With ``ensure_improvement=True`` a step is kept only if the new values do at least
+    ``improvement_threshold`` better on the same minibatch.
+    """
+
+    OPTIONS = {"ensure_improvement": False, "improvement_threshold": 0.0}
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        gate = options["improvement_threshold"] if options["ensure_improvement"] else None
+        return Strategies(BestCandidates(1), gate=gate, keep="latest", pool_size=1)
+
+
+class BasicSearchAlgorithm(SearchLoop):
+    """Best-of-N: ``num_proposals`` proposals per step, the best on validation is kept."""
+
+    OPTIONS = {"num_proposals": 3}
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        return Strategies(
+            BestCandidates(1), proposals=options["num_proposals"], validate=True, pool_size=1
+        )
+
+
+class BeamsearchAlgorithm(SearchLoop):
+    """Beam search: each of the ``beam_width`` best gets ``num_proposals`` children."""
+
+    OPTIONS = {"beam_width": 3, "num_proposals": 2}
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        width = options["beam_width"]
+        return Strategies(
+            BestCandidates(width),
+            proposals=options["num_proposals"],
+            validate=True,
+            pool_size=width,
+        )
+
+
+class UCBSearchAlgorithm(SearchLoop):
+    """Upper-confidence-bound search: improve the candidate with the highest UCB on
+    training batches; the ``max_buffer_size`` best are kept."""
+
+    OPTIONS = {"ucb_exploration_factor": 1.0, "max_buffer_size": 10}
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        return Strategies(
+            BestCandidates(1, score="ucb", exploration=options["ucb_exploration_factor"]),
+            rollout_children=True,
+            validate=options["validate_dataset"] is not None,
+            pool_size=options["max_buffer_size"],
+        )
+
+
+class PrioritySearch(SearchLoop):
+    """Explore the ``num_candidates`` best candidates (by mean or UCB) each step."""
+
+    OPTIONS = {
+        "num_candidates": 2,
+        "num_proposals": 1,
+        "score_function": "mean",
+        "ucb_exploration_constant": 1.0,
+        "memory_size": 20,
+    }
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        selector = BestCandidates(
+            options["num_candidates"],
+            score=options["score_function"],
+            exploration=options["ucb_exploration_constant"],
+        )
+        return Strategies(
+            selector,
+            proposals=options["num_proposals"],
+            validate=True,
+            rollout_children=options["score_function"] == "ucb",
+            pool_size=options["memory_size"],
+        )
+
+
+class ParetobasedPS(SearchLoop):
+    """GEPA-style search over per-example (and per-objective) validation scores.
+
+    Parents are sampled from the candidates that are best on at least one validation example
+    (``frontier="instance"``), metric (``"objective"``) or either (``"hybrid"``); a child
+    enters the pool only if it beats its parent on its minibatch.
+    """
+
+    OPTIONS = {"frontier": "instance", "require_improvement": True, "max_candidates": None}
+
+    def strategies(self, options: dict[str, Any]) -> Strategies:
+        return Strategies(
+            ParetoSampler(options["frontier"]),
+            gate=1e-9 if options["require_improvement"] else None,
+            validate=True,
+            rollout_children=True,
+            pool_size=options["max_candidates"],
+        )
+
+
+class SequentialUpdate(MinibatchAlgorithm):
+    """One candidate, updated step after step (PrioritySearch with one candidate)."""
+
+
+class SequentialSearch(BasicSearchAlgorithm):
+    """Several proposals per step, the best on validation continues."""
+
+
+class BeamSearch(BeamsearchAlgorithm):
+    """OpenTrace's name for beam search."""
+
+
+Minibatch = MinibatchAlgorithm
+GEPA = ParetobasedPS

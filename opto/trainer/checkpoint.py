@@ -1,0 +1,181 @@
+"""The run directory: checkpoints, the run's configuration, its log and its LLM cache.
+
+    run_dir/
+      config.json       algorithm and options the run was started with
+      datasets.json     the datasets, when JSON can hold them (so resume needs only the model)
+      checkpoint.json   the last checkpoint, replaced atomically (a kill leaves old or new)
+      run.jsonl         one record per step and event
+      llm-cache/        every LLM reply of the run, so re-running a step after a kill is free
+      best_model.json   the best parameters so far (Module.save format)
+
+A checkpoint is plain JSON: parameters and search state as snapshots, data order and RNG
+states, optimizer state, usage so far. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from opto.trace.modules import _decode, _encode
+from opto.utils.atomic import atomic_write_json, atomic_write_text
+
+CHECKPOINT_FORMAT = "opto.trainer.checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A run directory or checkpoint cannot be used as asked."""
+
+
+def encode_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """JSON form of a snapshot (tuples are marked); a value JSON cannot hold is an error."""
+    return {path: _encode(value, path) for path, value in snapshot.items()}
+
+
+def decode_snapshot(data: dict[str, Any]) -> dict[str, Any]:
+    return {path: _decode(value) for path, value in data.items()}
+
+
+def fingerprint(dataset: dict | None) -> str | None:
+    """A hash of a dataset's inputs and infos (``repr`` for what JSON cannot hold)."""
+    if dataset is None:
+        return None
+    text = json.dumps([dataset["inputs"], dataset["infos"]], default=repr, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RunDirectory:
+    """Paths and atomic reads/writes of one training run's folder."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.checkpoint_path = self.path / "checkpoint.json"
+        self.config_path = self.path / "config.json"
+        self.datasets_path = self.path / "datasets.json"
+        self.log_path = self.path / "run.jsonl"
+        self.cache_dir = self.path / "llm-cache"
+        self.model_path = self.path / "best_model.json"
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def write_checkpoint(self, state: dict[str, Any]) -> Path:
+        document = {"format": CHECKPOINT_FORMAT, **state}
+        return atomic_write_text(self.checkpoint_path, json.dumps(document, indent=1) + "\n")
+
+    def read_checkpoint(self) -> dict[str, Any]:
+        document = self._read(self.checkpoint_path, "checkpoint")
+        if document.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"{self.checkpoint_path} is not an opto trainer checkpoint ({CHECKPOINT_FORMAT})"
+            )
+        return document
+
+    def write_config(self, config: dict[str, Any]) -> Path:
+        return atomic_write_text(
+            self.config_path, json.dumps(config, indent=1, default=repr) + "\n"
+        )
+
+    def read_config(self) -> dict[str, Any]:
+        return self._read(self.config_path, "run configuration")
+
+    def write_datasets(self, datasets: dict[str, dict | None]) -> bool:
+        """Store the datasets if JSON can hold them exactly; False (and no file) otherwise."""
+        try:
+            text = json.dumps(datasets, allow_nan=False)
+        except (TypeError, ValueError):
+            return False
+        if json.loads(text) != datasets:
+            return False
+        atomic_write_text(self.datasets_path, text)
+        return True
+
+    def read_datasets(self) -> dict[str, dict | None]:
+        if not self.datasets_path.exists():
+            return {}
+        return self._read(self.datasets_path, "datasets")
+
+    def write_model(self, model: Any) -> None:
+        model.save(self.model_path)
+
+    @staticmethod
+    def _read(path: Path, what: str) -> dict[str, Any]:
+        if not path.exists():
+            raise CheckpointError(f"{path} does not exist: no {what} in this run directory")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise CheckpointError(f"{path} is not valid JSON ({error})") from error
+
+
+@contextlib.contextmanager
+def run_cache(directory: Path | None) -> Iterator[None]:
+    """Cache every LLM reply in ``directory`` while the run lasts, then restore the old cache.
+
+    Clients or calls that set ``cache=False`` (and the test doubles, by default) stay uncached.
+    """
+    if directory is None:
+        yield
+        return
+    from opto.llm.cache import cache_enabled_globally, configure_cache, get_cache
+
+    previous_enabled = cache_enabled_globally()
+    previous = get_cache()
+    configure_cache(enabled=True, directory=directory)
+    try:
+        yield
+    finally:
+        configure_cache(
+            enabled=previous_enabled,
+            directory=previous.directory,
+            disk=previous.directory is not None,
+            memory_items=previous.memory_items,
+        )
+
+
+USAGE_FIELDS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost")
+
+
+class UsageMeter:
+    """Usage of this run: what earlier sessions spent plus this process's ledger since start.
+
+    Calls made in other processes (process pools, Dask workers) are not in this ledger.
+    """
+
+    def __init__(self, before: dict[str, Any] | None = None) -> None:
+        from opto.llm import get_usage
+
+        self._ledger = get_usage()
+        self._before = {name: (before or {}).get(name, 0) for name in USAGE_FIELDS}
+        self._start = self._ledger.total.to_dict()
+
+    def totals(self) -> dict[str, Any]:
+        now = self._ledger.total.to_dict()
+        totals = {name: self._before[name] + now[name] - self._start[name] for name in USAGE_FIELDS}
+        totals["tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
+        return totals
+
+
+@contextlib.contextmanager
+def run_budget(
+    max_cost: float | None, max_calls: int | None, spent: dict[str, Any]
+) -> Iterator[None]:
+    """A process-wide budget for what is left of the run's limits after earlier sessions."""
+    if max_cost is None and max_calls is None:
+        yield
+        return
+    from opto.llm import budget
+
+    cost_left = None if max_cost is None else max(0.0, max_cost - spent.get("cost", 0.0))
+    calls_left = None if max_calls is None else max(0, max_calls - spent.get("calls", 0))
+    with budget(max_cost=cost_left, max_calls=calls_left, name="training budget"):
+        yield
+
+
+def write_json(path: Path, value: Any) -> Path:
+    return atomic_write_json(path, value)

@@ -1,0 +1,219 @@
+"""Scores with several objectives: turning them into a ranking of candidates.
+
+A score is a number or a dict ``{metric: number}``. ``ObjectiveConfig`` says how candidates
+compare: ``scalar`` (a number, or the mean of a dict), ``weighted`` (a weighted sum), or
+``pareto`` (non-dominated sorting, ties broken by weights, names or a seeded shuffle). Metrics
+named in ``minimize`` are negated first, so that higher is always better afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+ScoreLike = Union[int, float, bool, dict]
+
+MODES = ("scalar", "weighted", "pareto")
+TIE_BREAKS = ("weighted", "lexicographic", "random_seeded")
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """How candidates with (possibly multi-metric) scores are compared."""
+
+    mode: str = "scalar"
+    weights: dict[str, float] = field(default_factory=dict)
+    minimize: frozenset = field(default_factory=frozenset)
+    missing_value: float = float("-inf")
+    pareto_metrics: tuple[str, ...] | None = None
+    tie_break: str = "weighted"
+    seed: int = 0
+    scalarize_dict: str = "mean"
+    score_key: str = "score"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "minimize", frozenset(self.minimize))
+        object.__setattr__(self, "weights", dict(self.weights))
+        if self.pareto_metrics is not None:
+            object.__setattr__(self, "pareto_metrics", tuple(self.pareto_metrics))
+            if not self.pareto_metrics:
+                raise ValueError("pareto_metrics must be None (all metrics) or non-empty")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
+        if self.scalarize_dict not in ("mean", "sum"):
+            raise ValueError(f"scalarize_dict must be 'mean' or 'sum', got {self.scalarize_dict!r}")
+        negative = {name: w for name, w in self.weights.items() if w < 0}
+        if negative:
+            raise ValueError(
+                f"weights must not be negative ({negative}); list the metric in minimize= instead"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (for run configs and checkpoints)."""
+        return {
+            "mode": self.mode,
+            "weights": dict(self.weights),
+            "minimize": sorted(self.minimize),
+            "missing_value": self.missing_value,
+            "pareto_metrics": list(self.pareto_metrics) if self.pareto_metrics else None,
+            "tie_break": self.tie_break,
+            "seed": self.seed,
+            "scalarize_dict": self.scalarize_dict,
+            "score_key": self.score_key,
+        }
+
+
+def to_score_dict(score: ScoreLike, score_key: str = "score") -> dict[str, float]:
+    """A number becomes ``{score_key: value}``; a dict is checked and converted to floats."""
+    if isinstance(score, (bool, int, float)):
+        value = float(score)
+        if math.isnan(value):
+            raise ValueError("a score must not be NaN")
+        return {score_key: value}
+    if isinstance(score, dict):
+        if not score:
+            raise ValueError("a score dict must not be empty")
+        result = {}
+        for name, value in score.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"score {name!r} must be a number, got {type(value).__name__}")
+            if math.isnan(value):
+                raise ValueError(f"score {name!r} is NaN")
+            result[str(name)] = float(value)
+        return result
+    raise TypeError(f"a score must be a number or a dict of numbers, got {type(score).__name__}")
+
+
+normalize_score = to_score_dict
+
+
+def apply_minimize(scores: dict[str, float], minimize: Iterable[str]) -> dict[str, float]:
+    """Negate the metrics to minimize, so that higher is better for every metric."""
+    lower = set(minimize)
+    return {name: -value if name in lower else value for name, value in scores.items()}
+
+
+def weighted_scalarize(
+    scores: dict[str, float], weights: dict[str, float], missing_value: float = float("-inf")
+) -> float:
+    """Weighted sum over ``weights`` (all metrics with weight 1 when ``weights`` is empty)."""
+    if not weights:
+        weights = dict.fromkeys(scores, 1.0)
+    total = 0.0
+    for name, weight in weights.items():
+        if weight:
+            total += weight * scores.get(name, missing_value)
+    return total
+
+
+def scalarize(score: ScoreLike, config: ObjectiveConfig | None = None) -> float:
+    """One number per score, higher is better (for pareto mode: the tie-break weights)."""
+    config = config or ObjectiveConfig()
+    scores = apply_minimize(to_score_dict(score, config.score_key), config.minimize)
+    if config.mode == "scalar":
+        total = sum(scores.values())
+        return total if config.scalarize_dict == "sum" else total / len(scores)
+    return weighted_scalarize(scores, config.weights, config.missing_value)
+
+
+def dominates(
+    a: dict[str, float], b: dict[str, float], metrics: Sequence[str] | None = None
+) -> bool:
+    """``a`` is at least as good as ``b`` on every metric and better on one (higher is better)."""
+    names = metrics if metrics is not None else sorted(set(a) | set(b))
+    better = False
+    for name in names:
+        left, right = a.get(name, float("-inf")), b.get(name, float("-inf"))
+        if left < right:
+            return False
+        if left > right:
+            better = True
+    return better
+
+
+def pareto_rank(
+    candidates: Sequence[dict[str, float]], metrics: Sequence[str] | None = None
+) -> list[int]:
+    """Non-dominated sorting: 0 for the front, 1 for the front once that is removed, ..."""
+    ranks = [0] * len(candidates)
+    remaining = list(range(len(candidates)))
+    rank = 0
+    while remaining:
+        front = [
+            i
+            for i in remaining
+            if not any(
+                dominates(candidates[j], candidates[i], metrics) for j in remaining if j != i
+            )
+        ]
+        for i in front:
+            ranks[i] = rank
+        remaining = [i for i in remaining if i not in front]
+        rank += 1
+    return ranks
+
+
+def select_top_k(
+    candidates: Sequence[tuple[ScoreLike, Any]], config: ObjectiveConfig | None = None, k: int = 1
+) -> list[int]:
+    """Indices of the ``k`` best ``(score, payload)`` pairs, best first (stable on ties)."""
+    config = config or ObjectiveConfig()
+    if config.mode != "pareto":
+        values = [scalarize(score, config) for score, _ in candidates]
+        return sorted(range(len(values)), key=lambda i: -values[i])[:k]
+    dicts = [
+        apply_minimize(to_score_dict(score, config.score_key), config.minimize)
+        for score, _ in candidates
+    ]
+    ranks = pareto_rank(dicts, config.pareto_metrics)
+    chosen: list[int] = []
+    for rank in sorted(set(ranks)):
+        members = [i for i, r in enumerate(ranks) if r == rank]
+        chosen.extend(_break_ties(members, dicts, config, rank))
+        if len(chosen) >= k:
+            break
+    return chosen[:k]
+
+
+def select_best(
+    candidates: Sequence[tuple[ScoreLike, Any]], config: ObjectiveConfig | None = None
+) -> int:
+    """Index of the best ``(score, payload)`` pair."""
+    if not candidates:
+        raise ValueError("select_best needs at least one candidate")
+    return select_top_k(candidates, config, k=1)[0]
+
+
+def _break_ties(
+    members: list[int], dicts: list[dict[str, float]], config: ObjectiveConfig, rank: int
+) -> list[int]:
+    if config.tie_break == "weighted":
+        return sorted(
+            members,
+            key=lambda i: -weighted_scalarize(dicts[i], config.weights, config.missing_value),
+        )
+    if config.tie_break == "lexicographic":
+        names = sorted(set().union(*(dicts[i] for i in members)))
+        return sorted(
+            members, key=lambda i: [-dicts[i].get(n, config.missing_value) for n in names]
+        )
+    shuffled = list(members)
+    random.Random(config.seed + rank).shuffle(shuffled)
+    return shuffled
+
+
+def aggregate_score_dicts(score_dicts: Iterable[dict[str, float]]) -> dict[str, float]:
+    """The mean of each metric over the dicts that have it (None values are left out)."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for scores in score_dicts:
+        for name, value in scores.items():
+            if value is not None:
+                sums[name] = sums.get(name, 0.0) + value
+                counts[name] = counts.get(name, 0) + 1
+    return {name: sums[name] / counts[name] for name in sorted(sums)}

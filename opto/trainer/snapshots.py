@@ -1,0 +1,65 @@
+"""Parameter snapshots: a candidate is ``{parameter path: value}``, not a copy of a graph.
+
+Paths are ``Module.named_parameters()`` keys (``"agent.prompt"``, ``"solve"`` for a bundle's
+code). A snapshot is plain data: it goes into JSON checkpoints and travels to worker processes
+cheaply, where it is applied to the worker's own copy of the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+from opto.llm.base import BaseLLM
+from opto.trace.modules import Module
+
+
+class SnapshotError(KeyError):
+    """A snapshot does not fit the model (missing or unknown parameter paths)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def take_snapshot(model: Module) -> dict[str, Any]:
+    """The current value of every parameter, by path (values are deep copies)."""
+    return {path: copy.deepcopy(p._data) for path, p in model.named_parameters().items()}
+
+
+def apply_snapshot(model: Module, snapshot: dict[str, Any]) -> None:
+    """Write ``snapshot`` into the model's parameters; every path must exist in the model."""
+    parameters = model.named_parameters()
+    unknown = sorted(set(snapshot) - set(parameters))
+    if unknown:
+        raise SnapshotError(
+            f"the snapshot names parameter(s) {unknown} that {type(model).__name__} does not "
+            f"have (it has {sorted(parameters)}); was it taken from another model?"
+        )
+    for path, value in snapshot.items():
+        parameters[path]._set(copy.deepcopy(value))
+
+
+def materialize(model: Module, snapshot: dict[str, Any] | None) -> Module:
+    """An independent copy of ``model`` with ``snapshot`` applied (its own parameters).
+
+    LLM clients held as attributes are shared, not copied: they are thread-safe, and a copy
+    would open new connections for every candidate.
+    """
+    shared = {id(v): v for v in vars(model).values() if isinstance(v, BaseLLM)}
+    duplicate = copy.deepcopy(model, shared)
+    if snapshot:
+        apply_snapshot(duplicate, snapshot)
+    return duplicate
+
+
+def snapshot_key(snapshot: dict[str, Any] | None) -> str:
+    """A short stable hash of a snapshot (sorted JSON; ``repr`` for values JSON cannot hold)."""
+    text = json.dumps(snapshot or {}, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def paths_by_parameter(model: Module) -> dict[int, str]:
+    """``id(parameter) -> path``: turns an optimizer's update dict into snapshot entries."""
+    return {id(p): path for path, p in model.named_parameters().items()}

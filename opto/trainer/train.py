@@ -1,0 +1,167 @@
+"""``train(...)``: one call to train a model on a dataset; ``resume(run_dir, ...)`` continues.
+
+Components may be given as objects, classes or names: optimizers from ``opto.optimizers``,
+guides from ``opto.trainer.guide`` (or a plain metric function), loggers from
+``opto.trainer.loggers``, algorithms from ``opto.trainer.algorithms``. Everything is in the
+package, so it works from any directory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from opto.optimizers.optimizer import Optimizer
+from opto.trace.modules import Module
+from opto.trace.nodes import ParameterNode
+from opto.trainer.algorithms.base import Trainer, TrainResult
+from opto.trainer.checkpoint import CheckpointError, RunDirectory
+from opto.trainer.guide import Guide, MetricGuide
+from opto.trainer.loader import check_dataset
+from opto.trainer.loggers import BaseLogger
+
+
+class SingleNodeModel(Module):
+    """Wraps one trainable node as a model whose output is that node."""
+
+    def __init__(self, param: ParameterNode) -> None:
+        self.param = param
+
+    def forward(self, x: Any) -> ParameterNode:
+        return self.param
+
+
+def train(
+    *,
+    model: Module | ParameterNode,
+    train_dataset: dict,
+    algorithm: type[Trainer] | str = "MinibatchAlgorithm",
+    optimizer: Optimizer | type | str | None = None,
+    guide: Guide | type | str | Any = "LLMJudge",
+    logger: BaseLogger | type | str = "ConsoleLogger",
+    optimizer_kwargs: dict | list[dict] | None = None,
+    guide_kwargs: dict | None = None,
+    logger_kwargs: dict | None = None,
+    **trainer_kwargs: Any,
+) -> TrainResult:
+    """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
+
+    ``trainer_kwargs`` go to the algorithm's ``train`` (batch_size, num_epochs, num_steps,
+    validate_dataset, run_dir, resume, max_cost, ...); unknown names are an error.
+    """
+    check_dataset(train_dataset, "train_dataset")
+    if isinstance(model, ParameterNode):
+        if not model.trainable:
+            raise ValueError(f"{model.name} is not trainable: make it with trainable=True")
+        model = SingleNodeModel(model)
+    if not isinstance(model, Module):
+        raise TypeError(
+            f"model must be an opto Module or a ParameterNode, got {type(model).__name__}"
+        )
+    if not model.parameters():
+        raise ValueError(f"{type(model).__name__} has no trainable parameters")
+    optimizers = _optimizers(optimizer, model, optimizer_kwargs)
+    guide = _guide(guide, guide_kwargs or {})
+    logger = _build(logger, "opto.trainer.loggers", BaseLogger, "logger", logger_kwargs or {})
+    algorithm_class = _resolve(algorithm, "opto.trainer.algorithms", Trainer, "algorithm")
+    trainer = algorithm_class(
+        model, optimizers if len(optimizers) > 1 else optimizers[0], logger=logger
+    )
+    return trainer.train(guide=guide, train_dataset=train_dataset, **trainer_kwargs)
+
+
+def resume(
+    run_dir: str | os.PathLike,
+    *,
+    model: Module | ParameterNode,
+    guide: Guide | type | str | Any,
+    optimizer: Optimizer | type | str | None = None,
+    logger: BaseLogger | type | str = "ConsoleLogger",
+    optimizer_kwargs: dict | list[dict] | None = None,
+    guide_kwargs: dict | None = None,
+    logger_kwargs: dict | None = None,
+    train_dataset: dict | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Continue the run in ``run_dir`` from its last checkpoint.
+
+    The algorithm and options come from the run directory; ``overrides`` change options
+    (e.g. a larger ``max_cost`` or ``num_steps``). Datasets are read back from the run
+    directory when they were stored there, else they must be given again.
+    """
+    run = RunDirectory(run_dir)
+    config = run.read_config()
+    stored = run.read_datasets()
+    train_dataset = train_dataset if train_dataset is not None else stored.get("train")
+    if train_dataset is None:
+        raise CheckpointError(
+            f"{run.path} does not hold the training data (it could not be stored as JSON); "
+            "pass train_dataset="
+        )
+    options = {**config["options"], **overrides, "run_dir": run.path, "resume": True}
+    for role in ("validate", "test"):
+        options.setdefault(f"{role}_dataset", stored.get(role))
+    return train(
+        model=model,
+        train_dataset=train_dataset,
+        algorithm=config["algorithm"],
+        optimizer=optimizer,
+        guide=guide,
+        logger=logger,
+        optimizer_kwargs=optimizer_kwargs,
+        guide_kwargs=guide_kwargs,
+        logger_kwargs=logger_kwargs,
+        **options,
+    )
+
+
+def default_optimizer_name(model: Module) -> str:
+    """Trace 0.2's choice (OPROv2 for one node, else OptoPrimeV2) when available, else OptoPrime."""
+    optimizers = importlib.import_module("opto.optimizers")
+    wanted = "OPROv2" if isinstance(model, SingleNodeModel) else "OptoPrimeV2"
+    return wanted if hasattr(optimizers, wanted) else "OptoPrime"
+
+
+def _optimizers(optimizer: Any, model: Module, kwargs: dict | list[dict] | None) -> list[Optimizer]:
+    if optimizer is None:
+        optimizer = default_optimizer_name(model)
+    if isinstance(optimizer, Optimizer):
+        if kwargs:
+            raise TypeError(
+                "optimizer_kwargs only apply when the optimizer is given by name or class"
+            )
+        return [optimizer]
+    if isinstance(kwargs, list):
+        return [
+            _build(optimizer, "opto.optimizers", Optimizer, "optimizer", k, model) for k in kwargs
+        ]
+    return [_build(optimizer, "opto.optimizers", Optimizer, "optimizer", kwargs or {}, model)]
+
+
+def _guide(guide: Any, kwargs: dict) -> Guide:
+    if callable(guide) and not isinstance(guide, (Guide, type, str)):
+        return MetricGuide(guide, **kwargs)
+    return _build(guide, "opto.trainer.guide", Guide, "guide", kwargs)
+
+
+def _build(spec: Any, module: str, base: type, what: str, kwargs: dict, model: Any = None) -> Any:
+    if isinstance(spec, base):
+        return spec
+    cls = _resolve(spec, module, base, what)
+    return cls(model.parameters(), **kwargs) if model is not None else cls(**kwargs)
+
+
+def _resolve(spec: Any, module: str, base: type, what: str) -> type:
+    if isinstance(spec, str):
+        namespace = importlib.import_module(module)
+        found = getattr(namespace, spec, None)
+        if not (isinstance(found, type) and issubclass(found, base)):
+            names = sorted(
+                n for n, v in vars(namespace).items() if isinstance(v, type) and issubclass(v, base)
+            )
+            raise ValueError(f"unknown {what} {spec!r}; {module} has {names}")
+        return found
+    if isinstance(spec, type) and issubclass(spec, base):
+        return spec
+    raise TypeError(f"{what} must be a {base.__name__}, a subclass or its name, got {spec!r}")
