@@ -44,7 +44,7 @@ from opto.llm.pricing import Price
 from opto.llm.response import ChatResponse, Choice, Message, Usage
 from opto.llm.retry import RetryPolicy
 from opto.llm.testing import DummyLLM, ReplayLLM, ScriptedLLM
-from opto.llm.usage import UsageLedger, UsageStats, get_usage, reset_usage
+from opto.llm.usage import UsageLedger, UsageStats, get_usage, reset_usage, usage_scope
 
 __all__ = [
     "LLM",
@@ -94,4 +94,5 @@ __all__ = [
     "get_usage",
     "is_configured",
     "reset_usage",
+    "usage_scope",
 ]

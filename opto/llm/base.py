@@ -39,7 +39,7 @@ from opto.llm.pricing import (
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
-from opto.llm.usage import UsageLedger, get_usage
+from opto.llm.usage import UsageLedger, record_usage
 
 CONTROL_KEYS = ("cache", "timeout", "on_delta")
 
@@ -418,7 +418,7 @@ class BaseLLM(abc.ABC):
 
     def _record(self, model: str, **deltas: Any) -> None:
         self.usage.record(model, **deltas)
-        get_usage().record(model, **deltas)
+        record_usage(model, **deltas)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"

@@ -94,6 +94,12 @@ class Budget:
             self.calls += 1
             self.spent += cost or 0.0
 
+    def charge(self, cost: float, calls: int) -> None:
+        """Count calls made where this budget could not see them (another process)."""
+        with self._lock:
+            self.calls += calls
+            self.spent += cost
+
     def cancel(self, estimate: float | None) -> None:
         """Give a reservation back: the call failed."""
         with self._lock:

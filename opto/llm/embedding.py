@@ -10,7 +10,7 @@ from opto.llm.litellm_backend import import_litellm
 from opto.llm.pricing import estimate_text_tokens, price_for
 from opto.llm.provider_errors import translate_exception
 from opto.llm.retry import RetryPolicy
-from opto.llm.usage import get_usage
+from opto.llm.usage import record_usage
 
 
 def embed_text(
@@ -43,17 +43,17 @@ def embed_text(
             error.attempts = attempt
             delay = policy.next_delay(attempt, error, waited)
             if delay is None:
-                get_usage().record(model, errors=1)
+                record_usage(model, errors=1)
                 if error is exc:
                     raise
                 raise error from exc
-            get_usage().record(model, retries=1)
+            record_usage(model, retries=1)
             time.sleep(delay)
             waited += delay
     usage = getattr(reply, "usage", None)
     tokens = getattr(usage, "prompt_tokens", None) or estimate_text_tokens(text)
     price = price_for(model)
-    get_usage().record(
+    record_usage(
         model,
         calls=1,
         prompt_tokens=tokens,

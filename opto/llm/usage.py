@@ -1,12 +1,16 @@
 """Counting what model calls consumed: tokens, cost, calls, cache hits, latency.
 
 Each client keeps its own ledger (`llm.usage`) and every call is also added to one process-wide
-ledger (`get_usage()`), per model and in total. Ledgers are thread-safe.
+ledger (`get_usage()`), per model and in total, and to the ledger of every `usage_scope()` open
+in the calling thread or task. Ledgers are thread-safe.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -74,6 +78,12 @@ class UsageLedger:
         with self._lock:
             self._by_model.clear()
 
+    def merge(self, by_model: dict[str, UsageStats]) -> None:
+        """Add usage counted elsewhere (e.g. another process's `usage_scope`)."""
+        with self._lock:
+            for model, stats in by_model.items():
+                self._by_model.setdefault(model, UsageStats()).add(stats)
+
     def summary(self) -> str:
         """A small text table, one line per model and a total."""
         rows = [("model", "calls", "hits", "tokens in", "tokens out", "cost $", "errors")]
@@ -117,3 +127,30 @@ def get_usage() -> UsageLedger:
 
 def reset_usage() -> None:
     _GLOBAL_LEDGER.reset()
+
+
+_SCOPES: contextvars.ContextVar[tuple[UsageLedger, ...]] = contextvars.ContextVar(
+    "opto_usage_scopes", default=()
+)
+
+
+@contextmanager
+def usage_scope() -> Iterator[UsageLedger]:
+    """A ledger of the calls made in this thread or task while the block runs.
+
+    Worker processes use it to send what one task spent back to the process that owns the
+    run, so its totals and budgets include work done elsewhere.
+    """
+    ledger = UsageLedger()
+    token = _SCOPES.set((*_SCOPES.get(), ledger))
+    try:
+        yield ledger
+    finally:
+        _SCOPES.reset(token)
+
+
+def record_usage(model: str, **deltas: float) -> None:
+    """Count one event in the process-wide ledger and in every open `usage_scope`."""
+    _GLOBAL_LEDGER.record(model, **deltas)
+    for ledger in _SCOPES.get():
+        ledger.record(model, **deltas)

@@ -144,7 +144,8 @@ USAGE_FIELDS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "co
 class UsageMeter:
     """Usage of this run: what earlier sessions spent plus this process's ledger since start.
 
-    Calls made in other processes (process pools, Dask workers) are not in this ledger.
+    Calls made in other processes (process pools, Dask workers) reach the ledger when their
+    example's result comes back.
     """
 
     def __init__(self, before: dict[str, Any] | None = None) -> None:

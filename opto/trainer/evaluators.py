@@ -7,7 +7,9 @@ error feedback (at ``min_score``); errors that concern the whole run (budget, cr
 model configured) stop it. Results come back in input order.
 
 Other processes get the model and guide pickled once per call and a parameter snapshot per
-candidate; each worker unpickles a payload once and keeps a few in memory.
+candidate; each worker unpickles a payload once and keeps a few in memory. What a remote
+example spent on LLM calls comes back with its result and is added to this process's usage
+ledger and open budgets, so run totals and ``max_cost`` include it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExec
 from dataclasses import dataclass
 from typing import Any
 
+from opto.llm.budget import active_budgets
 from opto.llm.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -35,6 +38,7 @@ from opto.llm.errors import (
     ReplayError,
     ScriptExhaustedError,
 )
+from opto.llm.usage import UsageStats, get_usage, usage_scope
 from opto.trace.errors import ExecutionError
 from opto.trace.graph import stop_tracing
 from opto.trace.nodes import Node
@@ -256,7 +260,8 @@ def score_jobs(
     In this process each snapshot is applied to its own copy of the model; for other
     processes the model and guide travel pickled once (``payload``) plus the snapshot.
     """
-    if executor is None or isinstance(executor, ThreadPoolExecutor):
+    remote = not (executor is None or isinstance(executor, ThreadPoolExecutor))
+    if not remote:
         calls = []
         for snapshot, xs, refs in jobs:
             model = agent if snapshot is None else materialize(agent, snapshot)
@@ -275,6 +280,8 @@ def score_jobs(
                 arguments = (payload.data, payload.key, snapshot, key, mode, x, info, min_score)
                 calls.append((_remote_score, (*arguments, call_id)))
     flat = run_calls(calls, executor, num_threads, progress, description)
+    if remote:
+        flat = [_count_remote_usage(*answer) for answer in flat]
     results, position = [], 0
     for _, xs, _ in jobs:
         results.append(flat[position : position + len(xs)])
@@ -356,6 +363,7 @@ def _remote_score(
 ) -> ExampleResult:
     """Runs in a worker: unpickle the payload once, apply the snapshot to a copy, score.
 
+    Returns the result, the LLM usage of this example and the worker's process id.
     ``call_id`` is unused here; it makes every task distinct, since Dask runs tasks with equal
     arguments only once and repeated samples of one example must each run.
     """
@@ -372,4 +380,17 @@ def _remote_score(
         _WORKER_OBJECTS.move_to_end((key, snap_key))
         while len(_WORKER_OBJECTS) > _WORKER_KEEP:
             _WORKER_OBJECTS.popitem(last=False)
-    return score_example(objects[0], objects[1], x, info, mode, min_score)
+    with usage_scope() as spent:
+        result = score_example(objects[0], objects[1], x, info, mode, min_score)
+    return result, spent.by_model, os.getpid()
+
+
+def _count_remote_usage(
+    result: ExampleResult, usage: dict[str, UsageStats], pid: int
+) -> ExampleResult:
+    """Add a worker's usage to this process (a worker thread of this process counted it already)."""
+    if pid != os.getpid() and usage:
+        get_usage().merge(usage)
+        for scope in active_budgets():
+            scope.charge(sum(s.cost for s in usage.values()), sum(s.calls for s in usage.values()))
+    return result

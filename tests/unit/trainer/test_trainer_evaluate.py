@@ -183,3 +183,43 @@ def test_an_unpicklable_model_is_explained():
 
     with pytest.raises(TypeError, match="module level"):
         RemotePayload(Local(), make_guide())
+
+
+def _echo(*args, **kwargs):
+    return "4"
+
+
+@model
+class Asker:
+    """Asks a priced stand-in LLM for every example, so the calls cost tokens and money."""
+
+    def __init__(self):
+        from opto.llm import DummyLLM
+
+        self.llm = DummyLLM(_echo, prices=(1e-3, 2e-3))
+
+    def forward(self, x):
+        reply = self.llm(messages=[{"role": "user", "content": f"what is {x} + 3?"}])
+        return int(reply.choices[0].message.content)
+
+
+def test_llm_usage_in_worker_processes_is_counted_in_the_run():
+    from opto.llm import budget, get_usage, reset_usage
+
+    reset_usage()
+    context = multiprocessing.get_context("fork")
+    with budget(max_calls=100) as scope, ProcessPoolExecutor(2, mp_context=context) as pool:
+        scores = evaluate(Asker(), make_guide(), [1, 2, 3], [4, 4, 4], executor=pool)
+    total = get_usage().total
+    assert list(scores) == [1.0, 1.0, 1.0]
+    assert total.calls == 3 and total.prompt_tokens > 0
+    assert total.cost == pytest.approx(1e-3 * total.prompt_tokens + 2e-3 * total.completion_tokens)
+    assert scope.calls == 3 and scope.spent == pytest.approx(total.cost)
+
+
+def test_usage_in_threads_is_counted_once():
+    from opto.llm import get_usage, reset_usage
+
+    reset_usage()
+    evaluate(Asker(), make_guide(), [1, 2, 3], [4, 4, 4], num_threads=3)
+    assert get_usage().total.calls == 3
