@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import evaluation  # this file as a module, so that Dask workers can import the agent
-    from llm_concurrency import serve
+    from llm_concurrency import print_table, serve
 
     configure_cache(enabled=False, disk=False)
     ports: multiprocessing.Queue = multiprocessing.Queue()
@@ -148,16 +148,7 @@ def main() -> None:
         cluster.close()
     server.terminate()
     server.join()
-
-    print()
-    header = f"{'case':<16} {'conc':>4} {'wall s':>8} {'ideal s':>8} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        print(
-            f"{row['name']:<16} {row['concurrency']:>4} {row['wall_s']:>8.2f} "
-            f"{row['ideal_s']:>8.2f} {row['ratio']:>6.2f}"
-        )
+    print_table(rows)
 
 
 if __name__ == "__main__":

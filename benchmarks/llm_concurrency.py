@@ -153,6 +153,11 @@ def main() -> None:
     server.terminate()
     server.join()
 
+    print_table(rows)
+
+
+def print_table(rows: list[dict]) -> None:
+    """Wall time against the ideal, one line per case (shared with evaluation.py)."""
     print()
     header = f"{'case':<16} {'conc':>4} {'wall s':>8} {'ideal s':>8} {'ratio':>6}"
     print(header)
