@@ -10,7 +10,7 @@ order, so the same program always gives the same text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,7 +74,7 @@ def build_problem(
     """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
-    members = {id(item) for item in nodes}
+    names = {item: item.py_name for item in nodes}  # each name is built once
     outputs = {id(item) for item in graph.outputs}
     if not outputs and nodes:
         deepest = max(item._level for item in nodes)
@@ -82,18 +82,17 @@ def build_problem(
     problem = ProblemInstance(instruction=instruction, feedback=_feedback_text(graph))
     for item in nodes:
         operation = item._parents or item._hidden
-        is_root = not operation or not all(id(p) in members for p in item._parents)
-        if is_root:
+        if not operation or not all(map(names.__contains__, item._parents)):
             section = problem.variables if id(item) in trainable else problem.inputs
-            section[item.py_name] = item
+            section[names[item]] = item
             continue
-        fun_name = _fun_name(item)
-        problem.code.append(code_line(item, fun_name))
+        problem.code.append(code_line(item, names))
         problem.code_nodes.append(item)
+        fun_name = _fun_name(item)
         if fun_name not in problem.documentation:
             problem.documentation[fun_name] = f"[{fun_name}] {item.description or ''}".rstrip()
         section = problem.outputs if id(item) in outputs else problem.others
-        section[item.py_name] = item
+        section[names[item]] = item
     for parameter in extra_variables:
         if parameter.trainable and parameter.py_name not in problem.variables:
             problem.variables[parameter.py_name] = parameter
@@ -111,8 +110,16 @@ def _fun_name(item: Node) -> str:
     return item.op_name or "unknown"
 
 
-def code_line(item: Node, fun_name: str | None = None) -> str:
-    """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``."""
-    inputs = item._inputs if isinstance(item, MessageNode) else {}
-    arguments = ", ".join(f"{key}={value.py_name}" for key, value in inputs.items())
-    return f"{item.py_name} = {fun_name or _fun_name(item)}({arguments})"
+def _inputs(item: Node) -> dict[str, Node]:
+    return item._inputs if isinstance(item, MessageNode) else {}
+
+
+def code_line(item: Node, names: Mapping[Node, str] | None = None) -> str:
+    """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``.
+
+    ``names`` maps nodes to their prompt names when the caller has them already."""
+    inputs = _inputs(item)
+    if names is None:
+        names = {node: node.py_name for node in (item, *inputs.values())}
+    arguments = ", ".join(f"{key}={names[value]}" for key, value in inputs.items())
+    return f"{names[item]} = {_fun_name(item)}({arguments})"
