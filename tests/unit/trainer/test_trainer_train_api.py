@@ -167,3 +167,29 @@ def test_train_works_from_any_directory(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "2 completed"
+
+
+@pytest.mark.parametrize(
+    ("module", "names"),
+    [
+        ("opto.trainer.algorithms.algorithm", ["Trainer", "AlgorithmBase"]),
+        (
+            "opto.trainer.algorithms.basic_algorithms",
+            ["MinibatchAlgorithm", "BasicSearchAlgorithm"],
+        ),
+        ("opto.trainer.algorithms.search_template", ["SearchTemplate"]),
+        ("opto.trainer.algorithms.priority_search", ["PrioritySearch"]),
+        (
+            "opto.trainer.algorithms.classical_algorithms",
+            ["SequentialUpdate", "SequentialSearch", "BeamSearch", "ParetobasedPS"],
+        ),
+    ],
+)
+def test_trace_module_paths_give_the_same_classes(module, names):
+    import importlib
+
+    import opto.trainer.algorithms as algorithms
+
+    imported = importlib.import_module(module)
+    for name in names:
+        assert getattr(imported, name) is getattr(algorithms, name)
