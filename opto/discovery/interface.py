@@ -16,6 +16,7 @@ import ast
 import hashlib
 
 from opto.discovery.errors import LossContractError
+from opto.runtime.source import parse
 
 LOSS_PARAMETERS = (
     "policy_chosen_logps",
@@ -66,19 +67,8 @@ def loss_function_name(code: str, preferred: str | None = None) -> str:
 
 
 def parse_code(code: str) -> ast.Module:
-    """``ast.parse``, with every way it can refuse a string raised as ``SyntaxError``.
-
-    Null bytes and lone surrogates give ``ValueError``, and deep nesting (a 6,000-term sum is
-    enough) ``RecursionError``: proposed code can hold any of them and must get feedback.
-    """
-    try:
-        return ast.parse(code, filename="<proposal>")
-    except SyntaxError:
-        raise
-    except ValueError as error:
-        raise SyntaxError(f"the code cannot be parsed: {error}") from None
-    except (RecursionError, MemoryError):
-        raise SyntaxError("the code is nested too deeply to be parsed") from None
+    """``ast.parse``, with every way it can refuse a string raised as ``SyntaxError``."""
+    return parse(code, "<proposal>")
 
 
 def static_problems(code: str) -> str | None:

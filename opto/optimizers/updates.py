@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
+from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
 
 
@@ -188,9 +189,9 @@ def _to_container(target: type, value: Any) -> Any:
 
 
 def _literal(text: str) -> Any:
-    for parse in (json.loads, ast.literal_eval):
+    for read in (json.loads, ast.literal_eval):
         try:
-            return parse(text)
+            return read(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
     return text
@@ -206,7 +207,7 @@ def check_code(current: str, suggested: Any) -> None:
     if not isinstance(suggested, str):
         raise RefusedValue(f"code must be a string, got {type(suggested).__name__}")
     try:
-        tree = ast.parse(suggested)
+        tree = parse(suggested)
     except SyntaxError as error:
         raise RefusedValue(
             f"the code does not compile: {error.msg} (line {error.lineno})"

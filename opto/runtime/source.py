@@ -7,6 +7,8 @@ import ast
 import hashlib
 import inspect
 import linecache
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import CodeType
 
 FunctionDef = ast.FunctionDef | ast.AsyncFunctionDef
@@ -18,17 +20,36 @@ def code_filename(source: str, function_name: str) -> str:
     return f"<generated code of {function_name} {digest}>"
 
 
-def parse(source: str, filename: str) -> ast.Module:
-    """Parse ``source``; a ``SyntaxError`` names ``filename`` and the line."""
-    return ast.parse(source, filename=filename)
+def parse(source: str, filename: str = "<code>") -> ast.Module:
+    """Parse ``source``; every way Python refuses a string is a ``SyntaxError`` naming
+    ``filename``, so generated code always gets feedback instead of crashing the caller."""
+    with _refusals_as_syntax_errors(filename):
+        return ast.parse(source, filename=filename)
 
 
 def compile_source(source: str, filename: str) -> CodeType:
     """Compile ``source`` and register its lines so tracebacks can quote them."""
-    # dont_inherit: this module's ``from __future__ import annotations`` must not leak in.
-    code = compile(source, filename, "exec", dont_inherit=True)
+    with _refusals_as_syntax_errors(filename):
+        # dont_inherit: this module's ``from __future__ import annotations`` must not leak in.
+        code = compile(source, filename, "exec", dont_inherit=True)
     register_lines(source, filename)
     return code
+
+
+@contextmanager
+def _refusals_as_syntax_errors(filename: str) -> Iterator[None]:
+    """Null bytes and lone surrogates raise ``ValueError``; deep nesting ``RecursionError`` or
+    ``MemoryError``, at depths that differ between Python versions."""
+    try:
+        yield
+    except SyntaxError:
+        raise
+    except ValueError as error:
+        raise SyntaxError(f"the code cannot be parsed: {error}", (filename, 1, 0, None)) from None
+    except (RecursionError, MemoryError):
+        raise SyntaxError(
+            "the code is nested too deeply to be parsed", (filename, 1, 0, None)
+        ) from None
 
 
 def register_lines(source: str, filename: str) -> None:

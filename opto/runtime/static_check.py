@@ -262,7 +262,10 @@ class StaticChecker:
         tree = parse(source, filename)
         module_names = _bindings(tree) | _declared_global(tree)
         visitor = _Visitor(self, source.splitlines(), module_names, namespace or {})
-        visitor.visit(tree)
+        try:
+            visitor.visit(tree)
+        except RecursionError:
+            return [Violation(1, "the code is nested too deeply to be checked")]
         return sorted(visitor.violations, key=lambda violation: violation.line)
 
     def restricted_builtins(self) -> dict[str, Any]:

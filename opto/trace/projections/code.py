@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from opto.runtime.source import parse
 from opto.trace.projections.projection import Projection
 
 
@@ -44,7 +45,7 @@ class DocstringProjection(Projection):
         if not isinstance(x, str):
             return x
         try:
-            tree = ast.parse(x)
+            tree = parse(x)
         except SyntaxError:
             return x
         definition = next(
@@ -73,7 +74,7 @@ class DocstringProjection(Projection):
 
 def _is_python(text: str) -> bool:
     try:
-        ast.parse(text)
+        parse(text)
     except SyntaxError:
         return False
     return True

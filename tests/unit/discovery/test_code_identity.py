@@ -126,15 +126,30 @@ SIGNATURE = (
 UNPARSABLE = {
     "a null byte": (SIGNATURE + "    return 1\x00\n", "null bytes"),
     "a lone surrogate": (SIGNATURE + "    return '\ud800'\n", "the code cannot be parsed"),
-    "a 6,000-term sum": (SIGNATURE + "    return " + "+".join(["1"] * 6000) + "\n", "too deeply"),
-    "5,000 unary minuses": (SIGNATURE + "    return " + "-" * 5000 + "1\n", "too deeply"),
 }
 
 
 @pytest.mark.parametrize("code, message", UNPARSABLE.values(), ids=UNPARSABLE)
 def test_code_that_python_cannot_parse_is_a_syntax_error_and_still_has_a_hash(code, message):
-    # ast.parse raises ValueError or RecursionError for these; both must become feedback.
+    # ast.parse raises ValueError or SyntaxError for these, by version; both become feedback.
     assert len(code) < MAX_CODE_CHARS
     with pytest.raises(SyntaxError, match=message):
         loss_function_name(code)
+    assert code_hash(code) == code_hash(code.replace("    return", "  return"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["+".join(["1"] * 6000), "-" * 5000 + "1", "not " * 4000 + "1", "f" + "()" * 4000],
+    ids=["sum", "minus", "not", "calls"],
+)
+def test_deeply_nested_code_is_refused_with_feedback_on_every_python(body):
+    # Python 3.11 cannot parse these; 3.10 and 3.13 can, and then the check must refuse them.
+    code = SIGNATURE + "    return " + body + "\n"
+    try:
+        loss_function_name(code)
+    except SyntaxError as error:
+        assert "too deeply" in str(error)
+    else:
+        assert "nested too deeply to be checked" in static_problems(code)
     assert code_hash(code) == code_hash(code.replace("    return", "  return"))

@@ -262,10 +262,11 @@ def test_pathological_replies_become_entries_not_crashes(tmp_path):
         ("(unreadable reply)", "invalid", "parse"),
     ]
     deep, escaped_entry, raw_entry, unreadable = Archive.load(path).proposals
-    assert "nested too deeply to be parsed" in deep.feedback
+    assert "nested too deeply to be" in deep.feedback  # parsed (3.11) or checked (3.13)
     assert "the code cannot be parsed" in escaped_entry.feedback
     assert raw_entry.thought == "try ?" and "\ud800" not in raw_entry.reply
-    assert "nested too deeply" in unreadable.feedback
+    # 3.11's json gives up on this depth, 3.13's reads it and finds no code: a reason either way.
+    assert "nested too deeply" in unreadable.feedback or 'no "code" key' in unreadable.feedback
     for message in transcript_messages(loop.archive):
         message["content"].encode("utf-8")  # the next request can be sent
 

@@ -149,16 +149,18 @@ def test_any_json_proposal_round_trips(thought, name, code):
     "reply, message",
     [
         ("[" * 40_000 + "]" * 40_000, "contains no JSON object"),
-        ('{"a": ' * 8_000 + "1" + "}" * 8_000, "nested too deeply"),
+        # Python 3.13's json reads this depth, 3.11's gives up: either way a reason comes back.
+        ('{"a": ' * 8_000 + "1" + "}" * 8_000, ("nested too deeply", 'no "code" key')),
         ('{"code": ' + "[" * 30_000 + "]" * 30_000 + "}", "nested too deeply"),
         ('{"a": ' * 900 + "1" + "}" * 900, "no \"code\" key (its keys: 'a')"),
     ],
 )
 def test_deeply_nested_replies_are_refused_with_a_reason(reply, message):
-    # Deep nesting makes json and ast raise RecursionError; the proposer must get feedback.
+    # Deep nesting can make json and ast raise RecursionError; the proposer must get feedback.
     with pytest.raises(ProposalParseError, match="Reply with one JSON object") as caught:
         parse_proposal(reply)
-    assert message in str(caught.value)
+    messages = message if isinstance(message, tuple) else (message,)
+    assert any(text in str(caught.value) for text in messages)
 
 
 def test_a_proposal_is_looked_for_one_level_deep_only():

@@ -115,3 +115,14 @@ def test_blank_code_suggestions_are_dropped_and_projections_apply():
     assert (
         plan.accepted[double.parameter] == 'def double(x):\n    """Doubles x."""\n    return x + x'
     )
+
+
+def test_code_python_cannot_read_is_refused_not_a_crash():
+    current = "def f(x):\n    return x\n"
+    deep = "def f(x):\n    return " + "+".join(["x"] * 6000) + "\n"
+    with pytest.raises(RefusedValue, match="does not compile"):
+        check_code(current, "def f(x):\n    return '\ud800'\n")
+    try:
+        check_code(current, deep)
+    except RefusedValue as refusal:  # Python 3.11 cannot parse it; 3.10 and 3.13 can
+        assert "too deeply" in str(refusal)

@@ -156,3 +156,30 @@ def test_static_check_in_front_of_the_sandbox(sandbox):
     with pytest.raises(UnsafeCodeError):
         policy.load("import socket\ndef f():\n    return 1\n", "f")
     assert isinstance(policy.inner, SubprocessPolicy)
+
+
+DEEP_BODIES = ["+".join(["1"] * 6000), "not " * 4000 + "1", "f" + "()" * 4000, "-" * 5000 + "1"]
+
+
+@pytest.mark.parametrize("body", DEEP_BODIES, ids=["sum", "not", "calls", "minus"])
+def test_deeply_nested_code_is_refused_not_a_crash(body):
+    # Where Python's parser gives up depends on its version; either way the code is refused.
+    code = f"def f(x):\n    return {body}\n"
+    try:
+        violations = StaticChecker().check(code)
+    except SyntaxError as error:
+        assert "too deeply" in str(error)
+    else:
+        assert [v.message for v in violations] == ["the code is nested too deeply to be checked"]
+    with pytest.raises((SyntaxError, UnsafeCodeError), match="too deeply"):
+        StaticCheckPolicy().load(code, "f")
+
+
+def test_code_python_refuses_to_read_is_a_syntax_error():
+    from opto.runtime.source import compile_source, parse
+
+    for source in ("x = 1\x00\n", "x = '\ud800'\n"):
+        with pytest.raises(SyntaxError):
+            parse(source)
+        with pytest.raises(SyntaxError):
+            compile_source(source, "<test>")
