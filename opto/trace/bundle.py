@@ -48,6 +48,7 @@ _ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
 )
 _external_dependencies_check = {"disabled": False}
 _PLAIN_TYPES = (int, float, str, bool, type(None), bytes)
+_PLAIN_TYPE_SET = frozenset(_PLAIN_TYPES)
 _CONTAINERS = (list, tuple, dict, set, frozenset)
 _EVAL_DESCRIPTION = (
     "[eval] Runs the function defined by the code string __code on the other inputs and "
@@ -302,6 +303,10 @@ class FunModule(Module):
         inputs: dict[str, Node] = {}
         values: list[Any] = []
         for key, value in zip(self._binder.positional, args, strict=True):
+            if type(value) in _PLAIN_TYPE_SET:  # the common raw value: no checks needed
+                inputs[key] = new_root(value, key)
+                values.append(value)
+                continue
             if isinstance(value, Node):
                 data = value._data
             elif isinstance(value, _CONTAINERS) and contains_node(value):
@@ -323,7 +328,9 @@ class FunModule(Module):
             self._fail(error, inputs)
         output, used, start = self._invoke(fun, inputs, values, {})
         data = output
-        if isinstance(output, Node) or (isinstance(output, _CONTAINERS) and contains_node(output)):
+        if type(output) not in _PLAIN_TYPE_SET and (
+            isinstance(output, Node) or (isinstance(output, _CONTAINERS) and contains_node(output))
+        ):
             data = to_data(output)
         result = new_message_node(data, inputs, self._node_description, self._op_name, self)
         if used:
