@@ -60,7 +60,8 @@ def test_the_same_program_gives_the_same_prompt():
     for _ in range(2):
         x, z = scale_problem()
         llm = ScriptedLLM([answer({})])
-        run_step(OptoPrime([x], llm=llm), z, "fb")
+        with pytest.warns(UserWarning, match="no suggestion"):
+            run_step(OptoPrime([x], llm=llm), z, "fb")
         prompts.append(llm.requests[0]["messages"])
     assert prompts[0] == prompts[1]
 
@@ -112,7 +113,8 @@ def test_prompt_symbols_mask_and_highlight():
     )
     optimizer.zero_feedback()
     optimizer.backward(z, "fb")
-    optimizer.step(mask=["#Others"])
+    with pytest.warns(UserWarning, match="no suggestion"):
+        optimizer.step(mask=["#Others"])
     system, user = (m["content"] for m in llm.requests[0]["messages"])
     assert "#Params\n(int) x0=3" in user and "#Variables" not in user
     assert "#Params" in system and "#Variables" not in system
@@ -249,7 +251,8 @@ def test_token_budget_keeps_variables_outputs_and_feedback():
         out = out + "x"
     llm = ScriptedLLM([answer({})])
     optimizer = OptoPrime([p], llm=llm, prompt_token_budget=3000)
-    run_step(optimizer, out, "the text is too long")
+    with pytest.warns(UserWarning, match="no suggestion"):
+        run_step(optimizer, out, "the text is too long")
     user = llm.requests[0]["messages"][1]["content"]
     from opto.optimizers.tokens import count_tokens
 
