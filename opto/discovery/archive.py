@@ -5,13 +5,20 @@ process at any moment leaves the previous complete archive: at most the proposal
 lost, and a resumed run asks for it again. The archive is also what the proposer is shown, in
 either feedback mode (:mod:`opto.discovery.context`): each LLM entry keeps the raw reply and the
 feedback message it received, so the paper's growing transcript can be rebuilt exactly.
+
+One writer at a time: a save first checks, under a lock on the archive's directory, that the
+file is still the one this process last read or wrote. If another process wrote it meanwhile
+(two runs pointed at one archive), the save is refused with :class:`ArchiveError` and the other
+run's entries stay as they are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,11 +83,13 @@ class Archive:
         self.settings = settings
         self.system_prompt = system_prompt
         self.entries: list[Entry] = list(entries or [])
+        self._seen: tuple[int, int, int] | None = None  # the file as last read or written here
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Archive:
         """Read an archive file; :class:`ArchiveError` says why one cannot be used."""
         target = Path(path)
+        seen = _file_identity(target)  # before reading: a write in between is caught at save
         try:
             data = json.loads(target.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -100,21 +109,31 @@ class Archive:
                 raise TypeError("settings must be an object and system_prompt a string")
             if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
                 raise TypeError("entries must be a list of objects")
-            return cls(target, settings, prompt, [Entry.from_dict(item) for item in items])
+            archive = cls(target, settings, prompt, [Entry.from_dict(item) for item in items])
         except (KeyError, TypeError) as error:
             raise ArchiveError(f"the discovery archive {target} is damaged: {error!r}") from None
+        archive._seen = seen
+        return archive
 
     def save(self) -> None:
-        atomic_write_json(
-            self.path,
-            {
-                "format": ARCHIVE_FORMAT,
-                "version": ARCHIVE_VERSION,
-                "settings": self.settings,
-                "system_prompt": self.system_prompt,
-                "entries": [entry.to_dict() for entry in self.entries],
-            },
-        )
+        """Write the file atomically, unless another writer changed it since it was read here."""
+        document = {
+            "format": ARCHIVE_FORMAT,
+            "version": ARCHIVE_VERSION,
+            "settings": self.settings,
+            "system_prompt": self.system_prompt,
+            "entries": [entry.to_dict() for entry in self.entries],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _directory_lock(self.path.parent):
+            if self._seen is not None and _file_identity(self.path) != self._seen:
+                raise ArchiveError(
+                    f"the discovery archive {self.path} was written by another process since "
+                    "this one read it; nothing was written. Run one loop per archive, and "
+                    "resume from the file to continue"
+                )
+            atomic_write_json(self.path, document)
+            self._seen = _file_identity(self.path)
 
     def add(self, **values: Any) -> Entry:
         """Append an entry (its id is the next number) and write the file."""
@@ -206,6 +225,31 @@ class Archive:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+
+
+def _file_identity(path: Path) -> tuple[int, int, int] | None:
+    """Inode, modification time and size: an atomic rewrite always changes the inode."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock shared by every process saving an archive in ``directory``."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the identity check alone still catches most races
+        yield
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _note(entry: Entry) -> str:

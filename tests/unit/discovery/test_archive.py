@@ -192,3 +192,37 @@ def test_entry_from_dict_round_trips():
         status="valid",
     )
     assert Entry.from_dict(entry.to_dict()) == entry
+
+
+def test_a_second_writer_is_refused_and_the_first_writers_entries_stay(archive):
+    archive.add(**values("a"))
+    mine, theirs = Archive.load(archive.path), Archive.load(archive.path)
+    theirs.add(**values("theirs"))
+    with pytest.raises(ArchiveError, match="written by another process"):
+        mine.add(**values("mine"))
+    assert [entry.name for entry in Archive.load(archive.path).entries] == ["a", "theirs"]
+    resumed = Archive.load(archive.path)  # reading the file again is how to continue
+    resumed.add(**values("mine"))
+    assert [entry.name for entry in Archive.load(archive.path).entries] == ["a", "theirs", "mine"]
+
+
+def test_saves_from_other_processes_are_serialised(archive):
+    import multiprocessing
+
+    archive.add(**values("a"))
+    context = multiprocessing.get_context("fork")
+    with context.Pool(4) as pool:
+        outcomes = pool.map(_add_from_a_fresh_read, [(str(archive.path), i) for i in range(8)])
+    names = [entry.name for entry in Archive.load(archive.path).entries]
+    assert names[0] == "a" and len(names) == 1 + outcomes.count("saved")
+    assert outcomes.count("saved") >= 1
+    assert set(outcomes) <= {"saved", "refused"}
+
+
+def _add_from_a_fresh_read(job):
+    path, index = job
+    try:
+        Archive.load(path).add(**values(f"p{index}"))
+    except ArchiveError:
+        return "refused"
+    return "saved"
