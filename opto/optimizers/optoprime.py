@@ -40,10 +40,15 @@ class SuggestionExtractionError(ValueError):
 
 def value_line(node: Node, value_text: str | None = None) -> str:
     """``(type) name=value``, or ``(code) name:source`` for code parameters (Trace's format)."""
+    return "".join(_value_line_parts(node, value_text))
+
+
+def _value_line_parts(node: Node, value_text: str | None) -> tuple[str, str]:
+    """The line as (label, value), so a long value is copied once, into the final prompt."""
     text = render_value(node._data) if value_text is None else value_text
     if is_code_parameter(node):
-        return f"(code) {node.py_name}:{text}"
-    return f"({type(node._data).__name__}) {node.py_name}={text}"
+        return f"(code) {node.py_name}:", text
+    return f"({type(node._data).__name__}) {node.py_name}=", text
 
 
 def constraint_line(node: Node) -> str:
@@ -113,30 +118,41 @@ class OptoPrime(Optimizer):
         values = values or {}
         omitted = omitted or {}
 
-        def lines(section: dict[str, Node]) -> str:
-            return "\n".join(value_line(n, values.get(name)) for name, n in section.items())
+        def lines(section: dict[str, Node]) -> list[str]:
+            pieces: list[str] = []
+            for name, item in section.items():
+                if pieces:
+                    pieces.append("\n")
+                pieces.extend(_value_line_parts(item, values.get(name)))
+            return pieces
 
         contents = {
-            "instruction": self._with_symbols(problem.instruction),
-            "code": "\n".join(problem.code),
-            "documentation": "\n".join(problem.documentation.values()),
+            "instruction": [self._with_symbols(problem.instruction)],
+            "code": ["\n".join(problem.code)],
+            "documentation": ["\n".join(problem.documentation.values())],
             "variables": lines(problem.variables),
-            "constraints": "\n".join(
-                constraint_line(n) for n in problem.variables.values() if n.description is not None
-            ),
+            "constraints": [
+                "\n".join(
+                    constraint_line(n)
+                    for n in problem.variables.values()
+                    if n.description is not None
+                )
+            ],
             "inputs": lines(problem.inputs),
             "others": lines(problem.others),
             "outputs": lines(problem.outputs),
-            "feedback": problem.feedback,
+            "feedback": [problem.feedback],
         }
         masked = set(mask or ())
-        blocks = []
+        pieces: list[str] = []
         for key, symbol in self.prompt_symbols.items():
-            content = "" if symbol in masked or templates.SECTIONS[key] in masked else contents[key]
+            content = [] if symbol in masked or templates.SECTIONS[key] in masked else contents[key]
+            if pieces:
+                pieces.append("\n\n")
+            pieces += [symbol, "\n", *content]
             if omitted.get(key):
-                content = f"{content}\n{omitted[key]}" if content else omitted[key]
-            blocks.append(f"{symbol}\n{content}")
-        return "\n\n".join(blocks)
+                pieces += ["\n", omitted[key]] if any(content) else [omitted[key]]
+        return "".join(pieces)
 
     def system_prompt(self) -> str:
         keys = self.json_keys
@@ -162,14 +178,21 @@ class OptoPrime(Optimizer):
             )
         else:
             problem_block = self.problem_text(problem, mask)
-        user = templates.USER_INTRO + self._framed(problem_block) + self.memory_text()
         if self.highlight_variables:
             names = ", ".join(problem.variables)
-            user += "\n" + templates.HIGHLIGHT.format(names=names) + "Your response:\n"
+            ending = "\n" + templates.HIGHLIGHT.format(names=names) + "Your response:\n"
         else:
-            user += templates.RESPONSE_PROMPT
-        if self.include_example:
-            user = self._example() + user
+            ending = templates.RESPONSE_PROMPT
+        example = self._example() if self.include_example else ""
+        user = "".join(
+            (
+                example,
+                templates.USER_INTRO,
+                *self._framed(problem_block),
+                self.memory_text(),
+                ending,
+            )
+        )
         return self.system_prompt(), user
 
     def memory_text(self) -> str:
@@ -180,8 +203,9 @@ class OptoPrime(Optimizer):
         return templates.MEMORY_LEAD + entries + "\n\n"
 
     @staticmethod
-    def _framed(block: str) -> str:
-        return f"{templates.SEPARATOR}\n\n{block}\n\n{templates.SEPARATOR}\n\n"
+    def _framed(block: str) -> tuple[str, ...]:
+        """The block between separators, as pieces for one final join (blocks can be large)."""
+        return (templates.SEPARATOR, "\n\n", block, "\n\n", templates.SEPARATOR, "\n\n")
 
     def _example(self) -> str:
         keys = self.json_keys
@@ -189,7 +213,7 @@ class OptoPrime(Optimizer):
         if keys.get("answer") is not None:
             reply[keys["answer"]] = templates.EXAMPLE_REPLY["answer"]
         reply[keys["suggestion"]] = templates.EXAMPLE_REPLY["suggestion"]
-        example = self._framed(self._with_symbols(templates.EXAMPLE_PROBLEM))
+        example = "".join(self._framed(self._with_symbols(templates.EXAMPLE_PROBLEM)))
         return (
             templates.EXAMPLE_INTRO
             + example
