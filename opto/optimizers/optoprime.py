@@ -40,15 +40,15 @@ class SuggestionExtractionError(ValueError):
 
 def value_line(node: Node, value_text: str | None = None) -> str:
     """``(type) name=value``, or ``(code) name:source`` for code parameters (Trace's format)."""
-    return "".join(_value_line_parts(node, value_text))
+    return "".join(_value_line_parts(node, node.py_name, value_text))
 
 
-def _value_line_parts(node: Node, value_text: str | None) -> tuple[str, str]:
+def _value_line_parts(node: Node, name: str, value_text: str | None) -> tuple[str, str]:
     """The line as (label, value), so a long value is copied once, into the final prompt."""
     text = render_value(node._data) if value_text is None else value_text
     if is_code_parameter(node):
-        return f"(code) {node.py_name}:", text
-    return f"({type(node._data).__name__}) {node.py_name}=", text
+        return f"(code) {name}:", text
+    return f"({type(node._data).__name__}) {name}=", text
 
 
 def constraint_line(node: Node) -> str:
@@ -123,7 +123,7 @@ class OptoPrime(Optimizer):
             for name, item in section.items():
                 if pieces:
                     pieces.append("\n")
-                pieces.extend(_value_line_parts(item, values.get(name)))
+                pieces.extend(_value_line_parts(item, name, values.get(name)))
             return pieces
 
         contents = {

@@ -30,6 +30,8 @@ def render_value(value: Any) -> str:
     """``str(value)``, except that objects without their own ``__str__``/``__repr__`` show no
     memory address, so the same program gives the same prompt on every run."""
     cls = type(value)
+    if cls is str:
+        return value
     if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
         return f"<{cls.__module__}.{cls.__qualname__} object>"
     text = str(value)
