@@ -42,7 +42,8 @@ from opto.optimizers.step_support import (
     merge_plans,
     notes_for_next_prompt,
     plan_from,
-    usage_dict,
+    repair_request,
+    step_record,
     worth_retrying_without_json_mode,
 )
 from opto.optimizers.updates import UpdatePlan, plan_updates
@@ -233,6 +234,7 @@ class OptoPrime(Optimizer):
 
         def render(problem: Any, values: dict[str, str], omitted: dict[str, str]) -> str:
             shrunk = summary_from_nodes(problem, values, omitted)
+            shrunk.user_feedback = summary.user_feedback  # a summarize() override may edit it
             return self.render_problem(self.problem_instance(shrunk, mask))
 
         return fit_to_budget(nodes, self.prompt_token_budget, render)
@@ -426,14 +428,7 @@ class OptoPrime(Optimizer):
     def _repair_request(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
     ) -> str:
-        if not suggestion:
-            problem = f"Your reply could not be read: {parsed.error or 'it has no suggestion'}."
-        else:
-            problem = "Some suggested values could not be applied:\n" + plan.feedback_text()
-        return (
-            f"{problem}\nAnswer again in the same JSON format, with corrected values for "
-            "these variables only."
-        )
+        return repair_request(parsed, suggestion, plan, "JSON")
 
     def _result(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
@@ -466,20 +461,7 @@ class OptoPrime(Optimizer):
         if self.log is None:
             return
         self.log.append(
-            {
-                "system_prompt": system_prompt,
-                "user_prompt": user_prompt,
-                "response": reply,
-                "reasoning": parsed.reasoning,
-                "answer": parsed.answer,
-                "suggestion": dict(suggestion),
-                "applied": {p.py_name: v for p, v in result.items()},
-                "refused": dict(result.refused),
-                "unknown": list(result.unknown),
-                "terminated": result.terminated,
-                "error": result.error,
-                "usage": usage_dict(usage),
-            }
+            step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
         )
         self.summary_log.append(
             {"problem_instance": self.problem_instance(summary), "summary": summary}

@@ -21,6 +21,7 @@ from opto.optimizers.optoprime import OptoPrime
 from opto.optimizers.parsing import ParsedReply, parse_json_reply, parse_xml_reply
 from opto.optimizers.prompts import optoprime as v1_templates
 from opto.optimizers.prompts import optoprime_v2 as templates
+from opto.optimizers.step_support import repair_request
 from opto.optimizers.symbol_sets import (
     OptimizerPromptSymbolSet,
     OptimizerPromptSymbolSet2,
@@ -265,7 +266,5 @@ class OptoPrimeV2(OptoPrime):
         return extracted.get("variables") or {}
 
     def _repair_request(self, parsed: ParsedReply, suggestion: Any, plan: Any) -> str:
-        text = super()._repair_request(parsed, suggestion, plan)
-        if self.optimizer_prompt_symbol_set.expect_json:
-            return text
-        return text.replace("JSON format", "tag format")
+        reply_format = "JSON" if self.optimizer_prompt_symbol_set.expect_json else "tag"
+        return repair_request(parsed, suggestion, plan, reply_format)

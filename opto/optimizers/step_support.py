@@ -1,10 +1,12 @@
-"""Small pieces of an LLM optimizer's step: usage sums, merged repair plans, refusal notes."""
+"""Pieces of an LLM optimizer's step: usage, repairs, refusal notes and log entries."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opto.optimizers.optimizer import StepResult
+from opto.optimizers.parsing import ParsedReply
 from opto.optimizers.updates import UpdatePlan, describe_refusals
 
 
@@ -56,3 +58,43 @@ def add_usage(first: Any, second: Any) -> Any:
         return first or second
     a, b = usage_dict(first), usage_dict(second)
     return {key: (a.get(key) or 0) + (b.get(key) or 0) for key in {**a, **b}}
+
+
+def repair_request(
+    parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan, reply_format: str
+) -> str:
+    """The follow-up message asking the LLM to correct its reply."""
+    if not suggestion:
+        problem = f"Your reply could not be read: {parsed.error or 'it has no suggestion'}."
+    else:
+        problem = "Some suggested values could not be applied:\n" + plan.feedback_text()
+    return (
+        f"{problem}\nAnswer again in the same {reply_format} format, with corrected values for "
+        "these variables only."
+    )
+
+
+def step_record(
+    system_prompt: str,
+    user_prompt: str,
+    reply: str,
+    parsed: ParsedReply,
+    suggestion: Mapping[str, Any],
+    result: StepResult,
+    usage: Any,
+) -> dict[str, Any]:
+    """One entry of an optimizer's ``log``: the prompts, the reply and what came of it."""
+    return {
+        "system_prompt": system_prompt,
+        "user_prompt": user_prompt,
+        "response": reply,
+        "reasoning": parsed.reasoning,
+        "answer": parsed.answer,
+        "suggestion": dict(suggestion),
+        "applied": {p.py_name: v for p, v in result.items()},
+        "refused": dict(result.refused),
+        "unknown": list(result.unknown),
+        "terminated": result.terminated,
+        "error": result.error,
+        "usage": usage_dict(usage),
+    }

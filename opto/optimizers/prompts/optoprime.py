@@ -89,7 +89,8 @@ If you need to suggest a change in the values of #Variables, write down the sugg
 If no changes are needed, just output TERMINATE.
 """
 
-PROBLEM_TEMPLATE = """#Instruction
+PROBLEM_TEMPLATE = """
+#Instruction
 {instruction}
 
 #Code
@@ -114,10 +115,11 @@ PROBLEM_TEMPLATE = """#Instruction
 {outputs}
 
 #Feedback
-{feedback}"""
+{feedback}
+"""
 
 USER_PROMPT_TEMPLATE = (
-    f"\nNow you see problem instance:\n\n{SEPARATOR}\n\n{{problem_instance}}\n\n{SEPARATOR}\n\n"
+    f"\nNow you see problem instance:\n\n{SEPARATOR}\n{{problem_instance}}\n{SEPARATOR}\n\n"
 )
 
 EXAMPLE_PROMPT = "\nHere is an example of problem instance and response:\n\n{examples}"
