@@ -10,7 +10,7 @@ field names and shapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -22,41 +22,57 @@ from opto.optimizers.problem import (
     render_value,
     type_label,
 )
+from opto.optimizers.prompts import fill
 from opto.optimizers.prompts.optoprime import PROBLEM_TEMPLATE
 from opto.trace.nodes import Node
 from opto.trace.propagators.trace_graph import TraceGraph
 
 
-class NodeEntry(tuple):
+class NodeEntry(Sequence):
     """``(data, description)`` of one node, as Trace's FunctionFeedback holds it.
 
-    opto keeps the node too, and the text shown for its value: the node's value without memory
-    addresses, or a shortened text when a token budget applies. Code that unpacks the pair or
-    indexes it (``data, description = entry``) sees exactly Trace's pair.
+    It unpacks, indexes and compares like Trace's pair (``data, description = entry``;
+    ``entry == (3, None)``). opto keeps the node too, and the text shown for its value: the
+    value without memory addresses, or a shortened text when a token budget applies. The
+    description is read only when asked for, since most entries are never asked.
     """
 
-    def __new__(cls, node: Node, text: str | None = None) -> NodeEntry:
-        entry = super().__new__(cls, (node._data, node.description))
-        entry.node = node
-        entry._text = text
-        return entry
+    __slots__ = ("_text", "node")
 
-    def __getnewargs__(self) -> tuple[Node, str | None]:
-        return (self.node, self._text)
+    def __init__(self, node: Node, text: str | None = None) -> None:
+        self.node = node
+        self._text = text
+
+    def __getitem__(self, index: Any) -> Any:
+        return (self.node._data, self.node.description)[index]
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.node._data
+        yield self.node.description
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, NodeEntry):
+            other = tuple(other)
+        return isinstance(other, tuple) and tuple(self) == other
+
+    def __hash__(self) -> int:
+        return hash((id(self.node), self._text))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
     @property
     def text(self) -> str:
         """How the value is shown in the prompt."""
-        return render_value(self[0]) if self._text is None else self._text
+        return render_value(self.node._data) if self._text is None else self._text
 
     @property
     def type_name(self) -> str:
         """``code`` for trainable code, else the value's type name."""
         return type_label(self.node)
-
-    @property
-    def is_code(self) -> bool:
-        return is_code_parameter(self.node)
 
 
 def entry_text(entry: Any) -> str:
@@ -112,7 +128,7 @@ class ProblemInstance:
     problem_template: ClassVar[str] = PROBLEM_TEMPLATE
 
     def __repr__(self) -> str:
-        return self.problem_template.format(**{f.name: getattr(self, f.name) for f in fields(self)})
+        return fill(self.problem_template, **{f.name: getattr(self, f.name) for f in fields(self)})
 
     __str__ = __repr__
 
@@ -171,13 +187,24 @@ def repr_function_call(child: Node) -> str:
 
 
 def value_lines(node_dict: Mapping[str, Any]) -> str:
-    """``(type) name=value`` lines, ``(code) name:source`` for code (Trace's format)."""
-    lines = []
+    """``(type) name=value`` lines, ``(code) name:source`` for code (Trace's format).
+
+    Built with one join, so a long value is copied once."""
+    pieces: list[str] = []
     for name, entry in node_dict.items():
-        kind = entry_type(name, entry)
-        separator = ":" if kind == "code" else "="
-        lines.append(f"({kind}) {name}{separator}{entry_text(entry)}")
-    return "\n".join(lines)
+        if type(entry) is NodeEntry:  # the common case, without the helpers' indirections
+            item = entry.node
+            data = item._data
+            code = is_code_parameter(item)
+            kind = "code" if code else type(data).__name__
+            text = render_value(data) if entry._text is None else entry._text
+        else:
+            kind, text = entry_type(name, entry), entry_text(entry)
+            code = kind == "code"
+        if pieces:
+            pieces.append("\n")
+        pieces += (f"({kind}) {name}", ":" if code else "=", text)
+    return "".join(pieces)
 
 
 def constraint_lines(node_dict: Mapping[str, Any]) -> str:

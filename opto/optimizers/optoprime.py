@@ -36,6 +36,7 @@ from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
 from opto.optimizers.problem import build_problem
 from opto.optimizers.prompt_budget import fit_to_budget
+from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.step_support import (
     add_usage,
@@ -217,7 +218,7 @@ class OptoPrime(Optimizer):
         )
         template = self.replace_symbols(self.user_prompt_template, self.prompt_symbols)
         pieces = [self._example()] if self.include_example else []
-        pieces.append(template.format(problem_instance=self._problem_text(summary, mask)))
+        pieces += fill_pieces(template, problem_instance=self._problem_text(summary, mask))
         pieces.append(self.memory_text())
         if self.highlight_variables:
             names = ", ".join(summary.variables)
@@ -244,7 +245,7 @@ class OptoPrime(Optimizer):
         if all(self.prompt_symbols.get(k) == v for k, v in self.default_prompt_symbols.items()):
             return str(instance)
         template = self.replace_symbols(instance.problem_template, self.prompt_symbols)
-        return template.format(**{f.name: getattr(instance, f.name) for f in fields(instance)})
+        return fill(template, **{f.name: getattr(instance, f.name) for f in fields(instance)})
 
     def memory_text(self) -> str:
         """Past variables and feedback (empty before the first step or without memory)."""

@@ -19,6 +19,7 @@ from opto.optimizers.function_feedback import (
 )
 from opto.optimizers.optoprime import OptoPrime
 from opto.optimizers.parsing import ParsedReply, parse_json_reply, parse_xml_reply
+from opto.optimizers.prompts import fill_pieces
 from opto.optimizers.prompts import optoprime as v1_templates
 from opto.optimizers.prompts import optoprime_v2 as templates
 from opto.optimizers.step_support import repair_request
@@ -198,8 +199,8 @@ class OptoPrimeV2(OptoPrime):
         """``(system prompt, user prompt)``; the user prompt ends asking for the variables."""
         system_prompt = self.representation_prompt + self.output_format_prompt
         pieces = [self._example()] if self.include_example else []
-        pieces.append(
-            self.user_prompt_template.format(problem_instance=self._problem_text(summary, mask))
+        pieces += fill_pieces(
+            self.user_prompt_template, problem_instance=self._problem_text(summary, mask)
         )
         pieces.append(self.memory_text())
         pieces.append(self.final_prompt.format(names=", ".join(summary.variables)))

@@ -39,19 +39,22 @@ def tagged_entries(
     A description is shown in a ``<constraint_tag>`` block when ``with_constraints``;
     ``shorten`` cuts long values.
     """
-    blocks = []
+    pieces: list[str] = []
     for name, entry in node_dict.items():
         value = entry_text(entry)
         if shorten is not None:
             value = shorten(value)
-        block = (
-            f'<{node_tag} name="{name}" type="{entry_type(name, entry)}">\n'
-            f"<{value_tag}>\n{value}\n</{value_tag}>\n"
+        if pieces:
+            pieces.append("\n")
+        pieces += (
+            f'<{node_tag} name="{name}" type="{entry_type(name, entry)}">\n<{value_tag}>\n',
+            value,
+            f"\n</{value_tag}>\n",
         )
         if with_constraints and entry[1] is not None:
-            block += f"<{constraint_tag}>\n{entry[1]}\n</{constraint_tag}>\n"
-        blocks.append(block + f"</{node_tag}>\n")
-    return "\n".join(blocks)
+            pieces.append(f"<{constraint_tag}>\n{entry[1]}\n</{constraint_tag}>\n")
+        pieces.append(f"</{node_tag}>\n")
+    return "".join(pieces)
 
 
 @dataclass(repr=False)
