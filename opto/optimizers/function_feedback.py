@@ -222,3 +222,15 @@ def section_text(hidden: bool, render: Callable[[], str], note: str | None = Non
     if note:
         content = f"{content}\n{note}" if content else note
     return content
+
+
+def code_text(summary: FunctionFeedback) -> str:
+    """The #Code section: the summary's code lines."""
+    return "\n".join(line for _, line in summary.graph)
+
+
+def documentation_text(summary: FunctionFeedback) -> str:
+    """The #Documentation section: ``[function] description`` per function."""
+    return "\n".join(
+        f"[{name}] {text or ''}".rstrip() for name, text in summary.documentation.items()
+    )

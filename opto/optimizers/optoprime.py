@@ -24,7 +24,9 @@ from opto.optimizers.buffers import FIFOBuffer
 from opto.optimizers.function_feedback import (
     FunctionFeedback,
     ProblemInstance,
+    code_text,
     constraint_lines,
+    documentation_text,
     get_fun_name,
     node_to_function_feedback,
     repr_function_call,
@@ -174,14 +176,8 @@ class OptoPrime(Optimizer):
             instruction=section(
                 "instruction", lambda: self.replace_symbols(self.objective, self.prompt_symbols)
             ),
-            code=section("code", lambda: "\n".join(line for _, line in summary.graph)),
-            documentation=section(
-                "documentation",
-                lambda: "\n".join(
-                    f"[{name}] {text or ''}".rstrip()
-                    for name, text in summary.documentation.items()
-                ),
-            ),
+            code=section("code", lambda: code_text(summary)),
+            documentation=section("documentation", lambda: documentation_text(summary)),
             variables=section("variables", lambda: self.repr_node_value(summary.variables)),
             constraints=section(
                 "constraints", lambda: self.repr_node_constraint(summary.variables)

@@ -15,6 +15,8 @@ from typing import Any
 
 from opto.optimizers.function_feedback import (
     FunctionFeedback,
+    code_text,
+    documentation_text,
     section_text,
 )
 from opto.optimizers.optoprime import OptoPrime
@@ -160,14 +162,8 @@ class OptoPrimeV2(OptoPrime):
         feedback = summary.user_feedback
         return ProblemInstance(
             instruction=section("instruction", lambda: self.objective),
-            code=section("code", lambda: "\n".join(line for _, line in summary.graph)),
-            documentation=section(
-                "documentation",
-                lambda: "\n".join(
-                    f"[{name}] {text or ''}".rstrip()
-                    for name, text in summary.documentation.items()
-                ),
-            ),
+            code=section("code", lambda: code_text(summary)),
+            documentation=section("documentation", lambda: documentation_text(summary)),
             variables=section(
                 "variables",
                 lambda: self.repr_node_value(
