@@ -77,6 +77,17 @@ class OptoPrime(Optimizer):
     The class attributes are the prompt pieces; a subclass (or an instance) may replace any of
     them. ``output_format_prompt`` is filled per instance from ``output_format_prompt_original``
     (or ``..._no_answer`` when ``json_keys["answer"]`` is None) unless a subclass sets its own.
+
+    Arguments (Trace's, then opto's): ``parameters`` to train; ``llm`` (default ``LLM()``, made
+    at the first step); ``propagator``; ``objective`` (default ``default_objective``);
+    ``ignore_extraction_error`` (False: a reply without suggestion raises); ``include_example``
+    (a worked example before the problem); ``memory_size`` (past rounds shown); ``max_tokens``;
+    ``log`` (keep ``log`` and ``summary_log``); ``prompt_symbols`` (section markers);
+    ``json_keys`` (names of the reply's keys; ``answer: None`` drops the answer);
+    ``use_json_object_format`` (ask for JSON mode); ``highlight_variables`` (name the variables
+    at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
+    problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
+    that could not be applied).
     """
 
     representation_prompt = templates.REPRESENTATION
