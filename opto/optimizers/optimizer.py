@@ -78,19 +78,9 @@ class Optimizer:
                 f"{type(self).__name__}() got unexpected argument(s) {', '.join(unexpected)}; "
                 "check the spelling (Trace silently ignored unknown arguments, opto does not)"
             )
-        if isinstance(parameters, Node):
-            parameters = [parameters]
-        unique: dict[int, ParameterNode] = {}
-        for parameter in parameters:
-            if not isinstance(parameter, ParameterNode):
-                raise TypeError(
-                    f"optimizers take ParameterNodes, got {type(parameter).__name__}: {parameter}; "
-                    "make it with node(value, trainable=True)"
-                )
-            unique.setdefault(id(parameter), parameter)
-        if not unique:
+        self._parameters = _unique_parameters(parameters)
+        if not self._parameters:
             raise ValueError("an optimizer needs at least one parameter")
-        self._parameters = list(unique.values())
         self._propagator = propagator if propagator is not None else self.default_propagator()
         if policy is not None:
             self._assign_policy(policy)
@@ -107,6 +97,15 @@ class Optimizer:
     @property
     def parameters(self) -> list[ParameterNode]:
         return self._parameters
+
+    @parameters.setter
+    def parameters(self, parameters: Iterable[ParameterNode]) -> None:
+        """Point the optimizer at other parameters, as Trace allows by assignment.
+
+        Search algorithms use it to let a copy of an optimizer work on a copy of the model;
+        an empty list detaches the optimizer from any model.
+        """
+        self._parameters = _unique_parameters(parameters)
 
     @property
     def propagator(self) -> Propagator:
@@ -190,3 +189,18 @@ class Optimizer:
         for key, value in self.__dict__.items():
             setattr(duplicate, key, copy.deepcopy(value, memo))
         return duplicate
+
+
+def _unique_parameters(parameters: Iterable[ParameterNode] | Node) -> list[ParameterNode]:
+    """The parameters once each, in order; anything but a ParameterNode is refused."""
+    if isinstance(parameters, Node):
+        parameters = [parameters]
+    unique: dict[int, ParameterNode] = {}
+    for parameter in parameters:
+        if not isinstance(parameter, ParameterNode):
+            raise TypeError(
+                f"optimizers take ParameterNodes, got {type(parameter).__name__}: {parameter}; "
+                "make it with node(value, trainable=True)"
+            )
+        unique.setdefault(id(parameter), parameter)
+    return list(unique.values())

@@ -228,7 +228,11 @@ class OptoPrime(Optimizer):
         self, verbose: bool | str = False, mask: Sequence[str] | None = None, **kwargs: Any
     ) -> StepResult:
         if kwargs:
-            raise TypeError(f"step() got unexpected argument(s) {', '.join(kwargs)}")
+            warnings.warn(
+                f"step() ignores argument(s) {', '.join(sorted(kwargs))}: they have no effect "
+                "here (Trace's training algorithms pass their options on to step)",
+                stacklevel=4,
+            )
         problem = self.summarize()
         system_prompt, user_prompt = self.construct_prompt(problem, mask=mask)
         messages = [

@@ -9,6 +9,7 @@ Each trainable parameter with feedback then gets one update call answered betwee
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,7 +59,11 @@ class TextGrad(Optimizer):
 
     def _step(self, verbose: bool = False, **kwargs: Any) -> StepResult:
         if kwargs:
-            raise TypeError(f"step() got unexpected argument(s) {', '.join(kwargs)}")
+            warnings.warn(
+                f"step() ignores argument(s) {', '.join(sorted(kwargs))}: they have no effect "
+                "here (Trace's training algorithms pass their options on to step)",
+                stacklevel=4,
+            )
         graph = self.trace_graph
         nodes = [node for _, node in graph.graph]
         members = {id(node) for node in nodes}
