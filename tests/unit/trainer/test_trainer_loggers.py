@@ -54,7 +54,7 @@ def test_console_logger_keeps_traces_log_call_and_shows_events():
             logger.log_event("stop", {"message": "budget"}),
         )
     )
-    assert "[2] Average test score: 0.5" in text
+    assert "[Step 2] Average test score: 0.5" in text
     assert "stop budget" in text
 
 
