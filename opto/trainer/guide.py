@@ -147,10 +147,11 @@ class LLMJudge(Guide):
     DEFAULT_INCORRECTNESS_TEMPLATE = "Incorrect"
     DEFAULT_SYSTEM_PROMPT = "You are a careful teacher who gives specific, constructive feedback."
     DEFAULT_PROMPT_TEMPLATE = (
-        "Query: {query}\n\nStudent's answer: {response}\n\nReference answer: {reference}\n\n"
-        "Decide whether the student's answer is correct. If it is, reply with "
-        "{correctness_template}. If it is not, reply with {incorrectness_template} and explain "
-        "what the student should change, specifically and briefly."
+        "Query: {query}\n\nStudent's answer: {response}\n\nCorrect answer: {reference}\n\n"
+        "Think about whether the student's answer is correct, that is, whether it agrees with "
+        "the correct answer. If it is correct, say {correctness_template}. If it is not, say "
+        "{incorrectness_template} and then give the student feedback that is specific and "
+        "actionable."
     )
 
     def __init__(
@@ -206,7 +207,7 @@ class LLMJudge(Guide):
         score = 1.0 if self.correctness_template in text else 0.0
         if self.use_formatted_response:
             text = (
-                f"Query: {query}\nStudent's answer: {response}\nReference answer: {reference}\n"
+                f"Query: {query}\nStudent's answer: {response}\nCorrect answer: {reference}\n"
                 f"Judge's feedback:\n{text}"
             )
         return score, text
