@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opto.llm.base import BaseLLM
 from opto.trainer.objectives import to_score_dict
 from opto.utils.atomic import atomic_write_json
 
@@ -50,7 +51,9 @@ class Guide:
         return to_score_dict(self.metric(query, response, reference, **kwargs))
 
     def copy(self) -> Guide:
-        return copy.deepcopy(self)
+        """A deep copy, except that LLM clients are shared (they are thread-safe)."""
+        shared = {id(v): v for v in vars(self).values() if isinstance(v, BaseLLM)}
+        return copy.deepcopy(self, shared)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the guide's JSON-representable settings (clients and functions are left out)."""
@@ -115,6 +118,21 @@ class MetricGuide(Guide):
             return "Correct."
         shown = ", ".join(f"{k}={v:.3g}" for k, v in to_score_dict(score).items())
         return f"Incorrect ({shown}). Expected {reference!r}, got {response!r}."
+
+
+def as_guide(guide: Any, **kwargs: Any) -> Guide:
+    """``guide`` itself if it is a ``Guide``, else a ``MetricGuide`` around the metric function.
+
+    Args:
+        guide: a ``Guide``, or a function of ``(response, reference)`` or
+            ``(query, response, reference)`` as ``MetricGuide`` takes.
+        **kwargs: ``MetricGuide``'s other arguments (for a function only).
+    """
+    if isinstance(guide, Guide):
+        return guide
+    if callable(guide) and not isinstance(guide, type):
+        return MetricGuide(guide, **kwargs)
+    raise TypeError(f"a guide must be a Guide or a metric function, got {guide!r}")
 
 
 class ExactMatchGuide(MetricGuide):

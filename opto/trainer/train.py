@@ -19,7 +19,7 @@ from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
 from opto.trainer.algorithms.base import IgnoredOptionWarning, Trainer, TrainResult
 from opto.trainer.checkpoint import CheckpointError, RunDirectory
-from opto.trainer.guide import Guide, MetricGuide
+from opto.trainer.guide import Guide, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
 
@@ -162,7 +162,7 @@ def load_guide(guide: Guide | type | str | Any, **kwargs: Any) -> Guide:
     """A guide: given, made from a class or its name in ``opto.trainer.guide``, or a plain
     metric function wrapped in ``MetricGuide``; ``kwargs`` go to the constructor."""
     if callable(guide) and not isinstance(guide, (Guide, type, str)):
-        return MetricGuide(guide, **kwargs)
+        return as_guide(guide, **kwargs)
     return _build(guide, "opto.trainer.guide", Guide, "guide", kwargs)
 
 

@@ -20,7 +20,7 @@ from opto.trace.bundle import bundle
 from opto.trace.nodes import Node, ParameterNode
 from opto.trainer.evaluators import run_calls
 from opto.trainer.guide import Guide
-from opto.trainer.snapshots import materialize
+from opto.trainer.snapshots import copy_sharing_parameters, materialize
 
 __all__ = [
     "async_run",
@@ -133,8 +133,8 @@ def batch_run(max_workers: int | None = None, description: str | None = None) ->
 
     Arguments that are lists, tuples or arrays are batches (all of the same length); any other
     argument is passed unchanged to every call. A model or guide in the arguments is copied for
-    each call (a model copy shares the parameters), so state a call keeps on them does not leak
-    into other calls. Returns the list of results, in batch order.
+    each call (a model copy shares the parameters and LLM clients), so state a call keeps on
+    them does not leak into other calls. Returns the list of results, in batch order.
     """
 
     def decorator(function: Callable) -> Callable:
@@ -153,7 +153,9 @@ def batch_run(max_workers: int | None = None, description: str | None = None) ->
 
             def element(value: Any, index: int) -> Any:
                 item = value[index] if _is_batch(value) else value
-                return item.copy() if isinstance(item, (trace.Module, Guide)) else item
+                if isinstance(item, trace.Module):
+                    return copy_sharing_parameters(item)
+                return item.copy() if isinstance(item, Guide) else item
 
             args_list = [tuple(element(a, i) for a in args) for i in range(size)]
             kwargs_list = [{k: element(v, i) for k, v in kwargs.items()} for i in range(size)]

@@ -129,6 +129,14 @@ class Trainer(AbstractAlgorithm):
 AlgorithmBase = Trainer
 
 
+def check_optimizer_parameters(optimizer: Optimizer, agent: Module) -> None:
+    """Refuse an optimizer that does not work on exactly the agent's parameters."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"expected an opto Optimizer, got {type(optimizer).__name__}")
+    if {id(p) for p in optimizer.parameters} != {id(p) for p in agent.parameters()}:
+        raise ValueError("Optimizer parameters do not match agent parameters.")
+
+
 def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]:
     optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
     for item in optimizers:

@@ -396,6 +396,3 @@ class SearchLoop(Trainer):
         self._started = time.monotonic()
         apply_snapshot(self.agent, self.pool.get(self.pool.current).snapshot)
         self._committed = json.loads(json.dumps(state))
-
-
-SearchTemplate = SearchLoop

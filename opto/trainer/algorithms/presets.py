@@ -1,4 +1,4 @@
-"""The algorithms users name (Trace's and OpenTrace's), each a setting of the one loop.
+"""opto's training algorithms under the names Trace's examples use, each a setting of the one loop.
 
 | algorithm | selects | children per parent | kept | scored on | pool |
 |---|---|---|---|---|---|
@@ -6,8 +6,10 @@
 | BasicSearchAlgorithm | current | ``num_proposals`` | all | validation | best 1 |
 | BeamsearchAlgorithm | best ``beam_width`` | ``num_proposals`` | all | validation | best ``beam_width`` |
 | UCBSearchAlgorithm | highest UCB | 1 | all | its batch (+ validation if given) | best ``max_buffer_size`` |
-| PrioritySearch | best ``num_candidates`` (mean or UCB) | ``num_proposals`` | all | validation | best ``memory_size`` |
-| ParetobasedPS | Pareto sample | 1 | better on its batch | validation | all |
+| GEPA | Pareto sample | 1 | better on its batch | validation | all |
+
+Trace's search-template family (``PrioritySearch`` and its presets) is in ``priority_search``
+and ``classical_algorithms``.
 """
 
 from __future__ import annotations
@@ -123,33 +125,7 @@ class UCBSearchAlgorithm(SearchLoop):
         )
 
 
-class PrioritySearch(SearchLoop):
-    """Explore the ``num_candidates`` best candidates (by mean or UCB) each step."""
-
-    OPTIONS = {
-        "num_candidates": 2,
-        "num_proposals": 1,
-        "score_function": "mean",
-        "ucb_exploration_constant": 1.0,
-        "memory_size": 20,
-    }
-
-    def strategies(self, options: dict[str, Any]) -> Strategies:
-        selector = BestCandidates(
-            options["num_candidates"],
-            score=options["score_function"],
-            exploration=options["ucb_exploration_constant"],
-        )
-        return Strategies(
-            selector,
-            proposals=options["num_proposals"],
-            validate=True,
-            rollout_children=options["score_function"] == "ucb",
-            pool_size=options["memory_size"],
-        )
-
-
-class ParetobasedPS(SearchLoop):
+class GEPA(SearchLoop):
     """GEPA-style search over per-example (and per-objective) validation scores.
 
     Parents are sampled from the candidates that are best on at least one validation example
@@ -169,17 +145,4 @@ class ParetobasedPS(SearchLoop):
         )
 
 
-class SequentialUpdate(MinibatchAlgorithm):
-    """One candidate, updated step after step (PrioritySearch with one candidate)."""
-
-
-class SequentialSearch(BasicSearchAlgorithm):
-    """Several proposals per step, the best on validation continues."""
-
-
-class BeamSearch(BeamsearchAlgorithm):
-    """OpenTrace's name for beam search."""
-
-
 Minibatch = MinibatchAlgorithm
-GEPA = ParetobasedPS

@@ -174,12 +174,11 @@ def test_train_works_from_any_directory(tmp_path):
 @pytest.mark.parametrize(
     ("module", "names"),
     [
-        ("opto.trainer.algorithms.algorithm", ["Trainer", "AlgorithmBase"]),
+        ("opto.trainer.algorithms.algorithm", ["Trainer", "AlgorithmBase", "AbstractAlgorithm"]),
         (
             "opto.trainer.algorithms.basic_algorithms",
             ["MinibatchAlgorithm", "BasicSearchAlgorithm"],
         ),
-        ("opto.trainer.algorithms.search_template", ["SearchTemplate"]),
         ("opto.trainer.algorithms.priority_search", ["PrioritySearch"]),
         (
             "opto.trainer.algorithms.classical_algorithms",
@@ -195,3 +194,10 @@ def test_trace_module_paths_give_the_same_classes(module, names):
     imported = importlib.import_module(module)
     for name in names:
         assert getattr(imported, name) is getattr(algorithms, name)
+
+
+def test_the_search_template_has_its_old_path_too():
+    import opto.trainer.algorithms.search_template as old
+    import opto.trainer.search_template as new
+
+    assert old.SearchTemplate is new.SearchTemplate and old.Samples is new.Samples
