@@ -1,14 +1,14 @@
-"""Saving and loading a ``SearchTemplate`` algorithm as JSON (Trace pickles it; opto does not).
+"""Saving, loading and resuming a ``SearchTemplate`` algorithm, as JSON (Trace pickles it).
 
 ``save(path)`` writes ``<path>/algo.json``: the counters, the options of the last ``train``
-call that JSON can hold, the agent's parameter values, the state of each optimizer with its
-class name, the data order of the samplers, and what the algorithm adds (a priority search's
-memory of candidates: their values, scores and feedback, and their own optimizers' state).
+call that JSON can hold, the agent's parameter values, each optimizer's state with its class
+name, the data order of the samplers, and what the algorithm adds (a priority search's memory
+of candidates).
 
 ``load(path)`` gives an algorithm in that state. The agent comes back when it is given to
-``load`` or ``resume``; optimizers are the ones given, or new ones of the saved classes (looked
-up in ``opto.optimizers`` only, with default settings such as the default LLM) that get the
-saved state. A guide, datasets and other options JSON cannot hold are given again to
+``load`` or ``resume``; the optimizers are the ones given, or new ones of the saved classes
+(looked up in ``opto.optimizers`` only, with default settings such as the default LLM) that get
+the saved state. A guide, datasets and other options JSON cannot hold are given again to
 ``resume``. Nothing in the file is executed or unpickled.
 """
 
@@ -33,92 +33,164 @@ FORMAT = "opto.trainer.search/1"
 STATE_FILE = "algo.json"
 
 
-def write_state(algorithm: Any, save_path: str | os.PathLike) -> Path:
-    """Write the algorithm's state to ``<save_path>/algo.json`` (atomically)."""
-    options, left_out = {}, []
-    for name, value in algorithm._train_last_kwargs.items():
-        if is_json(value):
-            options[name] = value
+class ResumableSearch:
+    """``save``, ``load`` and ``resume`` for ``SearchTemplate`` (which it is mixed into).
+
+    Subclasses that learn more than the template keeps (a memory of candidates) add it with
+    ``_search_state`` and take it back with ``_restore_search_state``.
+    """
+
+    def save(self, save_path: str | os.PathLike) -> Path:
+        """Write the algorithm's state into the folder ``save_path`` (``algo.json``)."""
+        options = {k: v for k, v in self._train_last_kwargs.items() if is_json(v)}
+        document = {
+            "format": FORMAT,
+            "algorithm": type(self).__name__,
+            "n_iters": self.n_iters,
+            "n_epochs": self.n_epochs,
+            "n_samples": self.n_samples,
+            "optimizer_index": self._optimizer_index,
+            "use_prev_batch": self.use_prev_batch,
+            "score_range": [plain(v) for v in self._score_range],
+            "train_options": options,
+            "options_left_out": sorted(set(self._train_last_kwargs) - set(options)),
+            "agent": encode_snapshot(take_snapshot(self.agent)),
+            "optimizers": [optimizer_record(o) for o in self._optimizers],
+            "loaders": self._loader_states(),
+            "search": self._search_state(),
+        }
+        return atomic_write_json(Path(save_path) / STATE_FILE, document)
+
+    @classmethod
+    def load(
+        cls,
+        load_path: str | os.PathLike,
+        agent: trace.Module | None = None,
+        optimizer: Optimizer | list[Optimizer] | None = None,
+        logger: Any = None,
+    ) -> Any:
+        """An algorithm in the state ``save`` wrote.
+
+        Args:
+            load_path: the folder ``save`` wrote.
+            agent: the model to continue with (else give it to ``resume``).
+            optimizer: the optimizer(s) of that model (default: new optimizers of the saved
+                classes, with default settings, given the saved state).
+            logger: where values are logged.
+        """
+        path = Path(load_path) / STATE_FILE
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a search algorithm state written by opto")
+        if document["algorithm"] != cls.__name__:
+            raise ValueError(f"{path} holds a {document['algorithm']}, not a {cls.__name__}")
+        algorithm = cls.__new__(cls)
+        algorithm._take_saved_counters(document, logger)
+        if agent is not None:
+            algorithm._attach_model(agent, optimizer)
+        return algorithm
+
+    def resume(
+        self,
+        *,
+        model: trace.Module,
+        train_dataset: dict,
+        validate_dataset: dict | None = None,
+        test_dataset: dict | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Continue training ``model`` from this state, with the options of the last run.
+
+        Args:
+            model: the model to train (it takes the saved parameter values).
+            train_dataset: the training data.
+            validate_dataset: the validation data (None if the run validated on its training
+                batches).
+            test_dataset: the test data.
+            **kwargs: options that replace the saved ones (``num_steps=...``, ``guide=...``);
+                ``optimizer=`` gives the optimizer(s) for ``model``.
+        """
+        self._attach_model(model, kwargs.pop("optimizer", None))
+        if self.use_prev_batch and validate_dataset is not None:
+            raise ValueError(
+                "the saved run validated on its training batches; resume it without "
+                "validate_dataset"
+            )
+        options = {**self._train_last_kwargs, **kwargs}
+        if "guide" not in options:
+            raise TypeError("resume() needs guide=: a guide cannot be saved as JSON")
+        options.update(
+            train_dataset=train_dataset,
+            validate_dataset=validate_dataset,
+            test_dataset=test_dataset,
+        )
+        self._resume_requested = True  # algorithms keep what they learned (e.g. a memory)
+        return self.train(**options)
+
+    def _search_state(self) -> dict[str, Any]:
+        """What ``save`` writes besides the template's own state (subclasses add theirs)."""
+        return {}
+
+    def _restore_search_state(self, state: dict[str, Any]) -> None:
+        """Take back what ``_search_state`` returned (after the agent is attached)."""
+
+    def _take_saved_counters(self, document: dict[str, Any], logger: Any) -> None:
+        self.logger = logger if logger is not None else ConsoleLogger()
+        self.num_threads = None
+        self.agent = None
+        self._optimizers = []
+        self.n_iters = document["n_iters"]
+        self.n_epochs = document["n_epochs"]
+        self.n_samples = document["n_samples"]
+        self._optimizer_index = document["optimizer_index"]
+        self.use_prev_batch = document["use_prev_batch"]
+        low, high = (restore(v) for v in document["score_range"])
+        self._score_range = (low, high)
+        self._train_last_kwargs = dict(document["train_options"])
+        self.train_sampler = self.validate_sampler = None
+        self._pending_state = document
+
+    def _attach_model(self, model: trace.Module, optimizer: Any) -> None:
+        """Make ``model`` the agent, with the saved values and optimizer state."""
+        if not isinstance(model, trace.Module):
+            raise TypeError(f"model must be an opto Module, got {type(model).__name__}")
+        document = getattr(self, "_pending_state", None)
+        if optimizer is not None:
+            chosen = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
+        elif document is not None:
+            chosen = [new_optimizer(record, model) for record in document["optimizers"]]
+        elif self.agent is model:
+            chosen = self._optimizers
         else:
-            left_out.append(name)
-    document = {
-        "format": FORMAT,
-        "algorithm": type(algorithm).__name__,
-        "n_iters": algorithm.n_iters,
-        "n_epochs": algorithm.n_epochs,
-        "n_samples": algorithm.n_samples,
-        "optimizer_index": algorithm._optimizer_index,
-        "use_prev_batch": algorithm.use_prev_batch,
-        "score_range": [plain(v) for v in algorithm._score_range],
-        "train_options": options,
-        "options_left_out": left_out,
-        "agent": encode_snapshot(take_snapshot(algorithm.agent)),
-        "optimizers": [optimizer_record(o) for o in algorithm._optimizers],
-        "loaders": loader_states(algorithm),
-        "search": algorithm._search_state(),
-    }
-    return atomic_write_json(Path(save_path) / STATE_FILE, document)
+            raise TypeError("resume() with another model needs optimizer= for that model")
+        for item in chosen:
+            check_optimizer_parameters(item, model)
+        if document is not None:
+            apply_snapshot(model, decode_snapshot(document["agent"]))
+        elif self.agent is not model:
+            apply_snapshot(model, take_snapshot(self.agent))
+        self.agent = model
+        self._optimizers = chosen
+        if document is not None:
+            self._pending_loader_states = document["loaders"]
+            self._restore_search_state(document["search"])
+            self._pending_state = None
+
+    def _loader_states(self) -> dict[str, Any]:
+        states: dict[str, Any] = {"train": None, "validate": None}
+        if self.train_sampler is not None:
+            states["train"] = self.train_sampler.loader.state_dict()
+        if self.validate_sampler is not None and self.validate_sampler is not self.train_sampler:
+            states["validate"] = self.validate_sampler.loader.state_dict()
+        return states
 
 
-def read_state(
-    cls: type, load_path: str | os.PathLike, agent: Any, optimizer: Any, logger: Any
-) -> Any:
-    """An instance of ``cls`` in the state of ``<load_path>/algo.json``."""
-    path = Path(load_path) / STATE_FILE
-    document = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a search algorithm state written by opto")
-    if document["algorithm"] != cls.__name__:
-        raise ValueError(f"{path} holds the state of {document['algorithm']}, not {cls.__name__}")
-    algorithm = cls.__new__(cls)
-    algorithm.logger = logger if logger is not None else ConsoleLogger()
-    algorithm.num_threads = None
-    algorithm.agent = None
-    algorithm.n_iters = document["n_iters"]
-    algorithm.n_epochs = document["n_epochs"]
-    algorithm.n_samples = document["n_samples"]
-    algorithm._optimizer_index = document["optimizer_index"]
-    algorithm.use_prev_batch = document["use_prev_batch"]
-    low, high = (restore(v) for v in document["score_range"])
-    algorithm._score_range = (low, high)
-    algorithm._train_last_kwargs = dict(document["train_options"])
-    algorithm.train_sampler = algorithm.validate_sampler = None
-    algorithm._pending_state = document
-    if agent is not None:
-        attach_model(algorithm, agent, optimizer)
-    return algorithm
-
-
-def attach_model(algorithm: Any, model: Any, optimizer: Any) -> None:
-    """Make ``model`` the algorithm's agent, with the saved values and optimizer state."""
-    if not isinstance(model, trace.Module):
-        raise TypeError(f"model must be an opto Module, got {type(model).__name__}")
-    document = getattr(algorithm, "_pending_state", None)
-    if optimizer is not None:
-        optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
-    elif document is not None:
-        optimizers = [new_optimizer(r, model) for r in document["optimizers"]]
-    else:
-        optimizers = algorithm._optimizers
-    for item in optimizers:
-        check_optimizer_parameters(item, model)
-    if document is not None:
-        apply_snapshot(model, decode_snapshot(document["agent"]))
-    elif algorithm.agent is not None and algorithm.agent is not model:
-        apply_snapshot(model, take_snapshot(algorithm.agent))
-    algorithm.agent = model
-    algorithm._optimizers = optimizers
-    if document is not None:
-        algorithm._pending_loader_states = document["loaders"]
-        algorithm._restore_search_state(document["search"])
-        algorithm._pending_state = None
-
-
-def optimizer_record(optimizer: Any) -> dict[str, Any]:
+def optimizer_record(optimizer: Optimizer) -> dict[str, Any]:
+    """An optimizer's class name and state, as JSON data."""
     return {"class": type(optimizer).__name__, "state": optimizer.state_dict()}
 
 
-def new_optimizer(record: dict[str, Any], model: Any) -> Any:
+def new_optimizer(record: dict[str, Any], model: trace.Module) -> Optimizer:
     """A new optimizer of the recorded class (from ``opto.optimizers`` only) with its state."""
     cls = getattr(optimizers, str(record.get("class")), None)
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
@@ -129,16 +201,6 @@ def new_optimizer(record: dict[str, Any], model: Any) -> Any:
     optimizer = cls(model.parameters())
     optimizer.load_state_dict(record.get("state") or {})
     return optimizer
-
-
-def loader_states(algorithm: Any) -> dict[str, Any]:
-    states: dict[str, Any] = {"train": None, "validate": None}
-    if algorithm.train_sampler is not None:
-        states["train"] = algorithm.train_sampler.loader.state_dict()
-    separate = algorithm.validate_sampler is not algorithm.train_sampler
-    if algorithm.validate_sampler is not None and separate:
-        states["validate"] = algorithm.validate_sampler.loader.state_dict()
-    return states
 
 
 def is_json(value: Any) -> bool:
@@ -162,12 +224,10 @@ def plain(value: Any) -> Any:
 
 def restore(value: Any) -> Any:
     """The inverse of ``plain``."""
-    if (
-        isinstance(value, dict)
-        and set(value) == {"float"}
-        and value["float"] in ("inf", "-inf", "nan")
-    ):
-        return float(value["float"])
+    if isinstance(value, dict) and set(value) == {"float"}:
+        if value["float"] in ("inf", "-inf", "nan"):
+            return float(value["float"])
+        return None
     if isinstance(value, dict) and set(value) == {"dict"} and isinstance(value["dict"], dict):
         return {k: restore(v) for k, v in value["dict"].items()}
     return value

@@ -13,7 +13,8 @@ template does the rest, iteration by iteration:
 
 It stops after ``num_epochs`` passes over the training data or ``num_steps`` iterations,
 whichever comes last, or when ``max_cost``/``max_calls`` run out. ``save``/``load``/``resume``
-keep the state as JSON (never pickle); see ``opto.trainer.search_state``.
+(from ``ResumableSearch``) keep the state as JSON, never pickle; see
+``opto.trainer.search_state``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import Any
 from opto import trace
 from opto.llm.errors import BudgetError
 from opto.optimizers.optimizer import Optimizer
-from opto.trainer import search_state
 from opto.trainer.algorithms.base import Trainer, TrainResult, check_optimizer_parameters
 from opto.trainer.algorithms.options import (
     COMMON_OPTIONS,
@@ -40,6 +40,7 @@ from opto.trainer.evaluators import evaluate
 from opto.trainer.guide import as_guide
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.sampler import BatchRollout, Sampler
+from opto.trainer.search_state import ResumableSearch
 from opto.trainer.snapshots import take_snapshot
 from opto.trainer.utils import safe_mean
 
@@ -126,7 +127,7 @@ def save_train_config(function: Callable) -> Callable:
     return train
 
 
-class SearchTemplate(Trainer):
+class SearchTemplate(ResumableSearch, Trainer):
     """Base of search algorithms: subclasses define ``update`` (see the module docstring).
 
     Args:
@@ -370,13 +371,6 @@ class SearchTemplate(Trainer):
         """The score of the values the agent ends with, as far as the algorithm knows it."""
         return None
 
-    def _search_state(self) -> dict[str, Any]:
-        """What ``save`` writes besides the template's own state (subclasses add theirs)."""
-        return {}
-
-    def _restore_search_state(self, state: dict[str, Any]) -> None:
-        """Take back what ``_search_state`` returned (after the agent is attached)."""
-
     # -- hooks -------------------------------------------------------------------------------
 
     def update(self, samples: Samples | None = None, verbose: Any = False, **kwargs: Any):
@@ -457,66 +451,6 @@ class SearchTemplate(Trainer):
                 self.logger.log(f"{prefix}{key}", value, self.n_iters)
             except Exception as error:  # a logger must not stop the training
                 warnings.warn(f"logging {prefix}{key} failed: {error}", stacklevel=2)
-
-    # -- saving ------------------------------------------------------------------------------
-
-    def save(self, save_path: str | os.PathLike) -> None:
-        """Write the algorithm's state into the folder ``save_path`` (``algo.json``)."""
-        search_state.write_state(self, save_path)
-
-    @classmethod
-    def load(
-        cls,
-        load_path: str | os.PathLike,
-        agent: trace.Module | None = None,
-        optimizer: Optimizer | list[Optimizer] | None = None,
-        logger: Any = None,
-    ) -> SearchTemplate:
-        """An algorithm in the state ``save`` wrote (see ``opto.trainer.search_state``).
-
-        Args:
-            load_path: the folder ``save`` wrote.
-            agent: the model to continue with (else give it to ``resume``).
-            optimizer: the optimizer(s) of that model (default: new optimizers of the saved
-                classes, with default settings, given the saved state).
-            logger: where values are logged.
-        """
-        return search_state.read_state(cls, load_path, agent, optimizer, logger)
-
-    def resume(
-        self,
-        *,
-        model: trace.Module,
-        train_dataset: dict,
-        validate_dataset: dict | None = None,
-        test_dataset: dict | None = None,
-        **kwargs: Any,
-    ) -> TrainResult:
-        """Continue training ``model`` from the loaded state, with the saved options.
-
-        Args:
-            model: the model to train (it takes the saved parameter values).
-            train_dataset: the training data (as in the saved run).
-            validate_dataset: the validation data (None if the saved run validated on its
-                training batches).
-            test_dataset: the test data.
-            **kwargs: options that replace the saved ones (``num_steps=...``); ``optimizer=``
-                gives the optimizer(s) for ``model``.
-        """
-        search_state.attach_model(self, model, kwargs.pop("optimizer", None))
-        if self.use_prev_batch and validate_dataset is not None:
-            raise ValueError(
-                "the saved run validated on its training batches; resume it without "
-                "validate_dataset"
-            )
-        self._resume_requested = True  # algorithms keep what they learned (e.g. a memory)
-        options = {**self._train_last_kwargs, **kwargs}
-        options.update(
-            train_dataset=train_dataset,
-            validate_dataset=validate_dataset,
-            test_dataset=test_dataset,
-        )
-        return self.train(**options)
 
 
 def _checked_range(score_range: Any) -> tuple[float, float]:

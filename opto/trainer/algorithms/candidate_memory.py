@@ -170,6 +170,12 @@ class HeapMemory:
         """The limit on the number of items (``inf`` when there is none)."""
         return math.inf if self._size is None else self._size
 
+    @size.setter
+    def size(self, size: int | None) -> None:
+        """A new limit (None: none); the lowest priorities beyond it are dropped."""
+        self._size = size
+        self._trim()
+
     def push(self, score: float | None, data: Any) -> None:
         """Add ``data`` with priority ``score`` (None counts as -inf); keep the best ``size``."""
         if self.processing_fun is not None:

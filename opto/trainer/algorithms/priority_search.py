@@ -33,7 +33,8 @@ from opto.trainer.algorithms.candidate_memory import (
     ModuleCandidate,
     ParetoHeapMemory,
 )
-from opto.trainer.algorithms.search_memory_state import memories_from_json, memories_to_json
+from opto.trainer.algorithms.proposals import propose_updates
+from opto.trainer.algorithms.search_memory_state import MemoryState
 from opto.trainer.objectives import (
     ObjectiveConfig,
     apply_minimize,
@@ -42,14 +43,14 @@ from opto.trainer.objectives import (
 )
 from opto.trainer.sampler import BatchRollout
 from opto.trainer.search_template import Samples, SearchTemplate, save_train_config
-from opto.trainer.utils import async_run, batchify, id_lines, remap_update_dict, safe_mean
+from opto.trainer.utils import remap_update_dict, safe_mean
 
 __all__ = ["HeapMemory", "ModuleCandidate", "ParetoHeapMemory", "PrioritySearch", "trace"]
 
 SCORE_FUNCTIONS = ("mean", "ucb", "time")
 
 
-class PrioritySearch(SearchTemplate):
+class PrioritySearch(MemoryState, SearchTemplate):
     """Priority-queue search over candidates (see the module docstring).
 
     Args:
@@ -170,8 +171,8 @@ class PrioritySearch(SearchTemplate):
         resuming = getattr(self, "_resume_requested", False)
         self._resume_requested = False
         if resuming and getattr(self, "long_term_memory", None) is not None:
-            self.long_term_memory._size = long_size
-            self.short_term_memory._size = short_size
+            self.long_term_memory.size = long_size
+            self.short_term_memory.size = short_size
             memory = self.memory
             held = {
                 id(c)
@@ -273,59 +274,21 @@ class PrioritySearch(SearchTemplate):
     def _propose_from_pairs(
         self, pairs: list[tuple[ModuleCandidate, BatchRollout]], verbose: Any, **kwargs: Any
     ) -> list[ModuleCandidate]:
-        # Feedback reaches each pair's own copy of the model, one pair after the other (graph
-        # work, deterministic names); the optimizer calls then run in parallel.
         bases = [candidate.optimizer or self.optimizer for candidate, _ in pairs]
-        if not self.decouple_optimizers:
-            return self._propose_one_optimizer_at_a_time(pairs, bases, verbose, **kwargs)
-        stepping = []
-        for (_, rollouts), base in zip(pairs, bases, strict=True):
-            optimizer = copy.deepcopy(base)
-            _give_feedback(optimizer, rollouts)
-            stepping.extend(
-                [optimizer] + [copy.deepcopy(optimizer) for _ in range(self.num_proposals - 1)]
-            )
-        updates = async_run(
-            [optimizer.step for optimizer in stepping],
-            kwargs_list=[{"verbose": verbose, "bypassing": True, **kwargs}] * len(stepping),
-            max_workers=self.num_threads,
-            description=(
-                f"Calling optimizers: Generating {self.num_proposals} proposals for each of "
-                f"{len(pairs)} batches"
-            ),
+        updates = propose_updates(
+            pairs,
+            bases,
+            self.num_proposals,
+            decouple=self.decouple_optimizers,
+            num_threads=self.num_threads,
+            step_kwargs={"verbose": verbose, "bypassing": True, **kwargs},
         )
-        candidates = []
-        for optimizer, update in zip(stepping, updates, strict=True):
-            candidate = self._candidate_from(optimizer, update)
-            if candidate is not None:
-                candidates.append(candidate)
-        for optimizer in stepping:
-            optimizer.zero_feedback()
-            optimizer.parameters = []
-        return candidates
-
-    def _propose_one_optimizer_at_a_time(
-        self, pairs: list, bases: list, verbose: Any, **kwargs: Any
-    ) -> list[ModuleCandidate]:
-        candidates = []
-        for (_, rollouts), optimizer in zip(pairs, bases, strict=True):
-            _give_feedback(optimizer, rollouts)
-            for _ in range(self.num_proposals):
-                update = optimizer.step(verbose=verbose, bypassing=True, **kwargs)
-                candidate = self._candidate_from(optimizer, update)
-                if candidate is not None:
-                    candidates.append(candidate)
-            optimizer.zero_feedback()
-            optimizer.parameters = self.agent.parameters()
-        return candidates
-
-    def _candidate_from(self, optimizer: Any, update: dict) -> ModuleCandidate | None:
-        if not update:
-            return None
-        complete = dict(update)
-        for parameter in optimizer.parameters:
-            complete.setdefault(parameter, parameter.data)
-        return ModuleCandidate(self.agent, remap_update_dict(self.agent, complete), optimizer)
+        if not self.decouple_optimizers:
+            for optimizer in bases:  # the shared optimizers work on the agent again
+                optimizer.parameters = self.agent.parameters()
+        return [
+            ModuleCandidate(self.agent, remap_update_dict(self.agent, u), o) for o, u in updates
+        ]
 
     def validate(
         self, candidates: list[ModuleCandidate], samples: Samples, verbose: Any = False, **kwargs
@@ -509,24 +472,3 @@ class PrioritySearch(SearchTemplate):
 
     def _best_score(self) -> float | None:
         return self._best_candidate.mean_score() if self._best_candidate else None
-
-    def _search_state(self) -> dict[str, Any]:
-        return memories_to_json(self)
-
-    def _restore_search_state(self, state: dict[str, Any]) -> None:
-        memories_from_json(self, state)
-        self._resume_requested = True
-
-
-def _give_feedback(optimizer: Any, rollouts: BatchRollout) -> None:
-    """Point ``optimizer`` at the parameters of the model that ran ``rollouts`` and propagate
-    the batch's feedback to them (one output and one text for the whole sub-batch)."""
-    optimizer.parameters = rollouts.module.parameters()
-    targets = [r.target for r in rollouts]
-    feedbacks = [r.feedback for r in rollouts]
-    if len(targets) == 1:
-        target, feedback = targets[0], str(feedbacks[0])
-    else:
-        target, feedback = batchify(*targets), id_lines(feedbacks)
-    optimizer.zero_feedback()
-    optimizer.backward(target, feedback)
