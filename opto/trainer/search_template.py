@@ -230,8 +230,10 @@ class SearchTemplate(ResumableSearch, Trainer):
             save_path: the folder ``save`` writes.
             seed: the seed of the data order.
             max_cost, max_calls: a budget for the run's LLM calls; the run stops when spent.
-            **kwargs: passed on to ``update`` and ``sample`` (Trace's options that no part of
-                the algorithm uses are dropped with a warning).
+            **kwargs: Trace's options that this algorithm does not use are dropped with a
+                warning; other names are an error for opto's own algorithms and are passed on
+                to ``update`` and ``sample`` (and from there to the optimizer) for subclasses
+                defined outside opto, as Trace does.
         """
         if "subbatch_size" in kwargs:
             raise TypeError("give batch_size (and num_batches), not subbatch_size")
@@ -241,7 +243,10 @@ class SearchTemplate(ResumableSearch, Trainer):
                 f"{type(self).__name__}.train() does not take {unsupported}: those are options "
                 "of opto's SearchLoop algorithms (save_frequency/save_path save this one)"
             )
-        kwargs = drop_trace_only_options(type(self).__name__, kwargs, strict=False)
+        # opto's own algorithms use no other option, so a name no one knows is a mistake; a
+        # user's subclass gets such options in its hooks, as Trace passes them on.
+        own_class = type(self).__module__.startswith("opto.")
+        kwargs = drop_trace_only_options(type(self).__name__, kwargs, strict=own_class)
         guide = as_guide(guide)
         check_dataset(train_dataset, "train_dataset")
         self.num_threads = num_threads or self.num_threads

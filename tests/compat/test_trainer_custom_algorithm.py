@@ -26,7 +26,7 @@ class Collect(BaseLogger):
 
 class BestOfN(Trainer):
     def __init__(self, agent, optimizer, num_threads=None, logger=None, *args, **kwargs):
-        super().__init__(agent, num_threads=num_threads, logger=logger, *args, **kwargs)
+        super().__init__(agent, num_threads, logger, *args, **kwargs)
         self.optimizer = optimizer
         self.n_iters = 0
 
@@ -46,7 +46,7 @@ class BestOfN(Trainer):
         for _ in range(num_epochs):
             for xs, infos in loader:
                 run = batch_run(max_workers=num_threads, description="Forward")(self.forward)
-                targets, scores, feedbacks = zip(*run(self.agent, xs, guide, infos))
+                targets, scores, feedbacks = zip(*run(self.agent, xs, guide, infos), strict=True)
                 batch_scores.append(np.mean(scores))
                 self.optimizer.zero_feedback()
                 self.optimizer.backward(batchify(*targets), batchify(*feedbacks).data)
