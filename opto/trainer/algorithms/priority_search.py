@@ -184,7 +184,7 @@ class PrioritySearch(MemoryState, SearchTemplate):
             for candidate, priority in zip(explored, priorities, strict=True):
                 if id(candidate) not in held:
                     memory.push(priority, candidate)
-            self._exploration_candidates = None
+            self._exploration_candidates = self._exploration_candidates_priority = None
             return
         if config is not None and config.mode == "pareto":
 
