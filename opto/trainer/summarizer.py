@@ -9,6 +9,7 @@ one that went badly, and asks what distinguishes good parameters; the advice it 
 from __future__ import annotations
 
 import random
+import weakref
 from typing import Any
 
 from opto.optimizers.parsing import extract_between
@@ -105,7 +106,7 @@ class Summarizer:
         self.system_prompt = system_prompt or self.DEFAULT_SYSTEM_PROMPT
         self.user_prompt_template = user_prompt_template or self.DEFAULT_USER_PROMPT_TEMPLATE
         self._llm = llm
-        self.used_candidates: set[int] = set()
+        self.used_candidates: weakref.WeakSet = weakref.WeakSet()  # shown already
         self._rng = random.Random(seed)
 
     @property
@@ -123,11 +124,11 @@ class Summarizer:
         advice is unchanged and ``"No trajectories found for the memory."`` is returned. A
         reply without ``<summary>`` leaves the advice unchanged.
         """
-        fresh = [c for _, c in memory if id(c) not in self.used_candidates and _scored(c.rollouts)]
+        fresh = [c for _, c in memory if c not in self.used_candidates and _scored(c.rollouts)]
         self._rng.shuffle(fresh)
         sections = []
         for candidate in fresh[: self.max_candidates_in_prompt]:
-            self.used_candidates.add(id(candidate))
+            self.used_candidates.add(candidate)
             sections.append(self._describe(candidate))
         if not sections:
             return NO_TRAJECTORIES

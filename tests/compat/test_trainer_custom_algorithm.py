@@ -39,8 +39,18 @@ class BestOfN(Trainer):
     def score(self, guide, xs, infos, num_threads):
         return np.mean(evaluate(self.agent, guide, xs, infos, num_threads=num_threads))
 
-    def train(self, guide, train_dataset, *, num_epochs=1, batch_size=2, num_proposals=2,
-              num_threads=None, save_path=None, **kwargs):
+    def train(
+        self,
+        guide,
+        train_dataset,
+        *,
+        num_epochs=1,
+        batch_size=2,
+        num_proposals=2,
+        num_threads=None,
+        save_path=None,
+        **kwargs,
+    ):
         loader = DataLoader(train_dataset, batch_size=batch_size, randomize=False)
         batch_scores = []
         for _ in range(num_epochs):
@@ -52,9 +62,11 @@ class BestOfN(Trainer):
                 self.optimizer.backward(batchify(*targets), batchify(*feedbacks).data)
                 step_args = {"bypassing": True, "verbose": False}
                 if self._use_asyncio(num_threads):
-                    proposals = async_run([self.optimizer.step] * num_proposals,
-                                          kwargs_list=[step_args] * num_proposals,
-                                          max_workers=num_threads)
+                    proposals = async_run(
+                        [self.optimizer.step] * num_proposals,
+                        kwargs_list=[step_args] * num_proposals,
+                        max_workers=num_threads,
+                    )
                 else:
                     proposals = [self.optimizer.step(**step_args) for _ in range(num_proposals)]
                 current = {p: p.data for p in self.optimizer.parameters}
@@ -70,8 +82,9 @@ class BestOfN(Trainer):
                 self.logger.log("Batch score", best_score, self.n_iters, color="green")
                 if save_path:
                     self.save_agent(save_path, self.n_iters)
-        return batch_scores, self.score(guide, train_dataset["inputs"], train_dataset["infos"],
-                                        num_threads)
+        return batch_scores, self.score(
+            guide, train_dataset["inputs"], train_dataset["infos"], num_threads
+        )
 
 
 @pytest.mark.filterwarnings("ignore:OptoPrime. no suggestion")
@@ -81,8 +94,13 @@ def test_a_user_written_algorithm_trains_the_greeter(tmp_path, threads):
     logger = Collect()
     recorder = Recorder(teacher)
     algorithm = BestOfN(agent, optimizer_for(agent, recorder), num_threads=threads, logger=logger)
-    scores, final = algorithm.train(GreetingGuide(), DATA, batch_size=2, num_threads=threads,
-                                    save_path=str(tmp_path / "ckpt" / "agent.pkl"))
+    scores, final = algorithm.train(
+        GreetingGuide(),
+        DATA,
+        batch_size=2,
+        num_threads=threads,
+        save_path=str(tmp_path / "ckpt" / "agent.pkl"),
+    )
     assert agent.prefix.data == "Hello"
     assert final == 1.0 and scores[0] == 0.0 and scores[-1] == 1.0
     assert algorithm._use_asyncio(threads) is (threads > 1)
@@ -109,8 +127,12 @@ def test_the_base_classes_as_trace_defines_them():
         Trainer(agent, None, None, "unused", option=1)
     with pytest.raises(TypeError, match="Module"):
         Trainer("not a model")
-    for call in (lambda: trainer.train(None, DATA), lambda: trainer.save("x"),
-                 lambda: Trainer.load("x"), lambda: trainer.resume(model=agent, train_dataset=DATA)):
+    for call in (
+        lambda: trainer.train(None, DATA),
+        lambda: trainer.save("x"),
+        lambda: Trainer.load("x"),
+        lambda: trainer.resume(model=agent, train_dataset=DATA),
+    ):
         with pytest.raises(NotImplementedError):
             call()
 

@@ -18,8 +18,12 @@ def test_scores_are_an_array_numpy_can_average():
 
 def test_several_samples_per_input_give_one_row_per_input():
     scores = evaluate(
-        Greeter("Hi"), GreetingGuide(), ["Ada", "Bob", "Cy"], ["Hi Ada", "x", "Hi Cy"],
-        num_samples=4, num_threads=3,
+        Greeter("Hi"),
+        GreetingGuide(),
+        ["Ada", "Bob", "Cy"],
+        ["Hi Ada", "x", "Hi Cy"],
+        num_samples=4,
+        num_threads=3,
     )
     assert scores.shape == (3, 4)
     assert scores.mean(axis=1).tolist() == [1.0, 0.0, 1.0]

@@ -36,8 +36,15 @@ def run(algorithm, reply=None, **options):
     optimizer = optimizer_for(agent) if reply is None else optimizer_for(agent, reply)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = train(model=agent, train_dataset=DATA, algorithm=algorithm, optimizer=optimizer,
-                       guide=GreetingGuide(), logger=NullLogger(), **options)
+        result = train(
+            model=agent,
+            train_dataset=DATA,
+            algorithm=algorithm,
+            optimizer=optimizer,
+            guide=GreetingGuide(),
+            logger=NullLogger(),
+            **options,
+        )
     ignored = " ".join(str(w.message) for w in caught if w.category is IgnoredOptionWarning)
     return agent, result, ignored
 
@@ -46,7 +53,11 @@ def run(algorithm, reply=None, **options):
 @pytest.mark.parametrize(
     ("algorithm", "used", "ignored"),
     [
-        ("MinibatchAlgorithm", ["ensure_improvement", "eval_frequency"], ["beam_width", "max_depth"]),
+        (
+            "MinibatchAlgorithm",
+            ["ensure_improvement", "eval_frequency"],
+            ["beam_width", "max_depth"],
+        ),
         ("BasicSearchAlgorithm", ["num_proposals"], ["num_candidates", "validation_dataset_size"]),
         ("BeamsearchAlgorithm", ["beam_width", "max_depth"], ["validation_dataset_size"]),
         ("UCBSearchAlgorithm", ["num_threads"], ["num_batches", "long_term_memory_size"]),
@@ -98,25 +109,47 @@ def test_a_negative_test_frequency_skips_the_first_test():
             return super().get_feedback(query, response, reference)
 
     agent = Greeter("Hi")
-    train(model=agent, train_dataset=DATA, optimizer=optimizer_for(agent), guide=GreetingGuide(),
-          logger=NullLogger(), batch_size=2, test_dataset=DATA, test_guide=CountingGuide(),
-          test_frequency=-3)
+    train(
+        model=agent,
+        train_dataset=DATA,
+        optimizer=optimizer_for(agent),
+        guide=GreetingGuide(),
+        logger=NullLogger(),
+        batch_size=2,
+        test_dataset=DATA,
+        test_guide=CountingGuide(),
+        test_frequency=-3,
+    )
     assert len(tests) == len(DATA["inputs"])  # one test, after step 3: none before step 1
     tests.clear()
     agent = Greeter("Hi")
-    train(model=agent, train_dataset=DATA, optimizer=optimizer_for(agent), guide=GreetingGuide(),
-          logger=NullLogger(), batch_size=2, test_dataset=DATA, test_guide=CountingGuide(),
-          test_frequency=3)
+    train(
+        model=agent,
+        train_dataset=DATA,
+        optimizer=optimizer_for(agent),
+        guide=GreetingGuide(),
+        logger=NullLogger(),
+        batch_size=2,
+        test_dataset=DATA,
+        test_guide=CountingGuide(),
+        test_frequency=3,
+    )
     assert len(tests) == 2 * len(DATA["inputs"])  # before step 1, and after step 3
 
 
 @pytest.mark.filterwarnings("ignore:OptoPrime. no suggestion")
 def test_ucb_search_takes_its_trace_constructor_and_option_names():
     agent = Greeter("Hi")
-    search = UCBSearchAlgorithm(agent, optimizer_for(agent), max_buffer_size=3,
-                                ucb_exploration_factor=0.5, logger=NullLogger())
-    result = search.train(GreetingGuide(), DATA, num_search_iterations=3, train_batch_size=2,
-                          validation_dataset=DATA)
+    search = UCBSearchAlgorithm(
+        agent,
+        optimizer_for(agent),
+        max_buffer_size=3,
+        ucb_exploration_factor=0.5,
+        logger=NullLogger(),
+    )
+    result = search.train(
+        GreetingGuide(), DATA, num_search_iterations=3, train_batch_size=2, validation_dataset=DATA
+    )
     assert result.steps == 3 and agent.prefix.data == "Hello"
     assert search.options["max_buffer_size"] == 3 and search.options["batch_size"] == 2
 
@@ -160,6 +193,11 @@ def test_tensorboard_logger_echoes_to_the_console_when_verbose(monkeypatch, tmp_
     printed = capsys.readouterr().out
     assert "[Step 3] Average test score: 0.75" in printed and "Parameter/prefix: Hello" in printed
     assert "score: 1.0" not in printed
-    assert written == [("dir", str(tmp_path)), ("Average test score", 0.75, 3),
-                       ("Parameter/prefix", "Hello", 3), ("dir", str(tmp_path)),
-                       ("score", 1.0, 4), "closed"]
+    assert written == [
+        ("dir", str(tmp_path)),
+        ("Average test score", 0.75, 3),
+        ("Parameter/prefix", "Hello", 3),
+        ("dir", str(tmp_path)),
+        ("score", 1.0, 4),
+        "closed",
+    ]

@@ -53,9 +53,19 @@ def test_priority_search_as_the_trace_example_runs_it():
     logger = Collect()
     search = PrioritySearch(agent=agent, optimizer=optimizer_for(agent), logger=logger)
     result = search.train(
-        guide=GreetingGuide(), train_dataset=DATA, num_epochs=1, batch_size=1, num_batches=2,
-        num_proposals=2, num_candidates=2, score_range=(0, 1), test_frequency=-1,
-        num_test_samples=1, score_function="mean", num_threads=2, verbose=False,
+        guide=GreetingGuide(),
+        train_dataset=DATA,
+        num_epochs=1,
+        batch_size=1,
+        num_batches=2,
+        num_proposals=2,
+        num_candidates=2,
+        score_range=(0, 1),
+        test_frequency=-1,
+        num_test_samples=1,
+        score_function="mean",
+        num_threads=2,
+        verbose=False,
     )
     assert agent.prefix.data == "Hello"
     assert result.best_parameters == {"prefix": "Hello"} and result.best_score == 1.0
@@ -67,8 +77,15 @@ def test_positional_guide_and_data_and_a_separate_validation_set():
     agent = Greeter("Hi")
     search = PrioritySearch(agent, optimizer_for(agent), logger=NullLogger())
     validation = {"inputs": ["Gus", "Hal"], "infos": ["Hello Gus", "Hello Hal"]}
-    search.train(GreetingGuide(), DATA, validate_dataset=validation, batch_size=2,
-                 num_candidates=2, test_dataset=validation, test_frequency=2)
+    search.train(
+        GreetingGuide(),
+        DATA,
+        validate_dataset=validation,
+        batch_size=2,
+        num_candidates=2,
+        test_dataset=validation,
+        test_frequency=2,
+    )
     assert agent.prefix.data == "Hello"
     assert all(len(c.rollouts) > 0 for _, c in search.memory)
 
@@ -83,8 +100,9 @@ def test_a_subclass_changes_the_search_through_its_hooks():
 
     agent = Greeter("Hi")
     search = NoYo(agent, optimizer_for(agent, fickle_teacher), logger=NullLogger())
-    search.train(GreetingGuide(), DATA, batch_size=2, num_proposals=2, num_candidates=2,
-                 num_steps=4)
+    search.train(
+        GreetingGuide(), DATA, batch_size=2, num_proposals=2, num_candidates=2, num_steps=4
+    )
     proposed = {v for c in seen for v in c.update_dict.values()}
     assert proposed == {"Yo", "Hello"}
     kept = {v for _, c in search.memory for v in c.update_dict.values()}
@@ -94,13 +112,23 @@ def test_a_subclass_changes_the_search_through_its_hooks():
 def test_memories_have_their_sizes_and_merge_on_schedule():
     agent = Greeter("Hi")
     search = PrioritySearch(agent, optimizer_for(agent, fickle_teacher), logger=NullLogger())
-    search.train(GreetingGuide(), DATA, batch_size=1, num_candidates=2, num_proposals=2,
-                 long_term_memory_size=3, short_term_memory_size=5,
-                 memory_update_frequency=2, num_epochs=0, num_steps=5)
+    search.train(
+        GreetingGuide(),
+        DATA,
+        batch_size=1,
+        num_candidates=2,
+        num_proposals=2,
+        long_term_memory_size=3,
+        short_term_memory_size=5,
+        memory_update_frequency=2,
+        num_epochs=0,
+        num_steps=5,
+    )
     assert len(search.long_term_memory) <= 3 and len(search.short_term_memory) <= 5
     assert search.memory is search.short_term_memory  # iteration 5: not a merge iteration
-    assert all(set(r) >= {"score", "feedback"} for _, c in search.long_term_memory
-               for r in c.rollouts)
+    assert all(
+        set(r) >= {"score", "feedback"} for _, c in search.long_term_memory for r in c.rollouts
+    )
     assert all(r["module"] is None for _, c in search.long_term_memory for r in c.rollouts)
 
 
@@ -108,8 +136,14 @@ def test_memories_have_their_sizes_and_merge_on_schedule():
 def test_other_priorities(score_function):
     agent = Greeter("Hi")
     search = PrioritySearch(agent, optimizer_for(agent), logger=NullLogger())
-    search.train(GreetingGuide(), DATA, batch_size=2, num_candidates=2,
-                 score_function=score_function, ucb_exploration_constant=0.5)
+    search.train(
+        GreetingGuide(),
+        DATA,
+        batch_size=2,
+        num_candidates=2,
+        score_function=score_function,
+        ucb_exploration_constant=0.5,
+    )
     assert agent.prefix.data == "Hello"
     if score_function == "ucb":
         assert search.min_score == 0.0 and search.max_score == 1.0
@@ -131,8 +165,16 @@ def test_saving_loading_and_resuming(tmp_path):
     agent = Greeter("Hi")
     recorder = Recorder(fickle_teacher)
     search = PrioritySearch(agent, optimizer_for(agent, recorder), logger=NullLogger())
-    search.train(GreetingGuide(), DATA, batch_size=1, num_candidates=2, num_epochs=0,
-                 num_steps=2, save_frequency=1, save_path=str(tmp_path / "run"))
+    search.train(
+        GreetingGuide(),
+        DATA,
+        batch_size=1,
+        num_candidates=2,
+        num_epochs=0,
+        num_steps=2,
+        save_frequency=1,
+        save_path=str(tmp_path / "run"),
+    )
     saved = json.loads((tmp_path / "run" / "algo.json").read_text())
     assert saved["algorithm"] == "PrioritySearch" and saved["n_iters"] == 1
     remembered = len(saved["search"]["candidates"])
@@ -140,8 +182,13 @@ def test_saving_loading_and_resuming(tmp_path):
     loaded = PrioritySearch.load(str(tmp_path / "run"), logger=NullLogger())
     assert loaded.n_iters == 1 and loaded.agent is None
     model = Greeter("Hi")
-    result = loaded.resume(model=model, train_dataset=DATA, guide=GreetingGuide(),
-                           optimizer=optimizer_for(model, teacher), num_steps=4)
+    result = loaded.resume(
+        model=model,
+        train_dataset=DATA,
+        guide=GreetingGuide(),
+        optimizer=optimizer_for(model, teacher),
+        num_steps=4,
+    )
     assert loaded.agent is model and result.steps == 4
     assert len(loaded.memory) + len(loaded._exploration_candidates) >= remembered
     assert model.prefix.data == "Hello"
@@ -186,10 +233,18 @@ def test_pareto_exploration_prefers_candidates_best_on_some_input():
 
 def test_streaming_priority_search_with_several_candidates():
     agent = Greeter("Hi")
-    search = StreamingPrioritySearch(agent, optimizer_for(agent, fickle_teacher),
-                                     logger=NullLogger())
-    search.train(GreetingGuide(), DATA, batch_size=2, num_candidates=3, num_proposals=1,
-                 exploration_ratio=0.5, num_steps=4)
+    search = StreamingPrioritySearch(
+        agent, optimizer_for(agent, fickle_teacher), logger=NullLogger()
+    )
+    search.train(
+        GreetingGuide(),
+        DATA,
+        batch_size=2,
+        num_candidates=3,
+        num_proposals=1,
+        exploration_ratio=0.5,
+        num_steps=4,
+    )
     assert agent.prefix.data == "Hello"
     counts = [c.num_rollouts for _, c in search.memory]
     assert all(n % 2 == 0 for n in counts)  # each exploration adds its batch of 2 once
@@ -205,8 +260,9 @@ def test_polca_keeps_the_memory_diverse_and_passes_advice_on():
 
     agent = Greeter("Hi")
     optimizer = optimizer_for(agent, fickle_teacher)
-    polca = POLCA(agent=agent, optimizer=optimizer, epsilon=0.5, embedding_fn=embed,
-                  logger=NullLogger())
+    polca = POLCA(
+        agent=agent, optimizer=optimizer, epsilon=0.5, embedding_fn=embed, logger=NullLogger()
+    )
     polca.train(GreetingGuide(), DATA, batch_size=2, num_candidates=2, num_proposals=2)
     kept = [c for _, c in polca.memory] + polca._exploration_candidates
     learned = [next(iter(c.update_dict.values())) for c in kept if c.optimizer is not optimizer]

@@ -53,7 +53,9 @@ def teacher(*args, messages, **kwargs) -> str:
     wanted = EXPECTED.search(prompt.rsplit("#Feedback", 1)[-1])
     if variable is None or wanted is None:
         return json.dumps({"reasoning": "nothing to change", "suggestion": {}})
-    return json.dumps({"reasoning": "use the expected word", "suggestion": {variable[1]: wanted[1]}})
+    return json.dumps(
+        {"reasoning": "use the expected word", "suggestion": {variable[1]: wanted[1]}}
+    )
 
 
 def wrong_teacher(*args, messages, **kwargs) -> str:
