@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +23,15 @@ from opto.trainer.evaluators import run_calls
 from opto.trainer.guide import Guide
 from opto.trainer.snapshots import copy_sharing_parameters, materialize
 
+ALLOW_EXTERNAL_DEPENDENCIES = getattr(
+    importlib.import_module("opto.trace.bundle"), "ALLOW_EXTERNAL_DEPENDENCIES", None
+)
+"""The external-dependency switch of ``opto.trace.bundle`` as it was when this module was
+imported, as in Trace, where this module copies it at import (None: each bundle decides). Read
+or set the live switch with ``opto.trace.disable_external_dependencies_check``."""
+
 __all__ = [
+    "ALLOW_EXTERNAL_DEPENDENCIES",
     "async_run",
     "batch_run",
     "batchify",
