@@ -18,7 +18,19 @@ from typing import Any
 
 from opto.llm.base import BaseLLM
 from opto.trainer.objectives import to_score_dict
+from opto.trainer.suggest import Suggest
 from opto.utils.atomic import atomic_write_json
+
+__all__ = [
+    "AutoGuide",
+    "ExactMatchGuide",
+    "Guide",
+    "LLMJudge",
+    "MetricGuide",
+    "Suggest",
+    "as_guide",
+    "exact_match_metric",
+]
 
 
 def exact_match_metric(question: Any, student_answer: Any, info: Any) -> float:
