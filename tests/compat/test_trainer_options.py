@@ -160,7 +160,7 @@ def test_an_algorithm_that_passes_its_options_to_step_is_warned_not_stopped():
     optimizer = optimizer_for(agent, wrong_teacher)
     optimizer.zero_feedback()
     optimizer.backward(agent("Ada"), "Use another greeting.")
-    with pytest.warns(UserWarning, match="ignores argument"):
+    with pytest.warns(UserWarning, match="ignores"):
         update = optimizer.step(bypassing=True, verbose=False, num_threads=4, validate_dataset=None)
     assert update == {agent.prefix: "Yo"}
 
