@@ -42,7 +42,7 @@ from opto.llm.usage import UsageStats, get_usage, usage_scope
 from opto.trace.errors import ExecutionError
 from opto.trace.graph import stop_tracing
 from opto.trace.nodes import Node
-from opto.trainer.objectives import aggregate_score_dicts, to_score_dict
+from opto.trainer.objectives import aggregate_score_dicts
 from opto.trainer.snapshots import materialize, snapshot_key
 
 RUN_STOPPING_ERRORS: tuple[type[BaseException], ...] = (
@@ -106,29 +106,6 @@ def standard_forward(agent: Any, x: Any, guide: Any, info: Any, min_score: Any =
     return target, score, str(feedback)
 
 
-class Scores(list):
-    """Scores in input order (a list; a list per example when ``num_samples > 1``).
-
-    ``feedback`` and ``errors`` line up with the examples; ``mean()`` skips missing scores.
-    """
-
-    def __init__(self, values: list, feedback: list, errors: list) -> None:
-        super().__init__(values)
-        self.feedback = feedback
-        self.errors = errors
-
-    def mean(self) -> float | None:
-        flat = [v for item in self for v in (item if isinstance(item, list) else [item])]
-        numbers = [_as_number(v) for v in flat if v is not None]
-        return sum(numbers) / len(numbers) if numbers else None
-
-
-def _as_number(value: Any) -> float:
-    if isinstance(value, dict):
-        return sum(to_score_dict(value).values()) / len(value)
-    return float(value)
-
-
 def evaluate(
     agent: Any,
     guide: Any,
@@ -141,8 +118,15 @@ def evaluate(
     *,
     executor: Executor | None = None,
     progress: bool | None = None,
-) -> Scores:
-    """Score ``agent`` on every input with ``guide.metric``, in parallel, in input order."""
+) -> Any:
+    """Score ``agent`` on every input with ``guide.metric``, in parallel, in input order.
+
+    Returns a ``Scores`` numpy array (see ``opto.trainer.scores``): shape ``(N,)``, or
+    ``(N, num_samples)`` when each input runs ``num_samples`` times; a failed run scores
+    ``min_score``. ``executor`` and ``progress`` are those of ``score_jobs``.
+    """
+    from opto.trainer.scores import Scores  # numpy loads with the first evaluation
+
     results = rollouts(
         agent,
         guide,
