@@ -28,6 +28,7 @@ from opto.runtime import ExecutionPolicy, InProcessPolicy, SandboxError, make_po
 from opto.runtime.source import code_filename
 from opto.trace import operators as ops
 from opto.trace import source as sources
+from opto.trace.abstract_node import creation_order
 from opto.trace.binding import ArgumentBinder
 from opto.trace.containers import _BOUND_PREFIX, contains_node, to_data
 from opto.trace.errors import ExecutionError, TraceMissingInputsError
@@ -38,7 +39,6 @@ from opto.trace.nodes import (
     MessageNode,
     Node,
     ParameterNode,
-    _creation_order,
     new_root,
 )
 from opto.trace.primitive import new_message_node
@@ -361,7 +361,7 @@ class FunModule(Module):
         """Run the function, recording the nodes it touches (to find external dependencies)
         and marking it active (so a recursive call stays plain Python)."""
         used: list[Node] = []
-        start = next(_creation_order)
+        start = next(creation_order)
         token = USED_NODES.set(used)
         active = (
             _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
@@ -384,7 +384,7 @@ class FunModule(Module):
             self._fail(error, inputs)
         call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
         used: list[Node] = []
-        start = next(_creation_order)
+        start = next(creation_order)
         token = USED_NODES.set(used)
         try:
             output = await fun(*call_args, **call_kwargs)

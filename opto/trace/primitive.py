@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from opto.trace.abstract_node import creation_order
 from opto.trace.errors import ExecutionError
 from opto.trace.graph import _TRACING
 from opto.trace.graph import GRAPH as _GRAPH
@@ -22,7 +23,6 @@ from opto.trace.nodes import (
     ExceptionNode,
     MessageNode,
     Node,
-    _creation_order,
     _new_object,
     link_parents,
     new_root,
@@ -46,7 +46,7 @@ def new_message_node(
     result._feedback = None
     result._backwarded = False
     result._description = description
-    result._seq = next(_creation_order)
+    result._seq = next(creation_order)
     result._op = op
     if not _TRACING.get():
         result._inputs = {}
