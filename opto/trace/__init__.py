@@ -2,13 +2,14 @@
 
 from opto.trace import operators
 from opto.trace import overloads as _overloads  # noqa: F401 - attaches operators to Node
+from opto.trace.broadcast import apply_op
 from opto.trace.bundle import (
     FunModule,
     bundle,
     disable_external_dependencies_check,
     trace_nodes,
 )
-from opto.trace.containers import Map, NodeContainer, Seq, apply_op, to_data
+from opto.trace.containers import Map, NodeContainer, Seq, to_data
 from opto.trace.errors import ExecutionError, TraceMissingInputsError
 from opto.trace.graph import GRAPH, Graph, name_scope, stop_tracing
 from opto.trace.modules import Model, Module, model

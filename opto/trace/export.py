@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opto.trace.containers import trainable_method
 from opto.trace.nodes import ParameterNode
 from opto.utils.atomic import atomic_write_text
 
@@ -52,17 +53,13 @@ def export_module(module: Module, path: str | os.PathLike, projections: list | N
 
 
 def _replace_learned_methods(class_tree: ast.ClassDef, module: Module) -> None:
-    from opto.trace.bundle import BoundFunModule, FunModule
-
     for index, statement in enumerate(class_tree.body):
         if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         attribute = inspect.getattr_static(type(module), statement.name, None)
-        if not isinstance(attribute, FunModule) or not attribute.trainable:
+        if not trainable_method(attribute):
             continue
-        bound = getattr(module, statement.name)
-        function = bound.module if isinstance(bound, BoundFunModule) else bound
-        learned = ast.parse(textwrap.dedent(function.parameter._data)).body
+        learned = ast.parse(textwrap.dedent(getattr(module, statement.name).parameter._data)).body
         definition = next(
             (s for s in learned if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None
         )
