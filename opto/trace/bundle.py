@@ -19,15 +19,14 @@ import importlib
 import inspect
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from opto.runtime import ExecutionPolicy, InProcessPolicy, SandboxError, make_policy, resolve_policy
-from opto.runtime.source import code_filename
+from opto.runtime import make_policy
 from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order, get_op_name
 from opto.trace.binding import ArgumentBinder
+from opto.trace.bound_method import BoundFunModule
 from opto.trace.broadcast import detach_inputs, wrap_node
 from opto.trace.bundle_steps import (
     ACTIVE_BUNDLES,
@@ -37,12 +36,13 @@ from opto.trace.bundle_steps import (
     container_node,
 )
 from opto.trace.containers import RESERVED_PREFIX, BundledFunction, contains_node, to_data
-from opto.trace.errors import ExecutionError, TraceMissingInputsError
+from opto.trace.errors import TraceMissingInputsError
 from opto.trace.frame_locals import update_local
 from opto.trace.graph import GRAPH
 from opto.trace.modules import Module
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode, new_root
+from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
 from opto.trace.primitive import new_message_node
+from opto.trace.trainable_code import ORIGINAL, TrainableCode
 
 __all__ = [
     "ALLOW_EXTERNAL_DEPENDENCIES",
@@ -95,18 +95,6 @@ def trace_nodes() -> Iterator[list[Node]]:
         yield used
     finally:
         USED_NODES.reset(token)
-
-
-_ORIGINAL = object()
-"""Marks the decorated function itself standing for unchanged code (plain in-process runs)."""
-
-
-def _is_plain(policy: ExecutionPolicy) -> bool:
-    return type(policy) is InProcessPolicy and policy.timeout is None
-
-
-def _fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
-    return loaded_with is policy or (loaded_with is _ORIGINAL and _is_plain(policy))
 
 
 def bundle(
@@ -163,7 +151,7 @@ def _decoration_site_locals() -> dict[str, Any]:
     return {key: value for key, value in dict(frame.f_locals).items() if key != "__builtins__"}
 
 
-class FunModule(FunModuleSteps, Module, BundledFunction):
+class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
     """A bundled function: call it with nodes or values, get a MessageNode back.
 
     Arguments are those of ``bundle`` plus ``fun``, the function, and ``_ldict``: extra names
@@ -214,7 +202,8 @@ class FunModule(FunModuleSteps, Module, BundledFunction):
         )
         qualname = self.filter_fun_name(getattr(fun, "__qualname__", self._fun_name))
         self.description = self._full_description(description, qualname, _clean_doc(fun))
-        self._op_name = output_name or ("eval" if trainable else self._fun_name)
+        named = get_op_name(description) if isinstance(description, str) else None
+        self._op_name = output_name or ("eval" if trainable else named or self._fun_name)
         self._node_description = _EVAL_DESCRIPTION if trainable else self.description
         self._original_source = source
         self._static_source: str | None = None
@@ -233,7 +222,7 @@ class FunModule(FunModuleSteps, Module, BundledFunction):
             )
             if policy is not None:
                 self.parameter.execution_policy = make_policy(policy)
-            self._compiled = (code, fun, "", _ORIGINAL)
+            self._compiled = (code, fun, "", ORIGINAL)
         self._initial_code = self.parameter._data if self.parameter is not None else None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -310,48 +299,6 @@ class FunModule(FunModuleSteps, Module, BundledFunction):
         if self.parameter is not None:
             duplicate.parameter = self.parameter.detach()
         return duplicate
-
-    # -- compiling trainable code ----------------------------------------------------------
-
-    def _current_function(self) -> Callable:
-        compiled = self._compiled
-        if compiled is None:
-            return self._fun
-        code = self.parameter._data
-        policy = resolve_policy(getattr(self.parameter, "execution_policy", None))
-        if (compiled[0] is code or compiled[0] == code) and _fits(compiled[3], policy):
-            return compiled[1]
-        with self._lock:
-            compiled = self._compiled
-            if compiled[0] == code and _fits(compiled[3], policy):
-                return compiled[1]
-            if code == self._initial_code and _is_plain(policy):
-                self._compiled = (code, self._fun, "", _ORIGINAL)
-                return self._fun
-            function, filename = self._compile(code, policy)
-            self._compiled = (code, function, filename, policy)
-            return function
-
-    def _compile(self, code: str, policy: ExecutionPolicy) -> tuple[Callable, str]:
-        """Load the code string under ``policy``, with the function's names in scope."""
-        name = self._fun_name
-        if not isinstance(code, str):
-            raise TypeError(f"__code of {name} must be a string, got {type(code).__name__}")
-        namespace = dict(getattr(self._fun, "__globals__", {}))
-        namespace.update(self._site_locals)
-        namespace.update(self._closure_values())
-        namespace.pop(name, None)
-        filename = code_filename(code, name)
-        return policy.load(code, name, namespace, filename=filename), filename
-
-    def _closure_values(self) -> dict[str, Any]:
-        code = getattr(self._fun, "__code__", None)
-        closure = getattr(self._fun, "__closure__", None) or ()
-        values = {}
-        for name, cell in zip(code.co_freevars if code else (), closure, strict=False):
-            with contextlib.suppress(ValueError):
-                values[name] = cell.cell_contents
-        return values
 
     # -- calling ---------------------------------------------------------------------------
 
@@ -459,50 +406,6 @@ class FunModule(FunModuleSteps, Module, BundledFunction):
             )
         return external
 
-    def _fail(self, error: Exception, inputs: dict[str, Node]) -> None:
-        if not self.catch_execution_error:
-            raise error
-        root = error
-        if isinstance(error, ExecutionError) and error.exception is not None:
-            root = error.exception
-        info = self.node_info()
-        info["error_comment"] = self._annotate(root)
-        info["traceback"] = "".join(
-            traceback.format_exception(type(error), error, error.__traceback__)
-        )
-        if isinstance(error, ExecutionError):
-            info["inner_exception_node"] = error.exception_node
-        exception_node = ExceptionNode(
-            root,
-            inputs=inputs,
-            description=self._node_description,
-            name=f"exception_{self._op_name}",
-            info=info,
-        )
-        raise ExecutionError(exception_node) from error
-
-    def _annotate(self, error: BaseException) -> str:
-        if self.parameter is not None and isinstance(error, (SyntaxError, SandboxError)):
-            filename = error.filename if isinstance(error, SyntaxError) else None
-            return sources.annotate_error(error, self.parameter._data, filename)
-        compiled = self._compiled
-        if compiled is not None and compiled[2]:
-            return sources.annotate_error(error, compiled[0], compiled[2])
-        code = getattr(self._fun, "__code__", None)
-        if self.parameter is not None and code is not None:
-            first_line = sources.definition_line(self._fun)
-            if first_line is not None:
-                return sources.annotate_error(
-                    error, self.parameter._data, code.co_filename, first_line
-                )
-        if code is None:
-            return sources.annotate_error(error, None, None)
-        try:
-            text = inspect.getsource(self._fun)
-        except (OSError, TypeError):
-            text = self._original_source
-        return sources.annotate_error(error, text, code.co_filename, code.co_firstlineno)
-
     # -- methods, copies, pickling ---------------------------------------------------------
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
@@ -567,40 +470,11 @@ class FunModule(FunModuleSteps, Module, BundledFunction):
         self._fun = state["_fun"].resolve()
         self._lock = threading.Lock()
         if self.parameter is not None:
-            self._compiled = (self._initial_code, self._fun, "", _ORIGINAL)
+            self._compiled = (self._initial_code, self._fun, "", ORIGINAL)
 
     def __repr__(self) -> str:
         kind = "trainable bundle" if self.trainable else "bundle"
         return f"<{kind} {self._fun_name}>"
-
-
-class BoundFunModule(BundledFunction):
-    """A bundled method bound to an instance; the instance's node is the ``self`` input."""
-
-    def __init__(self, module: FunModule, instance: Any, self_node: Node) -> None:
-        self.module = module
-        self.__self__ = instance
-        self.self_node = self_node
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.module(self.self_node, *args, **kwargs)
-
-    @property
-    def __func__(self) -> FunModule:
-        return self.module
-
-    @property
-    def parameter(self) -> ParameterNode | None:
-        """The instance's ``__code`` parameter (None unless trainable)."""
-        return self.module.parameter
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("module", "self_node"):
-            raise AttributeError(name)
-        return getattr(self.module, name)
-
-    def __repr__(self) -> str:
-        return f"<bound {self.module!r} of {type(self.__self__).__name__}>"
 
 
 class _FunctionReference:
@@ -616,4 +490,4 @@ class _FunctionReference:
             found = getattr(found, part)
         if isinstance(found, BoundFunModule):
             found = found.module
-        return found._fun if isinstance(found, FunModule) else found
+        return found.fn if isinstance(found, FunModule) else found

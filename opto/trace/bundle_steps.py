@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import textwrap
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,8 @@ from opto.trace import operators as ops
 from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order
 from opto.trace.containers import contains_node, to_data
-from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
+from opto.trace.errors import ExecutionError
+from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode, new_root
 from opto.trace.primitive import new_message_node
 
 if TYPE_CHECKING:
@@ -188,6 +190,28 @@ class FunModuleSteps:
         return isinstance(output, tuple) and all(isinstance(item, Node) for item in output)
 
     # -- pieces the steps share --------------------------------------------------------------
+
+    def _fail(self, error: Exception, inputs: dict[str, Node]) -> None:
+        if not self.catch_execution_error:
+            raise error
+        root = error
+        if isinstance(error, ExecutionError) and error.exception is not None:
+            root = error.exception
+        info = self.node_info()
+        info["error_comment"] = self._annotate(root)
+        info["traceback"] = "".join(
+            traceback.format_exception(type(error), error, error.__traceback__)
+        )
+        if isinstance(error, ExecutionError):
+            info["inner_exception_node"] = error.exception_node
+        exception_node = ExceptionNode(
+            root,
+            inputs=inputs,
+            description=self._node_description,
+            name=f"exception_{self._op_name}",
+            info=info,
+        )
+        raise ExecutionError(exception_node) from error
 
     def _mark_active(self) -> contextvars.Token | None:
         if not self.overwrite_python_recursion:
