@@ -34,7 +34,9 @@ def trace_01_default_model(httpserver, monkeypatch):
         body = json.loads(request.get_data(as_text=True))
         requests.append(body)
         user = [m["content"] for m in body["messages"] if m["role"] == "user"]
-        return Response(json.dumps(openai_reply(f"Hola, {user[-1]}")), content_type="application/json")
+        return Response(
+            json.dumps(openai_reply(f"Hola, {user[-1]}")), content_type="application/json"
+        )
 
     httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(answer)
     for name in ("OPTO_LLM_BACKEND", "OPTO_LLM_BASE_URL", "OPTO_LLM_MODEL", "OPTO_LLM_API_KEY"):
