@@ -205,6 +205,7 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
         named = get_op_name(description) if isinstance(description, str) else None
         self._op_name = output_name or ("eval" if trainable else named or self._fun_name)
         self._node_description = _EVAL_DESCRIPTION if trainable else self.description
+        self._instance_key = f"{RESERVED_PREFIX}bundle_{self.name}"
         self._original_source = source
         self._static_source: str | None = None
         self.parameter: ParameterNode | None = None
@@ -339,7 +340,11 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
         used: list[Node] = []
         start = next(creation_order)
         token = USED_NODES.set(used)
-        active = self._mark_active()
+        active = (
+            ACTIVE_BUNDLES.set(ACTIVE_BUNDLES.get() | {self._fun})
+            if self.overwrite_python_recursion
+            else None
+        )
         try:
             output = fun(*values)
         except Exception as error:
@@ -420,9 +425,9 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
         instance_dict = getattr(obj, "__dict__", None)
         if instance_dict is None:  # no __dict__ (slots): nothing can be kept per instance
             return BoundFunModule(self._for_instance(), obj, new_root(obj))
-        key = f"{RESERVED_PREFIX}bundle_{self.name}"
+        key = self._instance_key
         module = instance_dict.get(key)
-        if not isinstance(module, FunModule) or module._fun is not self._fun:
+        if getattr(module, "_fun", None) is not self._fun:
             module = instance_dict[key] = self._for_instance()
         self_node = instance_dict.get(SELF_NODE_ATTRIBUTE)
         if not isinstance(self_node, Node):
