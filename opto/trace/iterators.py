@@ -89,8 +89,9 @@ def iterate(x: Any) -> SeqIterable:
     """What ``iter(node)`` returns; a plain value is wrapped as a node first.
 
     Lists, tuples, strings and other indexable sequences (numpy arrays) give their items,
-    sets the items of the traced ``to_list``, dicts (mappings) the keys of the traced ``keys``. Anything
-    else raises ``ExecutionError`` whose exception node (input: the node) holds a TypeError.
+    dicts (mappings) the keys of the traced ``keys``, sets and other iterables the items of
+    the traced ``to_list``. Anything else raises ``ExecutionError`` whose exception node
+    (input: the node) holds a TypeError.
     """
     if not isinstance(x, Node):
         x = node(x)
@@ -103,6 +104,8 @@ def iterate(x: Any) -> SeqIterable:
         hasattr(data, "__len__") and hasattr(data, "__getitem__")
     ):
         return SeqIterable(x)
+    if hasattr(data, "__iter__"):  # other iterables (dict views ...) through a traced list
+        return SeqIterable(ops.to_list(x))
     return _not_iterable(x)
 
 

@@ -111,6 +111,7 @@ def test_iterators():
     assert [w.data for w in iterator] == ["x", "y"]
     assert [w.data for w in iterator] == ["x", "y"]  # iterating again starts over
     assert sorted(w.data for w in iterate({3, 1})) == [1, 3]
+    assert [k.data for k in node({"a": 1}.keys())] == ["a"]  # other iterables via a list
     pairs = DictIterable(node({"k": "v"}))
     assert [(k.data, v.data) for k, v in pairs] == [("k", "v")]
     assert isinstance(node({"k": 1}).items(), DictIterable)
