@@ -8,6 +8,10 @@ rewrite; the function is recompiled when, and only when, that string changes.
 Everything that can be worked out once (signature, names, descriptions, source) is worked out
 when the function is decorated, so a call costs a few microseconds. Nothing about a call is
 stored on the bundle, so threads and asyncio tasks can call it concurrently.
+
+The steps of a call that Trace exposes as methods (``preprocess_inputs``, ``wrap`` ...) are in
+bundle_steps.py, compiling trainable code in trainable_code.py, bound methods in
+bound_method.py.
 """
 
 from __future__ import annotations
