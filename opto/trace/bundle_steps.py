@@ -13,11 +13,12 @@ Also here: Trace's source helpers of a bundle (``get_source``, ``generate_commen
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import textwrap
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opto.trace import operators as ops
@@ -62,33 +63,19 @@ class FunModuleSteps:
 
     def sync_forward(self, fun: Callable, *args: Any, **kwargs: Any) -> MessageNode:
         """The whole call of ``fun`` with ``args``/``kwargs``: the output MessageNode."""
-        inputs, extra = self._wrap_inputs(args, kwargs)
-        node_args, node_kwargs = self._node_arguments(inputs, extra)
-        used: list[Node] = []
-        start = next(creation_order)
-        token = USED_NODES.set(used)
-        try:
+        inputs, node_args, node_kwargs = self._input_nodes(args, kwargs)
+        with _reads_of_earlier_nodes() as used:
             call_args, call_kwargs = self.preprocess_inputs(node_args, node_kwargs, args, kwargs)
             output = self.sync_call_fun(fun, *call_args, **call_kwargs)
-        finally:
-            USED_NODES.reset(token)
-        earlier = [item for item in used if item._seq < start]
-        return self.postprocess_output(output, fun, args, kwargs, earlier, inputs)
+        return self.postprocess_output(output, fun, args, kwargs, used, inputs)
 
     async def async_forward(self, fun: Callable, *args: Any, **kwargs: Any) -> MessageNode:
         """``sync_forward`` for a coroutine function (await the result)."""
-        inputs, extra = self._wrap_inputs(args, kwargs)
-        node_args, node_kwargs = self._node_arguments(inputs, extra)
-        used: list[Node] = []
-        start = next(creation_order)
-        token = USED_NODES.set(used)
-        try:
+        inputs, node_args, node_kwargs = self._input_nodes(args, kwargs)
+        with _reads_of_earlier_nodes() as used:
             call_args, call_kwargs = self.preprocess_inputs(node_args, node_kwargs, args, kwargs)
             output = await self.async_call_fun(fun, *call_args, **call_kwargs)
-        finally:
-            USED_NODES.reset(token)
-        earlier = [item for item in used if item._seq < start]
-        return self.postprocess_output(output, fun, args, kwargs, earlier, inputs)
+        return self.postprocess_output(output, fun, args, kwargs, used, inputs)
 
     def preprocess_inputs(
         self, args: list[Node], kwargs: dict[str, Node], _args: tuple, _kwargs: dict
@@ -110,29 +97,15 @@ class FunModuleSteps:
 
     def sync_call_fun(self, fun: Callable, *_args: Any, **_kwargs: Any) -> Any:
         """Run ``fun``; with ``catch_execution_error`` an exception is returned, not raised."""
-        active = self._mark_active()
-        try:
+        with self._running() as caught:
             return fun(*_args, **_kwargs)
-        except Exception as error:
-            if not self.catch_execution_error:
-                raise
-            return error
-        finally:
-            if active is not None:
-                ACTIVE_BUNDLES.reset(active)
+        return caught[0]
 
     async def async_call_fun(self, fun: Callable, *_args: Any, **_kwargs: Any) -> Any:
         """``sync_call_fun`` for a coroutine function."""
-        active = self._mark_active()
-        try:
+        with self._running() as caught:
             return await fun(*_args, **_kwargs)
-        except Exception as error:
-            if not self.catch_execution_error:
-                raise
-            return error
-        finally:
-            if active is not None:
-                ACTIVE_BUNDLES.reset(active)
+        return caught[0]
 
     def postprocess_output(
         self,
@@ -213,10 +186,25 @@ class FunModuleSteps:
         )
         raise ExecutionError(exception_node) from error
 
-    def _mark_active(self) -> contextvars.Token | None:
-        if not self.overwrite_python_recursion:
-            return None
-        return ACTIVE_BUNDLES.set(ACTIVE_BUNDLES.get() | {self._fun})
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[list[Exception]]:
+        """Run the block as this bundle's call: marked active (for recursion), and with
+        ``catch_execution_error`` an exception is kept in the yielded list instead of raised."""
+        caught: list[Exception] = []
+        active = (
+            ACTIVE_BUNDLES.set(ACTIVE_BUNDLES.get() | {self._fun})
+            if self.overwrite_python_recursion
+            else None
+        )
+        try:
+            yield caught
+        except Exception as error:
+            if not self.catch_execution_error:
+                raise
+            caught.append(error)
+        finally:
+            if active is not None:
+                ACTIVE_BUNDLES.reset(active)
 
     def _wrap_inputs(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], list[str]]:
         named, extra = self._binder.bind(args, kwargs)
@@ -235,11 +223,14 @@ class FunModuleSteps:
             outer.extend(inputs.values())
         return inputs, extra
 
-    def _node_arguments(
-        self, inputs: dict[str, Node], extra: list[str]
-    ) -> tuple[list[Node], dict[str, Node]]:
+    def _input_nodes(
+        self, args: tuple, kwargs: dict
+    ) -> tuple[dict[str, Node], list[Node], dict[str, Node]]:
+        """The inputs, and the same nodes as the call's positional and keyword arguments."""
+        inputs, extra = self._wrap_inputs(args, kwargs)
         named = {key: value for key, value in inputs.items() if key != "__code"}
-        return self._binder.split(named, extra)
+        node_args, node_kwargs = self._binder.split(named, extra)
+        return inputs, node_args, node_kwargs
 
     # -- Trace's source helpers ------------------------------------------------------------
 
@@ -271,6 +262,21 @@ class FunModuleSteps:
     def filter_fun_name(self, fun_name: str) -> str:
         """A qualified name without ``<locals>.`` parts (``f.<locals>.g`` -> ``f.g``)."""
         return fun_name.replace("<locals>.", "")
+
+
+@contextlib.contextmanager
+def _reads_of_earlier_nodes() -> Iterator[list[Node]]:
+    """Collect, in the yielded list, the nodes read inside the block that existed before it
+    (nodes the block creates are its own business, not external dependencies)."""
+    used: list[Node] = []
+    start = next(creation_order)
+    token = USED_NODES.set(used)
+    earlier: list[Node] = []
+    try:
+        yield earlier
+    finally:
+        USED_NODES.reset(token)
+        earlier.extend(item for item in used if item._seq < start)
 
 
 def _plain_data(value: Node) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opto.trace.nodes import MessageNode, Node, ParameterNode
-from opto.trace.primitive import Operator, new_message_node, operator, raise_as_execution_error
+from opto.trace.primitive import Operator, new_message_node, operator
 
 
 class NodeResultOperator(Operator):
@@ -30,18 +30,7 @@ class NodeResultOperator(Operator):
         self.pass_nodes = pass_nodes
 
     def __call__(self, *args: Any, **kwargs: Any) -> MessageNode:
-        inputs, positional_count = self.bind(args, kwargs)
-        keys = list(inputs)
-        if self.pass_nodes:
-            values = [inputs[key] for key in keys[:positional_count]]
-            keywords = {key: inputs[key] for key in keys[positional_count:]}
-        else:
-            values = [inputs[key]._data for key in keys[:positional_count]]
-            keywords = {key: inputs[key]._data for key in keys[positional_count:]}
-        try:
-            result = self.fn(*values, **keywords)
-        except Exception as error:
-            raise_as_execution_error(error, inputs, self.name, self.description)
+        result, inputs = self.run(args, kwargs, self.pass_nodes)
         if not isinstance(result, Node):
             return new_message_node(result, inputs, self.description, self.name, self)
         output = new_message_node(result._data, inputs, self.description, self.name, self)

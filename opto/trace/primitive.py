@@ -146,15 +146,28 @@ class Operator:
         return new_message_node(data, inputs, self.description, self.name, self)
 
     def _call_general(self, args: tuple, kwargs: dict) -> MessageNode:
+        data, inputs = self.run(args, kwargs)
+        return new_message_node(data, inputs, self.description, self.name, self)
+
+    def run(self, args: tuple, kwargs: dict, pass_nodes: bool = False) -> tuple[Any, dict]:
+        """Call the function: ``(its result, the inputs)``; an error is an ExecutionError.
+
+        Args:
+            args, kwargs: the call's arguments (nodes or plain values).
+            pass_nodes: give the function the input nodes instead of their data.
+        """
         inputs, positional_count = self.bind(args, kwargs)
         keys = list(inputs)
-        values = [inputs[key]._data for key in keys[:positional_count]]
-        keyword_values = {key: inputs[key]._data for key in keys[positional_count:]}
+        if pass_nodes:
+            values = [inputs[key] for key in keys[:positional_count]]
+            keyword_values = {key: inputs[key] for key in keys[positional_count:]}
+        else:
+            values = [inputs[key]._data for key in keys[:positional_count]]
+            keyword_values = {key: inputs[key]._data for key in keys[positional_count:]}
         try:
-            data = self.fn(*values, **keyword_values)
+            return self.fn(*values, **keyword_values), inputs
         except Exception as error:
             raise_as_execution_error(error, inputs, self.name, self.description)
-        return new_message_node(data, inputs, self.description, self.name, self)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], int]:
         """Name the arguments as the op's inputs (extra positionals are ``args_0``, ...).
