@@ -1,5 +1,6 @@
 """Fixtures for the runtime tests: small limits so hostile code is stopped quickly."""
 
+import sys
 import tempfile
 
 import psutil
@@ -22,11 +23,12 @@ def private_tmp(tmp_path, monkeypatch):
 
 
 def sandbox_processes() -> list[psutil.Process]:
-    """Every live process started by this checkout's sandbox (or forked from one)."""
+    """Every live process started by this interpreter's sandbox (or forked from one); other
+    checkouts running their own tests on the same machine use other interpreters."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if _STARTER in cmdline:
+        if _STARTER in cmdline and cmdline[0] == sys.executable:
             found.append(process)
     return found
 
