@@ -146,7 +146,7 @@ def _make_hook(work_dir: str, code_filename: str, report):
     def shown(path) -> str:
         # Never call methods of objects the code controls from inside the hook.
         if type(path) is int:
-            return f"file descriptor {path}"
+            return f"the file open as descriptor {path} ({descriptor_path(path) or 'unknown'})"
         return repr(path) if type(path) in (str, bytes) else "a path given as an object"
 
     def code_line():
