@@ -30,25 +30,22 @@ from opto.runtime.errors import (
     format_bytes,
 )
 
-# Confinement layers, in the order the child applies them, with what is lost without each
-# (see docs/runtime.md).
-LOST_WITHOUT = {
-    "limits": "no kernel limit on CPU time, memory, file size, open files or processes",
+# Confinement layers, in the order the child applies them, with what each guarantees (see
+# docs/runtime.md): the refusal to run without a layer says what is then not guaranteed.
+GUARANTEES = {
+    "limits": "kernel limits on CPU time, memory, file size, open files and processes",
     "namespaces": (
-        "the code may use the network, fill the disk (no size-limited working directory), "
-        "and read the environment (where API keys live) and other /proc files of your other "
-        "processes"
+        "no network at all, a size-limited working directory, and no access to the "
+        "environment (where API keys live) or other /proc files of your other processes"
     ),
-    "landlock": "the kernel does not stop writes, file creation or deletion outside the "
-    "working directory",
+    "landlock": "no writes, file creation or deletion outside the working directory",
     "seccomp": (
-        "the kernel does not stop new processes, programs, sockets, signals to other "
-        "processes, changes of file permissions, owners and times, or memory outside the "
-        "memory limit (memfd)"
+        "no new processes or programs, no sockets, no signals to other processes, no changes "
+        "of file permissions, owners or times, no memory outside the memory limit (memfd)"
     ),
-    "audit_hook": "forbidden operations are not reported precisely with their line",
+    "audit_hook": "a precise report of each forbidden operation with its line",
 }
-LAYERS = tuple(LOST_WITHOUT)
+LAYERS = tuple(GUARANTEES)
 _MAX_FIELD_CHARS = 50_000
 _MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")
 
@@ -213,12 +210,12 @@ def _unavailable(message: dict) -> SandboxUnavailableError:
     states = {
         name: str(state)[:300]
         for name, state in message["layers"].items()
-        if name in LOST_WITHOUT and isinstance(state, str)
+        if name in GUARANTEES and isinstance(state, str)
     }
     missing = [name for name in LAYERS if name in message["missing"]]
     remaining = tuple(name for name in LAYERS if states.get(name, "").startswith("on"))
     lines = "\n".join(
-        f"- {name}: {states.get(name, 'unknown')}. Without it, {LOST_WITHOUT[name]}."
+        f"- {name}: {states.get(name, 'unknown')}. Not guaranteed without it: {GUARANTEES[name]}."
         for name in missing
     )
     return SandboxUnavailableError(
