@@ -128,7 +128,7 @@ def decode(data: bytes, allowed: frozenset[tuple[str, str]] = frozenset(), deadl
         raise
     except (struct.error, IndexError) as error:
         raise WireError(f"it is truncated or malformed ({error})") from None
-    except (TypeError, ValueError, OverflowError, AttributeError) as error:
+    except Exception as error:  # e.g. an allowed class refusing the arguments it was given
         raise WireError(f"it holds an invalid value ({type(error).__name__}: {error})") from None
 
 

@@ -44,6 +44,16 @@ class _Exploit:
         return (os.system, ("echo owned",))
 
 
+class Fragile:
+    """An allowed result type whose state cannot be restored from what it is given."""
+
+    def __init__(self) -> None:
+        self.value = 1
+
+    def __setstate__(self, state):
+        raise RuntimeError("not this state")
+
+
 VALUES = [
     None,
     True,
@@ -92,6 +102,12 @@ def test_other_classes_need_to_be_allowed():
     assert decode(encode(fractions.Fraction(1, 3)), allowed) == fractions.Fraction(1, 3)
     with pytest.raises(RefusedGlobal, match=r"fractions\.Fraction"):
         decode(encode(fractions.Fraction(1, 3)), allowed_globals())
+
+
+def test_an_allowed_class_failing_to_rebuild_is_a_wire_error_not_its_own_exception():
+    allowed = allowed_globals([f"{__name__}.Fragile"])
+    with pytest.raises(WireError, match="RuntimeError: not this state"):
+        decode(encode(Fragile()), allowed)
 
 
 def test_a_forged_answer_calling_a_function_is_refused_without_running_it():
