@@ -197,7 +197,15 @@ class _Decoder:
                 if frame[1]:
                     break
                 stack.pop()
-                value = self._build(frame)
+                tag, _, items, _ = frame
+                if tag == 0x6C:  # l
+                    value = items
+                elif tag == 0x74:  # t
+                    value = tuple(items)
+                elif tag == 0x64 and len(items) <= 2 * MAX_SHARED_HASH:  # a small dict
+                    value = dict(zip(items[0::2], items[1::2], strict=True))
+                else:
+                    value = self._build(frame)
             else:
                 if pos != end:
                     raise WireError(f"{end - pos} bytes follow the answer")
