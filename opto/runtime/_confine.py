@@ -325,6 +325,11 @@ def _restrict_filesystem(libc, work_dir: str) -> str:
             return f"unavailable: enforcing Landlock failed ({_errno_text()})"
     finally:
         os.close(ruleset)
+    if abi < 3:  # truncation became a right of its own in ABI 3 (Linux 6.2)
+        return (
+            f"partial: Landlock ABI {abi} cannot stop truncating files outside the working "
+            "directory (Linux 6.2 or later can)"
+        )
     if abi < 4:
         return f"on (Landlock ABI {abi}: no TCP or signal rules on this kernel)"
     return f"on (Landlock ABI {abi}{'' if abi >= 6 else ': no signal rules on this kernel'})"
