@@ -77,7 +77,12 @@ _PATH_EVENTS = {
 }
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 # fcntl commands and ioctl requests that make the kernel signal another process later.
-_SIGNAL_OWNER_COMMANDS = frozenset({8, 10, 15})  # F_SETOWN, F_SETSIG, F_SETOWN_EX (Linux)
+if sys.platform.startswith("linux"):
+    _SIGNAL_OWNER_COMMANDS = frozenset({8, 10, 15})  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+else:  # other systems number fcntl commands differently; F_SETOWN is the one they share
+    import fcntl
+
+    _SIGNAL_OWNER_COMMANDS = frozenset({fcntl.F_SETOWN} if hasattr(fcntl, "F_SETOWN") else ())
 _SIGNAL_OWNER_REQUESTS = frozenset({0x8901, 0x8902, 0x5452})  # FIOSETOWN, SIOCSPGRP, FIOASYNC
 _F_SETFL, _O_ASYNC = 4, getattr(os, "O_ASYNC", 0o20000)
 _WATCHED = (

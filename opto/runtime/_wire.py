@@ -173,9 +173,7 @@ class _Decoder:
                 if count > end - pos:
                     raise WireError(f"a container claims {count} items in {end - pos} bytes")
                 if count:
-                    if len(stack) >= MAX_DEPTH:
-                        self._push(stack, [])  # raises
-                    stack.append([tag, count, [], None])
+                    self._push(stack, [tag, count, [], None])
                     continue
                 value = self._build([tag, 0, [], None])
             elif tag == 0x78:  # x
