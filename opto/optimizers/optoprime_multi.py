@@ -7,6 +7,7 @@ checked exactly as OptoPrime's.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -81,7 +82,8 @@ class OptoPrimeMulti(OptoPrime):
 
     def _concurrently(self, jobs: list[Callable[[], tuple[str, Any]]]) -> tuple[list[str], Any]:
         with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
-            results = list(pool.map(lambda job: job(), jobs))
+            contexts = [contextvars.copy_context() for _ in jobs]  # the run's cache and budget
+            results = list(pool.map(lambda context, job: context.run(job), contexts, jobs))
         usage = None
         for _, used in results:
             usage = _add_usage(usage, used)
