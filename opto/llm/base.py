@@ -38,8 +38,6 @@ from opto.llm.single_flight import Flight
 from opto.llm.token_counts import settle_token_counts
 from opto.llm.usage import UsageLedger, record_usage
 
-CONTROL_KEYS = ("cache", "timeout", "on_delta")
-
 
 @dataclass
 class Call:

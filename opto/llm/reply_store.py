@@ -13,8 +13,8 @@ The format here is one table and nothing else:
 On opening, the schema must be exactly that table and its key index; a file holding anything
 else (a trigger, a view, another table, other columns) is refused with `CacheError`. A row is
 only ever read as a text value of bounded size; nothing read is unpickled or executed. The
-file is created with mode 0600 in a folder created 0700 (SQLite gives its journal the mode of
-the database). When the values pass `max_bytes`, the oldest are removed.
+file is created with mode 0600 in a folder created 0700 (SQLite gives its write-ahead log the
+mode of the database). When the values pass `max_bytes`, the oldest are removed.
 """
 
 from __future__ import annotations
@@ -76,6 +76,11 @@ class ReplyStore:
             connection.execute("PRAGMA trusted_schema = OFF")
             connection.execute("PRAGMA cell_size_check = ON")
             self._prepare_schema(connection)
+            connection.execute("PRAGMA journal_mode = WAL")  # one fsync per checkpoint, not write
+            connection.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as error:
+            connection.close()
+            raise CacheError(f"cannot use the reply cache {self.path}: {error}") from error
         except BaseException:
             connection.close()
             raise
@@ -103,13 +108,15 @@ class ReplyStore:
                 "empty cache (the calls it held will be asked again)"
             ) from error
         if schema != _EXPECTED_SCHEMA:
+            ours = {name for _, name, _, _ in _EXPECTED_SCHEMA}
             unexpected = sorted(
-                f"{kind} {name!r}" for kind, name, _, _ in schema - _EXPECTED_SCHEMA
+                f"{kind} {name!r}" + (" defined differently" if name in ours else "")
+                for kind, name, _, _ in schema - _EXPECTED_SCHEMA
             )
             raise CacheError(
-                f"{self.path} is not an opto reply cache: it holds "
-                f"{', '.join(unexpected) or 'a different replies table'}; it was not used. Delete "
-                "it to start an empty cache (the calls it held will be asked again)"
+                f"{self.path} is not an opto reply cache: it holds {', '.join(unexpected)}; it "
+                "was not used. Delete it to start an empty cache (the calls it held will be "
+                "asked again)"
             )
 
     def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
