@@ -11,7 +11,8 @@ The format here is one table and nothing else:
     replies(key TEXT PRIMARY KEY, value TEXT, size INTEGER, stored REAL)
 
 On opening, the schema must be exactly that table and its key index; a file holding anything
-else (a trigger, a view, another table, other columns) is refused with `CacheError`. A row is
+else (a trigger, a view, another table, other columns) is refused with `CacheError`, and so
+is a symbolic link in place of the file or of the journal files SQLite writes beside it. A row is
 only ever read as a text value of bounded size; nothing read is unpickled or executed. The
 file is created with mode 0600 in a folder created 0700 (SQLite gives its write-ahead log the
 mode of the database). When the values pass `max_bytes`, the oldest are removed.
@@ -40,6 +41,7 @@ _EXPECTED_SCHEMA = {
 DEFAULT_MAX_BYTES = 2**30
 MAX_ENTRY_CHARS = 16 * 2**20  # a reply is kilobytes; a bigger value is damage, not a reply
 _EVICTION_CHECK_EVERY = 64
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class ReplyStore:
@@ -60,12 +62,19 @@ class ReplyStore:
         """The open connection of this process (a forked child opens its own)."""
         if self._connection is not None and self._owner_pid == os.getpid():
             return self._connection
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.close(os.open(self.path, flags, 0o600))
         except OSError as error:
             raise CacheError(f"cannot open the reply cache {self.path}: {error}") from error
+        for suffix in _SIDE_FILES:  # SQLite would write through a planted link
+            side = self.path.with_name(self.path.name + suffix)
+            if side.is_symlink():
+                raise CacheError(
+                    f"cannot open the reply cache {self.path}: {side.name} is a symbolic link; "
+                    "delete it"
+                )
         try:
             connection = sqlite3.connect(
                 self.path, timeout=30.0, isolation_level=None, check_same_thread=False

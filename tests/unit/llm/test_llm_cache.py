@@ -85,9 +85,7 @@ def test_values_on_disk_are_json_text(tmp_path):
     cache.set("k", {"a": [1, 2]})
     cache.close()
     with sqlite3.connect(tmp_path / "c" / STORE_FILE) as raw:
-        assert raw.execute("SELECT key, value FROM replies").fetchall() == [
-            ("k", '{"a": [1, 2]}')
-        ]
+        assert raw.execute("SELECT key, value FROM replies").fetchall() == [("k", '{"a": [1, 2]}')]
 
 
 def test_processes_share_the_disk_cache(tmp_path):

@@ -111,12 +111,15 @@ def test_a_file_that_is_not_a_database_is_refused_with_a_typed_error(tmp_path):
         LLMCache(tmp_path / "c").get("k")
 
 
-def test_a_symlinked_store_is_refused(tmp_path):
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])
+def test_a_symlink_in_place_of_the_store_or_its_journal_is_refused(tmp_path, suffix):
     (tmp_path / "c").mkdir()
-    (tmp_path / "elsewhere.db").write_bytes(b"")
-    (tmp_path / "c" / STORE_FILE).symlink_to(tmp_path / "elsewhere.db")
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (tmp_path / "c" / (STORE_FILE + suffix)).symlink_to(victim)
     with pytest.raises(CacheError, match="cannot open"):
-        LLMCache(tmp_path / "c").get("k")
+        LLMCache(tmp_path / "c").set("k", {"a": 1})
+    assert victim.read_text() == "keep me"
 
 
 SOUND_REPLY = {"choices": [{"message": {"role": "assistant", "content": "4"}}]}
