@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from opto.llm.base import BaseLLM, Call
+from opto.llm.http_observer import Exchange
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import ChatResponse
 
-_PROVIDER_MODULES = ("openai", "litellm", "httpx", "anthropic")
+_PROVIDER_MODULES = ("openai", "litellm", "httpx", "httpx2", "anthropic")
 
 
 class CallableLLM(BaseLLM):
@@ -58,6 +59,10 @@ class CallableLLM(BaseLLM):
             return ChatResponse.from_text(raw, model=call.model)
         return super()._to_response(raw, call)
 
-    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
+    def _translate_error(
+        self, exc: BaseException, call: Call, exchange: Exchange | None = None
+    ) -> BaseException:
         module = type(exc).__module__.split(".")[0]
-        return translate_exception(exc, call.model) if module in _PROVIDER_MODULES else exc
+        if module not in _PROVIDER_MODULES:
+            return exc
+        return translate_exception(exc, call.model, exchange=exchange)
