@@ -30,8 +30,8 @@ class RunsCodeWhenUnpickled:
 
 
 def key_of_question():
-    llm = ScriptedLLM([], cache=True)
-    return request_key(llm._build_request((), {"messages": QUESTION}))
+    """The cache key of `ScriptedLLM(...)(messages=QUESTION)`."""
+    return request_key({"model": "scripted", "messages": QUESTION})
 
 
 def plant_diskcache_pickle(folder, key, payload):

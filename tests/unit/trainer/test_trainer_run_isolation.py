@@ -3,17 +3,19 @@ private to their owner."""
 
 import json
 import os
+import pickle
 import sqlite3
 import stat
 import threading
+import warnings
 
 from trainer_toys import DATA, Adder, guided_reply, make_guide
 
-from opto.llm import DummyLLM
+from opto.llm import CacheWarning, DummyLLM
 from opto.llm.reply_store import STORE_FILE
 from opto.optimizers import OptoPrime
 from opto.trace import bundle, model
-from opto.trainer import train
+from opto.trainer import resume, train
 from opto.trainer.loggers import NullLogger
 
 LIVENESS_SECONDS = 120  # only against a hang
@@ -48,7 +50,7 @@ class Run:
 
         self.agent = Echoing(0)
 
-    def train(self, run_dir, **options):
+    def train(self, run_dir, num_steps=3, **options):
         optimizer = OptoPrime(self.agent.parameters(), llm=self.optimizer_llm)
         return train(
             model=self.agent,
@@ -56,7 +58,7 @@ class Run:
             optimizer=optimizer,
             guide=make_guide(),
             batch_size=2,
-            num_steps=3,
+            num_steps=num_steps,
             run_dir=run_dir,
             logger=NullLogger(),
             **options,
@@ -136,3 +138,45 @@ def test_run_files_are_private_to_their_owner(tmp_path):
     assert {"run/run.jsonl", "run/checkpoint.json", "run/llm-cache"} <= set(modes)
     expected = {name: 0o700 if (tmp_path / name).is_dir() else 0o600 for name in modes}
     assert modes == expected
+
+
+class RunsCodeWhenUnpickled:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_tampered_cache_runs_no_code_when_the_run_is_continued(tmp_path):
+    run_dir, marker = tmp_path / "run", tmp_path / "code-ran"
+    Run("A").train(run_dir, num_steps=2)
+    bomb = pickle.dumps(RunsCodeWhenUnpickled(marker))
+    with sqlite3.connect(run_dir / "llm-cache" / STORE_FILE) as db:
+        keys = [key for (key,) in db.execute("SELECT key FROM replies")]
+        db.execute("UPDATE replies SET value = ?", (bomb,))
+    with sqlite3.connect(run_dir / "llm-cache" / "cache.db") as db:  # diskcache's layout
+        db.execute(
+            "CREATE TABLE Cache (rowid INTEGER PRIMARY KEY, key BLOB, raw INTEGER, "
+            "store_time REAL, expire_time REAL, access_time REAL, access_count INTEGER DEFAULT 0, "
+            "tag BLOB, size INTEGER DEFAULT 0, mode INTEGER DEFAULT 0, filename TEXT, value BLOB)"
+        )
+        db.executemany(
+            "INSERT INTO Cache (key, raw, store_time, access_time, mode, value) "
+            "VALUES (?, 1, 0, 0, 4, ?)",
+            [(key, bomb) for key in keys],
+        )
+    again = Run("A")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = resume(
+            run_dir,
+            model=again.agent,
+            guide=make_guide(),
+            optimizer=OptoPrime(again.agent.parameters(), llm=again.optimizer_llm),
+            logger=NullLogger(),
+            num_steps=8,  # the second epoch asks the first one's questions again
+        )
+    assert result.stopped == "completed" and result.steps == 8
+    assert not marker.exists()
+    assert any(w.category is CacheWarning for w in caught)  # planted entries met were dropped
