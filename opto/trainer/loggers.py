@@ -147,17 +147,24 @@ class NullLogger(BaseLogger):
     """Reports nothing (tests, library use)."""
 
 
+def _private(path: str, flags: int) -> int:
+    """Open as ``open`` does, but a new file is readable by its owner only (0600), like the
+    checkpoints next to it: a log holds prompts, replies and scores."""
+    return os.open(path, flags, 0o600)
+
+
 class JSONLinesLogger(BaseLogger):
     """One JSON object per line: every step record and every event, appended as they happen.
 
     A process killed while writing can leave half a line at the end of the file; opening the
     log again cuts it off, so that every line stays valid JSON when a resumed run appends.
+    The file is created 0600 and its folder, when it is made here, 0700.
     """
 
     def __init__(self, path: str | os.PathLike, **kwargs: Any) -> None:
         super().__init__(Path(path).parent)
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._drop_torn_tail()
 
@@ -171,7 +178,7 @@ class JSONLinesLogger(BaseLogger):
 
     def _write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, default=repr, ensure_ascii=False)
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+        with self._lock, open(self.path, "a", encoding="utf-8", opener=_private) as handle:
             handle.write(line + "\n")
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:

@@ -93,6 +93,7 @@ class SearchLoop(Trainer):
         stopped = "completed"
         with (
             run_cache(cache_dir),
+            self.meter.counting(),
             run_budget(opts["max_cost"], opts["max_calls"], self.meter.totals()),
         ):
             self._started = time.monotonic()
