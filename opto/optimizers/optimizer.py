@@ -11,7 +11,6 @@ import copy
 import inspect
 import json
 import os
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import GraphPropagator, Propagator
 from opto.trace.propagators.trace_graph import TraceGraph
 from opto.utils.atomic import atomic_write_json
+from opto.utils.user_warnings import warn_user
 
 
 class StepResult(dict):
@@ -193,10 +193,9 @@ class Optimizer(AbstractOptimizer):
         fresh = [name for name in ignored if name not in warned]
         if fresh:
             warned.update(fresh)
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__}.step() ignores option(s) {', '.join(fresh)}: "
-                "they have no effect on this optimizer",
-                stacklevel=4,
+                "they have no effect on this optimizer"
             )
         return {name: value for name, value in options.items() if name not in ignored}
 

@@ -13,7 +13,6 @@ each step is recorded, and the prompt can be held to a token budget.
 from __future__ import annotations
 
 import json
-import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -52,6 +51,7 @@ from opto.optimizers.step_support import (
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "FunctionFeedback",
@@ -446,7 +446,7 @@ class OptoPrime(Optimizer):
             error = parsed.error or "the reply has no suggestion"
             if not self.ignore_extraction_error:
                 raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-            warnings.warn(f"OptoPrime: no suggestion in the LLM reply ({error})", stacklevel=5)
+            warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
         return StepResult(
             plan.accepted,
             refused=plan.refused,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from opto.trace.containers import ParameterContainer
 from opto.utils.atomic import atomic_write_json
+from opto.utils.user_warnings import warn_user
 
 FORMAT = "opto.module/1"
 
@@ -64,7 +64,7 @@ class Module(ParameterContainer):
             raise ModuleSerializationError(f"{path} has no value for parameter(s) {missing}")
         extra = sorted(set(stored) - set(current))
         if extra:
-            warnings.warn(f"{path} has values for unknown parameter(s) {extra}", stacklevel=2)
+            warn_user(f"{path} has values for unknown parameter(s) {extra}")
         for name, parameter in current.items():
             parameter._set(_decode(stored[name]))
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import warnings
 from typing import Any
 
 from opto import trace
@@ -22,6 +21,7 @@ from opto.trainer.checkpoint import CheckpointError, RunDirectory
 from opto.trainer.guide import Guide, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "SingleNodeModel",
@@ -189,10 +189,9 @@ def _optimizers(optimizer: Any, model: Module, kwargs: dict | list[dict] | None)
 def _build(spec: Any, module: str, base: type, what: str, kwargs: Any, model: Any = None) -> Any:
     if isinstance(spec, base):
         if kwargs:
-            warnings.warn(
+            warn_user(
                 f"{what} arguments {kwargs!r} are ignored: the {what} is already built",
                 IgnoredOptionWarning,
-                stacklevel=4,
             )
         return spec
     cls = _resolve(spec, module, base, what)
