@@ -398,6 +398,9 @@ class OptoPrime(Optimizer):
         )
 
     def _step(self, verbose: bool | str = False, mask: Sequence[str] | None = None) -> StepResult:
+        no_feedback = self.missing_feedback()
+        if no_feedback is not None:
+            return StepResult(error=no_feedback)
         summary = self.summarize()
         system_prompt, user_prompt = self.construct_prompt(summary, mask=mask)
         self._call_usages = []
