@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from opto.trace.containers import ParameterContainer
+from opto.trace.display import module_html, module_repr
 from opto.utils.atomic import atomic_write_json
 from opto.utils.user_warnings import warn_user
 
@@ -30,6 +31,18 @@ class Module(ParameterContainer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        """The parameters, one line each, as PyTorch prints a module (a class of the user's
+        that defines ``__repr__`` keeps its own)."""
+        try:
+            return module_repr(self)
+        except Exception:  # a half-built module still prints
+            return object.__repr__(self)
+
+    def _repr_html_(self) -> str:
+        """The parameter table a notebook shows."""
+        return module_html(self)
 
     def save(self, file_name: str | os.PathLike) -> Path:
         """Write the parameter values to the file ``file_name`` as JSON (atomically)."""

@@ -21,6 +21,7 @@ from opto.trace.abstract_node import (
     creation_order,
     get_op_name,
 )
+from opto.trace.display import node_html
 from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
 from opto.utils.user_warnings import warn_user
 
@@ -330,6 +331,10 @@ class Node(AbstractNode[T]):
         self.__dict__.update(extra)
 
     # -- plain-Python protocol (untraced) --------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        """A table of the node for notebooks (``repr`` stays Trace's text form)."""
+        return node_html(self)
 
     def __eq__(self, other: object) -> Any:
         """Compares the data, untraced (use ``eq()`` for a traced comparison)."""
