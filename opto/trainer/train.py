@@ -18,9 +18,10 @@ from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
 from opto.trainer.algorithms.base import IgnoredOptionWarning, Trainer, TrainResult
 from opto.trainer.checkpoint import CheckpointError, RunDirectory
-from opto.trainer.guide import Guide, as_guide
+from opto.trainer.guide import Guide, LLMJudge, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
+from opto.utils.logging_setup import log_level_scope
 from opto.utils.user_warnings import warn_user
 
 __all__ = [
@@ -57,6 +58,7 @@ def train(
     optimizer_kwargs: dict | list[dict] | None = None,
     guide_kwargs: dict | None = None,
     logger_kwargs: dict | None = None,
+    log_level: str | int | None = None,
     **trainer_kwargs: Any,
 ) -> TrainResult:
     """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
@@ -64,7 +66,38 @@ def train(
     ``trainer_kwargs`` go to the algorithm's ``train`` (batch_size, num_epochs, num_steps,
     validate_dataset, run_dir, resume, max_cost, ...); names neither opto nor Trace knows are
     an error. ``algorithm`` may also be an algorithm object already built for this model.
+    Without ``guide=`` an ``LLMJudge`` scores the answers, which needs a model; a metric
+    function (``guide=lambda question, answer, info: float(answer == info)``) needs none.
+    ``log_level`` ("DEBUG", "INFO", ...) shows opto's log lines while the run lasts (see
+    ``opto.set_log_level``); None leaves logging as it is.
     """
+    with log_level_scope(log_level):
+        return _train(
+            model,
+            train_dataset,
+            algorithm,
+            optimizer,
+            guide,
+            logger,
+            optimizer_kwargs,
+            guide_kwargs,
+            logger_kwargs,
+            trainer_kwargs,
+        )
+
+
+def _train(
+    model: Module | ParameterNode,
+    train_dataset: dict,
+    algorithm: type[Trainer] | Trainer | str,
+    optimizer: Optimizer | type | str | None,
+    guide: Guide | type | str | Any,
+    logger: BaseLogger | type | str,
+    optimizer_kwargs: dict | list[dict] | None,
+    guide_kwargs: dict | None,
+    logger_kwargs: dict | None,
+    trainer_kwargs: dict[str, Any],
+) -> TrainResult:
     dataset_check(train_dataset)
     if isinstance(model, ParameterNode):
         if not model.trainable:
@@ -77,6 +110,8 @@ def train(
     if not model.parameters():
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     guide = load_guide(guide, **(guide_kwargs or {}))
+    if isinstance(guide, LLMJudge):
+        guide.require_model()
     if isinstance(algorithm, Trainer):
         trainer = algorithm
     else:
