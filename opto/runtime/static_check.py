@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import logging
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -22,6 +23,8 @@ from typing import Any
 from opto.runtime.errors import UnsafeCodeError, Violation
 from opto.runtime.policy import ExecutionPolicy, InProcessPolicy, PolicyLike, make_policy
 from opto.runtime.source import code_filename, parse
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ALLOWED_IMPORTS = frozenset(
     (
@@ -502,6 +505,7 @@ class StaticCheckPolicy(ExecutionPolicy):
         filename = filename or code_filename(source, function_name)
         violations = self.checker.check(source, namespace, filename)
         if violations:
+            logger.info("static check refused %s: %d violation(s)", function_name, len(violations))
             raise UnsafeCodeError(violations)
         scope = dict(namespace or {})
         scope["__builtins__"] = self.checker.restricted_builtins()

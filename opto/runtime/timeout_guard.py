@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from opto.runtime.errors import TimeLimitExceeded
 
 _GRACE_SECONDS = 0.2
+logger = logging.getLogger(__name__)
 
 
 class _CallInterrupted(BaseException):
@@ -74,6 +76,13 @@ def _call_with_deadline(function, args, kwargs, seconds: float):
     if not finished.wait(seconds):
         _interrupt(worker)
         stopped = finished.wait(_GRACE_SECONDS)
+        name = getattr(function, "__name__", "the call")
+        logger.info(
+            "time limit: %s stopped after %g s (%s)",
+            name,
+            seconds,
+            "interrupted" if stopped else "still running in the background",
+        )
         raise TimeLimitExceeded(
             seconds,
             detail=(
