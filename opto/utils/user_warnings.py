@@ -9,6 +9,7 @@ older versions the frames are walked here.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import warnings
@@ -34,7 +35,9 @@ def _first_level_outside_opto() -> int:
     """The ``stacklevel`` (as seen from `warn_user`'s call to ``warnings.warn``) of the first
     frame that is not opto's."""
     level = 2  # 1 is warn_user itself, 2 its caller
-    frame = sys._getframe(2)  # the caller of warn_user
+    here = inspect.currentframe()
+    frame = here.f_back.f_back if here is not None and here.f_back is not None else None
+    del here  # a frame held in its own locals would be a reference cycle
     while frame is not None and frame.f_code.co_filename.startswith(OPTO_DIRECTORY):
         frame = frame.f_back
         level += 1

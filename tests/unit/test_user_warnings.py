@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import os
 import warnings
 
 import pytest
@@ -62,14 +62,10 @@ def test_the_frame_walk_used_before_python_3_12_skips_opto_frames(monkeypatch):
         warnings.simplefilter("always")
         node(node(2), name="again")
     assert caught[0].filename == __file__
-    assert OPTO_DIRECTORY.endswith(f"opto{__import__('os').sep}")
+    assert OPTO_DIRECTORY.endswith(f"opto{os.sep}")
 
 
 class _OldPython:
-    """``sys`` as seen on Python 3.11: the version says so, frames are the real ones."""
+    """``sys`` as seen on Python 3.11, where ``warnings.warn`` has no ``skip_file_prefixes``."""
 
     version_info = (3, 11)
-
-    @staticmethod
-    def _getframe(depth):
-        return sys._getframe(depth + 1)
