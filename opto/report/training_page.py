@@ -46,6 +46,8 @@ def overview_rows(run: TrainingRun) -> list[tuple[str, str]]:
         ("steps", steps),
         ("best score", format_score(run.best_score)),
     ]
+    if run.best_score is None and last is not None and last.train is not None:
+        rows.append(("last train score", f"{format_score(last.train)} (on its minibatch)"))
     if last is not None and len(last.best_scores) > 1:
         rows.append(
             ("objectives", ", ".join(f"{k} {format_score(v)}" for k, v in last.best_scores.items()))

@@ -29,7 +29,7 @@ from opto.trainer.algorithms.base import resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.dry_measure import CallGroup, Measurement, measure_step
 from opto.trainer.loader import DataLoader, check_dataset
-from opto.utils.display import format_cost, format_count, html_block, text_block
+from opto.utils.display import format_cost, format_count, html_block, text_block, text_table
 
 MAX_SIMULATED_STEPS = 1_000_000
 
@@ -122,9 +122,10 @@ class Estimate:
     def summary(self) -> str:
         """Several lines: the totals, then calls, tokens and cost per part, then notes."""
         header, body = self._table()
-        lines = [text_block(f"Estimate for {self.algorithm} (no model was called)", self._rows())]
-        for row in body:
-            lines.append("  " + "  ".join(f"{h} {v}" for h, v in zip(header, row, strict=True)))
+        lines = [
+            text_block(f"Estimate for {self.algorithm} (no model was called)", self._rows()),
+            text_table(header, body),
+        ]
         lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 

@@ -60,6 +60,19 @@ def text_block(title: str, rows: Iterable[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def text_table(header: Sequence[str], rows: Iterable[Sequence[str]], indent: str = "  ") -> str:
+    """Aligned columns: the first left-aligned, the others right-aligned (numbers)."""
+    rows = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append(indent + "  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
 def html_block(
     title: str,
     rows: Iterable[tuple[str, str]],
