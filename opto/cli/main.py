@@ -218,11 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _classify(error: Exception) -> tuple[int, str]:
     """Exit code and message for an error that ended a command."""
-    from opto.report import RunFileError
-    from opto.trainer import CheckpointError
-
     if isinstance(error, CommandError):
         return error.code, str(error)
+    from opto.report.values import RunFileError
+    from opto.trainer.checkpoint import CheckpointError
+
     if isinstance(error, (RunFileError, CheckpointError)):
         return RUN_UNREADABLE, str(error)
     return FAILURE, f"{type(error).__name__}: {error}"

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from opto.trainer.algorithms.base import resolve_options
+from opto.trainer.algorithms.options import resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.dry_measure import CallGroup, Measurement, measure_step
 from opto.trainer.loader import DataLoader, check_dataset
@@ -155,10 +155,12 @@ def simulate_schedule(
     test_every = options["test_frequency"]
     test_runs = test_size * options["num_test_samples"] if test_size else 0
     pool = 1
+    tested_at = None
     if plan.validate:
         schedule.validation += validate_size
-    if test_runs and test_every:
+    if test_runs and test_every and test_every > 0:  # a negative frequency skips this one
         schedule.test += test_runs
+        tested_at = 0
     while not _done(schedule.steps, loader, options):
         if schedule.steps >= MAX_SIMULATED_STEPS:
             raise ValueError(f"the run would take more than {MAX_SIMULATED_STEPS} steps")
@@ -173,9 +175,11 @@ def simulate_schedule(
         if plan.validate:
             schedule.validation += draws * validate_size
         pool = 1 if plan.keep == "latest" else min(pool + draws, plan.pool_size or math.inf)
-        if test_runs and test_every and schedule.steps % test_every == 0:
+        if test_runs and test_every and schedule.steps % abs(test_every) == 0:
             schedule.test += test_runs
-    schedule.test += test_runs
+            tested_at = schedule.steps
+    if test_runs and tested_at != schedule.steps:  # the final test, unless just tested
+        schedule.test += test_runs
     return schedule
 
 
@@ -201,8 +205,9 @@ def estimate_training(trainer: Any, guide: Any, train_dataset: dict, options: di
     strategies = getattr(trainer, "strategies", None)
     if strategies is None:
         raise TypeError(
-            f"dry_run=True projects the schedule of opto's training loop; "
-            f"{type(trainer).__name__} is not a SearchLoop algorithm"
+            f"dry_run=True projects the schedule of opto's training loop (SearchLoop: "
+            f"MinibatchAlgorithm, BasicSearchAlgorithm, BeamsearchAlgorithm, "
+            f"UCBSearchAlgorithm, GEPA); {type(trainer).__name__} runs its own schedule"
         )
     opts = resolve_options(trainer, options)
     train_data = check_dataset(train_dataset, "train_dataset")
