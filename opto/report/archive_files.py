@@ -36,7 +36,7 @@ class EntryRow:
     thought: str
     error: str
     feedback: str
-    metrics: dict[str, float]
+    metrics: dict[str, Any]
     usage: dict[str, float]
     seconds: float | None
     duplicate_of: int | None
@@ -110,7 +110,7 @@ def _entry(position: int, entry: Any) -> EntryRow:
         thought=text(getattr(entry, "thought", "")),
         error=text(getattr(entry, "error", "")),
         feedback=text(getattr(entry, "feedback", "")),
-        metrics=number_map(getattr(entry, "metrics", None)),
+        metrics=mapping(getattr(entry, "metrics", None)),
         usage=number_map(getattr(entry, "usage", None)),
         seconds=number(getattr(entry, "seconds", None)),
         duplicate_of=integer(getattr(entry, "duplicate_of", None)),

@@ -121,12 +121,9 @@ def _note(entry: EntryRow) -> str:
 def _code(archive: DiscoveryRun) -> Html:
     parts = []
     for e in archive.entries:
-        body = [
-            pairs_table(
-                [("status", e.status), ("fitness", format_score(e.fitness))]
-                + [(k, format_score(v)) for k, v in e.metrics.items()]
-            )
-        ]
+        body = [pairs_table([("status", e.status), ("fitness", format_score(e.fitness))])]
+        if e.metrics:
+            body.append(details("Metrics", pre(pretty(e.metrics))))
         if e.thought:
             body.append("<h3>Thought</h3>" + pre(e.thought))
         body.append("<h3>Code</h3>" + pre(e.code))
