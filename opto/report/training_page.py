@@ -75,8 +75,6 @@ def build_sections(run: TrainingRun, graphs: bool = True) -> list[tuple[str, str
         overview = Html(overview + "".join(note(p) for p in run.problems))
     sections = [
         ("overview", "Overview", overview),
-        ("configuration", "Configuration", _configuration(run)),
-        ("budget", "Budget and events", _budget(run)),
         ("scores", "Scores", _plots(figures, ("scores", "objectives"), plot_problem)),
         (
             "spending",
@@ -85,6 +83,8 @@ def build_sections(run: TrainingRun, graphs: bool = True) -> list[tuple[str, str
         ),
         ("search", "Search", _search(run, figures, plot_problem)),
         ("steps", "Steps", _steps(run, graphs)),
+        ("configuration", "Configuration", _configuration(run)),
+        ("budget", "Budget and events", _budget(run)),
         ("best-model", "Best parameters", _best(run)),
     ]
     return sections
