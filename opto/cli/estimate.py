@@ -47,6 +47,8 @@ def estimate_json(estimate: Estimate) -> str:
             "cost": estimate.cost,
             "unpriced_models": estimate.unpriced,
             "optimizer_prompt_tokens": estimate.prompt_tokens_per_step,
+            "assumed_reply_tokens": estimate.reply_tokens,
+            "assumed_reasoning_tokens": estimate.reasoning_tokens,
             "parts": estimate.parts,
             "examples": estimate.examples,
             "notes": estimate.notes,

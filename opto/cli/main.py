@@ -137,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.add_argument("script", metavar="SCRIPT")
     estimate.add_argument("arguments", nargs=argparse.REMAINDER, metavar="ARGS")
     estimate.add_argument("--json", action="store_true", help="print JSON (for scripts)")
+    estimate.add_argument(
+        "--reply-tokens",
+        type=int,
+        metavar="N",
+        help="assume replies of N tokens to the model's and the guide's calls (default 100)",
+    )
+    estimate.add_argument(
+        "--reasoning-tokens",
+        type=int,
+        metavar="N",
+        help="assume N tokens of reasoning in each optimizer reply, besides its values "
+        "(default 150)",
+    )
     return parser
 
 
@@ -182,7 +195,9 @@ def run(arguments: argparse.Namespace) -> int:
     if name == "estimate":
         from opto.cli.estimate import estimate_json, estimate_script
 
-        estimate = estimate_script(arguments.script, arguments.arguments)
+        estimate = estimate_script(arguments.script, arguments.arguments).assuming(
+            arguments.reply_tokens, arguments.reasoning_tokens
+        )
         print(estimate_json(estimate) if arguments.json else estimate.summary())
         return OK
     raise CommandError(f"unknown command {name!r}", USAGE)

@@ -91,12 +91,13 @@ def resume_run(
         if isinstance(recorded_optimizers, list) and len(recorded_optimizers) == 1
         else None
     )
+    agent = model_from(model)
     guide_spec = component(guide, run.components.get("guide"), "guide")
     if guide_spec is None:
         raise CommandError("this run records no guide: name one with --guide", USAGE)
     result = resume(
         run.path,
-        model=model_from(model),
+        model=agent,
         guide=guide_spec,
         optimizer=component(optimizer, recorded_optimizer, "optimizer"),
         logger=logger,

@@ -25,10 +25,10 @@ from opto.trainer.naming import canonical_names, fresh_names, model_nodes
 from opto.trainer.utils import batchify, id_lines
 
 REASONING_TOKENS = 150
-"""Tokens of reasoning an optimizer's reply is taken to hold besides the values it suggests."""
+"""Default tokens of reasoning an optimizer's reply is taken to hold besides its values."""
 
 REPLY_TOKENS = 100
-"""Tokens a reply to any other call (the model's own calls, an LLM judge) is taken to hold."""
+"""Default tokens of a reply to any other call (the model's own calls, an LLM judge)."""
 
 
 class DryRunError(RuntimeError):
@@ -71,16 +71,20 @@ class CallGroup:
 
 @dataclass
 class Measurement:
-    """What one step of the run asks for: per example and per optimizer step.
+    """The calls one step of the run makes, as recorded (reply lengths are not known yet).
 
-    ``model``: the model's own calls per example; ``guides``: per guide (by ``id``), its calls
-    per example; ``optimizers``: per optimizer, the calls of one step; ``prompt_tokens`` of the
-    first optimizer's prompt (the figure users ask for); ``notes`` says what went wrong.
+    ``model``: the model's calls on the ``examples`` examples of the minibatch; ``guides``:
+    per guide (by ``id``), its calls on the same outputs; ``optimizers``: per optimizer, the
+    calls of one step, and ``suggestion_tokens`` the tokens of its trainable values (what a
+    reply restates); ``optimizer_prompt_tokens`` the first optimizer prompt's size;
+    ``notes`` what went wrong on the way.
     """
 
-    model: CallGroup
-    guides: dict[int, CallGroup]
-    optimizers: list[CallGroup]
+    examples: int
+    model: list[RecordedCall]
+    guides: dict[int, list[RecordedCall]]
+    optimizers: list[list[RecordedCall]]
+    suggestion_tokens: list[int]
     optimizer_prompt_tokens: int
     notes: list[str] = field(default_factory=list)
 
@@ -121,15 +125,14 @@ def measure_step(
             "the dry run could not run the model on any example of the first minibatch "
             f"({notes[0].split(': ', 1)[1]}); it needs the model to run on placeholder replies"
         )
-    model = CallGroup.from_calls(model_calls.calls, len(inputs), REPLY_TOKENS)
     feedback: dict[int, list[tuple[Node, str]]] = {}
-    measured_guides: dict[int, CallGroup] = {}
+    measured_guides: dict[int, list[RecordedCall]] = {}
     for guide in guides:
         if id(guide) in measured_guides:
             continue
         pairs, recorded = _judge(guide, inputs, outputs, infos, min_score, notes)
         feedback[id(guide)] = pairs
-        measured_guides[id(guide)] = CallGroup.from_calls(recorded, len(inputs), REPLY_TOKENS)
+        measured_guides[id(guide)] = recorded
     pairs = feedback[id(guides[0])]
     targets = [target for target, _ in pairs]
     canonical_names(targets, kept, start)
@@ -137,12 +140,17 @@ def measure_step(
         target, text = pairs[0]
     else:
         target, text = batchify(*targets), id_lines([text for _, text in pairs])
-    groups, first_prompt = [], 0
-    for optimizer in optimizers:
-        recorded = _one_step(optimizer, target, text, notes)
-        first_prompt = first_prompt or (recorded[0].prompt_tokens if recorded else 0)
-        groups.append(CallGroup.from_calls(recorded, 1, _suggestion_tokens(optimizer)))
-    return Measurement(model, measured_guides, groups, first_prompt, notes)
+    steps = [_one_step(optimizer, target, text, notes) for optimizer in optimizers]
+    first_prompt = steps[0][0].prompt_tokens if steps and steps[0] else 0
+    return Measurement(
+        examples=len(inputs),
+        model=list(model_calls.calls),
+        guides=measured_guides,
+        optimizers=steps,
+        suggestion_tokens=[_suggestion_tokens(optimizer) for optimizer in optimizers],
+        optimizer_prompt_tokens=first_prompt,
+        notes=notes,
+    )
 
 
 def _judge(
@@ -192,6 +200,6 @@ def _one_step(optimizer: Any, target: Node, feedback: str, notes: list[str]) -> 
 
 
 def _suggestion_tokens(optimizer: Any) -> int:
-    """Tokens of a reply restating every trainable value, plus the reasoning allowance."""
+    """Tokens of a reply's suggestion restating every trainable value."""
     values = {p.py_name: p.data for p in optimizer.parameters if p.trainable}
-    return estimate_text_tokens(json.dumps(values, default=str)) + REASONING_TOKENS
+    return estimate_text_tokens(json.dumps(values, default=str))

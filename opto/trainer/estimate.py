@@ -27,7 +27,13 @@ from typing import Any
 
 from opto.trainer.algorithms.options import resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
-from opto.trainer.dry_measure import CallGroup, Measurement, measure_step
+from opto.trainer.dry_measure import (
+    REASONING_TOKENS,
+    REPLY_TOKENS,
+    CallGroup,
+    Measurement,
+    measure_step,
+)
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.utils.display import format_cost, format_count, html_block, text_block, text_table
 
@@ -53,8 +59,10 @@ class Estimate:
     ``parts`` holds ``{"calls", "prompt_tokens", "completion_tokens", "cost"}`` for
     ``"optimizer"``, ``"model"`` (the model's own calls) and ``"guide"``; ``examples`` the
     examples evaluated per purpose; ``prompt_tokens_per_step`` the measured size of the first
-    optimizer prompt; ``unpriced`` the models whose price is unknown (then ``cost`` counts only
-    the priced calls); ``notes`` what the dry run met on the way.
+    optimizer prompt; ``reply_tokens`` and ``reasoning_tokens`` the reply lengths assumed
+    (replies cannot be measured without asking for them; see ``assuming``); ``unpriced`` the
+    models whose price is unknown (then ``cost`` counts only the priced calls); ``notes`` what
+    the dry run met on the way.
     """
 
     algorithm: str
@@ -62,8 +70,24 @@ class Estimate:
     examples: dict[str, int]
     parts: dict[str, dict[str, float]]
     prompt_tokens_per_step: int
+    reply_tokens: int = REPLY_TOKENS
+    reasoning_tokens: int = REASONING_TOKENS
     unpriced: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    basis: Basis | None = field(default=None, repr=False, compare=False)
+
+    def assuming(
+        self, reply_tokens: int | None = None, reasoning_tokens: int | None = None
+    ) -> Estimate:
+        """The same projection with other reply lengths: ``reply_tokens`` for each reply to
+        the model's and the guide's calls, ``reasoning_tokens`` of reasoning in an
+        optimizer's reply (besides the values it suggests). Nothing is measured again."""
+        if self.basis is None:
+            raise ValueError("this estimate keeps no measurement to recompute from")
+        return self.basis.project(
+            self.reply_tokens if reply_tokens is None else reply_tokens,
+            self.reasoning_tokens if reasoning_tokens is None else reasoning_tokens,
+        )
 
     def _total(self, key: str) -> float:
         return sum(part[key] for part in self.parts.values())
@@ -103,6 +127,11 @@ class Estimate:
             ("cost", cost),
             ("optimizer prompt", f"{format_count(self.prompt_tokens_per_step)} tokens"),
             ("examples run", ", ".join(f"{k} {format_count(v)}" for k, v in self.examples.items())),
+            (
+                "assumed replies",
+                f"{self.reply_tokens} tokens (model, guide); optimizer: its values + "
+                f"{self.reasoning_tokens} tokens of reasoning",
+            ),
         ]
 
     def _table(self) -> tuple[list[str], list[list[str]]]:
@@ -199,7 +228,7 @@ def _parents(plan: Strategies, pool: int) -> int:
 def estimate_training(trainer: Any, guide: Any, train_dataset: dict, options: dict) -> Estimate:
     """The projection for ``trainer.train(guide=guide, train_dataset=..., **options)``.
 
-    ``trainer`` must be a ``SearchLoop`` (every algorithm opto ships is one). No model is
+    ``trainer`` must be a ``SearchLoop`` (every algorithm of opto's loop is one). No model is
     called and nothing is written; the model's parameters are left as they were.
     """
     strategies = getattr(trainer, "strategies", None)
@@ -216,8 +245,7 @@ def estimate_training(trainer: Any, guide: Any, train_dataset: dict, options: di
         check_dataset(opts["test_dataset"], "test_dataset") if opts["test_dataset"] else None
     )
     plan = strategies(opts)
-    validate_guide = opts["validate_guide"] or guide
-    test_guide = opts["test_guide"] or guide
+    guides = (guide, opts["validate_guide"] or guide, opts["test_guide"] or guide)
     schedule = simulate_schedule(
         plan,
         opts,
@@ -229,51 +257,62 @@ def estimate_training(trainer: Any, guide: Any, train_dataset: dict, options: di
     measured = measure_step(
         trainer.agent,
         trainer.optimizers,
-        [guide, validate_guide, test_guide],
+        list(guides),
         train_data,
         opts["batch_size"],
         opts["seed"],
         opts["min_score"],
     )
-    return _combine(type(trainer).__name__, schedule, measured, guide, validate_guide, test_guide)
+    basis = Basis(type(trainer).__name__, schedule, measured, tuple(id(g) for g in guides))
+    return basis.project(REPLY_TOKENS, REASONING_TOKENS)
 
 
-def _combine(
-    algorithm: str,
-    schedule: Schedule,
-    measured: Measurement,
-    guide: Any,
-    validate_guide: Any,
-    test_guide: Any,
-) -> Estimate:
-    parts = {name: _zero() for name in ("optimizer", "model", "guide")}
-    unpriced: set[str] = set()
-    for count, group in zip(schedule.optimizer_steps, measured.optimizers, strict=True):
-        _add(parts["optimizer"], group, count, unpriced)
-    scored = schedule.training + schedule.rollouts
-    evaluated = scored + schedule.validation + schedule.test
-    _add(parts["model"], measured.model, evaluated, unpriced)
-    for judge, count in (
-        (guide, scored),
-        (validate_guide, schedule.validation),
-        (test_guide, schedule.test),
-    ):
-        _add(parts["guide"], measured.guides[id(judge)], count, unpriced)
-    examples = {
-        "training": schedule.training,
-        "rollouts": schedule.rollouts,
-        "validation": schedule.validation,
-        "test": schedule.test,
-    }
-    return Estimate(
-        algorithm=algorithm,
-        steps=schedule.steps,
-        examples={k: v for k, v in examples.items() if v},
-        parts=parts,
-        prompt_tokens_per_step=measured.optimizer_prompt_tokens,
-        unpriced=sorted(unpriced),
-        notes=sorted(set(measured.notes)),
-    )
+@dataclass(frozen=True)
+class Basis:
+    """What a projection is computed from: the schedule, the measurement and the guides'
+    ids (training, validation, test); ``project`` applies the assumed reply lengths."""
+
+    algorithm: str
+    schedule: Schedule
+    measured: Measurement
+    guides: tuple[int, int, int]
+
+    def project(self, reply_tokens: int, reasoning_tokens: int) -> Estimate:
+        schedule, measured = self.schedule, self.measured
+        parts = {name: _zero() for name in ("optimizer", "model", "guide")}
+        unpriced: set[str] = set()
+        for count, recorded, restated in zip(
+            schedule.optimizer_steps, measured.optimizers, measured.suggestion_tokens, strict=True
+        ):
+            group = CallGroup.from_calls(recorded, 1, restated + reasoning_tokens)
+            _add(parts["optimizer"], group, count, unpriced)
+        scored = schedule.training + schedule.rollouts
+        evaluated = scored + schedule.validation + schedule.test
+        per_example = measured.examples
+        model = CallGroup.from_calls(measured.model, per_example, reply_tokens)
+        _add(parts["model"], model, evaluated, unpriced)
+        counts = (scored, schedule.validation, schedule.test)
+        for guide, count in zip(self.guides, counts, strict=True):
+            group = CallGroup.from_calls(measured.guides[guide], per_example, reply_tokens)
+            _add(parts["guide"], group, count, unpriced)
+        examples = {
+            "training": schedule.training,
+            "rollouts": schedule.rollouts,
+            "validation": schedule.validation,
+            "test": schedule.test,
+        }
+        return Estimate(
+            algorithm=self.algorithm,
+            steps=schedule.steps,
+            examples={k: v for k, v in examples.items() if v},
+            parts=parts,
+            prompt_tokens_per_step=measured.optimizer_prompt_tokens,
+            reply_tokens=reply_tokens,
+            reasoning_tokens=reasoning_tokens,
+            unpriced=sorted(unpriced),
+            notes=sorted(set(measured.notes)),
+            basis=self,
+        )
 
 
 def _zero() -> dict[str, float]:
