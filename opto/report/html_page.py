@@ -130,7 +130,8 @@ pre.diff .hunk { color: #6f42c1; display: block; }
 details { margin: 4px 0; }
 summary { cursor: pointer; color: #1f3a5f; }
 img.plot { max-width: 100%; height: auto; margin: 6px 12px 6px 0; border: 1px solid #eee; }
-img.graph { max-width: 100%; height: auto; }
+img.graph { max-width: none; height: auto; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 .note { color: #8a6d3b; background: #fcf8e3; padding: 4px 8px; border-radius: 4px; }
 .refused { color: #b00020; }
 .applied { color: #1b7f3b; }

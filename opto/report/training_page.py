@@ -311,7 +311,8 @@ def _graph(proposal: ProposalRow) -> Html:
     except GraphUnavailableError as error:
         return note(f"graph not drawn: {error}")
     omitted = proposal.graph.omitted
-    return Html(drawing + (note(f"{omitted} more nodes not recorded") if omitted else ""))
+    scrolled = Html(f'<div class="scroll">{drawing}</div>')  # a wide graph keeps its size
+    return Html(scrolled + (note(f"{omitted} more nodes not recorded") if omitted else ""))
 
 
 def _best(run: TrainingRun) -> Html:
