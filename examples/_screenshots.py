@@ -43,8 +43,16 @@ class Browser:
         # The protocol lives on descriptors 3 and 4 of the browser; the shell puts it there.
         wiring = f'exec "$@" 3<&{to_browser_read} 4>&{from_browser_write}'
         self._process = subprocess.Popen(
-            ["sh", "-c", wiring, "sh", program, *FLAGS, f"--user-data-dir={self._profile}",
-             "--remote-debugging-pipe"],
+            [
+                "sh",
+                "-c",
+                wiring,
+                "sh",
+                program,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                "--remote-debugging-pipe",
+            ],
             pass_fds=(to_browser_read, from_browser_write),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -54,9 +62,9 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self._send(
-            "Target.attachToTarget", {"targetId": target, "flatten": True}
-        )["sessionId"]
+        self._session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         self._send("Page.enable", session=True)
         self._send(
             "Emulation.setDeviceMetricsOverride",

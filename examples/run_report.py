@@ -58,8 +58,9 @@ def phrase(template, value):
 @model
 class Converter:
     def __init__(self):
-        self.scale = node(1.0, trainable=True, name="scale",
-                          description="multiplies the Celsius value")
+        self.scale = node(
+            1.0, trainable=True, name="scale", description="multiplies the Celsius value"
+        )
         self.offset = node(0, trainable=True, name="offset", description="added after scaling")
         self.template = node(
             "The temperature expressed in degrees Fahrenheit is {value} degrees.",
@@ -111,12 +112,15 @@ def scripted_replies():
     return [reply] * 200
 
 
-def capture(report: Path, shots: dict[str, str], out: Path, width: int = 1280) -> None:
+def capture(
+    report: Path, shots: dict[str, str], out: Path, width: int = 1280, fragment: str = ""
+) -> None:
+    """PNGs of the elements ``shots`` names (file name -> CSS selector) on the page."""
     from _screenshots import Browser
 
     browser = Browser(width)
     try:
-        browser.open(report.resolve().as_uri())
+        browser.open(report.resolve().as_uri() + fragment)
         for name, selector in shots.items():
             print(f"[screenshot] {browser.capture(selector, out / name)}")
     finally:
@@ -175,10 +179,22 @@ def main() -> None:
         print(f"report of {args.archive} written to {archive_report}")
     if args.screenshots:
         shots = Path(args.screenshots)
-        capture(report, {"report-overview.png": "body", "report-steps.png": "#steps",
-                         "report-search.png": "#search"}, shots)
+        capture(
+            report,
+            {
+                "report-overview.png": "body",
+                "report-steps.png": "#steps",
+                "report-search.png": "#search",
+            },
+            shots,
+        )
         if archive_report:
-            capture(archive_report, {"report-archive.png": "#entries"}, shots)
+            capture(
+                archive_report,
+                {"report-archive.png": "#entries", "report-fitness.png": "#fitness"},
+                shots,
+                fragment="#sort=fitness-desc",
+            )
         terminal_image(f"$ opto show {run_dir}\n{shown}", shots / "opto-show.png")
     if scripted:
         print("(The optimizer's replies were SCRIPTED, not written by a model.)")
