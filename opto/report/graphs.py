@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+import time
 
 import graphviz
 
 from opto.report.run_files import GraphView
 
 DOT_TIMEOUT = 20.0
+REPORT_DRAWING_SECONDS = 120.0
 MAX_NODES = 200
 MAX_EDGES = 1000
 LABEL_LIMIT = 120
@@ -61,8 +63,9 @@ def _label(parts: list[str]) -> str:
     return graphviz.nohtml("\\n".join(lines))
 
 
-def graph_svg_uri(graph: GraphView) -> str:
-    """``data:image/svg+xml`` URI of the drawing; ``GraphUnavailableError`` if it fails."""
+def graph_svg_uri(graph: GraphView, timeout: float = DOT_TIMEOUT) -> str:
+    """``data:image/svg+xml`` URI of the drawing (``dot`` gets ``timeout`` seconds);
+    ``GraphUnavailableError`` if it fails."""
     program = shutil.which("dot")
     if program is None:
         raise GraphUnavailableError("Graphviz's dot program is not installed")
@@ -71,14 +74,28 @@ def graph_svg_uri(graph: GraphView) -> str:
             [program, "-Tsvg"],
             input=dot_source(graph).encode("utf-8"),
             capture_output=True,
-            timeout=DOT_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise GraphUnavailableError(f"dot took more than {DOT_TIMEOUT:.0f} s") from None
+        raise GraphUnavailableError(f"dot took more than {timeout:.0f} s") from None
     except OSError as error:
         raise GraphUnavailableError(f"dot could not run: {error}") from None
     if done.returncode != 0 or not done.stdout:
         message = done.stderr.decode("utf-8", "replace").strip()[:200]
         raise GraphUnavailableError(f"dot failed: {message or done.returncode}")
     return "data:image/svg+xml;base64," + base64.b64encode(done.stdout).decode("ascii")
+
+
+class GraphDrawer:
+    """Draws the graphs of one report within ``total_seconds`` in all, so that a report of
+    a run directory full of huge graphs still ends in bounded time."""
+
+    def __init__(self, total_seconds: float = REPORT_DRAWING_SECONDS) -> None:
+        self.deadline = time.monotonic() + total_seconds
+
+    def svg_uri(self, graph: GraphView) -> str:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise GraphUnavailableError("the time this report may spend drawing graphs ran out")
+        return graph_svg_uri(graph, timeout=min(DOT_TIMEOUT, left))

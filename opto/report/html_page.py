@@ -27,10 +27,6 @@ def esc(value: object) -> Html:
     return Html(html.escape(str(value), quote=True))
 
 
-def join(parts: Iterable[Html | str]) -> Html:
-    return Html("".join(part if isinstance(part, Html) else esc(part) for part in parts))
-
-
 def cell(value: Html | str) -> Html:
     return value if isinstance(value, Html) else esc(value)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opto.report.diffs import changed_parameters, diff_html
-from opto.report.graphs import GraphUnavailableError, graph_svg_uri
+from opto.report.graphs import GraphDrawer, GraphUnavailableError
 from opto.report.html_page import (
     Column,
     Html,
@@ -229,17 +229,23 @@ def _steps(run: TrainingRun, graphs: bool) -> Html:
         by_step.setdefault(proposal.step, []).append(proposal)
     records = {row.step: row for row in run.steps}
     drawable = sorted(by_step)[-MAX_GRAPHS:] if graphs else []
+    drawer = GraphDrawer()
     parts = []
     if graphs and len(by_step) > MAX_GRAPHS:
         parts.append(note(f"trace graphs are drawn for the last {MAX_GRAPHS} steps only"))
     for step in sorted(by_step):
         latest = step == max(by_step)
-        parts.append(_step(step, records.get(step), by_step[step], step in drawable, latest))
+        chosen = drawer if step in drawable else None
+        parts.append(_step(step, records.get(step), by_step[step], chosen, latest))
     return Html("".join(parts))
 
 
 def _step(
-    step: int, record: StepRow | None, proposals: list[ProposalRow], draw: bool, latest: bool
+    step: int,
+    record: StepRow | None,
+    proposals: list[ProposalRow],
+    drawer: GraphDrawer | None,
+    latest: bool,
 ) -> Html:
     """A step's proposals; the latest step is shown open, with its trace graph."""
     heading = f"Step {step}"
@@ -249,12 +255,13 @@ def _step(
             f" · tokens so far {format_count(record.tokens)} · {format_cost(record.cost)}"
         )
     body = "".join(
-        _proposal(p, draw and position == 0, latest) for position, p in enumerate(proposals)
+        _proposal(p, drawer if position == 0 else None, latest)
+        for position, p in enumerate(proposals)
     )
     return Html(f'<div id="step-{step}">' + details(heading, Html(body), opened=latest) + "</div>")
 
 
-def _proposal(proposal: ProposalRow, draw: bool, show_graph: bool) -> Html:
+def _proposal(proposal: ProposalRow, drawer: GraphDrawer | None, show_graph: bool) -> Html:
     target = (
         f"candidate {proposal.child}"
         if proposal.child is not None
@@ -298,15 +305,15 @@ def _proposal(proposal: ProposalRow, draw: bool, show_graph: bool) -> Html:
         parts.append(details("Prompt sent", prompt))
         parts.append(details("Reply", pre(call.response)))
         parts.append(details("Parsed suggestion", pre(pretty(call.suggestion))))
-    if proposal.graph is not None and draw:
-        parts.append(details("Trace graph", _graph(proposal), opened=show_graph))
+    if proposal.graph is not None and drawer is not None:
+        parts.append(details("Trace graph", _graph(proposal, drawer), opened=show_graph))
     return Html("".join(parts))
 
 
-def _graph(proposal: ProposalRow) -> Html:
+def _graph(proposal: ProposalRow, drawer: GraphDrawer) -> Html:
     try:
         drawing = image(
-            graph_svg_uri(proposal.graph), f"trace graph of step {proposal.step}", "graph"
+            drawer.svg_uri(proposal.graph), f"trace graph of step {proposal.step}", "graph"
         )
     except GraphUnavailableError as error:
         return note(f"graph not drawn: {error}")

@@ -14,7 +14,7 @@ from report_toys import HOSTILE
 from opto.report import graphs as graphs_module
 from opto.report import plot_run, read, render_report, write_report
 from opto.report.diffs import diff_html
-from opto.report.graphs import GraphUnavailableError, dot_source, graph_svg_uri
+from opto.report.graphs import GraphDrawer, GraphUnavailableError, dot_source, graph_svg_uri
 from opto.report.html_page import SCRIPT, _script_hash
 from opto.report.plots import pareto_front
 from opto.report.run_files import GraphView
@@ -178,3 +178,10 @@ def test_the_pareto_front_keeps_the_points_nothing_beats():
     points = [(1, 1.0, 0.0), (2, 0.0, 1.0), (3, 0.5, 0.5), (4, 0.4, 0.4), (5, 1.0, 0.0)]
     assert pareto_front(points, (False, False)) == {1, 2, 3, 5}
     assert pareto_front(points, (False, True)) == {1, 5}  # the second metric minimized
+
+
+def test_a_report_spends_a_bounded_time_drawing_graphs(beam_run):
+    graph = read(beam_run).proposals[0].graph
+    assert GraphDrawer(total_seconds=60).svg_uri(graph).startswith("data:image/svg+xml")
+    with pytest.raises(GraphUnavailableError, match="may spend drawing graphs ran out"):
+        GraphDrawer(total_seconds=0).svg_uri(graph)
