@@ -189,8 +189,13 @@ def _one_step(optimizer: Any, target: Node, feedback: str, notes: list[str]) -> 
             warnings.simplefilter("ignore")
             try:
                 probe.step(bypassing=True)
-            except Exception as error:  # a placeholder reply has no suggestion to read
-                notes.append(
+            except Exception as error:
+                if not recorded.calls:  # it never reached a model: nothing to measure
+                    raise DryRunError(
+                        f"{type(optimizer).__name__} could not make its call, so its prompt "
+                        f"cannot be measured: {error}"
+                    ) from error
+                notes.append(  # a placeholder reply has no suggestion to read
                     f"{type(optimizer).__name__} stopped on the placeholder reply: "
                     f"{type(error).__name__}"
                 )

@@ -257,3 +257,24 @@ def test_the_estimate_shows_itself():
     assert "part       calls  prompt tokens  completion tokens" in summary
     html = estimate._repr_html_()
     assert "<table" in html and "Estimate for MinibatchAlgorithm" in html
+
+
+def test_without_a_configured_model_the_dry_run_says_what_is_missing(monkeypatch):
+    for name in (
+        "OPTO_LLM_MODEL",
+        "TRACE_LITELLM_MODEL",
+        "DEFAULT_LITELLM_MODEL",
+        "OPENAI_API_KEY",
+        "OPTO_LLM_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    agent = Adder()
+    with pytest.raises(RuntimeError, match=r"OptoPrime could not make its call.*No LLM model"):
+        train(
+            model=agent,
+            train_dataset=DATA,
+            optimizer="OptoPrime",
+            guide=closeness,
+            logger="NullLogger",
+            dry_run=True,
+        )
