@@ -43,13 +43,13 @@ def render_report(data: TrainingRun | DiscoveryRun, graphs: bool = True) -> str:
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(data, DiscoveryRun):
         return page(
-            f"Discovery archive {data.path.name}",
-            f"{data.path} · report made {made}",
+            f"Discovery archive {data.path}",
+            f"{len(data.entries)} entries · report made {made}",
             discovery_page.build_sections(data),
         )
     return page(
-        f"Training run {data.path.name}",
-        f"{data.path} · {data.algorithm} · {data.status} · report made {made}",
+        f"Training run {data.path}",
+        f"{data.algorithm} · {data.status} · report made {made}",
         training_page.build_sections(data, graphs=graphs),
     )
 
