@@ -2,13 +2,14 @@
 
 Only what the user types is ever imported: names recorded in a run directory are shown as
 hints, never loaded. ``MODULE`` is imported as Python would (the current directory first on
-the path); ``FILE.py`` runs as a module named after the file, without its ``__main__`` block.
+the path); ``FILE.py`` is imported once, as module ``opto_target_FILE`` (its ``__main__``
+block does not run).
 """
 
 from __future__ import annotations
 
 import importlib
-import runpy
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,25 @@ def _namespace(source: str, what: str) -> Any:
         path = Path(source)
         if not path.is_file():
             raise CommandError(f"no file {source} (for {what})", USAGE)
-        sys.path.insert(0, str(path.resolve().parent))
-        return runpy.run_path(str(path), run_name=f"opto_target_{path.stem}")
+        return _import_file(path)
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
         return importlib.import_module(source)
     except ImportError as error:
         raise CommandError(f"cannot import {source} (for {what}): {error}", USAGE) from None
+
+
+def _import_file(path: Path) -> Any:
+    """The file imported as module ``opto_target_<name>``, once (naming the model and the guide
+    in one file runs it once), with its folder first on the path for its own imports."""
+    name = f"opto_target_{path.stem}"
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(loaded.__file__ or "").resolve() == path.resolve():
+        return loaded
+    sys.path.insert(0, str(path.resolve().parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

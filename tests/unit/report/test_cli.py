@@ -303,3 +303,13 @@ def test_the_command_line_and_opto_stay_light_to_import():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_file_named_twice_is_imported_once(tmp_path):
+    from opto.cli.targets import load_target
+
+    counter = tmp_path / "count.py"
+    counter.write_text("RUNS = []\nRUNS.append(1)\nA = 'a'\nB = 'b'\n")
+    assert load_target(f"{counter}:A", "--model") == "a"
+    assert load_target(f"{counter}:B", "--guide") == "b"
+    assert load_target(f"{counter}:RUNS", "--guide") == [1]
