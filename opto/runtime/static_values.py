@@ -57,9 +57,8 @@ class ModuleResolver:
     def module_allowed(self, name: str) -> bool:
         """Whether the code may use the module ``name`` (top-level package allowed, and not a
         forbidden submodule)."""
-        if name.partition(".")[0] not in self.allowed_imports:
-            return False
-        return not any(name == f or name.startswith(f + ".") for f in self.forbidden_modules)
+        top = name.partition(".")[0]
+        return top in self.allowed_imports and not within(name, self.forbidden_modules)
 
     def module(self, name: str) -> Any:
         """The module ``name``, imported when allowed, else an ``UnloadedModule`` (MISSING when
@@ -117,11 +116,15 @@ class ModuleResolver:
             return f"{shown} is the builtin {builtin!r}, which is not allowed"
         origin = _module_of(value)
         if origin and (
-            origin.partition(".")[0] in DANGEROUS_MODULES
-            or any(origin == f or origin.startswith(f + ".") for f in self.forbidden_modules)
+            origin.partition(".")[0] in DANGEROUS_MODULES or within(origin, self.forbidden_modules)
         ):
             return f"{shown} comes from the module {origin}, which is not allowed"
         return None
+
+
+def within(name: str, modules: Iterable[str]) -> bool:
+    """Whether the module ``name`` is one of ``modules`` or a submodule of one."""
+    return any(name == module or name.startswith(module + ".") for module in modules)
 
 
 def is_module(value: Any) -> bool:
