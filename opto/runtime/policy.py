@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from opto.runtime.errors import FunctionNotFoundError, RemoteTraceback, SandboxError
+from opto.runtime.guards import DEFAULT_MEMORY_GROWTH, DEFAULT_TIMEOUT, CallLimits, guard
 from opto.runtime.source import code_filename, compile_source
-from opto.runtime.timeout_guard import with_time_limit
 
 
 class ExecutionPolicy(ABC):
@@ -55,19 +55,52 @@ class ExecutionPolicy(ABC):
 
 
 class InProcessPolicy(ExecutionPolicy):
-    """Run the code in this interpreter, as Trace does (the default).
+    """Run the code in this interpreter, as Trace does (the default), with guards.
 
     The code is executed once per load into a copy of ``namespace``; top-level imports and
     helper functions in the code string work, and the function sees the same objects as the
-    rest of the program. There is no isolation at all: the code can do anything this process
-    can. ``timeout`` adds a wall-clock guard whose limits are explained in
-    ``opto.runtime.timeout_guard``: it returns control on time but cannot always stop the code.
+    rest of the program. There is no isolation: the code can do anything this process can.
+
+    Each call is guarded (``opto.runtime.guards``): ``timeout`` seconds of wall-clock time
+    (default 60) and ``memory_growth`` (bytes, or a size such as ``"512MiB"``; default 2 GiB)
+    of growth of the process's resident memory during the call. A call over a limit is
+    stopped with ``TimeLimitExceeded`` or ``MemoryLimitExceeded``, which a bundle feeds back
+    to the optimizer. ``None`` switches a limit off; ``InProcessPolicy(None, None)`` runs the
+    code exactly as Trace does. Guards stop Python code, not every C call: they are not
+    containment (the subprocess policy is).
     """
 
-    def __init__(self, timeout: float | None = None) -> None:
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.timeout = timeout
+    def __init__(
+        self,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        memory_growth: int | str | None = DEFAULT_MEMORY_GROWTH,
+    ) -> None:
+        if isinstance(memory_growth, str):
+            from opto.runtime.sandbox import parse_size  # sizes are read the same everywhere
+
+            memory_growth = parse_size(memory_growth)
+        self.limits = CallLimits(timeout, memory_growth)
+
+    @property
+    def timeout(self) -> float | None:
+        return self.limits.timeout
+
+    @property
+    def memory_growth(self) -> int | None:
+        return self.limits.memory_growth
+
+    @property
+    def guarded(self) -> bool:
+        """Whether calls run under a time or memory limit."""
+        return self.limits.active
+
+    def guard(self, function: Callable[..., Any], filename: str | None = None) -> Callable:
+        """``function`` under this policy's guards (``function`` itself when there are none).
+
+        ``filename`` names the code string ``function`` was compiled from, so that an error
+        can say at which line of it the call was stopped.
+        """
+        return guard(function, self.limits, filename)
 
     def load(
         self,
@@ -77,7 +110,8 @@ class InProcessPolicy(ExecutionPolicy):
         *,
         filename: str | None = None,
     ) -> Callable[..., Any]:
-        code = compile_source(source, filename or code_filename(source, function_name))
+        filename = filename or code_filename(source, function_name)
+        code = compile_source(source, filename)
         scope = dict(namespace) if namespace else {}
         scope.setdefault("__name__", "__generated__")
         before = set(scope)
@@ -88,12 +122,10 @@ class InProcessPolicy(ExecutionPolicy):
                 name for name, value in scope.items() if callable(value) and name not in before
             ]
             raise FunctionNotFoundError(function_name, defined)
-        if self.timeout is None:
-            return function
-        return with_time_limit(function, self.timeout)
+        return self.guard(function, filename)
 
     def __repr__(self) -> str:
-        return f"InProcessPolicy(timeout={self.timeout!r})"
+        return f"InProcessPolicy(timeout={self.timeout!r}, memory_growth={self.memory_growth!r})"
 
 
 # --- choosing a policy -----------------------------------------------------------------------

@@ -77,7 +77,7 @@ _ORIGINAL = object()
 
 
 def _is_plain(policy: ExecutionPolicy) -> bool:
-    return type(policy) is InProcessPolicy and policy.timeout is None
+    return type(policy) is InProcessPolicy and not policy.guarded
 
 
 def _fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
@@ -265,9 +265,11 @@ class FunModule(Module):
             compiled = self._compiled
             if compiled[0] == code and _fits(compiled[3], policy):
                 return compiled[1]
-            if code == self._initial_code and _is_plain(policy):
-                self._compiled = (code, self._fun, "", _ORIGINAL)
-                return self._fun
+            if code == self._initial_code and type(policy) is InProcessPolicy:
+                # The decorated function itself, under the policy's guards: not recompiled.
+                function = policy.guard(self._fun)
+                self._compiled = (code, function, "", policy)
+                return function
             function, filename = self._compile(code, policy)
             self._compiled = (code, function, filename, policy)
             return function
