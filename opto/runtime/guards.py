@@ -28,6 +28,7 @@ These are guards against accidents of generated code, not containment: the subpr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -43,6 +44,7 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MEMORY_GROWTH = 2 << 30  # 2 GiB more than the process held when the call began
 _POLL_SECONDS = 0.025
 _REPEAT_SECONDS = 1.0  # an interrupt the code swallowed is raised again after this long
+_IDLE_AFTER_SECONDS = 2.0  # the watchdog sleeps once no guarded call ran for this long
 
 
 class _Interrupt(BaseException):
@@ -106,6 +108,7 @@ class _Watchdog:
         self.calls: dict[int, list[_Call]] = {}  # by thread: the guarded calls, outermost first
         self.interrupted_at: dict[int, float] = {}  # by thread: when it was last interrupted
         self.thread: threading.Thread | None = None
+        self.idle = False  # waiting for a call; woken by the next one
 
     def add(self, call: _Call) -> None:
         with self.lock:
@@ -115,7 +118,8 @@ class _Watchdog:
                     target=self._watch, name="opto-guard-watchdog", daemon=True
                 )
                 self.thread.start()
-            self.wake.notify()
+            elif self.idle:
+                self.wake.notify()
 
     def finish(self, call: _Call) -> bool:
         """Forget ``call``; True when a call around it in the same thread went over a limit
@@ -135,12 +139,20 @@ class _Watchdog:
 
     def _watch(self) -> None:
         _async_exception_setter()  # import ctypes now, not while a call must be stopped
+        busy_at = time.monotonic()
         while True:
-            with self.lock:
-                while not self.calls:
-                    self.wake.wait()
             time.sleep(_POLL_SECONDS)
-            self._inspect(time.monotonic(), resident_bytes())
+            now = time.monotonic()
+            with self.lock:
+                if self.calls:
+                    busy_at = now
+                elif now - busy_at > _IDLE_AFTER_SECONDS:  # sleep until the next call
+                    self.idle = True
+                    while not self.calls:
+                        self.wake.wait()
+                    self.idle = False
+                    busy_at = now = time.monotonic()
+            self._inspect(now, resident_bytes())
 
     def _inspect(self, now: float, rss: int | None) -> None:
         with self.lock:
@@ -168,11 +180,10 @@ class _Watchdog:
         self.calls = {}
         self.interrupted_at = {}
         self.thread = None
+        self.idle = False
 
 
 _WATCHDOG = _Watchdog()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_WATCHDOG.reset_after_fork)
 
 
 def guard(
@@ -298,27 +309,45 @@ class _GuardedSteps:
 
 def resident_bytes() -> int | None:
     """The resident memory of this process in bytes, or None when it cannot be measured."""
-    if _HAS_STATM:
+    return _RESIDENT.measure()
+
+
+class _ResidentMemory:
+    """Reads the resident size: ``/proc/self/statm`` through a descriptor kept open (one
+    system call per reading, about 3 us), else ``psutil`` when it is installed."""
+
+    def __init__(self) -> None:
+        self.descriptor: int | None = None
+        self.page_size = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self.reopen()
+
+    def reopen(self) -> None:
+        """Open the file of this process (after a fork, the inherited one is the parent's)."""
+        if self.descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.descriptor)
         try:
-            descriptor = os.open("/proc/self/statm", os.O_RDONLY)
+            self.descriptor = os.open("/proc/self/statm", os.O_RDONLY)
+        except OSError:
+            self.descriptor = None
+
+    def measure(self) -> int | None:
+        if self.descriptor is not None:
             try:
-                return int(os.read(descriptor, 128).split()[1]) * _PAGE_SIZE
-            finally:
-                os.close(descriptor)
-        except (OSError, IndexError, ValueError):
+                return int(os.pread(self.descriptor, 128, 0).split()[1]) * self.page_size
+            except (OSError, IndexError, ValueError):
+                return None
+        try:
+            import psutil
+        except ImportError:
             return None
-    try:
-        import psutil
-    except ImportError:
-        return None
-    try:
-        return psutil.Process().memory_info().rss
-    except Exception:  # psutil's own errors (a process it may not inspect)
-        return None
+        try:
+            return psutil.Process().memory_info().rss
+        except Exception:  # psutil's own errors (a process it may not inspect)
+            return None
 
 
-_HAS_STATM = os.path.exists("/proc/self/statm")
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if _HAS_STATM else 4096
+_RESIDENT = _ResidentMemory()
 
 
 def _raise_in_thread(thread: int, exception: type[BaseException] | None) -> None:
@@ -332,6 +361,15 @@ def _raise_in_thread(thread: int, exception: type[BaseException] | None) -> None
 
     target = None if exception is None else ctypes.py_object(exception)
     set_async_exc(ctypes.c_ulong(thread), target)
+
+
+def _after_fork_in_child() -> None:
+    _WATCHDOG.reset_after_fork()
+    _RESIDENT.reopen()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @functools.cache
