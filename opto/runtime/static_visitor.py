@@ -20,11 +20,7 @@ from opto.runtime.static_rules import (
     HARMLESS_DUNDER_NAMES,
     WHY_BUILTIN,
 )
-from opto.runtime.static_scopes import (
-    CodeFacts,
-    ImportedName,
-    Scope,
-)
+from opto.runtime.static_scopes import SCOPE_NODES, CodeFacts, ImportedName, Scope
 from opto.runtime.static_values import MISSING, ModuleResolver, is_module
 
 _ATTRIBUTE_FUNCTION_OBJECTS = {
@@ -67,6 +63,7 @@ class RuleVisitor(ast.NodeVisitor):
         self.attribute_bases: set[int] = set()  # X in X.name, or the object of getattr(X, ..)
         self.called: set[int] = set()  # F in F(...)
         self.resolved: dict[int, Any] = {}
+        self.kept: list[ast.AST] = []  # trees parsed from strings during the walk
         self.violations: list[Violation] = []
         self._reported: set[tuple[int, str]] = set()
 
@@ -90,20 +87,14 @@ class RuleVisitor(ast.NodeVisitor):
     def binding_scope(self, name: str) -> Scope | None:
         """The scope whose binding ``name`` refers to here, or None for a free name."""
         innermost = len(self.scopes) - 1
-        for index in range(innermost, -1, -1):
+        for index in range(innermost, 0, -1):
             scope = self.scopes[index]
-            if index == 0:
-                bound = name in scope.bound or name in self.facts.declared_global
-                return scope if bound else None
             if scope.is_class and index != innermost:
                 continue  # class bodies are not enclosing scopes
             if name in scope.declared_global:
-                return self.binding_scope_at_module(name)
+                break
             if name in scope.bound and name not in scope.declared_outside:
                 return scope
-        return None
-
-    def binding_scope_at_module(self, name: str) -> Scope | None:
         module = self.scopes[0]
         return module if name in module.bound or name in self.facts.declared_global else None
 
@@ -181,7 +172,11 @@ class RuleVisitor(ast.NodeVisitor):
             parsed = ast.parse(constant.value.strip(), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             return  # typing cannot evaluate it either
+        self.kept.append(parsed)  # node ids key this walk's tables: keep the nodes alive
         for node in ast.walk(parsed):
+            if isinstance(node, SCOPE_NODES):
+                self.report(constant, "a type written as a string may not define a function")
+                return
             if hasattr(node, "lineno"):
                 node.lineno = constant.lineno
         self.visit(parsed.body)
