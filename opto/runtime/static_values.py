@@ -53,6 +53,7 @@ class ModuleResolver:
         self.allowed_imports = frozenset(allowed_imports)
         self.forbidden_modules = frozenset(forbidden_modules)
         self.allowed_builtins = frozenset(allowed_builtins)
+        self.submodules: dict[str, bool] = {}  # whether a dotted name is a submodule
 
     def module_allowed(self, name: str) -> bool:
         """Whether the code may use the module ``name`` (top-level package allowed, and not a
@@ -88,9 +89,12 @@ class ModuleResolver:
             if name in namespace:
                 return namespace[name]
             module_name = getattr(value, "__name__", None)
-            if isinstance(module_name, str) and _exists(f"{module_name}.{name}"):
-                return self.module(f"{module_name}.{name}")
-            return MISSING
+            if not isinstance(module_name, str):
+                return MISSING
+            submodule = f"{module_name}.{name}"
+            if submodule not in self.submodules:  # looking for one touches the filesystem
+                self.submodules[submodule] = _exists(submodule)
+            return self.module(submodule) if self.submodules[submodule] else MISSING
         if isinstance(value, type):
             for klass in value.__mro__:
                 if name in vars(klass):
