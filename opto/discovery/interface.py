@@ -74,21 +74,13 @@ def parse_code(code: str) -> ast.Module:
 def static_problems(code: str) -> str | None:
     """The static safety check's findings as one message, or None when the code passes.
 
-    It is the runtime's ``StaticChecker`` (the same rules as ``StaticCheckPolicy``), with
-    numpy and math as the only imports and numpy's file functions refused as well.
+    It is the runtime's ``StaticChecker`` (the rules of ``StaticCheckPolicy``, listed in
+    docs/runtime.md) with numpy and math as the only imports.
     """
     from opto.runtime.errors import UnsafeCodeError
-    from opto.runtime.static_check import (
-        DEFAULT_FORBIDDEN_ATTRIBUTES,
-        NUMPY_FORBIDDEN_ATTRIBUTES,
-        StaticChecker,
-    )
+    from opto.runtime.static_check import StaticChecker
 
-    checker = StaticChecker(
-        allowed_imports=ALLOWED_IMPORTS,
-        forbidden_attributes=DEFAULT_FORBIDDEN_ATTRIBUTES | NUMPY_FORBIDDEN_ATTRIBUTES,
-    )
-    violations = checker.check(code, filename="<proposal>")
+    violations = StaticChecker(allowed_imports=ALLOWED_IMPORTS).check(code, filename="<proposal>")
     if not violations:
         return None
     return str(UnsafeCodeError(violations)) + "\nOnly numpy (as np) and math may be imported."

@@ -29,7 +29,6 @@ from opto.runtime.static_rules import (
     DEFAULT_FORBIDDEN_ATTRIBUTES,
     DEFAULT_FORBIDDEN_MODULES,
     HARMLESS_DUNDER_ATTRIBUTES,
-    NUMPY_FORBIDDEN_ATTRIBUTES,
 )
 from opto.runtime.static_scopes import analyse
 from opto.runtime.static_values import ModuleResolver, within
@@ -206,7 +205,6 @@ __all__ = [
     "DEFAULT_ALLOWED_IMPORTS",
     "DEFAULT_FORBIDDEN_ATTRIBUTES",
     "DEFAULT_FORBIDDEN_MODULES",
-    "NUMPY_FORBIDDEN_ATTRIBUTES",
     "StaticCheckPolicy",
     "StaticChecker",
 ]

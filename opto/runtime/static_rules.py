@@ -201,27 +201,6 @@ DEFAULT_FORBIDDEN_ATTRIBUTES = frozenset(
     )
 )
 
-# numpy functions and methods that read or write files, or map them into memory. Not refused
-# by default (numpy is not an allowed import by default); add them when numpy is allowed.
-NUMPY_FORBIDDEN_ATTRIBUTES = frozenset(
-    (
-        "DataSource",
-        "dump",
-        "f2py",
-        "fromfile",
-        "fromregex",
-        "genfromtxt",
-        "load",
-        "loadtxt",
-        "memmap",
-        "save",
-        "savetxt",
-        "savez",
-        "savez_compressed",
-        "tofile",
-    )
-)
-
 HARMLESS_DUNDER_ATTRIBUTES = frozenset({"__init__", "__name__", "__qualname__", "__doc__"})
 HARMLESS_DUNDER_NAMES = frozenset({"__name__", "__doc__", "__slots__", "__all__"})
 

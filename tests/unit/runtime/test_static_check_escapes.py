@@ -307,8 +307,6 @@ def test_the_discovery_checker_is_the_same_check_with_numpy():
         "    import numpy\n    return numpy.f2py.auxfuncs.re.enum.bltns.compile('1', 's', 'eval')\n",
         "    import numpy as np\n    return np.matrixlib.defmatrix.ast\n",
         "    import numpy as np\n    return np.ctypeslib.as_array\n",
-        "    import numpy as np\n    np.save('out', beta)\n    return beta\n",
-        "    import numpy as np\n    policy_chosen_logps.tofile('out')\n    return beta\n",
         "    import numpy as np\n    np.pi = 3\n    return beta\n",
     ]
     for body in escapes:
