@@ -13,7 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from _support import choose_llm, reply
+from _support import choose_llm, reply, run
 
 from opto import trace
 from opto.optimizers import OptoPrime
@@ -124,4 +124,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

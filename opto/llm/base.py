@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from opto.llm.budget import Budget, active_budgets, reserve_all
 from opto.llm.cache import get_cache, request_key, should_cache
@@ -28,6 +28,7 @@ from opto.llm.errors import (
     TruncatedResponseError,
     TruncationWarning,
 )
+from opto.llm.http_observer import Exchange, observing
 from opto.llm.limiter import ConcurrencyLimiter
 from opto.llm.pricing import (
     Price,
@@ -36,7 +37,7 @@ from opto.llm.pricing import (
     estimate_text_tokens,
     price_for,
 )
-from opto.llm.provider_errors import translate_exception
+from opto.llm.provider_errors import body_problem, translate_exception
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
 from opto.llm.usage import UsageLedger, record_usage
@@ -179,8 +180,17 @@ class BaseLLM(abc.ABC):
     async def _acomplete(self, call: Call) -> Any:
         return await asyncio.to_thread(self._complete, call)
 
-    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
-        return translate_exception(exc, call.model)
+    @property
+    def endpoint(self) -> str | None:
+        """The URL calls go to, named in connection and HTTP errors (None when not known)."""
+        return None
+
+    def _translate_error(
+        self, exc: BaseException, call: Call, exchange: Exchange | None = None
+    ) -> BaseException:
+        """The typed error for what the provider call raised (`exchange`: what opto saw on
+        the wire during the attempt)."""
+        return translate_exception(exc, call.model, base_url=self.endpoint, exchange=exchange)
 
     def _build_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs = dict(kwargs)
@@ -336,33 +346,59 @@ class BaseLLM(abc.ABC):
 
     def _attempt(self, call: Call) -> ChatResponse:
         self._maybe_reset()
-        try:
-            raw = self._complete(call)
-        except LLMError:
-            raise
-        except Exception as exc:
-            error = self._translate_error(exc, call)
-            if error is exc:
+        with observing(call.timeout) as exchange:
+            try:
+                raw = self._complete(call)
+            except LLMError:
                 raise
-            raise error from exc
-        return self._to_response(raw, call)
+            except Exception as exc:
+                self._raise_typed(exc, call, exchange)
+        return self._checked_response(raw, call, exchange)
 
     async def _aattempt(self, call: Call) -> ChatResponse:
         self._maybe_reset()
-        try:
-            if call.timeout is None:
-                raw = await self._acomplete(call)
-            else:
-                raw = await asyncio.wait_for(self._acomplete(call), call.timeout)
-        except LLMError:
-            raise
-        except asyncio.TimeoutError as exc:
-            raise LLMTimeoutError(f"no reply within {call.timeout} s", model=call.model) from exc
-        except Exception as exc:
-            error = self._translate_error(exc, call)
-            if error is exc:
+        with observing(call.timeout) as exchange:
+            try:
+                if call.timeout is None:
+                    raw = await self._acomplete(call)
+                else:
+                    raw = await asyncio.wait_for(self._acomplete(call), call.timeout)
+            except LLMError:
                 raise
+            except asyncio.TimeoutError as exc:
+                raise LLMTimeoutError(
+                    f"no reply within {call.timeout} s", model=call.model, base_url=self.endpoint
+                ) from exc
+            except Exception as exc:
+                self._raise_typed(exc, call, exchange)
+        return self._checked_response(raw, call, exchange)
+
+    def _raise_typed(self, exc: Exception, call: Call, exchange: Exchange) -> NoReturn:
+        """Raise the typed error for `exc`. A classified error (connection, timeout, HTTP
+        status, malformed body) says what happened and what to check, so the SDK's traceback
+        (often over 100 lines) is left out of its report; it stays reachable as
+        `error.original`. An unclassified `LLMError` keeps the whole chain."""
+        error = self._translate_error(exc, call, exchange)
+        if error is exc:
+            raise exc
+        if isinstance(error, LLMError):
+            error.original = exc
+        if type(error) is LLMError:
             raise error from exc
+        raise error from None
+
+    def _checked_response(self, raw: Any, call: Call, exchange: Exchange) -> ChatResponse:
+        """The reply as a `ChatResponse`, once the body seen on the wire (when opto saw it) is
+        a chat completion: an SDK may accept a body that is not one."""
+        problem = None if call.stream else body_problem(exchange)
+        if problem is not None:
+            raise MalformedResponseError(
+                f"the server answered {exchange.status} with a body that is not a chat "
+                f"completion: {problem}",
+                model=call.model,
+                base_url=exchange.url or self.endpoint,
+                status_code=exchange.status,
+            )
         return self._to_response(raw, call)
 
     def _finish(self, call: Call, response: ChatResponse) -> ChatResponse:
@@ -422,3 +458,4 @@ class BaseLLM(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"
+

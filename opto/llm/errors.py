@@ -20,6 +20,7 @@ class LLMError(Exception):
         message: str,
         *,
         model: str | None = None,
+        base_url: str | None = None,
         status_code: int | None = None,
         provider_message: str | None = None,
         retry_after: float | None = None,
@@ -28,10 +29,12 @@ class LLMError(Exception):
         super().__init__(message)
         self.message = message
         self.model = model
+        self.base_url = base_url
         self.status_code = status_code
         self.provider_message = provider_message
         self.retry_after = retry_after
         self.attempts = 0
+        self.original: BaseException | None = None  # the provider's exception, if any
         if retryable is not None:
             self.retryable = retryable
 
@@ -39,6 +42,8 @@ class LLMError(Exception):
         parts = [self.message]
         if self.model:
             parts.append(f"model={self.model!r}")
+        if self.base_url and self.base_url not in self.message:
+            parts.append(f"base_url={self.base_url!r}")
         if self.status_code is not None:
             parts.append(f"status={self.status_code}")
         if self.attempts > 1:

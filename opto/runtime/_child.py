@@ -1,6 +1,6 @@
 """Entry point of the sandbox child process (stdlib only).
 
-The parent starts ``python -I -S -c <STARTER> <size>``; stdin first carries this module and
+The parent starts ``python -I -c <STARTER> <size>``; stdin first carries this module and
 ``_confine``/``_guard``, compiled by the parent and marshalled (the starter installs them as
 modules), then two pickles from the trusted parent: the configuration (plain data) and the
 request. The child confines itself (``_confine``), installs the audit hook

@@ -1,6 +1,6 @@
 """The subprocess sandbox: every call of generated code runs in a fresh, confined process.
 
-Per call, the parent starts ``python -I -S -u`` running ``_child`` in a new session with a fresh
+Per call, the parent starts ``python -I -u`` running ``_child`` in a new session with a fresh
 temporary working directory, a minimal environment (no API keys) and pipes; it sends the code,
 the names it uses and the arguments by pickle, and waits at most ``wall_time`` before killing
 the whole process group. The child confines itself before it unpickles or runs anything (see
@@ -367,8 +367,18 @@ def _child_config(policy: SubprocessPolicy, work: str, filename: str) -> dict[st
     }
 
 
+# How numeric libraries pick their CPU kernels (e.g. OPENBLAS_CORETYPE, NPY_DISABLE_CPU_FEATURES):
+# passed on, so the child computes bit for bit like the parent. These prefixes hold no secrets.
+_NUMERIC_ENV_PREFIXES = ("OPENBLAS_", "GOTO_", "MKL_", "NPY_")
+
+
 def _child_env(policy: SubprocessPolicy, work: str) -> dict[str, str]:
     env = {"PATH": os.defpath, "HOME": work, "TMPDIR": work, "TMP": work, "TEMP": work}
+    env.update(
+        (name, value)
+        for name, value in os.environ.items()
+        if name.startswith(_NUMERIC_ENV_PREFIXES)
+    )
     env.update(_OUTPUT_ENV)
     env["MPLCONFIGDIR"] = work
     env.update(policy.env)
@@ -380,7 +390,7 @@ def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _
     code = _child_code()
     try:
         process = subprocess.Popen(
-            [python, "-I", "-S", "-u", "-B", "-c", _STARTER, str(len(code))],
+            [python, "-I", "-u", "-B", "-c", _STARTER, str(len(code))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=output_file,

@@ -1,7 +1,6 @@
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pydantic
 import pytest
@@ -15,7 +14,6 @@ def user(text):
     return [{"role": "system", "content": "You are terse."}, {"role": "user", "content": text}]
 
 
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_key_ignores_key_order_and_credentials():
@@ -98,7 +96,7 @@ def test_processes_share_the_disk_cache(tmp_path):
             cache.set(f"{sys.argv[2]}-{i}", {"who": sys.argv[2], "i": i})
         """
     )
-    env = {"PYTHONPATH": str(REPO), "PATH": ""}
+    env = {"PATH": ""}
     procs = [
         subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "shared"), name], env=env)
         for name in ("a", "b")

@@ -3,7 +3,6 @@ import copy
 import pickle
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -440,7 +439,7 @@ def test_bundles_defined_with_python_dash_c(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        env={}
     )
     # Python 3.13 keeps the source of `python -c` in linecache; older versions keep none.
     found = "2" if sys.version_info >= (3, 13) else "SourceUnavailableError"

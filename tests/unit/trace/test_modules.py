@@ -2,7 +2,6 @@ import json
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,6 @@ from opto.trace import (
 from opto.trace.export import ExportError
 from opto.trace.modules import ModuleSerializationError
 from opto.trace.projections import BlackCodeFormatter, DocstringProjection, Projection
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def helper_suffix(text):
@@ -186,7 +183,7 @@ def test_export_writes_a_standalone_file_that_runs(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": f"{tmp_path}:{REPO}"},
+        env={"PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["5 warm", "Welcome Ada."]

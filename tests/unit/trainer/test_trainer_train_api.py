@@ -1,7 +1,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from trainer_toys import DATA, Adder, Recorder, closeness, guided_reply, make_guide, optimizer_for
@@ -13,8 +12,6 @@ from opto.trainer import DatasetError, ExactMatchGuide, LLMJudge, MetricGuide, t
 from opto.trainer.algorithms import BeamsearchAlgorithm
 from opto.trainer.loggers import NullLogger
 from opto.trainer.train import SingleNodeModel, default_optimizer_name
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_names_are_resolved_in_the_package():
@@ -156,7 +153,7 @@ def test_train_works_from_any_directory(tmp_path):
         " optimizer_kwargs={'llm': llm}, logger='NullLogger', num_steps=1)\n"
         "print(p.data, r.stopped)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
