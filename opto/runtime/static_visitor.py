@@ -102,8 +102,8 @@ class RuleVisitor(ast.NodeVisitor):
         self.in_scope(node, list(node.body))
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for decorator in node.decorator_list:
-            self.visit(decorator)
+        for part in (*node.decorator_list, *getattr(node, "type_params", ())):
+            self.visit(part)
         self.visit_signature(node.args)
         if node.returns is not None:
             self.visit_annotation(node.returns)
@@ -126,7 +126,8 @@ class RuleVisitor(ast.NodeVisitor):
                 self.visit_annotation(argument.annotation)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        for part in (*node.decorator_list, *node.bases, *node.keywords):
+        parts = (*node.decorator_list, *getattr(node, "type_params", ()), *node.bases)
+        for part in (*parts, *node.keywords):
             self.visit(part)
         self.in_scope(node, list(node.body))
 
@@ -186,13 +187,23 @@ class RuleVisitor(ast.NodeVisitor):
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            self.check_import(node, alias.name)
+            if self.check_import(node, alias.name):
+                self.check_import_target(node, alias.asname or alias.name.partition(".")[0])
 
     def check_import(self, node: ast.AST, module: str) -> bool:
         problem = self.rules.module_problem(module)
         if problem:
             self.report(node, problem)
         return problem is None
+
+    def check_import_target(self, node: ast.AST, name: str) -> None:
+        """Imports bind plain names only: a module bound to a class attribute, or to a global
+        or nonlocal name from inside a function, would be out of the check's sight."""
+        scope = self.scopes[-1]
+        if scope.is_class:
+            self.report(node, "imports are not allowed in a class body; import at the top")
+        elif name in scope.declared_outside:
+            self.report(node, f"an import may not bind the global or nonlocal name {name!r}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level:
@@ -207,6 +218,7 @@ class RuleVisitor(ast.NodeVisitor):
             elif problem := self.rules.attribute_problem(alias.name):
                 self.report(node, problem.replace("access to", "import of"))
             else:
+                self.check_import_target(node, alias.asname or alias.name)
                 value = self.resolver.imported(ImportedName(module, alias.name))
                 if value is not MISSING and (
                     problem := self.resolver.problem(value, f"{module}.{alias.name}")

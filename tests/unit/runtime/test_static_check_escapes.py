@@ -127,6 +127,28 @@ MODULES_AS_VALUES = {
 }
 
 
+HIDDEN_IMPORTS = {
+    "a global bound by an import in a function": (
+        "def setup():\n    global j\n    import json as j\ndef f():\n    setup()\n    j.dumps = len\n",
+        "global or nonlocal name 'j'",
+    ),
+    "a nonlocal bound by an import": (
+        "def f():\n    m = None\n    def load():\n        nonlocal m\n        from json import decoder as m\n"
+        "    load()\n    m.scanstring = len\n",
+        "global or nonlocal name 'm'",
+    ),
+    "an import in a class body": (
+        "class A:\n    import json\ndef f():\n    A.json.dumps = len\n",
+        "class body",
+    ),
+}
+
+
+@pytest.mark.parametrize(("code", "fragment"), HIDDEN_IMPORTS.values(), ids=HIDDEN_IMPORTS)
+def test_imports_bind_only_names_the_check_can_follow(code, fragment):
+    assert any(fragment in message for message in _refused(code))
+
+
 @pytest.mark.parametrize("case", MODULES_AS_VALUES.values(), ids=MODULES_AS_VALUES)
 def test_modules_can_only_be_used_through_their_attributes(case):
     code, namespace = case if isinstance(case, tuple) else (case, None)
@@ -503,7 +525,9 @@ def test_a_template_from_the_namespace_is_checked_as_a_literal():
 
 
 def test_a_type_string_defining_a_function_is_refused_not_a_crash():
-    code = "def f(\n    x: '(lambda: ().__class__)()',\n    y: '[c for c in ()]',\n):\n    return x\n"
+    code = (
+        "def f(\n    x: '(lambda: ().__class__)()',\n    y: '[c for c in ()]',\n):\n    return x\n"
+    )
     messages = _refused(code)
     assert messages.count("a type written as a string may not define a function") == 2
 
