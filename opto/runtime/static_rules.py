@@ -196,6 +196,7 @@ DEFAULT_FORBIDDEN_ATTRIBUTES = frozenset(
         "func_globals",
         "load_module",
         "import_module",
+        "obj",  # AttributeError.obj: the object an attribute was missing from, even a module
         *_STRING_EVALUATORS,
         *_VERSION_EVALUATORS,
     )

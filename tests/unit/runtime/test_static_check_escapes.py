@@ -127,6 +127,15 @@ MODULES_AS_VALUES = {
 }
 
 
+def test_a_module_cannot_be_fished_out_of_an_attribute_error():
+    # Python sets AttributeError.obj to the object that lacked the attribute: a module here.
+    code = (
+        "import random\ndef f():\n    try:\n        random.missing\n"
+        "    except AttributeError as error:\n        return error.obj\n"
+    )
+    assert any("'obj'" in message for message in _refused(code))
+
+
 HIDDEN_IMPORTS = {
     "a global bound by an import in a function": (
         "def setup():\n    global j\n    import json as j\ndef f():\n    setup()\n    j.dumps = len\n",
