@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import threading
 import traceback
 from abc import ABC, abstractmethod
@@ -115,7 +116,7 @@ class InProcessPolicy(ExecutionPolicy):
         scope = dict(namespace) if namespace else {}
         scope.setdefault("__name__", "__generated__")
         before = set(scope)
-        exec(code, scope)
+        self.guard(functools.partial(exec, code, scope), filename)()  # top-level statements
         function = scope.get(function_name)
         if not callable(function):
             defined = [

@@ -57,6 +57,13 @@ def test_an_infinite_loop_is_stopped_and_says_where():
     assert sum(range(100_000)) and state["steps"] == before  # it no longer runs
 
 
+def test_top_level_statements_of_the_code_are_guarded_too():
+    code = "import time\nwhile True:\n    time.sleep(0.01)\ndef f():\n    return 1\n"
+    with pytest.raises(TimeLimitExceeded) as caught:
+        InProcessPolicy(timeout=1.0).load(code, "f")
+    assert caught.value.line in (2, 3)
+
+
 def test_a_loop_that_catches_exception_is_stopped_too():
     code = (
         "def f(state):\n    while True:\n        try:\n            state['n'] = 1 / 0\n"
