@@ -8,6 +8,7 @@ for one step: ``step(num_responses=5, selection_technique="majority")``.
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -286,7 +287,8 @@ def _concurrently(jobs: list[Callable[[], str]]) -> list[str]:
     """Run the requests in threads; failed ones are dropped with a warning (all failed:
     the first error is raised)."""
     with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
-        futures = [pool.submit(job) for job in jobs]
+        # each job in a copy of this context: the caller's cache, budget and usage scopes
+        futures = [pool.submit(contextvars.copy_context().run, job) for job in jobs]
     texts, errors = [], []
     for future in futures:
         error = future.exception()

@@ -17,14 +17,9 @@ import time
 from typing import Any
 
 from opto.llm.errors import BudgetError
-from opto.trainer.algorithms.base import (
-    Trainer,
-    TrainResult,
-    as_optimizer_list,
-    options_to_save,
-    resolve_options,
-)
+from opto.trainer.algorithms.base import Trainer, TrainResult, as_optimizer_list
 from opto.trainer.algorithms.candidates import Candidate, Pool
+from opto.trainer.algorithms.options import options_to_save, resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.checkpoint import (
     CheckpointError,
@@ -98,6 +93,7 @@ class SearchLoop(Trainer):
         stopped = "completed"
         with (
             run_cache(cache_dir),
+            self.meter.counting(),
             run_budget(opts["max_cost"], opts["max_calls"], self.meter.totals()),
         ):
             self._started = time.monotonic()
@@ -108,13 +104,14 @@ class SearchLoop(Trainer):
                 self._fresh_start()
             try:
                 self._validate_pending()
-                if self.step == 0 and opts["test_frequency"]:
-                    self._test()
+                if self.step == 0 and self._testing() and opts["test_frequency"] > 0:
+                    self._test()  # a negative test_frequency skips this first test
                 while not self._done():
                     self._step()
                     self._after_step()
-                if self.test_data is not None:
-                    self._test()
+                tested_now = bool(self.test_scores) and self.test_scores[-1][0] == self.step
+                if self.test_data is not None and not tested_now:
+                    self._test()  # the final test, unless this step was just tested
             except BudgetError as error:
                 stopped = "budget"
                 self._load_state(self._committed)
@@ -277,9 +274,13 @@ class SearchLoop(Trainer):
         )
         self.test_scores.append([self.step, score])
 
+    def _testing(self) -> bool:
+        """Tests run every ``test_frequency`` steps, and only when there is a test set."""
+        return bool(self.options["test_frequency"]) and self.test_data is not None
+
     def _after_step(self) -> None:
         opts = self.options
-        if opts["test_frequency"] and self.test_data and self.step % opts["test_frequency"] == 0:
+        if self._testing() and self.step % abs(opts["test_frequency"]) == 0:
             self._test()
         record = self._record()
         self.history.append(record)
@@ -396,6 +397,3 @@ class SearchLoop(Trainer):
         self._started = time.monotonic()
         apply_snapshot(self.agent, self.pool.get(self.pool.current).snapshot)
         self._committed = json.loads(json.dumps(state))
-
-
-SearchTemplate = SearchLoop
