@@ -488,3 +488,4 @@ class BaseLLM(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"
+
