@@ -8,17 +8,15 @@ block of the current thread or task, else the global default (in-process, as Tra
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
-import threading
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opto.runtime.errors import FunctionNotFoundError, RemoteTraceback, SandboxError
 from opto.runtime.guards import DEFAULT_MEMORY_GROWTH, DEFAULT_TIMEOUT, CallLimits, guard
+from opto.runtime.sizes import parse_size
 from opto.runtime.source import code_filename, compile_source
 
 
@@ -77,8 +75,6 @@ class InProcessPolicy(ExecutionPolicy):
         memory_growth: int | str | None = DEFAULT_MEMORY_GROWTH,
     ) -> None:
         if isinstance(memory_growth, str):
-            from opto.runtime.sandbox import parse_size  # sizes are read the same everywhere
-
             memory_growth = parse_size(memory_growth)
         self.limits = CallLimits(timeout, memory_growth)
 
@@ -127,93 +123,6 @@ class InProcessPolicy(ExecutionPolicy):
 
     def __repr__(self) -> str:
         return f"InProcessPolicy(timeout={self.timeout!r}, memory_growth={self.memory_growth!r})"
-
-
-# --- choosing a policy -----------------------------------------------------------------------
-
-PolicyLike = ExecutionPolicy | str
-
-_POLICY_NAMES = ("in_process", "static_check", "subprocess")
-_default_lock = threading.Lock()
-_default_policy: ExecutionPolicy = InProcessPolicy()
-_context_policy: contextvars.ContextVar[ExecutionPolicy | None] = contextvars.ContextVar(
-    "opto_execution_policy", default=None
-)
-
-
-def make_policy(spec: PolicyLike) -> ExecutionPolicy:
-    """A policy object from a policy or one of the names ``"in_process"``, ``"static_check"``,
-    ``"subprocess"`` (default settings)."""
-    if isinstance(spec, ExecutionPolicy):
-        return spec
-    if spec == "in_process":
-        return InProcessPolicy()
-    if spec == "static_check":
-        from opto.runtime.static_check import StaticCheckPolicy
-
-        return StaticCheckPolicy()
-    if spec == "subprocess":
-        from opto.runtime.sandbox import SubprocessPolicy
-
-        return SubprocessPolicy()
-    raise TypeError(
-        f"Expected an ExecutionPolicy or one of {', '.join(map(repr, _POLICY_NAMES))}, "
-        f"got {spec!r}."
-    )
-
-
-def get_default_policy() -> ExecutionPolicy:
-    """The process-wide default policy (``InProcessPolicy()`` unless changed)."""
-    return _default_policy
-
-
-def set_default_policy(policy: PolicyLike) -> ExecutionPolicy:
-    """Set the process-wide default policy; returns the previous one (to restore it later)."""
-    global _default_policy
-    resolved = make_policy(policy)
-    with _default_lock:
-        previous, _default_policy = _default_policy, resolved
-    return previous
-
-
-@contextlib.contextmanager
-def use_policy(policy: PolicyLike) -> Iterator[ExecutionPolicy]:
-    """Use ``policy`` for code loaded inside this block, in this thread or asyncio task only.
-
-    New threads start without it (copy the context with ``contextvars.copy_context()`` to
-    carry it); asyncio tasks created inside the block inherit it.
-    """
-    resolved = make_policy(policy)
-    token = _context_policy.set(resolved)
-    try:
-        yield resolved
-    finally:
-        _context_policy.reset(token)
-
-
-def resolve_policy(explicit: PolicyLike | None = None) -> ExecutionPolicy:
-    """The policy that applies: ``explicit`` > innermost ``use_policy`` > the global default."""
-    if explicit is not None:
-        return make_policy(explicit)
-    return _context_policy.get() or _default_policy
-
-
-def run_function(
-    source: str,
-    function_name: str,
-    args: tuple = (),
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    policy: PolicyLike | None = None,
-    namespace: Mapping[str, Any] | None = None,
-) -> Any:
-    """Run ``function_name(*args, **kwargs)`` from the code string ``source`` once.
-
-    The policy is resolved as in ``resolve_policy``. Errors propagate: the code's own
-    exceptions, ``SyntaxError``, or a ``SandboxError``; ``feedback_text`` turns any of them
-    into text for an optimizer.
-    """
-    return resolve_policy(policy).run(source, function_name, args, kwargs, namespace)
 
 
 def feedback_text(error: BaseException) -> str:

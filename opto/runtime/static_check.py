@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from opto.runtime.errors import UnsafeCodeError, Violation
-from opto.runtime.policy import ExecutionPolicy, InProcessPolicy, PolicyLike, make_policy
+from opto.runtime.policy import ExecutionPolicy, InProcessPolicy
 from opto.runtime.source import code_filename, parse
 from opto.runtime.static_rules import (
     DEFAULT_ALLOWED_BUILTINS,
@@ -166,7 +166,7 @@ class StaticCheckPolicy(ExecutionPolicy):
 
     def __init__(
         self,
-        inner: PolicyLike | None = None,
+        inner: ExecutionPolicy | None = None,
         *,
         checker: StaticChecker | None = None,
         allowed_imports: Iterable[str] | None = None,
@@ -178,7 +178,11 @@ class StaticCheckPolicy(ExecutionPolicy):
         if allowed_builtins is not None:
             base = replace(base, allowed_builtins=frozenset(allowed_builtins))
         self.checker = base
-        self.inner = make_policy(inner) if inner is not None else InProcessPolicy()
+        if inner is not None and not isinstance(inner, ExecutionPolicy):
+            raise TypeError(
+                f"inner must be an execution policy such as SubprocessPolicy(), got {inner!r}"
+            )
+        self.inner = inner if inner is not None else InProcessPolicy()
 
     def load(
         self,
