@@ -21,7 +21,6 @@ import marshal
 import math
 import os
 import pickle
-import re
 import selectors
 import shutil
 import signal
@@ -44,6 +43,7 @@ from opto.runtime.errors import (
     TransferError,
 )
 from opto.runtime.policy import ExecutionPolicy
+from opto.runtime.sizes import parse_size
 from opto.runtime.source import (
     code_filename,
     find_function,
@@ -72,16 +72,6 @@ for name, code in marshal.loads(data):
     exec(code, module.__dict__)
 sys.modules["_child"].entry()
 """
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "kib": 1 << 10,
-    "mib": 1 << 20,
-    "gib": 1 << 30,
-}
 _EXIT_GRACE = 0.5  # seconds a child without an answer gets to exit before it is stopped
 _OUTPUT_ENV = {
     "LANG": "C.UTF-8",
@@ -90,19 +80,6 @@ _OUTPUT_ENV = {
     "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
 }
-
-
-def parse_size(value: int | str | None) -> int | None:
-    """``"256MB"`` -> 256_000_000, ``"1GiB"`` -> 1_073_741_824; ints are bytes."""
-    if value is None or isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if unit not in _UNITS:
-        raise ValueError(
-            f"Cannot read {value!r} as a size; write e.g. 268435456, '256MB' or '1GiB'."
-        )
-    return int(float(match.group(1)) * _UNITS[unit])
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity, like other policies

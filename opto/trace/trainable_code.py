@@ -23,7 +23,7 @@ ORIGINAL = object()
 
 
 def is_plain(policy: ExecutionPolicy) -> bool:
-    return type(policy) is InProcessPolicy and policy.timeout is None
+    return type(policy) is InProcessPolicy and not policy.guarded
 
 
 def fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
@@ -55,9 +55,11 @@ class TrainableCode:
             compiled = self._compiled
             if compiled[0] == code and fits(compiled[3], policy):
                 return compiled[1]
-            if code == self._initial_code and is_plain(policy):
-                self._compiled = (code, self._fun, "", ORIGINAL)
-                return self._fun
+            if code == self._initial_code and type(policy) is InProcessPolicy:
+                # The decorated function itself, under the policy's guards: not recompiled.
+                function = policy.guard(self._fun)
+                self._compiled = (code, function, "", policy)
+                return function
             function, filename = self._compile(code, policy)
             self._compiled = (code, function, filename, policy)
             return function

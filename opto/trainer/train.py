@@ -18,6 +18,12 @@ from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
 from opto.trainer.algorithms.base import IgnoredOptionWarning, Trainer, TrainResult
 from opto.trainer.checkpoint import CheckpointError, RunDirectory
+from opto.trainer.estimate import (
+    Estimate,
+    EstimateReady,
+    estimate_training,
+    script_estimate_requested,
+)
 from opto.trainer.guide import Guide, LLMJudge, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
@@ -58,14 +64,17 @@ def train(
     optimizer_kwargs: dict | list[dict] | None = None,
     guide_kwargs: dict | None = None,
     logger_kwargs: dict | None = None,
+    dry_run: bool = False,
     log_level: str | int | None = None,
     **trainer_kwargs: Any,
-) -> TrainResult:
+) -> TrainResult | Estimate:
     """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
 
     ``trainer_kwargs`` go to the algorithm's ``train`` (batch_size, num_epochs, num_steps,
     validate_dataset, run_dir, resume, max_cost, ...); names neither opto nor Trace knows are
     an error. ``algorithm`` may also be an algorithm object already built for this model.
+    ``dry_run=True`` trains nothing and calls no model: it returns an ``Estimate`` of the
+    calls, tokens and cost the run would spend (see ``opto.trainer.estimate``).
     Without ``guide=`` an ``LLMJudge`` scores the answers, which needs a model; a metric
     function (``guide=lambda question, answer, info: float(answer == info)``) needs none.
     ``log_level`` ("DEBUG", "INFO", ...) shows opto's log lines while the run lasts (see
@@ -82,6 +91,7 @@ def train(
             optimizer_kwargs,
             guide_kwargs,
             logger_kwargs,
+            dry_run,
             trainer_kwargs,
         )
 
@@ -96,8 +106,9 @@ def _train(
     optimizer_kwargs: dict | list[dict] | None,
     guide_kwargs: dict | None,
     logger_kwargs: dict | None,
+    dry_run: bool,
     trainer_kwargs: dict[str, Any],
-) -> TrainResult:
+) -> TrainResult | Estimate:
     dataset_check(train_dataset)
     if isinstance(model, ParameterNode):
         if not model.trainable:
@@ -110,7 +121,7 @@ def _train(
     if not model.parameters():
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     guide = load_guide(guide, **(guide_kwargs or {}))
-    if isinstance(guide, LLMJudge):
+    if isinstance(guide, LLMJudge) and not (dry_run or script_estimate_requested()):
         guide.require_model()
     if isinstance(algorithm, Trainer):
         trainer = algorithm
@@ -120,6 +131,11 @@ def _train(
         trainer = load_trainer_class(algorithm)(
             model, optimizers if len(optimizers) > 1 else optimizers[0], logger=logger
         )
+    if dry_run or script_estimate_requested():
+        estimate = estimate_training(trainer, guide, train_dataset, trainer_kwargs)
+        if script_estimate_requested():
+            raise EstimateReady(estimate)
+        return estimate
     return trainer.train(guide=guide, train_dataset=train_dataset, **trainer_kwargs)
 
 
