@@ -13,7 +13,7 @@ from opto.llm.budget import Budget, budget
 from opto.llm.cache import LLMCache, cache_scope, configure_cache, get_cache
 from opto.llm.config import configured_model, is_configured
 from opto.llm.custom import CallableLLM
-from opto.llm.embedding import embed_text
+from opto.llm.embedding import Embedder, embed_text
 from opto.llm.errors import (
     AuthenticationError,
     BackendUnavailableError,
@@ -46,7 +46,7 @@ from opto.llm.history import CallHistory, CallRecord, global_history, inspect_hi
 from opto.llm.litellm_backend import LiteLLMBackend
 from opto.llm.openai_backend import OpenAIBackend
 from opto.llm.pricing import Price
-from opto.llm.response import ChatResponse, Choice, Message, Usage
+from opto.llm.response import ChatResponse, Choice, EmbeddingResponse, Message, Usage
 from opto.llm.retry import RetryPolicy
 from opto.llm.testing import DummyLLM, ReplayLLM, ScriptedLLM
 from opto.llm.usage import UsageLedger, UsageStats, get_usage, reset_usage, usage_scope
@@ -69,6 +69,8 @@ __all__ = [
     "Choice",
     "ContextWindowError",
     "DummyLLM",
+    "Embedder",
+    "EmbeddingResponse",
     "InvalidRequestError",
     "LLMCache",
     "LLMConnectionError",

@@ -10,7 +10,8 @@ Which cache a call uses: the innermost `cache_scope()` of its thread or task (a 
 opens one for its run directory), else the process-wide one (`configure_cache`). Whether a call
 uses it: the per-call `cache=` argument, else the client's `cache=` setting, else the scope's
 switch, else the process-wide switch (`configure_cache(enabled=...)` or `OPTO_LLM_CACHE`), else
-only when the request sets `temperature=0` explicitly.
+only when the request sets `temperature=0` explicitly (embeddings, whose reply never varies,
+are cached by that rule too).
 """
 
 from __future__ import annotations
@@ -297,12 +298,19 @@ def cache_enabled_globally() -> bool | None:
     return _env_switch() if enabled is None else enabled
 
 
-def should_cache(per_call: bool | None, client: bool | None, request: dict[str, Any]) -> bool:
+def should_cache(
+    per_call: bool | None,
+    client: bool | None,
+    request: dict[str, Any],
+    *,
+    always_same: bool = False,
+) -> bool:
     """First answer wins: the call, the client, the `cache_scope`, the process-wide switch,
-    then the rule (only requests with an explicit temperature of 0)."""
+    then the rule: requests whose reply is always the same (`always_same`, e.g. embeddings)
+    and requests with an explicit temperature of 0."""
     scope = _SCOPE.get()
     scoped = scope.enabled if scope is not None else None
     for choice in (per_call, client, scoped, cache_enabled_globally()):
         if choice is not None:
             return bool(choice)
-    return "temperature" in request and request["temperature"] == 0
+    return always_same or ("temperature" in request and request["temperature"] == 0)

@@ -2,8 +2,15 @@
 
 The callable receives exactly what the caller passed (Trace's convention) and may return a
 string, a chat-completion dict or an OpenAI-style response object. The call still goes through
-the choke point, so it is counted, limited and budgeted like any provider call. Exceptions
-raised by the callable propagate unchanged unless they come from a provider SDK.
+the choke point, so it is counted, limited, budgeted and retried like any provider call.
+Exceptions raised by the callable propagate unchanged unless they come from a provider SDK.
+
+The client's `timeout` bounds a call of the callable both ways. Async: a coroutine function is
+awaited and cancelled at the deadline; a plain function runs in a worker thread. Sync: the
+function runs in a worker thread (in a copy of the caller's context) and the caller stops
+waiting at the deadline with an `LLMTimeoutError`, retried like any timeout. Python cannot stop
+a thread, so a function that never returns keeps its (daemon) worker thread busy; it does not
+keep the process alive. `timeout=None` runs a sync call in the caller's own thread.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from opto.llm.base import BaseLLM, Call
+from opto.llm.base import BaseLLM
+from opto.llm.client import Call
 from opto.llm.http_observer import Exchange
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import ChatResponse

@@ -2,7 +2,7 @@
 
 Inside ``with dry_run() as recorder:`` no opto client sends anything: every call, from any
 thread, is recorded (model, estimated prompt tokens, token limit, price) and answered at once
-with a placeholder reply, free and uncached. Code that calls models (an agent's forward pass,
+with a placeholder reply, free and uncached (an embedding request gets an empty vector). Code that calls models (an agent's forward pass,
 an LLM judge, an optimizer's step) can so run far enough to show the prompts it would send.
 This is how ``train(..., dry_run=True)`` measures a real prompt without paying for it.
 
@@ -49,10 +49,10 @@ class DryRunRecorder:
         self.calls: list[RecordedCall] = []
         self._lock = threading.Lock()
 
-    def answer(
+    def record(
         self, model: str, prompt_tokens: int, request: dict[str, Any], price: Price | None
-    ) -> ChatResponse:
-        """Record the call described by ``request`` and return the placeholder reply."""
+    ) -> RecordedCall:
+        """Record the call described by ``request`` (a chat or an embedding request)."""
         limit = request.get("max_tokens") or request.get("max_completion_tokens")
         choices = request.get("n") or 1
         recorded = RecordedCall(
@@ -64,6 +64,13 @@ class DryRunRecorder:
         )
         with self._lock:
             self.calls.append(recorded)
+        return recorded
+
+    def answer(
+        self, model: str, prompt_tokens: int, request: dict[str, Any], price: Price | None
+    ) -> ChatResponse:
+        """Record the chat call described by ``request`` and return the placeholder reply."""
+        recorded = self.record(model, prompt_tokens, request, price)
         return ChatResponse(
             choices=[
                 Choice(index=i, message=Message(content=self.reply), finish_reason="stop")

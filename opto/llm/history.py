@@ -1,8 +1,8 @@
 """The last model calls, kept for inspection: `inspect_history(n)` prints them.
 
-Every call through the choke point (`BaseLLM`), whoever makes it (an optimizer, a guide, the
-agent's own `call_llm`), is remembered twice: in its client's `llm.history` and in one
-process-wide history. Both are bounded (a fixed number of records, each text cut to a fixed
+Every call through the choke point (`BaseLLM`, and `Embedder` for embeddings), whoever makes
+it (an optimizer, a guide, the agent's own `call_llm`), is remembered twice: in its client's
+`llm.history` and in one process-wide history. Both are bounded (a fixed number of records, each text cut to a fixed
 length), so a long run holds a constant amount of memory for them. A record holds the
 messages, the reply, the model, tokens, cost, latency, whether the cache answered, and the
 error of a failed call; request options are kept only from a short list of sampling settings,
@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
+
+from opto.llm.response import EmbeddingResponse
 
 DEFAULT_CLIENT_SIZE = 20
 DEFAULT_GLOBAL_SIZE = 100
@@ -183,16 +185,20 @@ def remember_call(
     Args:
         history: the client's own history.
         client: how to name the client in the record (its repr).
-        request: what the provider received (model, messages, options).
-        response: the `ChatResponse`, when the call was answered.
+        request: what the provider received (model, messages or an embedding's input,
+            options).
+        response: the `ChatResponse` or `EmbeddingResponse`, when the call was answered.
         error: the exception, when it failed.
     """
     if not history.size and not _GLOBAL_HISTORY.size:
         return
+    messages = request.get("messages") or [
+        {"role": "input", "content": text} for text in request.get("input") or ()
+    ]
     record = CallRecord(
         client=client,
         model=str(request.get("model") or "unknown"),
-        messages=tuple(_kept_message(m) for m in request.get("messages") or ()),
+        messages=tuple(_kept_message(m) for m in messages),
         options={k: _short(v) for k, v in request.items() if k in KEPT_OPTIONS},
         error=None if error is None else _cut(f"{type(error).__name__}: {error}"),
         **({} if response is None else _response_fields(response)),
@@ -203,9 +209,15 @@ def remember_call(
 
 def _response_fields(response: Any) -> dict[str, Any]:
     usage = response.usage
+    if isinstance(response, EmbeddingResponse):
+        replies: tuple[str, ...] = (f"(an embedding of {len(response.vector)} numbers)",)
+        finish_reasons: tuple[str | None, ...] = ()
+    else:
+        replies = tuple(_cut(choice.message.content or "") for choice in response.choices)
+        finish_reasons = tuple(choice.finish_reason for choice in response.choices)
     return {
-        "replies": tuple(_cut(choice.message.content or "") for choice in response.choices),
-        "finish_reasons": tuple(choice.finish_reason for choice in response.choices),
+        "replies": replies,
+        "finish_reasons": finish_reasons,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cost": usage.cost,

@@ -12,7 +12,8 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from opto.llm.base import BaseLLM, Call
+from opto.llm.base import BaseLLM
+from opto.llm.client import Call
 from opto.llm.config import require_module
 from opto.llm.errors import BackendUnavailableError
 from opto.llm.openai_clients import OpenAIClients
@@ -50,6 +51,7 @@ class LiteLLMBackend(BaseLLM):
     """
 
     backend_name = "litellm"
+    enforces_timeout = True  # the SDK's timeout and opto's observing transport
 
     def __init__(
         self,
@@ -76,7 +78,7 @@ class LiteLLMBackend(BaseLLM):
 
     @property
     def endpoint(self) -> str | None:
-        if self.model and _uses_openai_sdk(self.model):
+        if self.model and uses_openai_sdk(self.model):
             return self._clients.endpoint
         return self.base_url
 
@@ -104,7 +106,7 @@ class LiteLLMBackend(BaseLLM):
 
     def _complete(self, call: Call) -> Any:
         litellm = import_litellm()
-        client = self._clients.sync() if _uses_openai_sdk(call.model) else None
+        client = self._clients.sync() if uses_openai_sdk(call.model) else None
         reply = litellm.completion(**self._params(call, client))
         if not call.stream:
             return _as_dict(reply)
@@ -116,7 +118,7 @@ class LiteLLMBackend(BaseLLM):
     async def _acomplete(self, call: Call) -> Any:
         litellm = import_litellm()
         client = None
-        if _uses_openai_sdk(call.model):
+        if uses_openai_sdk(call.model):
             client = await self._clients.for_running_loop()
         reply = await litellm.acompletion(**self._params(call, client))
         if not call.stream:
@@ -128,7 +130,7 @@ class LiteLLMBackend(BaseLLM):
 
 
 @lru_cache(maxsize=256)
-def _uses_openai_sdk(model: str) -> bool:
+def uses_openai_sdk(model: str) -> bool:
     """Whether litellm sends `model` to OpenAI's chat API (an "openai/..." model, or a model it
     knows as OpenAI's), which it does through the openai SDK client opto can hand it."""
     try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from opto.llm.base import BaseLLM, Call
+from opto.llm.base import BaseLLM
+from opto.llm.client import Call
 from opto.llm.openai_clients import OpenAIClients
 from opto.llm.response import StreamAssembler
 
@@ -23,6 +24,7 @@ class OpenAIBackend(BaseLLM):
     """
 
     backend_name = "openai"
+    enforces_timeout = True  # the SDK's timeout and opto's observing transport
 
     def __init__(
         self,

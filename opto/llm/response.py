@@ -1,4 +1,4 @@
-"""The OpenAI-shaped reply every backend returns.
+"""The OpenAI-shaped reply every backend returns, and the reply of an embedding call.
 
 Trace code reads `response.choices[0].message.content`; these small dataclasses give exactly
 that shape, plus a `usage` record, whatever the provider. They round-trip through plain dicts so
@@ -118,6 +118,65 @@ class ChatResponse(_ItemAccess):
             created=_whole_number(data.get("created")),
             object=str(data.get("object") or "chat.completion"),
         )
+
+
+@dataclass
+class EmbeddingResponse(_ItemAccess):
+    """The embedding of one text, and what the call consumed (a cache hit costs nothing)."""
+
+    vector: list[float]
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.usage.cache_hit
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reply as the cache keeps it: the vector, the model and the token counts."""
+        return {
+            "object": "embedding",
+            "model": self.model,
+            "embedding": list(self.vector),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, model: str = "") -> EmbeddingResponse:
+        """Read ``{"embedding": [numbers], "model", "usage"}``; raises `MalformedResponseError`
+        when it is not an embedding (not a non-empty list of finite numbers)."""
+        if not isinstance(data, dict):
+            raise MalformedResponseError(
+                f"expected a JSON object with 'embedding', got {type(data).__name__}: "
+                f"{_excerpt(data)}",
+                model=model or None,
+            )
+        raw = data.get("embedding")
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(_finite_number(value) for value in raw)
+        ):
+            raise MalformedResponseError(
+                f"the reply is not an embedding (a non-empty list of numbers): {_excerpt(raw)}",
+                model=model or None,
+            )
+        return cls(
+            vector=[float(value) for value in raw],
+            model=str(data.get("model") or model),
+            usage=_parse_usage(data.get("usage")),
+        )
+
+
+def _finite_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def _parse_choice(position: int, raw: Any, model: str) -> Choice:

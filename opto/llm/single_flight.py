@@ -6,10 +6,13 @@ cache: one call is paid instead of one per caller. If the leader fails, the wait
 compete again and the next leader tries for itself (its error may have been its own: another
 client's credentials or budget).
 
-A caller never waits for a leader running on its own thread, unless both are asyncio tasks of
-the same event loop: that would wait for itself (a synchronous call made inside a coroutine
-while a task of the loop leads, or a call made from inside a reply callback). It then calls
-the model itself, as it would without this table.
+A caller never waits for a flight it leads itself, which would wait for itself: a call made
+from inside the leader's provider call (a reply callback, a user's model function, in whatever
+worker thread or task the attempt runs it) is inside `leading()` of that flight. Nor does a
+caller wait for a leader running on its own thread, unless both are asyncio tasks of the same
+event loop (a synchronous call made inside a coroutine while a task of the loop leads would
+block the loop the leader needs). Such a caller calls the model itself, as it would without
+this table.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 
 class Flight:
@@ -31,6 +36,8 @@ class Flight:
 
     def can_wait(self, loop: asyncio.AbstractEventLoop | None) -> bool:
         """Whether a caller on this thread (in `loop` when it is a coroutine) may wait here."""
+        if self in _LED.get():
+            return False
         if self.thread != threading.get_ident():
             return True
         return loop is not None and loop is self.loop
@@ -54,6 +61,23 @@ class Flight:
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits there now
                 loop.call_soon_threadsafe(_resolve, future)
+
+
+_LED: ContextVar[frozenset[Flight]] = ContextVar("opto_llm_led_flights", default=frozenset())
+
+
+@contextlib.contextmanager
+def leading(flight: Flight | None) -> Iterator[None]:
+    """The code inside works for the leader of `flight` (None: for no flight): a call it
+    makes, in any thread or task that inherits this context, does not wait for that flight."""
+    if flight is None:
+        yield
+        return
+    token = _LED.set(_LED.get() | {flight})
+    try:
+        yield
+    finally:
+        _LED.reset(token)
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -21,8 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
 
-from opto.llm.base import BaseLLM, Call
+from opto.llm.base import BaseLLM
 from opto.llm.cache import canonical_json, request_key
+from opto.llm.client import Call
 from opto.llm.custom import CallableLLM
 from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import ReplayError, ReplayMissError, ScriptExhaustedError
