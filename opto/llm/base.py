@@ -137,7 +137,9 @@ class BaseLLM(ModelClient):
         return ChatResponse.from_dict(stored, model=call.model)
 
     def _dry_answer(self, recorder: DryRunRecorder, call: Call) -> ChatResponse:
-        return recorder.answer(call.model, call.prompt_tokens, call.request, self._price(call.model))
+        return recorder.answer(
+            call.model, call.prompt_tokens, call.request, self._price(call.model)
+        )
 
     def _finish(self, call: Call, response: ChatResponse) -> ChatResponse:
         correction = settle_token_counts(response, call.request, call.prompt_tokens)

@@ -36,6 +36,7 @@ from opto.llm.engine import (
     arun_plan,
     await_within,
     call_within,
+    in_worker_thread,
     retrying,
     run_plan,
 )
@@ -168,7 +169,9 @@ class ModelClient(abc.ABC):
     # ----- what subclasses implement
 
     @abc.abstractmethod
-    def _new_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float | None) -> Call:
+    def _new_call(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], timeout: float | None
+    ) -> Call:
         """The `Call` for what the caller passed (opto's `cache`/`timeout` keys removed)."""
 
     @abc.abstractmethod
@@ -176,7 +179,7 @@ class ModelClient(abc.ABC):
         """Make one provider call; return what `_to_result` reads."""
 
     async def _acomplete(self, call: Call) -> Any:
-        return await asyncio.to_thread(self._complete, call)
+        return await in_worker_thread(lambda: self._complete(call))
 
     @abc.abstractmethod
     def _to_result(self, raw: Any, call: Call, exchange: Exchange) -> Any:

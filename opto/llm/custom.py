@@ -15,13 +15,13 @@ keep the process alive. `timeout=None` runs a sync call in the caller's own thre
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any
 
 from opto.llm.base import BaseLLM
 from opto.llm.client import Call
+from opto.llm.engine import in_worker_thread
 from opto.llm.http_observer import Exchange
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import ChatResponse
@@ -59,7 +59,7 @@ class CallableLLM(BaseLLM):
         target = self._target()
         if inspect.iscoroutinefunction(target):
             return await target(*call.args, **call.kwargs)
-        result = await asyncio.to_thread(target, *call.args, **call.kwargs)
+        result = await in_worker_thread(lambda: target(*call.args, **call.kwargs))
         return await result if inspect.isawaitable(result) else result
 
     def _to_response(self, raw: Any, call: Call) -> ChatResponse:

@@ -5,9 +5,11 @@ sync or async (retries with backoff, timeouts, the deadline, the concurrency lim
 errors) and is booked the same way (cache, budgets, usage ledger, history). Embeddings never
 vary for a given text, so the cache rule keeps them unless the cache is switched off.
 
-Models litellm sends through the openai SDK ("openai/<name>", any OpenAI-compatible server) get
-opto's own SDK client, as chat calls do: their HTTP passes through opto's observing transport
-and litellm makes no retries of its own.
+Models litellm would send through the openai SDK ("openai/<name>", any OpenAI-compatible
+server, OpenAI's own models) are asked through opto's own SDK client, whose HTTP passes
+through opto's observing transport and which makes no retries of its own (litellm's embedding
+path would turn the client's ``max_retries=0`` into its default of 2). Other providers go
+through ``litellm.embedding``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 
 from opto.llm.client import Call, ModelClient
 from opto.llm.dry_run import DryRunRecorder
-from opto.llm.errors import InvalidRequestError, LLMError, LLMNotConfiguredError, TokenCountWarning
+from opto.llm.errors import (
+    InvalidRequestError,
+    LLMError,
+    LLMNotConfiguredError,
+    MalformedResponseError,
+    TokenCountWarning,
+)
 from opto.llm.http_observer import Exchange
 from opto.llm.litellm_backend import import_litellm, uses_openai_sdk
 from opto.llm.openai_clients import OpenAIClients
@@ -105,37 +113,52 @@ class Embedder(ModelClient):
     def _always_same_reply(self, request: dict[str, Any]) -> bool:
         return True
 
-    def _params(self, call: Call, client: Any) -> dict[str, Any]:
+    def _litellm_params(self, call: Call) -> dict[str, Any]:
         params = {**call.request, "num_retries": 0, "max_retries": 0}
         if call.timeout is not None:
             params["timeout"] = call.timeout
-        if client is not None:
-            params["client"] = client
-        else:
-            if self.base_url:
-                params["api_base"] = self.base_url
-            if self.api_key:
-                params["api_key"] = self.api_key
+        if self.base_url:
+            params["api_base"] = self.base_url
+        if self.api_key:
+            params["api_key"] = self.api_key
+        return params
+
+    def _sdk_params(self, call: Call) -> dict[str, Any]:
+        """The request for the openai SDK: the model's name without litellm's provider prefix,
+        and plain numbers asked for (else the SDK asks for base64 and decodes it itself)."""
+        name = import_litellm().get_llm_provider(call.model)[0]
+        params = {"encoding_format": "float", **call.request, "model": name}
+        if call.timeout is not None:
+            params["timeout"] = call.timeout
         return params
 
     def _complete(self, call: Call) -> Any:
-        litellm = import_litellm()
-        client = self._clients.sync() if uses_openai_sdk(call.model) else None
-        return litellm.embedding(**self._params(call, client))
+        if uses_openai_sdk(call.model):
+            return self._clients.sync().embeddings.create(**self._sdk_params(call))
+        return import_litellm().embedding(**self._litellm_params(call))
 
     async def _acomplete(self, call: Call) -> Any:
-        litellm = import_litellm()
-        client = None
         if uses_openai_sdk(call.model):
             client = await self._clients.for_running_loop()
-        return await litellm.aembedding(**self._params(call, client))
+            return await client.embeddings.create(**self._sdk_params(call))
+        return await import_litellm().aembedding(**self._litellm_params(call))
 
     def _translate_error(
         self, exc: BaseException, call: Call, exchange: Exchange | None = None
     ) -> BaseException:
-        """As for chat calls, except that a 2xx body is not judged as a chat completion."""
-        seen = exchange if exchange is not None and not _succeeded(exchange) else None
-        return translate_exception(exc, call.model, base_url=self.endpoint, exchange=seen)
+        """As for chat calls, except for a whole 2xx body the SDK could not read: that is a
+        malformed reply, said in terms of embeddings (not of chat completions)."""
+        if exchange is None or not _succeeded(exchange):
+            return translate_exception(exc, call.model, base_url=self.endpoint, exchange=exchange)
+        if exchange.full_body() is None:  # cut short (a timeout, a dropped connection)
+            return translate_exception(exc, call.model, base_url=self.endpoint)
+        return MalformedResponseError(
+            f"the server answered {exchange.status} with a body that is not an embedding "
+            f"({type(exc).__name__}: {exc}): {exchange.body_excerpt()!r}",
+            model=call.model,
+            base_url=exchange.url or self.endpoint,
+            status_code=exchange.status,
+        )
 
     def _to_result(self, raw: Any, call: Call, exchange: Exchange) -> EmbeddingResponse:
         body = raw.model_dump() if hasattr(raw, "model_dump") else raw

@@ -17,12 +17,14 @@ an async call cannot behave differently; a driver only performs the effects it i
 
 Each attempt is bounded by its timeout in both worlds: `await_within` for coroutines, and
 `call_within` for blocking code that does not stop itself (a user's callable): it runs the code
-in a worker thread and stops waiting at the deadline.
+in a worker thread and stops waiting at the deadline. Blocking code awaited from async code
+runs in such a thread too (`in_worker_thread`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 import time
@@ -148,12 +150,35 @@ async def arun_plan(plan: Plan[T], perform: Callable[[Effect], Awaitable[Any]]) 
 
 
 class _Outcome:
-    """What a worker thread's function returned or raised."""
+    """What a worker thread's function returned or raised, for a blocked caller."""
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None
+
+    def deliver(self, value: Any, error: BaseException | None) -> None:
+        self.value, self.error = value, error
+        self.done.set()
+
+
+def _start_worker(
+    fn: Callable[[], Any], deliver: Callable[[Any, BaseException | None], None]
+) -> None:
+    """Run `fn` in a new daemon thread, in a copy of the caller's context (so the caller's
+    cache, budget and usage scopes and the HTTP observer apply there too); hand what it
+    returned or raised to `deliver`. A daemon thread does not keep the process alive, and no
+    executor waits for it at shutdown."""
+    context = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            value, error = context.run(fn), None
+        except BaseException as exc:  # handed to the caller, whatever it is
+            value, error = None, exc
+        deliver(value, error)
+
+    threading.Thread(target=work, name="opto-llm-attempt", daemon=True).start()
 
 
 def call_within(
@@ -161,31 +186,46 @@ def call_within(
 ) -> T:
     """``fn()``, unless it runs longer than `timeout` seconds: then `on_timeout()` is raised.
 
-    `fn` runs in a daemon worker thread, in a copy of the caller's context (so the caller's
-    cache, budget and usage scopes and the HTTP observer still apply). Python cannot stop a
-    thread: at the deadline the caller stops waiting and gets the error, while the worker runs
-    on until `fn` returns, its result then dropped. Being a daemon, it does not keep the
-    process alive. With `timeout` None, `fn` runs in the caller's thread.
+    `fn` runs in a daemon worker thread (see `_start_worker`). Python cannot stop a thread: at
+    the deadline the caller stops waiting and gets the error, while the worker runs on until
+    `fn` returns, its result then dropped. With `timeout` None, `fn` runs in the caller's
+    thread.
     """
     if timeout is None:
         return fn()
     outcome = _Outcome()
-    context = contextvars.copy_context()
-
-    def work() -> None:
-        try:
-            outcome.value = context.run(fn)
-        except BaseException as exc:  # handed to the caller, whatever it is
-            outcome.error = exc
-        finally:
-            outcome.done.set()
-
-    threading.Thread(target=work, name="opto-llm-attempt", daemon=True).start()
+    _start_worker(fn, outcome.deliver)
     if not outcome.done.wait(timeout):
         raise on_timeout()
     if outcome.error is not None:
         raise outcome.error
     return outcome.value
+
+
+async def in_worker_thread(fn: Callable[[], T]) -> T:
+    """``await``-able ``fn()`` run in a daemon worker thread (see `_start_worker`).
+
+    Unlike ``asyncio.to_thread``, the thread is not one of the event loop's executor, so
+    ``asyncio.run`` does not wait for a call that was abandoned at its deadline to return.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def deliver(value: Any, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it any more
+            loop.call_soon_threadsafe(_settle, future, value, error)
+
+    _start_worker(fn, deliver)
+    return await future
+
+
+def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
+    if future.done():  # cancelled at the deadline
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 async def await_within(
