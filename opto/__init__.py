@@ -9,15 +9,19 @@ the first time it is used, so ``import opto`` stays fast.
 
 ``opto.set_log_level("INFO")`` (or ``OPTO_LOG_LEVEL=INFO``) makes opto's ``logging`` output
 visible; ``opto.inspect_history(n)`` prints the last n LLM calls (docs/logging.md).
+
+Every exception opto defines derives from ``opto.OptoError`` and every warning from
+``opto.OptoWarning`` (docs/errors.md).
 """
 
 import importlib
 from typing import Any
 
 from opto import trace
+from opto.utils.errors import OptoError, OptoWarning
 from opto.utils.logging_setup import configure_from_environment, set_log_level
 
-__all__ = ["__version__", "inspect_history", "set_log_level", "trace"]
+__all__ = ["OptoError", "OptoWarning", "__version__", "inspect_history", "set_log_level", "trace"]
 
 configure_from_environment()
 

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from opto.utils.errors import OptoError
+
 OK = 0
 FAILURE = 1
 USAGE = 2
@@ -20,7 +22,7 @@ BUDGET_STOPPED = 4
 INTERRUPTED = 130
 
 
-class CommandError(Exception):
+class CommandError(OptoError):
     """A failure to report as one message (no traceback) with an exit code."""
 
     def __init__(self, message: str, code: int = FAILURE) -> None:

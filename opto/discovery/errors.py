@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from opto.utils.errors import OptoError
 
-class DiscoveryError(Exception):
+
+class DiscoveryError(OptoError):
     """Base class of opto.discovery's errors."""
 
 

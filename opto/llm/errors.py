@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from opto.utils.errors import OptoError, OptoWarning
 
-class LLMError(Exception):
+
+class LLMError(OptoError):
     """Base class of every error raised by `opto.llm`."""
 
     retryable: bool = False
@@ -115,11 +117,11 @@ class TruncatedResponseError(LLMError):
         self.response = response
 
 
-class TruncationWarning(UserWarning):
+class TruncationWarning(OptoWarning):
     """A reply stopped at the token limit (finish_reason "length")."""
 
 
-class TokenCountWarning(UserWarning):
+class TokenCountWarning(OptoWarning):
     """A provider reported token counts no request can produce (negative, or above the bound of
     the request); they were clamped so they neither credit nor blow a budget."""
 
@@ -139,7 +141,7 @@ class CacheEntryError(CacheError):
         self.key = key
 
 
-class CacheWarning(UserWarning):
+class CacheWarning(OptoWarning):
     """A cache entry could not be read as a reply; it was dropped and the model was asked."""
 
 

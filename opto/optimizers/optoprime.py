@@ -51,6 +51,7 @@ from opto.optimizers.step_support import (
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+from opto.utils.errors import OptoError
 from opto.utils.user_warnings import warn_user
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
 DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
 
 
-class SuggestionExtractionError(ValueError):
+class SuggestionExtractionError(OptoError, ValueError):
     """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 

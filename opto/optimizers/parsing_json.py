@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from opto.utils.errors import OptoError
+
 MAX_DEPTH = 200  # deeper nesting is refused instead of recursing towards RecursionError
 MAX_UNCLOSED_CANDIDATES = 3  # unclosed "{" tried as cut-off objects, outermost first
 
@@ -204,11 +206,11 @@ def _only_space_from(text: str, pos: int) -> bool:
     return (m.end() if m else pos) >= len(text)
 
 
-class _Fail(Exception):
+class _Fail(OptoError):
     """The text is not an object this reader can make sense of."""
 
 
-class _EndOfText(Exception):
+class _EndOfText(OptoError):
     """The text ended where a value should start."""
 
 

@@ -13,12 +13,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opto.optimizers.updates import describe_refusals
+from opto.utils.errors import OptoWarning
 from opto.utils.user_warnings import warn_user
 
 logger = logging.getLogger(__name__)
 
 
-class NoFeedbackWarning(UserWarning):
+class NoFeedbackWarning(OptoWarning):
     """An optimizer was asked to step but none of its parameters received feedback."""
 
 

@@ -43,13 +43,17 @@ def worth_retrying_without_json_mode(error: Exception) -> bool:
 
 
 def usage_dict(usage: Any) -> dict[str, Any] | None:
-    """A usage record as a plain dict (None stays None)."""
+    """A usage record as a plain dict (None stays None): tokens, cost, and ``cache_hits``
+    (1 when the cache answered the call), which `add_usage` sums over a step's calls."""
     if usage is None:
         return None
     if isinstance(usage, dict):
         return dict(usage)
-    fields = ("prompt_tokens", "completion_tokens", "total_tokens", "cost", "cached")
-    return {name: getattr(usage, name) for name in fields if hasattr(usage, name)}
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens", "cost")
+    record = {name: getattr(usage, name) for name in fields if hasattr(usage, name)}
+    if hasattr(usage, "cache_hit"):
+        record["cache_hits"] = int(bool(usage.cache_hit))
+    return record
 
 
 def add_usage(first: Any, second: Any) -> Any:

@@ -19,9 +19,10 @@ from typing import Any
 from opto.optimizers.problem import is_code_parameter
 from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
+from opto.utils.errors import OptoError
 
 
-class RefusedValue(ValueError):
+class RefusedValue(OptoError, ValueError):
     """A suggested value that cannot be applied to its parameter."""
 
 

@@ -17,6 +17,7 @@ import time
 import graphviz
 
 from opto.report.run_files import GraphView
+from opto.utils.errors import OptoError
 
 DOT_TIMEOUT = 20.0
 REPORT_DRAWING_SECONDS = 120.0
@@ -32,7 +33,7 @@ STYLE = {
 }
 
 
-class GraphUnavailableError(RuntimeError):
+class GraphUnavailableError(OptoError, RuntimeError):
     """The graph could not be drawn (no ``dot``, a timeout or an error of ``dot``)."""
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from opto.report.archive_files import DiscoveryRun
 from opto.report.run_files import TrainingRun
+from opto.utils.errors import OptoError
 
 COLORS = {
     "train": "#4c78a8",
@@ -28,7 +29,7 @@ WIDTH, HEIGHT = 5.6, 3.2  # inches: two plots side by side in the report
 MAX_PARETO_POINTS = 2000  # the front is found in quadratic time
 
 
-class PlottingUnavailableError(ImportError):
+class PlottingUnavailableError(OptoError, ImportError):
     """matplotlib is not installed."""
 
 

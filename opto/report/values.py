@@ -12,11 +12,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from opto.utils.errors import OptoError
+
 MAX_FILE_BYTES = 512 * 1024 * 1024
 """Run files larger than this are not read (a report is not worth exhausting memory)."""
 
 
-class RunFileError(Exception):
+class RunFileError(OptoError):
     """A run directory or archive cannot be read: missing, not a run, or damaged.
 
     ``str(error)`` is a message for the user; the command line exits with code 3.

@@ -34,6 +34,8 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from opto.utils.errors import OptoError
+
 SHIPPABLE_TYPES = (
     complex,
     bytearray,
@@ -57,7 +59,7 @@ _CREDENTIAL_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNO
 _MIN_SECRET_LENGTH = 8
 
 
-class _Withheld(pickle.PicklingError):
+class _Withheld(OptoError, pickle.PicklingError):
     """A value that is not sent into the sandbox, with the reason."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 
 from opto.runtime._wire_format import MAGIC, MAX_DEPTH
+from opto.utils.errors import OptoError
 
 MAX_SHARED_HASH = 4
 _CHECK_TIME_EVERY = 4096
@@ -84,7 +85,7 @@ _NEW_OBJECT = ("copyreg", "__newobj__")
 _NEW_OBJECT_EX = ("copyreg", "__newobj_ex__")
 
 
-class WireError(ValueError):
+class WireError(OptoError, ValueError):
     """The answer is malformed, exceeds a bound, or names something not allowed."""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from opto.utils.errors import OptoError
 
-class SandboxError(Exception):
+
+class SandboxError(OptoError):
     """Base class: running a piece of generated code under a policy failed.
 
     ``line`` is the 1-based line of the generated code where it happened, when known;
@@ -195,7 +197,7 @@ class SandboxUnavailableError(SandboxError, RuntimeError):
     """The sandbox cannot provide a guarantee that was required on this platform."""
 
 
-class RemoteTraceback(Exception):
+class RemoteTraceback(OptoError):
     """Set as ``__cause__`` of an exception recreated from the sandbox: the child's traceback."""
 
     def __init__(self, text: str) -> None:

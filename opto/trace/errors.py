@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from opto.utils.errors import OptoError
+
 if TYPE_CHECKING:
     from opto.trace.nodes import ExceptionNode
 
 
-class TraceError(Exception):
+class TraceError(OptoError):
     """Base class of opto's trace errors."""
 
 

@@ -18,9 +18,10 @@ from typing import Any
 from opto.trace.containers import ParameterContainer, trainable_method
 from opto.trace.nodes import ParameterNode
 from opto.utils.atomic import atomic_write_text
+from opto.utils.errors import OptoError
 
 
-class ExportError(ValueError):
+class ExportError(OptoError, ValueError):
     """The module cannot be written as source (e.g. a value has no literal form)."""
 
 

@@ -14,12 +14,13 @@ from typing import Any
 from opto.trace.containers import ParameterContainer
 from opto.trace.display import module_html, module_repr
 from opto.utils.atomic import atomic_write_json
+from opto.utils.errors import OptoError
 from opto.utils.user_warnings import warn_user
 
 FORMAT = "opto.module/1"
 
 
-class ModuleSerializationError(TypeError):
+class ModuleSerializationError(OptoError, TypeError):
     """A parameter value cannot be saved as JSON, or a saved file does not fit the module."""
 
 

@@ -16,8 +16,10 @@ import traceback
 from collections.abc import Callable
 from types import TracebackType
 
+from opto.utils.errors import OptoError
 
-class SourceUnavailableError(OSError):
+
+class SourceUnavailableError(OptoError, OSError):
     """The source of a function to bundle as trainable cannot be found."""
 
 

@@ -25,11 +25,12 @@ from typing import Any
 
 from opto.trace.modules import _decode, _encode
 from opto.utils.atomic import atomic_write_json, atomic_write_text
+from opto.utils.errors import OptoError
 
 CHECKPOINT_FORMAT = "opto.trainer.checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(OptoError, ValueError):
     """A run directory or checkpoint cannot be used as asked."""
 
 

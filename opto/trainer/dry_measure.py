@@ -23,6 +23,7 @@ from opto.trace.nodes import ExceptionNode, Node
 from opto.trainer.loader import DataLoader
 from opto.trainer.naming import canonical_names, fresh_names, model_nodes
 from opto.trainer.utils import batchify, id_lines
+from opto.utils.errors import OptoError
 
 REASONING_TOKENS = 150
 """Default tokens of reasoning an optimizer's reply is taken to hold besides its values."""
@@ -31,7 +32,7 @@ REPLY_TOKENS = 100
 """Default tokens of a reply to any other call (the model's own calls, an LLM judge)."""
 
 
-class DryRunError(RuntimeError):
+class DryRunError(OptoError, RuntimeError):
     """The dry run could not build a real prompt (the model failed on every example)."""
 
 

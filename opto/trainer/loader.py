@@ -13,8 +13,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from opto.utils.errors import OptoError
 
-class DatasetError(ValueError):
+
+class DatasetError(OptoError, ValueError):
     """A dataset is not ``{"inputs": [...], "infos": [...]}`` with equal lengths."""
 
 

@@ -16,10 +16,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from opto.utils.errors import OptoError
+
 STEP_FIELDS = ("train_score", "validation_score", "best_score", "test_score", "tokens", "cost")
 
 
-class LoggerUnavailableError(ImportError):
+class LoggerUnavailableError(OptoError, ImportError):
     """The package a logger needs is not installed."""
 
 

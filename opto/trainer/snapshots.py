@@ -14,9 +14,10 @@ from typing import Any
 
 from opto.llm.base import BaseLLM
 from opto.trace.modules import Module
+from opto.utils.errors import OptoError
 
 
-class SnapshotError(KeyError):
+class SnapshotError(OptoError, KeyError):
     """A snapshot does not fit the model (missing or unknown parameter paths)."""
 
     def __str__(self) -> str:

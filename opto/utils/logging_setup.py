@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO
 
+from opto.utils.errors import OptoWarning
+
 LOG_LEVEL_VARIABLE = "OPTO_LOG_LEVEL"
 ROOT_LOGGER_NAME = "opto"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -135,4 +137,4 @@ def configure_from_environment(environ: Mapping[str, str] | None = None) -> None
     try:
         set_log_level(value)
     except ValueError as error:
-        warnings.warn(f"{LOG_LEVEL_VARIABLE} is ignored: {error}", stacklevel=2)
+        warnings.warn(f"{LOG_LEVEL_VARIABLE} is ignored: {error}", OptoWarning, stacklevel=2)

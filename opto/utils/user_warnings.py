@@ -14,16 +14,19 @@ import os
 import sys
 import warnings
 
+from opto.utils.errors import OptoWarning
+
 OPTO_DIRECTORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 """Frames whose file is under this directory belong to opto and are skipped."""
 
 
-def warn_user(message: str, category: type[Warning] = UserWarning) -> None:
+def warn_user(message: str, category: type[Warning] = OptoWarning) -> None:
     """Issue ``warnings.warn(message, category)`` attributed to the nearest caller outside opto.
 
     Args:
         message: the text; it should say what happened and what to do.
-        category: the warning class (``UserWarning`` by default), so users can filter it.
+        category: the warning class, so users can filter it (`OptoWarning` by default, a
+            ``UserWarning``; opto's specific warnings derive from it too).
     """
     if sys.version_info >= (3, 12):
         warnings.warn(message, category, skip_file_prefixes=(OPTO_DIRECTORY,))

@@ -16,10 +16,11 @@ from opto.optimizers.optimizer import Optimizer
 from opto.trace.modules import Module
 from opto.trainer.loggers import BaseLogger, ConsoleLogger
 from opto.trainer.result_display import result_html, result_line, result_summary
+from opto.utils.errors import OptoWarning
 from opto.utils.user_warnings import warn_user
 
 
-class IgnoredOptionWarning(UserWarning):
+class IgnoredOptionWarning(OptoWarning):
     """An option a Trace program passed has no effect in this opto algorithm."""
 
 

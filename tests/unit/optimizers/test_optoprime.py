@@ -309,3 +309,17 @@ def test_render_opt_step_shows_the_step():
     assert "#Feedback\nshould be 10" in str(view)
     assert "Problem shown" not in render_opt_step(-1, optimizer, no_trace_graph=True).html
     assert contain([x], x) and not contain([node(3)], x)
+
+
+def test_the_step_log_counts_the_calls_the_cache_answered():
+    """The step log read a "cached" field the usage record does not have (it is `cache_hit`),
+    so a step answered from the cache looked like a paid one."""
+    reply = answer({"x0": 5})
+    llm = ScriptedLLM([reply, reply], cache=True)
+    for expected_hits in (0, 1):
+        x, z = scale_problem()
+        optimizer = OptoPrime([x], llm=llm)
+        run_step(optimizer, z, "should be 10")
+        usage = optimizer.log[-1]["usage"]
+        assert usage["cache_hits"] == expected_hits
+    assert usage["prompt_tokens"] == 0 and usage["cost"] == 0.0 and llm.remaining == 1
