@@ -159,6 +159,3 @@ class BaseLLM(ModelClient):
             raise TruncatedResponseError(message, response=response, model=call.model)
         if self.on_truncation == "warn":
             warn_user(message, TruncationWarning)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"

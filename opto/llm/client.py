@@ -457,3 +457,6 @@ class ModelClient(abc.ABC):
     def _record(self, model: str, **deltas: Any) -> None:
         self.usage.record(model, **deltas)
         record_usage(model, **deltas)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"

@@ -14,7 +14,6 @@ through ``litellm.embedding``.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from opto.llm.client import Call, ModelClient
@@ -27,8 +26,7 @@ from opto.llm.errors import (
     TokenCountWarning,
 )
 from opto.llm.http_observer import Exchange
-from opto.llm.litellm_backend import import_litellm, uses_openai_sdk
-from opto.llm.openai_clients import OpenAIClients
+from opto.llm.litellm_backend import LiteLLMConnection, import_litellm, uses_openai_sdk
 from opto.llm.pricing import estimate_text_tokens
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import EmbeddingResponse, Usage
@@ -37,7 +35,7 @@ from opto.llm.token_counts import prompt_token_bound
 from opto.utils.user_warnings import warn_user
 
 
-class Embedder(ModelClient):
+class Embedder(LiteLLMConnection, ModelClient):
     """``embedder(text)`` returns the `EmbeddingResponse` of `text` (``.vector``, ``.usage``);
     ``await embedder.acall(text)`` is the same call awaited.
 
@@ -52,39 +50,7 @@ class Embedder(ModelClient):
     """
 
     backend_name = "litellm"
-    enforces_timeout = True  # litellm's timeout and opto's observing transport
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        **options: Any,
-    ) -> None:
-        self.base_url = base_url
-        self.api_key = api_key
-        super().__init__(model, **options)
-
-    def _init_runtime(self) -> None:
-        super()._init_runtime()
-        self._clients = OpenAIClients(
-            base_url=self.base_url or os.environ.get("OPENAI_API_BASE"),
-            api_key=self.api_key,
-            model=self.model,
-        )
-
-    def _runtime_fields(self) -> tuple[str, ...]:
-        return (*super()._runtime_fields(), "_clients")
-
-    def _reset_client(self) -> None:
-        self._clients.reset()
-
-    @property
-    def endpoint(self) -> str | None:
-        if self.model and uses_openai_sdk(self.model):
-            return self._clients.endpoint
-        return self.base_url
+    enforces_timeout = True  # the SDK's timeout and opto's observing transport
 
     def __call__(self, text: str, **params: Any) -> EmbeddingResponse:
         return self._call((text,), params)
@@ -112,16 +78,6 @@ class Embedder(ModelClient):
 
     def _always_same_reply(self, request: dict[str, Any]) -> bool:
         return True
-
-    def _litellm_params(self, call: Call) -> dict[str, Any]:
-        params = {**call.request, "num_retries": 0, "max_retries": 0}
-        if call.timeout is not None:
-            params["timeout"] = call.timeout
-        if self.base_url:
-            params["api_base"] = self.base_url
-        if self.api_key:
-            params["api_key"] = self.api_key
-        return params
 
     def _sdk_params(self, call: Call) -> dict[str, Any]:
         """The request for the openai SDK: the model's name without litellm's provider prefix,
@@ -198,9 +154,6 @@ class Embedder(ModelClient):
         usage.total_tokens = usage.prompt_tokens
         self._account(call, result)
         return result
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"
 
 
 def _succeeded(exchange: Exchange) -> bool:

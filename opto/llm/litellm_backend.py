@@ -41,17 +41,13 @@ def _as_dict(chunk: Any) -> Any:
     return chunk.model_dump() if hasattr(chunk, "model_dump") else chunk
 
 
-class LiteLLMBackend(BaseLLM):
-    """`litellm.completion` behind the choke point. `base_url` is litellm's `api_base`.
-
-    Models litellm sends through the openai SDK ("openai/<name>", the way to reach any
-    OpenAI-compatible server) get an SDK client built by opto, so their HTTP passes through
-    opto's observing transport and failures are classified from what the server sent. Other
-    providers' failures are classified by exception type and status.
+class LiteLLMConnection:
+    """Where a litellm client sends its calls, kept between calls: `base_url` (litellm's
+    `api_base`), `api_key`, and opto's openai SDK clients for the models litellm sends through
+    that SDK ("openai/<name>", the way to reach any OpenAI-compatible server), so their HTTP
+    passes through opto's observing transport. Mixed into the chat backend (`LiteLLMBackend`)
+    and the embedding client (`opto.llm.embedding.Embedder`), before their `ModelClient` base.
     """
-
-    backend_name = "litellm"
-    enforces_timeout = True  # the SDK's timeout and opto's observing transport
 
     def __init__(
         self,
@@ -85,7 +81,9 @@ class LiteLLMBackend(BaseLLM):
     def _reset_client(self) -> None:
         self._clients.reset()
 
-    def _params(self, call: Call, client: Any) -> dict[str, Any]:
+    def _litellm_params(self, call: Call, client: Any = None) -> dict[str, Any]:
+        """Keyword arguments of a litellm call: the request, the attempt's timeout, litellm's
+        own retries off, and `client` (opto's SDK client) or else the endpoint and key."""
         params = {**call.request, "num_retries": 0, "max_retries": 0}
         if call.timeout is not None:
             params["timeout"] = call.timeout
@@ -96,6 +94,22 @@ class LiteLLMBackend(BaseLLM):
                 params["api_base"] = self.base_url
             if self.api_key:
                 params["api_key"] = self.api_key
+        return params
+
+
+class LiteLLMBackend(LiteLLMConnection, BaseLLM):
+    """`litellm.completion` behind the choke point. `base_url` is litellm's `api_base`.
+
+    Models litellm sends through the openai SDK get an SDK client built by opto (see
+    `LiteLLMConnection`), so failures are classified from what the server sent. Other
+    providers' failures are classified by exception type and status.
+    """
+
+    backend_name = "litellm"
+    enforces_timeout = True  # the SDK's timeout and opto's observing transport
+
+    def _params(self, call: Call, client: Any) -> dict[str, Any]:
+        params = self._litellm_params(call, client)
         token_provider = _azure_token_provider(call.model)
         if token_provider is not None:
             params.setdefault("azure_ad_token_provider", token_provider)

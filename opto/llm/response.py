@@ -155,11 +155,7 @@ class EmbeddingResponse(_ItemAccess):
                 model=model or None,
             )
         raw = data.get("embedding")
-        if (
-            not isinstance(raw, list)
-            or not raw
-            or not all(_finite_number(value) for value in raw)
-        ):
+        if not isinstance(raw, list) or not raw or not all(_finite_number(value) for value in raw):
             raise MalformedResponseError(
                 f"the reply is not an embedding (a non-empty list of numbers): {_excerpt(raw)}",
                 model=model or None,
@@ -172,11 +168,7 @@ class EmbeddingResponse(_ItemAccess):
 
 
 def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _parse_choice(position: int, raw: Any, model: str) -> Choice:
