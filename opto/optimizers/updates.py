@@ -19,6 +19,7 @@ from typing import Any
 from opto.optimizers.problem import is_code_parameter
 from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
+from opto.utils.json_values import storage_problem
 
 
 class RefusedValue(ValueError):
@@ -77,6 +78,7 @@ def plan_updates(suggestion: Mapping[str, Any], parameters: Iterable[ParameterNo
             continue
         try:
             converted = apply_projections(parameter, convert_value(parameter, value))
+            check_storable(parameter, converted)
             if is_code_parameter(parameter):
                 check_code(parameter._data, converted)
                 check_policy(parameter, converted)
@@ -85,6 +87,19 @@ def plan_updates(suggestion: Mapping[str, Any], parameters: Iterable[ParameterNo
             continue
         plan.accepted[parameter] = converted
     return plan
+
+
+def check_storable(parameter: ParameterNode, value: Any) -> None:
+    """Refuse a value a checkpoint could not hold (NaN, infinity, a set, an int too long to
+    write, nesting too deep), so one reply can never stop a run that saves its state.
+
+    A parameter that already holds such a type (a set) keeps accepting it; its numbers and
+    shape are still checked.
+    """
+    strict = storage_problem(parameter._data) is None
+    problem = storage_problem(value, check_types=strict)
+    if problem is not None:
+        raise RefusedValue(f"the value holds {problem}")
 
 
 def apply_projections(parameter: ParameterNode, value: Any) -> Any:

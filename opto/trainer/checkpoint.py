@@ -22,8 +22,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from opto.trace.modules import _decode, _encode
+from opto.trace.modules import encode_parameter
 from opto.utils.atomic import atomic_write_json, atomic_write_text
+from opto.utils.json_values import decode_value
 
 CHECKPOINT_FORMAT = "opto.trainer.checkpoint/1"
 
@@ -34,11 +35,12 @@ class CheckpointError(ValueError):
 
 def encode_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     """JSON form of a snapshot (tuples are marked); a value JSON cannot hold is an error."""
-    return {path: _encode(value, path) for path, value in snapshot.items()}
+    return {path: encode_parameter(value, path) for path, value in snapshot.items()}
 
 
 def decode_snapshot(data: dict[str, Any]) -> dict[str, Any]:
-    return {path: _decode(value) for path, value in data.items()}
+    """The snapshot ``encode_snapshot`` wrote (``DamagedValue`` for data it cannot have)."""
+    return {path: decode_value(value) for path, value in data.items()}
 
 
 def fingerprint(dataset: dict | None) -> str | None:

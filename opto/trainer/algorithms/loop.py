@@ -14,6 +14,7 @@ import copy
 import json
 import random
 import time
+import warnings
 from typing import Any
 
 from opto.llm.errors import BudgetError
@@ -42,6 +43,7 @@ from opto.trainer.naming import canonical_names, fresh_names, model_nodes
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
+from opto.utils.json_values import storage_problem
 
 
 class SearchLoop(Trainer):
@@ -213,9 +215,22 @@ class SearchLoop(Trainer):
         for parameter, value in update.items():
             path = self.paths.get(id(parameter))
             if path is not None and parameter.trainable and value != snapshot.get(path):
+                if self.run_dir and not self._storable(path, value):
+                    continue
                 snapshot[path] = copy.deepcopy(value)
                 changed = True
         return [to_score_dict(r[1]) for r in results], snapshot if changed else None
+
+    def _storable(self, path: str, value: Any) -> bool:
+        """False (and a logged refusal) for a value the checkpoint could not hold: the value
+        is dropped here, at update time, so the run and every resume of it go on."""
+        problem = storage_problem(value)
+        if problem is None:
+            return True
+        message = f"the value proposed for {path} was not applied: it holds {problem}"
+        warnings.warn(message, stacklevel=2)
+        self.log.log_event("refused", {"step": self.step + 1, "message": message})
+        return False
 
     def _gate(self, proposed: list[tuple[Candidate, float, list[int]]]) -> list[Candidate]:
         """Score children on their minibatch if asked, and keep those that pass the gate."""
