@@ -9,13 +9,13 @@ order, so the same program always gives the same text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opto.trace.nodes import MessageNode, Node, ParameterNode
 from opto.trace.propagators.trace_graph import TraceGraph
+from opto.utils.rendering import render_text
 
 
 def is_code_parameter(parameter: Node) -> bool:
@@ -23,21 +23,10 @@ def is_code_parameter(parameter: Node) -> bool:
     return "__code" in parameter._base
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>$")
-
-
 def render_value(value: Any) -> str:
-    """``str(value)``, except that objects without their own ``__str__``/``__repr__`` show no
-    memory address, so the same program gives the same prompt on every run."""
-    cls = type(value)
-    if cls is str:
-        return value
-    if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
-        return f"<{cls.__module__}.{cls.__qualname__} object>"
-    text = str(value)
-    if text.startswith("<") and text.endswith(">") and " at 0x" in text:
-        text = _ADDRESS.sub(">", text)
-    return text
+    """``str(value)`` for a prompt, bounded and without memory addresses, so the same program
+    gives the same prompt on every run and no output can stop it (``opto.utils.rendering``)."""
+    return render_text(value)
 
 
 def type_label(node: Node) -> str:
@@ -103,7 +92,7 @@ def build_problem(
 
 def _feedback_text(graph: TraceGraph) -> str:
     feedback = graph.user_feedback
-    return "" if feedback is None else str(feedback)
+    return "" if feedback is None else render_text(feedback)
 
 
 def _fun_name(item: Node) -> str:

@@ -64,7 +64,7 @@ class TextGrad(Optimizer):
         members = {id(node) for node in nodes}
         outputs = graph.outputs or nodes[-1:]
         gradients: dict[Node, list[str]] = {
-            output: [str(graph.user_feedback)] for output in outputs
+            output: [render_value(graph.user_feedback)] for output in outputs
         }
         calls: list[dict] = []
         for node in reversed(nodes):

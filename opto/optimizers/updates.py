@@ -20,6 +20,7 @@ from opto.optimizers.problem import is_code_parameter
 from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
 from opto.utils.json_values import storage_problem
+from opto.utils.rendering import render_repr, render_text
 
 
 class RefusedValue(ValueError):
@@ -122,8 +123,11 @@ def convert_value(parameter: ParameterNode, value: Any) -> Any:
         if isinstance(value, str):
             return value
         if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return str(value)
+            try:
+                return json.dumps(value)
+            except (TypeError, ValueError, RecursionError) as error:
+                raise RefusedValue(f"expected a str, got a {type(value).__name__} ({error})") from None
+        return render_text(value)
     if target is bool:
         return _to_bool(value)
     if target is int:
@@ -213,7 +217,7 @@ def _literal(text: str) -> Any:
 
 
 def _preview(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = render_repr(value, max_chars=limit + 1)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

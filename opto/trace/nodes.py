@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opto.trace.graph import GRAPH, Graph
+from opto.utils.rendering import render_text
 
 if TYPE_CHECKING:
     import graphviz
@@ -407,7 +408,8 @@ class Node:
         return item in self._data
 
     def __str__(self) -> str:
-        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={self._data})"
+        data = render_text(self._data)
+        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={data})"
 
     __repr__ = __str__
 
@@ -574,7 +576,7 @@ def format_exception_data(error: BaseException) -> str:
     type_name = (
         cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
-    return f"({type_name}) {error}"
+    return f"({type_name}) {render_text(error)}"
 
 
 def node(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from opto.trace.bundle import bundle
+from opto.utils.rendering import render_text
 
 
 def id_lines(items: list[Any]) -> str:
     """``"ID [0]: a\\nID [1]: b\\n"``: how a batch is shown as one text."""
-    return "".join(f"ID [{index}]: {item}\n" for index, item in enumerate(items))
+    return "".join(f"ID [{index}]: {render_text(item)}\n" for index, item in enumerate(items))
 
 
 @bundle()
