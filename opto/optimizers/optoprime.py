@@ -376,14 +376,31 @@ class OptoPrime(Optimizer):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore memory, pending notes and objective; ``ValueError`` (nothing changed) for
+        a state of the wrong shape, which a damaged checkpoint can hold."""
+        memory = state.get("memory", [])
+        notes = state.get("pending_notes", "")
+        objective = state.get("objective", self.objective)
+        if not isinstance(memory, list) or not all(_is_memory_entry(e) for e in memory):
+            raise ValueError("the optimizer memory must be a list of {variables, feedback}")
+        if not isinstance(notes, str) or not isinstance(objective, str):
+            raise ValueError("the optimizer's pending_notes and objective must be strings")
         self.memory.clear()
-        for entry in state.get("memory", []):
+        for entry in memory:
             self.memory.add(entry)
-        self._pending_notes = state.get("pending_notes", "")
-        self.objective = state.get("objective", self.objective)
+        self._pending_notes = notes
+        self.objective = objective
 
 
 OptoPrimeV1 = OptoPrime
+
+
+def _is_memory_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("variables"), dict)
+        and isinstance(entry.get("feedback"), str)
+    )
 
 
 def _worth_retrying_without_json_mode(error: Exception) -> bool:

@@ -31,11 +31,13 @@ from opto.trainer.checkpoint import (
     CheckpointError,
     RunDirectory,
     UsageMeter,
+    decode_snapshot,
     encode_snapshot,
     fingerprint,
     run_budget,
     run_cache,
 )
+from opto.trainer.checkpoint_schema import check_snapshot_fits
 from opto.trainer.evaluators import RemotePayload, run_calls, score_jobs, standard_forward
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
@@ -88,6 +90,8 @@ class SearchLoop(Trainer):
         loggers = [self.logger]
         self._jsonl = JSONLinesLogger(self.run_dir.log_path) if self.run_dir else None
         self.log = CompositeLogger(*loggers, self._jsonl)
+        if self.run_dir:
+            self.run_dir.remove_leftovers()
         resuming = bool(self.run_dir and self.run_dir.has_checkpoint())
         if resuming and not opts["resume"]:
             raise CheckpointError(
@@ -104,7 +108,7 @@ class SearchLoop(Trainer):
         ):
             self._started = time.monotonic()
             if state:
-                self._load_state(state)
+                self._resume_from(state)
                 self.log.log_event("resume", {"step": self.step, "message": f"at step {self.step}"})
             else:
                 self._fresh_start()
@@ -384,6 +388,25 @@ class SearchLoop(Trainer):
             "stopped": None,
         }
         return json.loads(json.dumps(state))
+
+    def _resume_from(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint read from disk: its snapshots must fit the model, and whatever
+        else is wrong with it is a ``CheckpointError``, before the run goes on."""
+        current = {path: p._data for path, p in self.agent.named_parameters().items()}
+        for candidate in state["pool"]["candidates"]:
+            problem = check_snapshot_fits(
+                decode_snapshot(candidate["snapshot"]), current, f"candidate {candidate['id']}"
+            )
+            if problem:
+                raise CheckpointError(f"the checkpoint does not fit this model: {problem}")
+        try:
+            self._load_state(state)
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+            raise CheckpointError(
+                f"the checkpoint is damaged: {type(error).__name__}: {error}"
+            ) from error
 
     def _load_state(self, state: dict[str, Any]) -> None:
         if state["algorithm"] != type(self).__name__:
