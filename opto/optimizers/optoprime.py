@@ -237,7 +237,7 @@ class OptoPrime(Optimizer):
         ]
         reply, usage = self._ask(messages, verbose)
         parsed = self._parse(reply)
-        plan = plan_updates(parsed.suggestion, self.parameters)
+        plan = plan_updates(parsed.suggestion, self.parameters, problem.variables)
         for _ in range(self.repair_attempts):
             if parsed.terminate or not (plan.refused or (parsed.error and not parsed.suggestion)):
                 break
@@ -246,7 +246,9 @@ class OptoPrime(Optimizer):
             reply, more_usage = self._ask(messages, verbose)
             usage = _add_usage(usage, more_usage)
             parsed = self._parse(reply)
-            plan = _merge_plans(plan, plan_updates(parsed.suggestion, self.parameters))
+            plan = _merge_plans(
+                plan, plan_updates(parsed.suggestion, self.parameters, problem.variables)
+            )
         result = self._result(parsed, plan)
         self.memory.add(
             {

@@ -137,7 +137,7 @@ class OptoPrimeV2(OptoPrime):
             for name, value in entry["variables"].items():
                 lines.append(
                     f"<{s.variable_tag}><{s.name_tag}>{name}</{s.name_tag}>"
-                    f"<{s.value_tag}>\n{value}\n</{s.value_tag}></{s.variable_tag}>"
+                    f"<{s.value_tag}>\n{render_value(value)}\n</{s.value_tag}></{s.variable_tag}>"
                 )
             lines.append(f"<feedback>{entry['feedback']}</feedback>")
             lines.append(f"</round {index}>")

@@ -65,7 +65,8 @@ def build_problem(
     """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
-    names = {item: item.py_name for item in nodes}  # each name is built once
+    taken: set[str] = set()
+    names = {item: _unique_name(item, taken) for item in nodes}  # each name is built once
     outputs = {id(item) for item in graph.outputs}
     if not outputs and nodes:
         deepest = max(item._level for item in nodes)
@@ -84,10 +85,26 @@ def build_problem(
             problem.documentation[fun_name] = f"[{fun_name}] {item.description or ''}".rstrip()
         section = problem.outputs if id(item) in outputs else problem.others
         section[names[item]] = item
+    shown = {id(item) for item in problem.variables.values()}
     for parameter in extra_variables:
-        if parameter.trainable and parameter.py_name not in problem.variables:
-            problem.variables[parameter.py_name] = parameter
+        if parameter.trainable and id(parameter) not in shown:
+            problem.variables[_unique_name(parameter, taken)] = parameter
+            shown.add(id(parameter))
     return problem
+
+
+def _unique_name(item: Node, taken: set[str]) -> str:
+    """The node's ``py_name``, or, if another node of this problem already shows that name
+    (a copy of a parameter, a name reused after ``GRAPH.clear()``), the first free
+    ``py_name_2``, ``py_name_3``... so that each name in a prompt means one node."""
+    name = item.py_name
+    if name in taken:
+        suffix = 2
+        while f"{name}_{suffix}" in taken:
+            suffix += 1
+        name = f"{name}_{suffix}"
+    taken.add(name)
+    return name
 
 
 def _feedback_text(graph: TraceGraph) -> str:

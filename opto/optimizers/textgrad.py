@@ -80,16 +80,21 @@ class TextGrad(Optimizer):
                 )
         suggestion: dict[str, Any] = {}
         failures: dict[str, str] = {}
+        shown: dict[str, ParameterNode] = {}  # each value goes to the parameter it was asked for
         for parameter in self.parameters:
             if parameter.trainable and gradients.get(parameter):
                 feedback = self._reduce(gradients[parameter], calls, verbose)
                 reply = self._update(parameter, feedback, calls, verbose)
                 value = extract_between(reply, "<IMPROVED_VARIABLE>", "</IMPROVED_VARIABLE>")
+                name = parameter.py_name
+                while name in shown:
+                    name += "_"
+                shown[name] = parameter
                 if value is None:
-                    failures[parameter.py_name] = "the reply has no <IMPROVED_VARIABLE> value"
+                    failures[name] = "the reply has no <IMPROVED_VARIABLE> value"
                 else:
-                    suggestion[parameter.py_name] = value.strip("\n")
-        plan: UpdatePlan = plan_updates(suggestion, self.parameters)
+                    suggestion[name] = value.strip("\n")
+        plan: UpdatePlan = plan_updates(suggestion, self.parameters, shown)
         if self.log is not None:
             self.log.append({"calls": calls, "suggestion": suggestion, "refused": plan.refused})
         return StepResult(plan.accepted, refused={**failures, **plan.refused}, unknown=plan.unknown)

@@ -2,8 +2,8 @@
 
 Nothing here holds a node. ``GRAPH`` only counts how many nodes of each base name were
 created, so that names are unique (``x:0``, ``x:1``) while every graph stays collectable.
-Whether operations record edges is a context variable, so threads and asyncio tasks trace
-independently and ``stop_tracing()`` nests.
+Whether operations record edges, and the ``name_scope`` prefixes, are context variables, so
+threads and asyncio tasks trace independently and both nest.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 _TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
 
-NAME_SCOPES: list[str] = []
-"""Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
+_NAME_SCOPES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "opto_name_scopes", default=()
+)
 
 
 def is_tracing() -> bool:
@@ -40,12 +41,16 @@ def stop_tracing() -> Iterator[None]:
 
 @contextlib.contextmanager
 def name_scope(scope: str) -> Iterator[None]:
-    """Prefix the names of nodes created inside the block with ``scope/``."""
-    NAME_SCOPES.append(scope)
+    """Prefix the names of nodes created inside the block with ``scope/``.
+
+    Local to the current thread and asyncio task: a scope opened in one thread does not
+    rename the nodes another thread creates meanwhile.
+    """
+    token = _NAME_SCOPES.set((*_NAME_SCOPES.get(), scope))
     try:
         yield
     finally:
-        NAME_SCOPES.pop()
+        _NAME_SCOPES.reset(token)
 
 
 class _TraceFlag:
@@ -81,8 +86,9 @@ class Graph:
         threads never get the same index; the lock only guards creating a new counter.
         Nodes keep ``(base, index)`` and build the ``base:index`` string only when asked.
         """
-        if NAME_SCOPES:
-            base = "/".join(NAME_SCOPES) + "/" + base
+        scopes = _NAME_SCOPES.get()
+        if scopes:
+            base = "/".join(scopes) + "/" + base
         counter = self._counters.get(base)
         if counter is None:
             with self._lock:
@@ -100,7 +106,11 @@ class Graph:
         return 0 if counter is None else _peek(counter)
 
     def clear(self) -> None:
-        """Reset all counters, so the next ``x`` node is ``x:0`` again."""
+        """Reset all counters, so the next ``x`` node is ``x:0`` again.
+
+        Only for a fresh start (tests, notebooks): nodes alive from before keep their names,
+        so new ones can repeat them. opto itself never calls it.
+        """
         with self._lock:
             self._counters = {}
 

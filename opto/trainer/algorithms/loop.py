@@ -41,7 +41,7 @@ from opto.trainer.checkpoint_schema import check_snapshot_fits
 from opto.trainer.evaluators import RemotePayload, run_calls, score_jobs, standard_forward
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
-from opto.trainer.naming import canonical_names, fresh_names, model_nodes
+from opto.trainer.naming import canonical_names, model_nodes, step_names
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
@@ -199,22 +199,22 @@ class SearchLoop(Trainer):
         apply_snapshot(self.agent, parent.snapshot)
         xs, infos = self.loader.batch(indices)
         kept = model_nodes(self.agent)
-        start = fresh_names(kept)
-        calls = [
-            (standard_forward, (self.agent, x, self.guide, info, self.options["min_score"]))
-            for x, info in zip(xs, infos, strict=True)
-        ]
-        results = run_calls(calls, None, self.options["num_threads"], False, "forward")
-        targets = [r[0] for r in results]
-        canonical_names(targets, kept, start)
-        if len(targets) == 1:
-            target, feedback = targets[0], results[0][2]
-        else:
-            target, feedback = batchify(*targets), id_lines([r[2] for r in results])
-        optimizer.zero_feedback()
-        optimizer.backward(target, feedback)
-        extra = {"verbose": self.options["verbose"]} if self.options["verbose"] else {}
-        update = optimizer.step(bypassing=True, **extra)
+        with step_names(kept) as start:  # the prompt's names depend on the model only
+            calls = [
+                (standard_forward, (self.agent, x, self.guide, info, self.options["min_score"]))
+                for x, info in zip(xs, infos, strict=True)
+            ]
+            results = run_calls(calls, None, self.options["num_threads"], False, "forward")
+            targets = [r[0] for r in results]
+            if len(targets) == 1:
+                target, feedback = targets[0], results[0][2]
+            else:
+                target, feedback = batchify(*targets), id_lines([r[2] for r in results])
+            canonical_names([target], kept, start)
+            optimizer.zero_feedback()
+            optimizer.backward(target, feedback)
+            extra = {"verbose": self.options["verbose"]} if self.options["verbose"] else {}
+            update = optimizer.step(bypassing=True, **extra)
         snapshot, changed = dict(parent.snapshot), False
         for parameter, value in update.items():
             path = self.paths.get(id(parameter))
