@@ -392,7 +392,7 @@ class SearchLoop(Trainer):
     def _resume_from(self, state: dict[str, Any]) -> None:
         """Load a checkpoint read from disk: its snapshots must fit the model, and whatever
         else is wrong with it is a ``CheckpointError``, before the run goes on."""
-        current = {path: p._data for path, p in self.agent.named_parameters().items()}
+        current = take_snapshot(self.agent)
         for candidate in state["pool"]["candidates"]:
             problem = check_snapshot_fits(
                 decode_snapshot(candidate["snapshot"]), current, f"candidate {candidate['id']}"
