@@ -71,7 +71,7 @@ def check_trace_opt(python: str) -> str:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SetupError(f"{python} cannot import trace-opt's opto ({last})")
     version, opto_file = done.stdout.split()[:2]
-    if Path(opto_file).resolve().is_relative_to(REPO_ROOT):
+    if Path(opto_file).resolve().is_relative_to(REPO_ROOT / "opto"):
         raise SetupError(f"{python} imports opto from this repository, not from trace-opt")
     return version
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from opto.llm import LLM, ScriptedLLM, is_configured
+from opto.llm import LLM, LLMError, ScriptedLLM, is_configured
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run an example's `main`; a failure of the model (unreachable server, bad key, budget)
+    ends it with the error's one-paragraph explanation instead of a traceback."""
+    try:
+        main()
+    except LLMError as error:
+        sys.exit(f"[LLM] {type(error).__name__}: {error}")
 
 
 def choose_llm(scripted_replies: Sequence[Any], offline: bool = False) -> tuple[Any, bool]:

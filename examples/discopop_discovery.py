@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from _support import choose_llm
+from _support import choose_llm, run
 
 from opto.discovery import (
     Archive,
@@ -270,4 +270,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from _support import choose_llm, reply
+from _support import choose_llm, reply, run
 
 from opto import trace
 from opto.optimizers import OptoPrime
@@ -71,4 +71,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for opto: Graphviz's `dot` and a virtual environment with opto
-# and its development dependencies. Sourced by the demo and test commands.
+# Set up a fresh machine for opto, from the lock file: Graphviz's `dot` and a virtual
+# environment `.venv` holding exactly the versions in uv.lock. Sourced by the demo and test
+# commands, which say what they need:
+#
+#   OPTO_SETUP_EXTRAS="dev"   the test command: every development and test dependency
+#   OPTO_SETUP_EXTRAS=""      the demo: the core only (plus "llm" when a model is configured)
+#
+# uv itself is installed, pinned, into `.tools/` (git-ignored). Refresh the lock with
+# `.tools/bin/uv lock --upgrade` (see README).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
+
+UV_VERSION="0.13.9"
+extras="${OPTO_SETUP_EXTRAS-dev}"
 
 if ! command -v dot >/dev/null 2>&1; then
     echo "[setup] installing Graphviz (dot) with apt-get"
@@ -18,16 +28,17 @@ if ! command -v dot >/dev/null 2>&1; then
 fi
 
 python_bin="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    echo "[setup] creating .venv with $("$python_bin" --version)"
-    "$python_bin" -m venv .venv
+if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    echo "[setup] installing uv $UV_VERSION into .tools"
+    "$python_bin" -m venv .tools
+    .tools/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi
+
+sync_args=(sync --locked --python "$python_bin")
+for extra in $extras; do
+    sync_args+=(--extra "$extra")
+done
+echo "[setup] .venv from uv.lock (extras: ${extras:-none})"
+UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv "${sync_args[@]}" --quiet
 # shellcheck disable=SC1091
 source .venv/bin/activate
-stamp=".venv/.opto-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "[setup] installing opto with its dev extras"
-    python -m pip install -q --upgrade pip
-    python -m pip install -q -e ".[dev]"
-    touch "$stamp"
-fi

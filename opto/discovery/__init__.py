@@ -14,6 +14,7 @@ from opto.discovery.derivatives import LossCheck, check_loss, loss_and_derivativ
 from opto.discovery.errors import (
     ArchiveError,
     DiscoveryError,
+    EnvironmentProblemError,
     LossContractError,
     ProposalParseError,
     TrainingDivergedError,
@@ -55,6 +56,7 @@ __all__ = [
     "DiscoveryError",
     "DiscoveryLoop",
     "Entry",
+    "EnvironmentProblemError",
     "Evaluation",
     "LossCheck",
     "LossContractError",

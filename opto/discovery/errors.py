@@ -35,3 +35,12 @@ class ProposalParseError(DiscoveryError, ValueError):
 
 class ArchiveError(DiscoveryError, ValueError):
     """A discovery archive file cannot be read, or belongs to a different experiment."""
+
+
+class EnvironmentProblemError(DiscoveryError, RuntimeError):
+    """A baseline loss (known to be valid) failed: this machine cannot evaluate proposals.
+
+    Typical causes: the sandbox child cannot import opto or numpy, or the limits are too tight
+    for this machine. Every proposal would fail the same way and teach the proposer nothing, so
+    the loop stops (and refuses to resume such an archive) instead of spending LLM calls.
+    """

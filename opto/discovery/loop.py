@@ -20,7 +20,7 @@ from typing import Any
 from opto.discovery.archive import Archive, Entry
 from opto.discovery.context import MODES, ArchiveView, build_messages
 from opto.discovery.contract import ContractSpec
-from opto.discovery.errors import ArchiveError, ProposalParseError
+from opto.discovery.errors import ArchiveError, EnvironmentProblemError, ProposalParseError
 from opto.discovery.evaluator import Outcome, ProposalEvaluator
 from opto.discovery.interface import code_hash
 from opto.discovery.losses import REFERENCE_LOSSES, reference_loss_source
@@ -128,6 +128,7 @@ class DiscoveryLoop:
         if isinstance(generations, bool) or not isinstance(generations, int) or generations < 0:
             raise ValueError(f"generations must be an int >= 0, got {generations!r}")
         self.evaluate_baselines()
+        self.check_baselines()
         while self.archive.generations < generations:
             self.step()
         return self.archive
@@ -151,6 +152,28 @@ class DiscoveryLoop:
                 code_hash=code_hash(code),
                 feedback="",
             )
+
+    def check_baselines(self) -> None:
+        """Raise `EnvironmentProblemError` when a stored baseline is not valid.
+
+        The baselines are reference losses that pass every stage on a working machine, so a
+        failed one says the environment is broken (most often: the sandbox child cannot import
+        a package), and a run, or a resumed archive, would only record the same failure for
+        every proposal.
+        """
+        broken = [entry for entry in self.archive.seeds if entry.status != "valid"]
+        if not broken:
+            return
+        first = broken[0]
+        reason = (first.error or first.status).strip().splitlines()[-1][:300]
+        names = ", ".join(entry.name for entry in broken)
+        raise EnvironmentProblemError(
+            f"the baseline loss(es) {names} in {self.archive.path} did not pass "
+            f"({first.stage or first.status}: {reason}). Baselines are known to be valid, so "
+            "this environment cannot evaluate proposals (for example the sandbox cannot import "
+            "opto or numpy, or its limits are too tight for this machine). Fix it, then start "
+            "a fresh archive: the stored entries were evaluated in the broken environment."
+        )
 
     def step(self) -> Entry:
         """One generation: one LLM call, one archive entry."""

@@ -14,10 +14,10 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from opto.llm.budget import Budget, active_budgets, reserve_all
-from opto.llm.cache import get_cache, request_key, should_cache
+from opto.llm.cache import LLMCache, get_cache, request_key, should_cache
 from opto.llm.config import NOT_CONFIGURED_HELP
 from opto.llm.errors import (
     InvalidRequestError,
@@ -25,23 +25,19 @@ from opto.llm.errors import (
     LLMNotConfiguredError,
     LLMTimeoutError,
     MalformedResponseError,
+    TokenCountWarning,
     TruncatedResponseError,
     TruncationWarning,
 )
+from opto.llm.http_observer import Exchange, observing
 from opto.llm.limiter import ConcurrencyLimiter
-from opto.llm.pricing import (
-    Price,
-    as_price,
-    estimate_prompt_tokens,
-    estimate_text_tokens,
-    price_for,
-)
-from opto.llm.provider_errors import translate_exception
+from opto.llm.pricing import Price, as_price, estimate_prompt_tokens, price_for
+from opto.llm.provider_errors import body_problem, translate_exception
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
+from opto.llm.single_flight import Flight
+from opto.llm.token_counts import settle_token_counts
 from opto.llm.usage import UsageLedger, record_usage
-
-CONTROL_KEYS = ("cache", "timeout", "on_delta")
 
 
 @dataclass
@@ -56,6 +52,8 @@ class Call:
     on_delta: Callable[[str], None] | None = None
     use_cache: bool = False
     key: str | None = None
+    cache: LLMCache | None = None  # the cache of the caller's scope, when `use_cache`
+    flight: Flight | None = None  # the flight this call leads, when it leads one
     prompt_tokens: int = 0
     estimate: float | None = None
     budgets: list[Budget] = field(default_factory=list)
@@ -179,8 +177,17 @@ class BaseLLM(abc.ABC):
     async def _acomplete(self, call: Call) -> Any:
         return await asyncio.to_thread(self._complete, call)
 
-    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
-        return translate_exception(exc, call.model)
+    @property
+    def endpoint(self) -> str | None:
+        """The URL calls go to, named in connection and HTTP errors (None when not known)."""
+        return None
+
+    def _translate_error(
+        self, exc: BaseException, call: Call, exchange: Exchange | None = None
+    ) -> BaseException:
+        """The typed error for what the provider call raised (`exchange`: what opto saw on
+        the wire during the attempt)."""
+        return translate_exception(exc, call.model, base_url=self.endpoint, exchange=exchange)
 
     def _build_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs = dict(kwargs)
@@ -218,16 +225,24 @@ class BaseLLM(abc.ABC):
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
         call = self._prepare(args, kwargs)
-        cached = self._from_cache(call)
-        if cached is not None:
-            return cached
-        self._reserve(call)
+        while True:
+            cached = self._from_cache(call)
+            if cached is not None:
+                return cached
+            flight = self._flight_to_wait_for(call, None)
+            if flight is None:
+                break
+            flight.wait()
         try:
-            response = self._run(call)
-        except BaseException as exc:
-            self._failed(call, exc)
-            raise
-        return self._finish(call, response)
+            self._reserve(call)
+            try:
+                response = self._run(call)
+            except BaseException as exc:
+                self._failed(call, exc)
+                raise
+            return self._finish(call, response)
+        finally:
+            self._land(call)
 
     def create(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """Trace's optimizers call `llm.create(...)`; same as calling the client."""
@@ -236,16 +251,24 @@ class BaseLLM(abc.ABC):
     async def acall(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """The async form of `__call__`, sharing the same limit, cache, budgets and ledger."""
         call = self._prepare(args, kwargs)
-        cached = self._from_cache(call)
-        if cached is not None:
-            return cached
-        self._reserve(call)
+        while True:
+            cached = self._from_cache(call)
+            if cached is not None:
+                return cached
+            flight = self._flight_to_wait_for(call, asyncio.get_running_loop())
+            if flight is None:
+                break
+            await flight.wait_async()
         try:
-            response = await self._arun(call)
-        except BaseException as exc:
-            self._failed(call, exc)
-            raise
-        return self._finish(call, response)
+            self._reserve(call)
+            try:
+                response = await self._arun(call)
+            except BaseException as exc:
+                self._failed(call, exc)
+                raise
+            return self._finish(call, response)
+        finally:
+            self._land(call)
 
     # ----- pipeline steps
 
@@ -260,6 +283,7 @@ class BaseLLM(abc.ABC):
         if should_cache(per_call_cache, self.cache, request):
             call.key = request_key(request)
             call.use_cache = call.key is not None
+            call.cache = get_cache() if call.use_cache else None
         call.prompt_tokens = estimate_prompt_tokens(request.get("messages"))
         price = self._price(call.model)
         if price is not None:
@@ -272,18 +296,38 @@ class BaseLLM(abc.ABC):
         return self.prices if self.prices is not None else price_for(model)
 
     def _from_cache(self, call: Call) -> ChatResponse | None:
+        """The cached reply, or None; an entry that is not a reply is dropped (with a warning)."""
         if not call.use_cache:
             return None
-        stored = get_cache().get(call.key)
+        stored = call.cache.get(call.key)
         if stored is None:
             return None
         try:
             response = ChatResponse.from_dict(stored, model=call.model)
-        except MalformedResponseError:
+        except MalformedResponseError as error:
+            call.cache.discard(call.key, error.message)
             return None
         response.usage = Usage(cache_hit=True, attempts=0)
         self._record(call.model, cache_hits=1)
         return response
+
+    def _flight_to_wait_for(
+        self, call: Call, loop: asyncio.AbstractEventLoop | None
+    ) -> Flight | None:
+        """A flight of the same request to wait for, or None: this call goes to the model
+        (leading its key's flight when it is cacheable)."""
+        if not call.use_cache:
+            return None
+        flight, leads = call.cache.flights.claim(call.key, loop)
+        if leads:
+            call.flight = flight
+            return None
+        return flight if flight.can_wait(loop) else None
+
+    def _land(self, call: Call) -> None:
+        if call.flight is not None:
+            call.cache.flights.release(call.key, call.flight)
+            call.flight = None
 
     def _reserve(self, call: Call) -> None:
         budgets = [self.budget] if self.budget is not None else []
@@ -336,44 +380,66 @@ class BaseLLM(abc.ABC):
 
     def _attempt(self, call: Call) -> ChatResponse:
         self._maybe_reset()
-        try:
-            raw = self._complete(call)
-        except LLMError:
-            raise
-        except Exception as exc:
-            error = self._translate_error(exc, call)
-            if error is exc:
+        with observing(call.timeout) as exchange:
+            try:
+                raw = self._complete(call)
+            except LLMError:
                 raise
-            raise error from exc
-        return self._to_response(raw, call)
+            except Exception as exc:
+                self._raise_typed(exc, call, exchange)
+        return self._checked_response(raw, call, exchange)
 
     async def _aattempt(self, call: Call) -> ChatResponse:
         self._maybe_reset()
-        try:
-            if call.timeout is None:
-                raw = await self._acomplete(call)
-            else:
-                raw = await asyncio.wait_for(self._acomplete(call), call.timeout)
-        except LLMError:
-            raise
-        except asyncio.TimeoutError as exc:
-            raise LLMTimeoutError(f"no reply within {call.timeout} s", model=call.model) from exc
-        except Exception as exc:
-            error = self._translate_error(exc, call)
-            if error is exc:
+        with observing(call.timeout) as exchange:
+            try:
+                if call.timeout is None:
+                    raw = await self._acomplete(call)
+                else:
+                    raw = await asyncio.wait_for(self._acomplete(call), call.timeout)
+            except LLMError:
                 raise
+            except asyncio.TimeoutError as exc:
+                raise LLMTimeoutError(
+                    f"no reply within {call.timeout} s", model=call.model, base_url=self.endpoint
+                ) from exc
+            except Exception as exc:
+                self._raise_typed(exc, call, exchange)
+        return self._checked_response(raw, call, exchange)
+
+    def _raise_typed(self, exc: Exception, call: Call, exchange: Exchange) -> NoReturn:
+        """Raise the typed error for `exc`. A classified error (connection, timeout, HTTP
+        status, malformed body) says what happened and what to check, so the SDK's traceback
+        (often over 100 lines) is left out of its report; it stays reachable as
+        `error.original`. An unclassified `LLMError` keeps the whole chain."""
+        error = self._translate_error(exc, call, exchange)
+        if error is exc:
+            raise exc
+        if isinstance(error, LLMError):
+            error.original = exc
+        if type(error) is LLMError:
             raise error from exc
+        raise error from None
+
+    def _checked_response(self, raw: Any, call: Call, exchange: Exchange) -> ChatResponse:
+        """The reply as a `ChatResponse`, once the body seen on the wire (when opto saw it) is
+        a chat completion: an SDK may accept a body that is not one."""
+        problem = None if call.stream else body_problem(exchange)
+        if problem is not None:
+            raise MalformedResponseError(
+                f"the server answered {exchange.status} with a body that is not a chat "
+                f"completion: {problem}",
+                model=call.model,
+                base_url=exchange.url or self.endpoint,
+                status_code=exchange.status,
+            )
         return self._to_response(raw, call)
 
     def _finish(self, call: Call, response: ChatResponse) -> ChatResponse:
         usage = response.usage
-        if not (usage.prompt_tokens or usage.completion_tokens):
-            usage.prompt_tokens = call.prompt_tokens
-            usage.completion_tokens = sum(
-                estimate_text_tokens(choice.message.content or "") for choice in response.choices
-            )
-            usage.estimated = True
-        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        correction = settle_token_counts(response, call.request, call.prompt_tokens)
+        if correction is not None:
+            warnings.warn(f"{call.model}: {correction}", TokenCountWarning, stacklevel=4)
         price = self._price(call.model)
         usage.cost = (
             None
@@ -395,7 +461,7 @@ class BaseLLM(abc.ABC):
             truncated=int(response.truncated),
         )
         if call.use_cache:
-            get_cache().set(call.key, response.to_dict())
+            call.cache.set(call.key, response.to_dict())
         if response.truncated:
             self._report_truncation(call, response)
         return response
@@ -422,3 +488,4 @@ class BaseLLM(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"
+

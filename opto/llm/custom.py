@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from opto.llm.base import BaseLLM, Call
+from opto.llm.http_observer import Exchange
 from opto.llm.provider_errors import translate_exception
 from opto.llm.response import ChatResponse
 
-_PROVIDER_MODULES = ("openai", "litellm", "httpx", "anthropic")
+_PROVIDER_MODULES = ("openai", "litellm", "httpx", "httpx2", "anthropic")
 
 
 class CallableLLM(BaseLLM):
@@ -56,8 +57,51 @@ class CallableLLM(BaseLLM):
     def _to_response(self, raw: Any, call: Call) -> ChatResponse:
         if isinstance(raw, str):
             return ChatResponse.from_text(raw, model=call.model)
+        if _response_shaped(raw):
+            raw = _as_completion_dict(raw)
         return super()._to_response(raw, call)
 
-    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
+    def _translate_error(
+        self, exc: BaseException, call: Call, exchange: Exchange | None = None
+    ) -> BaseException:
         module = type(exc).__module__.split(".")[0]
-        return translate_exception(exc, call.model) if module in _PROVIDER_MODULES else exc
+        if module not in _PROVIDER_MODULES:
+            return exc
+        return translate_exception(exc, call.model, exchange=exchange)
+
+
+def _response_shaped(raw: Any) -> bool:
+    """An object (not a dict) read as ``raw.choices[0].message.content``, e.g. a SimpleNamespace
+    or a response type of another SDK, as Trace's models accept."""
+    return (
+        not isinstance(raw, (dict, ChatResponse))
+        and not hasattr(raw, "model_dump")
+        and (isinstance(getattr(raw, "choices", None), (list, tuple)))
+    )
+
+
+def _as_completion_dict(raw: Any) -> dict[str, Any]:
+    """The chat-completion body of a response-shaped object (attributes read, not trusted:
+    a missing message or a non-text content is left for the body's validation to report)."""
+    choices = []
+    for choice in raw.choices:
+        message = getattr(choice, "message", None)
+        body = None
+        if message is not None:
+            body = {
+                "role": getattr(message, "role", None) or "assistant",
+                "content": getattr(message, "content", None),
+            }
+        choices.append({"message": body, "finish_reason": getattr(choice, "finish_reason", None)})
+    usage = getattr(raw, "usage", None)
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
+    body: dict[str, Any] = {"choices": choices, "model": getattr(raw, "model", None)}
+    if usage is not None and not isinstance(usage, dict):
+        usage = {
+            name: getattr(usage, name)
+            for name in fields
+            if isinstance(getattr(usage, name, None), int)
+        }
+    if isinstance(usage, dict):
+        body["usage"] = usage
+    return body

@@ -20,6 +20,7 @@ class LLMError(Exception):
         message: str,
         *,
         model: str | None = None,
+        base_url: str | None = None,
         status_code: int | None = None,
         provider_message: str | None = None,
         retry_after: float | None = None,
@@ -28,10 +29,12 @@ class LLMError(Exception):
         super().__init__(message)
         self.message = message
         self.model = model
+        self.base_url = base_url
         self.status_code = status_code
         self.provider_message = provider_message
         self.retry_after = retry_after
         self.attempts = 0
+        self.original: BaseException | None = None  # the provider's exception, if any
         if retryable is not None:
             self.retryable = retryable
 
@@ -39,6 +42,8 @@ class LLMError(Exception):
         parts = [self.message]
         if self.model:
             parts.append(f"model={self.model!r}")
+        if self.base_url and self.base_url not in self.message:
+            parts.append(f"base_url={self.base_url!r}")
         if self.status_code is not None:
             parts.append(f"status={self.status_code}")
         if self.attempts > 1:
@@ -112,6 +117,30 @@ class TruncatedResponseError(LLMError):
 
 class TruncationWarning(UserWarning):
     """A reply stopped at the token limit (finish_reason "length")."""
+
+
+class TokenCountWarning(UserWarning):
+    """A provider reported token counts no request can produce (negative, or above the bound of
+    the request); they were clamped so they neither credit nor blow a budget."""
+
+
+class CacheError(LLMError):
+    """A reply cache file cannot be used: it is not an opto cache, or it is damaged as a whole.
+
+    The message names the file; deleting it costs only re-asking the calls it held.
+    """
+
+
+class CacheEntryError(CacheError):
+    """One cache entry cannot be read as a reply. The cache drops it and asks the model."""
+
+    def __init__(self, message: str, *, key: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key = key
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read as a reply; it was dropped and the model was asked."""
 
 
 class ScriptExhaustedError(LLMError):

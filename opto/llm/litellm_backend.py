@@ -14,27 +14,11 @@ from typing import Any
 
 from opto.llm.base import BaseLLM, Call
 from opto.llm.config import require_module
-from opto.llm.errors import (
-    AuthenticationError,
-    BackendUnavailableError,
-    LLMConnectionError,
-    MalformedResponseError,
-    ServerError,
-)
-from opto.llm.provider_errors import translate_exception
+from opto.llm.errors import BackendUnavailableError
+from opto.llm.openai_clients import OpenAIClients
 from opto.llm.response import StreamAssembler
 
 _import_lock = threading.Lock()
-# litellm reports a missing key, a refused connection and a body that is not a chat
-# completion as a 500; its messages give them away.
-_MALFORMED_PHRASES = (
-    "Expecting value",
-    "Empty or invalid response",
-    "Received response - <APIResponse [200",
-    "that is not a list",
-    "JSONDecodeError",
-)
-_NO_KEY_PHRASES = ("Missing credentials", "api_key client option must be set")
 
 
 def import_litellm() -> Any:
@@ -57,7 +41,13 @@ def _as_dict(chunk: Any) -> Any:
 
 
 class LiteLLMBackend(BaseLLM):
-    """`litellm.completion` behind the choke point. `base_url` is litellm's `api_base`."""
+    """`litellm.completion` behind the choke point. `base_url` is litellm's `api_base`.
+
+    Models litellm sends through the openai SDK ("openai/<name>", the way to reach any
+    OpenAI-compatible server) get an SDK client built by opto, so their HTTP passes through
+    opto's observing transport and failures are classified from what the server sent. Other
+    providers' failures are classified by exception type and status.
+    """
 
     backend_name = "litellm"
 
@@ -69,18 +59,41 @@ class LiteLLMBackend(BaseLLM):
         api_key: str | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(model, **options)
         self.base_url = base_url
         self.api_key = api_key
+        super().__init__(model, **options)
 
-    def _params(self, call: Call) -> dict[str, Any]:
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
+        self._clients = OpenAIClients(
+            base_url=self.base_url or os.environ.get("OPENAI_API_BASE"),
+            api_key=self.api_key,
+            model=self.model,
+        )
+
+    def _runtime_fields(self) -> tuple[str, ...]:
+        return (*super()._runtime_fields(), "_clients")
+
+    @property
+    def endpoint(self) -> str | None:
+        if self.model and _uses_openai_sdk(self.model):
+            return self._clients.endpoint
+        return self.base_url
+
+    def _reset_client(self) -> None:
+        self._clients.reset()
+
+    def _params(self, call: Call, client: Any) -> dict[str, Any]:
         params = {**call.request, "num_retries": 0, "max_retries": 0}
         if call.timeout is not None:
             params["timeout"] = call.timeout
-        if self.base_url:
-            params["api_base"] = self.base_url
-        if self.api_key:
-            params["api_key"] = self.api_key
+        if client is not None:
+            params["client"] = client
+        else:
+            if self.base_url:
+                params["api_base"] = self.base_url
+            if self.api_key:
+                params["api_key"] = self.api_key
         token_provider = _azure_token_provider(call.model)
         if token_provider is not None:
             params.setdefault("azure_ad_token_provider", token_provider)
@@ -89,32 +102,10 @@ class LiteLLMBackend(BaseLLM):
             params.setdefault("stream_options", {"include_usage": True})
         return params
 
-    def _translate_error(self, exc: BaseException, call: Call) -> BaseException:
-        error = translate_exception(exc, call.model)
-        if isinstance(error, ServerError) and any(p in str(exc) for p in _NO_KEY_PHRASES):
-            return AuthenticationError(
-                f"no API key: {error.provider_message}; set the provider's key variable "
-                "(OPENAI_API_KEY, ANTHROPIC_API_KEY, ...) or OPTO_LLM_API_KEY",
-                model=call.model,
-                provider_message=error.provider_message,
-            )
-        if isinstance(error, ServerError) and "Connection error" in str(exc):
-            return LLMConnectionError(
-                f"could not reach the server: {error.provider_message}",
-                model=call.model,
-                provider_message=error.provider_message,
-            )
-        if isinstance(error, ServerError) and any(p in str(exc) for p in _MALFORMED_PHRASES):
-            return MalformedResponseError(
-                f"server reply is not a valid chat completion: {error.provider_message}",
-                model=call.model,
-                provider_message=error.provider_message,
-            )
-        return error
-
     def _complete(self, call: Call) -> Any:
         litellm = import_litellm()
-        reply = litellm.completion(**self._params(call))
+        client = self._clients.sync() if _uses_openai_sdk(call.model) else None
+        reply = litellm.completion(**self._params(call, client))
         if not call.stream:
             return _as_dict(reply)
         assembler = StreamAssembler(call.model, call.on_delta)
@@ -124,13 +115,27 @@ class LiteLLMBackend(BaseLLM):
 
     async def _acomplete(self, call: Call) -> Any:
         litellm = import_litellm()
-        reply = await litellm.acompletion(**self._params(call))
+        client = None
+        if _uses_openai_sdk(call.model):
+            client = await self._clients.for_running_loop()
+        reply = await litellm.acompletion(**self._params(call, client))
         if not call.stream:
             return _as_dict(reply)
         assembler = StreamAssembler(call.model, call.on_delta)
         async for chunk in reply:
             assembler.add(_as_dict(chunk))
         return assembler.result()
+
+
+@lru_cache(maxsize=256)
+def _uses_openai_sdk(model: str) -> bool:
+    """Whether litellm sends `model` to OpenAI's chat API (an "openai/..." model, or a model it
+    knows as OpenAI's), which it does through the openai SDK client opto can hand it."""
+    try:
+        provider = import_litellm().get_llm_provider(model)[1]
+    except Exception:  # litellm cannot place the model: its own call will say so
+        return False
+    return provider == "openai"
 
 
 def _azure_token_provider(model: str) -> Any:

@@ -2,24 +2,17 @@
 
 Ollama, vLLM, llama.cpp's server, LM Studio and Azure's v1 endpoint all speak the
 chat-completions protocol; point `base_url` at them. The SDK's own retries are disabled
-(retries belong to the choke point). One sync client is shared by all threads; async clients
-are made per event loop, because an httpx async pool cannot move between loops.
+(retries belong to the choke point), and its HTTP goes through opto's observing transport
+(`openai_clients.py`), so failures are classified from what the server sent.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import threading
-import weakref
 from typing import Any
 
 from opto.llm.base import BaseLLM, Call
-from opto.llm.config import require_module
-from opto.llm.errors import AuthenticationError
+from opto.llm.openai_clients import OpenAIClients
 from opto.llm.response import StreamAssembler
-
-LOCAL_SERVER_KEY = "not-needed"
 
 
 class OpenAIBackend(BaseLLM):
@@ -47,66 +40,27 @@ class OpenAIBackend(BaseLLM):
 
     def _init_runtime(self) -> None:
         super()._init_runtime()
-        self._client_lock = threading.Lock()
-        self._client: Any = None
-        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._clients = OpenAIClients(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            client_options=self.client_options,
+            model=self.model,
+        )
 
     def _runtime_fields(self) -> tuple[str, ...]:
-        return (*super()._runtime_fields(), "_client_lock", "_client", "_async_clients")
+        return (*super()._runtime_fields(), "_clients")
+
+    @property
+    def endpoint(self) -> str:
+        return self._clients.endpoint
+
+    @property
+    def clients(self) -> OpenAIClients:
+        """The SDK clients this backend calls through."""
+        return self._clients
 
     def _reset_client(self) -> None:
-        with self._client_lock:
-            self._client = None
-            self._async_clients = weakref.WeakKeyDictionary()
-
-    def _client_kwargs(self) -> dict[str, Any]:
-        key = self.api_key or os.environ.get("OPENAI_API_KEY")
-        if not key and self.base_url:
-            key = LOCAL_SERVER_KEY
-        if not key:
-            raise AuthenticationError(
-                "no API key for the openai backend: set OPENAI_API_KEY or OPTO_LLM_API_KEY, "
-                "or set OPTO_LLM_BASE_URL for a local server that needs none",
-                model=self.model,
-            )
-        return {"api_key": key, "base_url": self.base_url, "max_retries": 0, **self.client_options}
-
-    def _sync_client(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                require_module("openai", "openai")
-                import openai
-
-                self._client = openai.OpenAI(**self._client_kwargs())
-            return self._client
-
-    async def _async_client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        with self._client_lock:
-            entry = self._async_clients.get(loop)
-            if entry is not None:
-                return entry[0]
-            require_module("openai", "openai")
-            import openai
-
-            client = openai.AsyncOpenAI(**self._client_kwargs())
-            closer = self._close_with_loop(loop, client)
-            self._async_clients[loop] = (client, closer)  # the entry keeps the closer alive
-        await closer.__anext__()
-        return client
-
-    async def _close_with_loop(self, loop: asyncio.AbstractEventLoop, client: Any) -> Any:
-        """An async generator parked until its loop shuts down (`asyncio.run` closes every
-        open async generator first): then it closes the client's connections on that loop,
-        instead of leaving them to be closed later on a loop that no longer exists."""
-        try:
-            yield
-        finally:
-            with self._client_lock:
-                entry = self._async_clients.get(loop)
-                if entry is not None and entry[0] is client:
-                    del self._async_clients[loop]
-            await client.close()
+        self._clients.reset()
 
     def _params(self, call: Call) -> dict[str, Any]:
         params = dict(call.request)
@@ -118,7 +72,7 @@ class OpenAIBackend(BaseLLM):
         return params
 
     def _complete(self, call: Call) -> Any:
-        reply = self._sync_client().chat.completions.create(**self._params(call))
+        reply = self._clients.sync().chat.completions.create(**self._params(call))
         if not call.stream:
             return reply
         assembler = StreamAssembler(call.model, call.on_delta)
@@ -127,7 +81,8 @@ class OpenAIBackend(BaseLLM):
         return assembler.result()
 
     async def _acomplete(self, call: Call) -> Any:
-        reply = await (await self._async_client()).chat.completions.create(**self._params(call))
+        client = await self._clients.for_running_loop()
+        reply = await client.chat.completions.create(**self._params(call))
         if not call.stream:
             return reply
         assembler = StreamAssembler(call.model, call.on_delta)

@@ -13,12 +13,57 @@ import contextvars
 import itertools
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 _TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
 
-_NAME_SCOPES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "opto_name_scopes", default=()
-)
+
+
+class ScopeStack:
+    """The ``name_scope`` prefixes of the current thread or asyncio task, used as a list.
+
+    Trace code appends to ``NAME_SCOPES`` and pops from it directly, so it stays a list to
+    such code; its contents live in a context variable, so a scope pushed in one thread or
+    task never prefixes the names of nodes created in another.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+            "opto_name_scopes", default=()
+        )
+
+    def append(self, scope: str) -> None:
+        self._scopes.set((*self._scopes.get(), scope))
+
+    def pop(self, index: int = -1) -> str:
+        scopes = list(self._scopes.get())
+        removed = scopes.pop(index)
+        self._scopes.set(tuple(scopes))
+        return removed
+
+    def clear(self) -> None:
+        self._scopes.set(())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scopes.get())
+
+    def __len__(self) -> int:
+        return len(self._scopes.get())
+
+    def __getitem__(self, index: int) -> str:
+        return self._scopes.get()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._scopes.get()) == other
+
+    __hash__ = None  # type: ignore[assignment]  # a list is not hashable either
+
+    def __repr__(self) -> str:
+        return repr(list(self._scopes.get()))
+
+
+NAME_SCOPES = ScopeStack()
+"""Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
 
 
 def is_tracing() -> bool:
@@ -46,11 +91,11 @@ def name_scope(scope: str) -> Iterator[None]:
     Local to the current thread and asyncio task: a scope opened in one thread does not
     rename the nodes another thread creates meanwhile.
     """
-    token = _NAME_SCOPES.set((*_NAME_SCOPES.get(), scope))
+    NAME_SCOPES.append(scope)
     try:
         yield
     finally:
-        _NAME_SCOPES.reset(token)
+        NAME_SCOPES.pop()
 
 
 class _TraceFlag:
@@ -86,14 +131,23 @@ class Graph:
         threads never get the same index; the lock only guards creating a new counter.
         Nodes keep ``(base, index)`` and build the ``base:index`` string only when asked.
         """
-        scopes = _NAME_SCOPES.get()
-        if scopes:
-            base = "/".join(scopes) + "/" + base
+        if NAME_SCOPES:
+            base = "/".join(NAME_SCOPES) + "/" + base
         counter = self._counters.get(base)
         if counter is None:
             with self._lock:
                 counter = self._counters.setdefault(base, itertools.count())
         return base, next(counter)
+
+    def register(self, node: Any) -> None:
+        """Give ``node`` the next free name for its base name (Trace's registration).
+
+        Nodes register themselves when created; calling this again renames the node to a new
+        index (``b:0`` -> ``b:1``), inside the current ``name_scope`` if one is active.
+        """
+        if not (hasattr(node, "_base") and hasattr(node, "_index")):
+            raise TypeError(f"GRAPH.register expects a node, got {type(node).__name__}")
+        node._base, node._index = self.reserve(node._base)
 
     def register_name(self, base: str) -> str:
         """Reserve and return the next free ``base:index`` name."""

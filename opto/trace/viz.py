@@ -13,10 +13,8 @@ from typing import Any
 import graphviz
 
 from opto.trace.errors import GraphvizNotFoundError
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode
+from opto.trace.nodes import IDENTITY_OPERATORS, ExceptionNode, MessageNode, Node, ParameterNode
 from opto.utils.rendering import render_text
-
-_COLLAPSIBLE_OPS = ("identity", "clone")
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -113,7 +111,7 @@ def _representative(x: Node, members: dict[Node, None], simple: bool) -> Node:
     while (
         simple
         and isinstance(x, MessageNode)
-        and x.op_name in _COLLAPSIBLE_OPS
+        and x.op_name in IDENTITY_OPERATORS
         and len(x._parents) == 1
         and x._parents[0] in members
     ):

@@ -6,17 +6,21 @@ give a different prompt after other work, in a resumed process (a second model's
 ``offset:1``), or when the batch runs on several threads at once. A different prompt misses
 the LLM cache, pays again and may get another reply.
 
-So during a step (``step_names``) the model's nodes carry names that depend only on the
-model: per base name, numbered from 0 in the order they were created. After the batch has
+So at each step (``canonical_model_names``) the model's nodes are given names that depend
+only on the model: per base name, numbered from 0 in the order they were created. After the batch has
 run, the nodes of its outputs are renumbered in a canonical order after them: example by
 example, parents before children (``canonical_names``). Prompts are then the same byte for
 byte on 1 or 32 threads, after other work and after a resume in the same process.
 
-The process-wide counters are never reset or moved: a node created anywhere else, before or
-after, still gets a name no earlier node of the process had, and other threads are not
-disturbed. When the step ends the model's nodes get their own names back. Names shown in one
-prompt may still repeat a name elsewhere in the process; the optimizer keeps names unique
-within a prompt and applies the reply to the node it showed under each name.
+The process-wide counters are never reset or moved: a node created anywhere, before or
+after, gets a name no earlier node of the process had, and other threads are not disturbed.
+A model's renumbered nodes and a step's nodes may share a name with a node of another model
+or step still alive in the process; the optimizer keeps names unique within a prompt and
+applies the reply to the node it showed under each name.
+
+OpenTrace's priority searches match model copies to each other by parameter name, so their
+rollouts (``opto.trainer.sampler``) keep the model's names (``fresh_names``): there a model
+made after other models of the same class shows ``offset1``.
 
 This reaches into node internals (``_base``, ``_index``, ``_seq``): it belongs with the graph,
 and lives here until opto.trace offers it.
@@ -24,8 +28,7 @@ and lives here until opto.trace offers it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from opto.trace.nodes import Node, ParameterNode
@@ -44,24 +47,35 @@ def model_nodes(model: Any) -> list[Node]:
     return list(found.values())
 
 
-@contextlib.contextmanager
-def step_names(kept: Iterable[Node]) -> Iterator[dict[str, int]]:
-    """Give ``kept`` (the model's nodes) canonical names for the block, then their own back.
+def fresh_names(kept: Iterable[Node]) -> dict[str, int]:
+    """The first index per base name after the names ``kept`` (the model's nodes) hold.
 
-    Per base name the nodes are numbered from 0 in creation order. Yields the first free
-    index per base name: where ``canonical_names`` starts numbering the step's other nodes.
+    ``kept`` keep their names: for model copies that are matched to each other by name
+    (OpenTrace's ``remap_update_dict``). The process's counters are not touched.
     """
-    kept = sorted(kept, key=lambda item: item._seq)
-    own = [(item, item._index) for item in kept]
     start: dict[str, int] = {}
     for item in kept:
-        item._index = start.get(item._base, 0)
-        start[item._base] = item._index + 1
-    try:
-        yield start
-    finally:
-        for item, index in own:
-            item._index = index
+        start[item._base] = max(start.get(item._base, 0), item._index + 1)
+    return start
+
+
+def canonical_model_names(kept: Iterable[Node]) -> dict[str, int]:
+    """Number ``kept`` (one model's nodes) per base name from 0, in creation order, and
+    return the first free index per base name, like ``fresh_names``.
+
+    Nodes that had the same name get the same new one. The model's prompt names then do not
+    depend on what else the process created: the second ``Adder()`` of a process shows
+    ``offset0`` as the first did, so a resume in the same process sends the same prompts.
+    """
+    start: dict[str, int] = {}
+    renumbered: dict[tuple[str, int], int] = {}
+    for item in sorted({id(node): node for node in kept}.values(), key=lambda node: node._seq):
+        name = (item._base, item._index)
+        if name not in renumbered:
+            renumbered[name] = start.get(item._base, 0)
+            start[item._base] = renumbered[name] + 1
+        item._index = renumbered[name]
+    return start
 
 
 def canonical_names(outputs: Iterable[Node], kept: Iterable[Node], start: dict[str, int]) -> None:

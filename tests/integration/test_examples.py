@@ -10,7 +10,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_example(name: str, tmp_path: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPTO_", "TRACE_"))}
-    env["PYTHONPATH"] = str(ROOT)
     env["OPTO_CACHE_DIR"] = str(tmp_path / "cache")
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / f"{name}.py"), "--offline", *args],
@@ -44,7 +43,7 @@ def test_numeric_example_reaches_zero_error(tmp_path):
 
 
 def test_graph_demo_writes_a_drawing(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "trace_graph_demo.py"), "--out", str(tmp_path)],
         capture_output=True,

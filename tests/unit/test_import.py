@@ -32,3 +32,21 @@ def test_public_names():
         "operators",
     ):
         assert hasattr(trace, name), name
+
+
+def test_version_comes_from_the_package_metadata():
+    import importlib.metadata
+
+    import opto
+    from opto.version import __version__
+
+    assert opto.__version__ == __version__ == importlib.metadata.version("opto")
+
+
+def test_the_package_declares_its_type_hints():
+    import importlib.resources
+    from pathlib import Path
+
+    assert importlib.resources.files("opto").joinpath("py.typed").is_file()
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '[tool.setuptools.package-data]\nopto = ["py.typed"]' in pyproject  # wheels ship it

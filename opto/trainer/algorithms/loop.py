@@ -18,14 +18,9 @@ import warnings
 from typing import Any
 
 from opto.llm.errors import BudgetError
-from opto.trainer.algorithms.base import (
-    Trainer,
-    TrainResult,
-    as_optimizer_list,
-    options_to_save,
-    resolve_options,
-)
+from opto.trainer.algorithms.base import Trainer, TrainResult, as_optimizer_list
 from opto.trainer.algorithms.candidates import Candidate, Pool
+from opto.trainer.algorithms.options import options_to_save, resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.checkpoint import (
     CheckpointError,
@@ -41,7 +36,7 @@ from opto.trainer.checkpoint_schema import check_snapshot_fits
 from opto.trainer.evaluators import RemotePayload, run_calls, score_jobs, standard_forward
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
-from opto.trainer.naming import canonical_names, model_nodes, step_names
+from opto.trainer.naming import canonical_model_names, canonical_names, model_nodes
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
@@ -104,6 +99,7 @@ class SearchLoop(Trainer):
         stopped = "completed"
         with (
             run_cache(cache_dir),
+            self.meter.counting(),
             run_budget(opts["max_cost"], opts["max_calls"], self.meter.totals()),
         ):
             self._started = time.monotonic()
@@ -114,13 +110,14 @@ class SearchLoop(Trainer):
                 self._fresh_start()
             try:
                 self._validate_pending()
-                if self.step == 0 and opts["test_frequency"]:
-                    self._test()
+                if self.step == 0 and self._testing() and opts["test_frequency"] > 0:
+                    self._test()  # a negative test_frequency skips this first test
                 while not self._done():
                     self._step()
                     self._after_step()
-                if self.test_data is not None:
-                    self._test()
+                tested_now = bool(self.test_scores) and self.test_scores[-1][0] == self.step
+                if self.test_data is not None and not tested_now:
+                    self._test()  # the final test, unless this step was just tested
             except BudgetError as error:
                 stopped = "budget"
                 self._load_state(self._committed)
@@ -199,22 +196,22 @@ class SearchLoop(Trainer):
         apply_snapshot(self.agent, parent.snapshot)
         xs, infos = self.loader.batch(indices)
         kept = model_nodes(self.agent)
-        with step_names(kept) as start:  # the prompt's names depend on the model only
-            calls = [
-                (standard_forward, (self.agent, x, self.guide, info, self.options["min_score"]))
-                for x, info in zip(xs, infos, strict=True)
-            ]
-            results = run_calls(calls, None, self.options["num_threads"], False, "forward")
-            targets = [r[0] for r in results]
-            if len(targets) == 1:
-                target, feedback = targets[0], results[0][2]
-            else:
-                target, feedback = batchify(*targets), id_lines([r[2] for r in results])
-            canonical_names([target], kept, start)
-            optimizer.zero_feedback()
-            optimizer.backward(target, feedback)
-            extra = {"verbose": self.options["verbose"]} if self.options["verbose"] else {}
-            update = optimizer.step(bypassing=True, **extra)
+        start = canonical_model_names(kept)  # the prompt's names depend on the model only
+        calls = [
+            (standard_forward, (self.agent, x, self.guide, info, self.options["min_score"]))
+            for x, info in zip(xs, infos, strict=True)
+        ]
+        results = run_calls(calls, None, self.options["num_threads"], False, "forward")
+        targets = [r[0] for r in results]
+        if len(targets) == 1:
+            target, feedback = targets[0], results[0][2]
+        else:
+            target, feedback = batchify(*targets), id_lines([r[2] for r in results])
+        canonical_names([target], kept, start)
+        optimizer.zero_feedback()
+        optimizer.backward(target, feedback)
+        extra = {"verbose": self.options["verbose"]} if self.options["verbose"] else {}
+        update = optimizer.step(bypassing=True, **extra)
         snapshot, changed = dict(parent.snapshot), False
         for parameter, value in update.items():
             path = self.paths.get(id(parameter))
@@ -296,9 +293,13 @@ class SearchLoop(Trainer):
         )
         self.test_scores.append([self.step, score])
 
+    def _testing(self) -> bool:
+        """Tests run every ``test_frequency`` steps, and only when there is a test set."""
+        return bool(self.options["test_frequency"]) and self.test_data is not None
+
     def _after_step(self) -> None:
         opts = self.options
-        if opts["test_frequency"] and self.test_data and self.step % opts["test_frequency"] == 0:
+        if self._testing() and self.step % abs(opts["test_frequency"]) == 0:
             self._test()
         record = self._record()
         self.history.append(record)
@@ -434,6 +435,3 @@ class SearchLoop(Trainer):
         self._started = time.monotonic()
         apply_snapshot(self.agent, self.pool.get(self.pool.current).snapshot)
         self._committed = json.loads(json.dumps(state))
-
-
-SearchTemplate = SearchLoop

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -184,22 +185,41 @@ def test_malformed_bodies(chat_server, backend, body, content_type):
     assert chat_server.count == 1
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_connection_refused_is_retried_then_typed(backend):
+def _unused_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_connection_refused_fails_at_once_naming_url_and_model(backend):
+    url = f"http://127.0.0.1:{_unused_port()}/v1"
     model = "local" if backend == "openai" else "openai/local"
-    llm = LLM(
-        model,
-        backend=backend,
-        base_url=f"http://127.0.0.1:{port}/v1",
-        api_key="k",
-        retry=RetryPolicy(max_attempts=2, base_delay=0.0),
-    )
+    llm = LLM(model, backend=backend, base_url=url, api_key="k")  # the default retry policy
+    for call in (lambda: llm(messages=messages()), lambda: asyncio.run(llm.acall(messages()))):
+        started = time.monotonic()
+        with pytest.raises(LLMConnectionError) as info:
+            call()
+        assert time.monotonic() - started < 10  # no backoff loop (about 27 s before)
+        assert info.value.attempts == 1 and not info.value.retryable
+        text = str(info.value)
+        assert url in text and repr(model) in text and "connection refused" in text
+        assert "OPTO_LLM_BASE_URL" in text
+        assert info.value.__suppress_context__ and info.value.original is not None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unknown_host_fails_at_once_naming_it(backend, monkeypatch):
+    def no_such_host(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)
+    url = "http://opto-no-such-host.invalid/v1"
+    model = "local" if backend == "openai" else "openai/local"
+    llm = LLM(model, backend=backend, base_url=url, api_key="k")
     with pytest.raises(LLMConnectionError) as info:
         llm(messages=messages())
-    assert info.value.attempts == 2
+    assert info.value.attempts == 1 and "unknown" in str(info.value) and url in str(info.value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -279,12 +299,71 @@ def test_async_clients_are_closed_with_their_event_loop(chat_server, caplog):
 
     async def call():
         response = await llm.acall(messages=messages("loop"))
-        seen.append(next(iter(llm._async_clients.values()))[0])
+        seen.extend(llm.clients.open_async_clients())
         return response
 
     for _ in range(3):
         assert asyncio.run(call()).content == "echo: loop"
     gc.collect()
-    assert len(llm._async_clients) == 0
+    assert llm.clients.open_async_clients() == []
     assert all(c.is_closed() for c in seen) and len(set(map(id, seen))) == 3
     assert "Event loop is closed" not in caplog.text
+
+
+class _TricklingServer:
+    """Answers 200 with headers at once, then one byte of body every 0.2 s for 15 s: each read
+    of the body is quick, so only a deadline on the whole attempt ends the call early."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/v1"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n"
+            )
+            ends = time.monotonic() + 15
+            while not self.stop.wait(0.2) and time.monotonic() < ends:
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    def close(self):
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_timeout_is_a_deadline_for_the_whole_attempt(backend):
+    server = _TricklingServer()
+    try:
+        model = "local" if backend == "openai" else "openai/local"
+        llm = LLM(
+            model,
+            backend=backend,
+            base_url=server.url,
+            api_key="k",
+            timeout=1.0,
+            retry=RetryPolicy(max_attempts=1),
+        )
+        for call in (lambda: llm(messages=messages()), lambda: asyncio.run(llm.acall(messages()))):
+            started = time.monotonic()
+            with pytest.raises(LLMTimeoutError):
+                call()
+            assert time.monotonic() - started < 8  # the trickle lasts 15 s
+    finally:
+        server.close()

@@ -12,8 +12,6 @@ import pytest
 
 from opto.llm import LLM, ReplayLLM, ReplayMissError, configure_cache, get_usage
 
-REPO = Path(__file__).resolve().parents[3]
-
 SECOND_PROCESS = textwrap.dedent(
     """
     import json, sys
@@ -35,7 +33,7 @@ SECOND_PROCESS = textwrap.dedent(
 def run_second_process(url: str, cache_dir: Path) -> dict:
     result = subprocess.run(
         [sys.executable, "-c", SECOND_PROCESS, url, str(cache_dir)],
-        env={"PYTHONPATH": str(REPO), "PATH": ""},
+        env={"PATH": ""},
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,7 +101,7 @@ NO_NETWORK_IMPORT = textwrap.dedent(
 def test_litellm_import_makes_no_network_access():
     result = subprocess.run(
         [sys.executable, "-c", NO_NETWORK_IMPORT],
-        env={"PYTHONPATH": str(REPO), "PATH": ""},
+        env={"PATH": ""},
         capture_output=True,
         text=True,
         timeout=120,

@@ -137,7 +137,6 @@ def test_the_example_runs_a_real_discovery_when_a_model_is_configured(chat_serve
         if not key.startswith(("OPTO_", "TRACE_")) and key != "OPENAI_API_KEY"
     }
     env.update(
-        PYTHONPATH=str(ROOT),
         OPTO_LLM_BASE_URL=chat_server.url,
         OPTO_LLM_MODEL="local",
         OPTO_LLM_API_KEY="test-key",

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 @pytest.fixture(scope="module")
 def dask_executor():
     """Two worker processes; they import the toy tasks from this folder."""
-    paths = [str(HERE.parents[2]), str(HERE), os.environ.get("PYTHONPATH", "")]
+    paths = [str(HERE), os.environ.get("PYTHONPATH", "")]
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     try:

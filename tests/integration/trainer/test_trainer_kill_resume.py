@@ -18,12 +18,11 @@ from pathlib import Path
 from toy_server import ToyServer, is_optimizer_request
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 SCRIPT = HERE / "resumable_run.py"
 
 
 def child(url: str, run_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(
         [sys.executable, str(SCRIPT), url, str(run_dir)],
         env=env,

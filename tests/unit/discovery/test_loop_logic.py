@@ -11,6 +11,7 @@ from opto.discovery import (
     ArchiveView,
     ContractSpec,
     DiscoveryLoop,
+    EnvironmentProblemError,
     LossObjective,
     Outcome,
     reference_loss_source,
@@ -292,3 +293,33 @@ def test_an_archive_with_damaged_settings_is_refused_with_a_typed_error(tmp_path
         DiscoveryLoop(ScriptedLLM([]), path)
     assert message in str(caught.value)
     assert json.loads(path.read_text()) == stored  # nothing was written over it
+
+
+class BrokenEnvironmentEvaluator(StandInEvaluator):
+    """What a machine whose sandbox cannot import opto produces: every code fails alike."""
+
+    def evaluate(self, code, name=None):
+        self.calls.append(name)
+        return Outcome("invalid", "contract", "The code raised: ModuleNotFoundError: opto")
+
+
+def test_a_failing_baseline_stops_the_run_before_any_llm_call(tmp_path):
+    path = tmp_path / "run.json"
+    loop, llm = make_loop(path, [reply("a")])
+    loop.evaluator = BrokenEnvironmentEvaluator()
+    with pytest.raises(EnvironmentProblemError, match=r"dpo, slic.*ModuleNotFoundError"):
+        loop.run(1)
+    assert llm.remaining == 1  # no LLM call was spent on a broken machine
+    assert Archive.load(path).generations == 0
+
+
+def test_an_archive_made_in_a_broken_environment_is_not_resumed_silently(tmp_path):
+    path = tmp_path / "run.json"
+    loop, _ = make_loop(path, [])
+    loop.evaluator = BrokenEnvironmentEvaluator()
+    with pytest.raises(EnvironmentProblemError):
+        loop.run(1)
+    resumed, llm = make_loop(path, [reply("a")])  # now with a working evaluator
+    with pytest.raises(EnvironmentProblemError, match="start a fresh archive"):
+        resumed.run(1)
+    assert llm.remaining == 1 and Archive.load(path).generations == 0

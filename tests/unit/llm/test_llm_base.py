@@ -2,7 +2,6 @@ import asyncio
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -29,7 +28,6 @@ def user(text):
     return [{"role": "system", "content": "You are terse."}, {"role": "user", "content": text}]
 
 
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -181,7 +179,7 @@ def test_no_model_gives_one_clear_error():
 def run_python(code: str, **env) -> str:
     result = subprocess.run(
         [sys.executable, "-c", code],
-        env={"PYTHONPATH": str(REPO), "PATH": "", **env},
+        env={"PATH": "", **env},
         capture_output=True,
         text=True,
         timeout=60,

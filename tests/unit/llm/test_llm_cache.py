@@ -1,7 +1,7 @@
+import sqlite3
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pydantic
 import pytest
@@ -9,13 +9,13 @@ import pytest
 import opto.llm as llm_pkg
 from opto.llm import ScriptedLLM, configure_cache, get_cache, get_usage
 from opto.llm.cache import LLMCache, canonical_json, default_cache_dir, request_key, should_cache
+from opto.llm.reply_store import STORE_FILE
 
 
 def user(text):
     return [{"role": "system", "content": "You are terse."}, {"role": "user", "content": text}]
 
 
-REPO = Path(__file__).resolve().parents[3]
 
 
 def test_key_ignores_key_order_and_credentials():
@@ -82,10 +82,8 @@ def test_values_on_disk_are_json_text(tmp_path):
     cache = LLMCache(tmp_path / "c")
     cache.set("k", {"a": [1, 2]})
     cache.close()
-    import diskcache
-
-    with diskcache.Cache(str(tmp_path / "c")) as raw:
-        assert raw.get("k") == '{"a": [1, 2]}'
+    with sqlite3.connect(tmp_path / "c" / STORE_FILE) as raw:
+        assert raw.execute("SELECT key, value FROM replies").fetchall() == [("k", '{"a": [1, 2]}')]
 
 
 def test_processes_share_the_disk_cache(tmp_path):
@@ -98,7 +96,7 @@ def test_processes_share_the_disk_cache(tmp_path):
             cache.set(f"{sys.argv[2]}-{i}", {"who": sys.argv[2], "i": i})
         """
     )
-    env = {"PYTHONPATH": str(REPO), "PATH": ""}
+    env = {"PATH": ""}
     procs = [
         subprocess.Popen([sys.executable, "-c", writer, str(tmp_path / "shared"), name], env=env)
         for name in ("a", "b")

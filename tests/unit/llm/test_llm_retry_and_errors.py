@@ -118,54 +118,119 @@ def test_status_mapping(status, message, kind, retryable):
     assert error.status_code == status and error.retry_after == 2.0
 
 
-class _FakeResponse:
-    def __init__(self, status_code, headers):
-        self.status_code = status_code
-        self.headers = headers
+def _caused(outer, *causes):
+    """`outer` raised while handling each of `causes` in turn (innermost last)."""
+    chain = [outer, *causes]
+    for position in range(len(causes)):
+        chain[position].__cause__ = chain[position + 1]
+    return outer
 
 
-class APIStatusError(Exception):
-    """Shaped like the openai SDK's error: status_code, response, body."""
+def _sdk_request():
+    import openai
 
-    def __init__(self, status, message, headers=None):
-        super().__init__(f"Error code: {status}")
-        self.status_code = status
-        self.response = _FakeResponse(status, headers or {})
-        self.body = {"message": message}
+    from opto.llm.openai_clients import sdk_http_module
+
+    return sdk_http_module(openai).Request("POST", "http://127.0.0.1:9/v1/chat/completions")
 
 
-class APITimeoutError(Exception):
-    pass
+def test_translate_real_sdk_exceptions_by_type():
+    import openai
 
+    from opto.llm.litellm_backend import import_litellm
 
-class APIConnectionError(Exception):
-    pass
+    litellm = import_litellm()
 
+    from opto.llm.openai_clients import sdk_http_module
 
-class ContextWindowExceededError(Exception):
-    pass
-
-
-def test_translate_sdk_shaped_exceptions():
-    error = translate_exception(APIStatusError(429, "slow down", {"retry-after": "3"}), "m")
+    http = sdk_http_module(openai)
+    request = _sdk_request()
+    response = http.Response(429, headers={"retry-after": "3"}, request=request)
+    limited = openai.RateLimitError(
+        "Error code: 429", response=response, body={"error": {"message": "slow down"}}
+    )
+    error = translate_exception(limited, "m")
     assert isinstance(error, RateLimitError) and error.retry_after == 3.0
     assert "slow down" in str(error) and error.model == "m"
-    assert isinstance(translate_exception(APITimeoutError("t")), LLMTimeoutError)
+    assert isinstance(translate_exception(openai.APITimeoutError(request)), LLMTimeoutError)
     assert isinstance(translate_exception(TimeoutError("t")), LLMTimeoutError)
-    assert isinstance(translate_exception(APIConnectionError("refused")), LLMConnectionError)
-    assert isinstance(translate_exception(ConnectionResetError("reset")), LLMConnectionError)
-    assert isinstance(
-        translate_exception(ContextWindowExceededError("too long")), ContextWindowError
+    dropped = translate_exception(ConnectionResetError("reset"))
+    assert isinstance(dropped, LLMConnectionError) and dropped.retryable
+    too_long = litellm.ContextWindowExceededError("too long", model="m", llm_provider="openai")
+    assert isinstance(translate_exception(too_long), ContextWindowError)
+
+
+@pytest.mark.parametrize(
+    ("cause", "says"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (__import__("socket").gaierror(-2, "Name or service not known"), "host"),
+    ],
+    ids=["refused", "unknown-host"],
+)
+def test_connection_failures_are_not_retried_and_name_the_url(cause, says):
+    import openai
+
+    from opto.llm.openai_clients import sdk_http_module
+
+    http = sdk_http_module(openai)
+    sdk_error = _caused(
+        openai.APIConnectionError(request=_sdk_request()), http.ConnectError("x"), cause
     )
+    error = translate_exception(sdk_error, "m", base_url="http://127.0.0.1:9/v1")
+    assert isinstance(error, LLMConnectionError) and not error.retryable
+    assert says in str(error) and "http://127.0.0.1:9/v1" in str(error)
+    assert "OPTO_LLM_BASE_URL" in str(error) and "model='m'" in str(error)
+
+
+def test_classification_ignores_the_sdk_wording():
+    """The same exception types classify the same way whatever their messages say."""
+    import openai
+
+    for words in ("Connection error.", "Expecting value", "no 'choices'", "Missing credentials"):
+        sdk_error = _caused(
+            openai.APIConnectionError(message=words, request=_sdk_request()),
+            ConnectionRefusedError(111, words),
+        )
+        error = translate_exception(sdk_error, "m", base_url="http://h/v1")
+        assert isinstance(error, LLMConnectionError) and not error.retryable, words
+
+
+def _exchange(status, body, content_type="application/json"):
+    from opto.llm.http_observer import Exchange
+
+    exchange = Exchange()
+    exchange.start_response("http://h/v1/chat/completions", status, {"content-type": content_type})
+    exchange.take(body.encode())
+    exchange.body_complete = True
+    return exchange
+
+
+@pytest.mark.parametrize(
+    "body", ['{"foo": 1}', "not json{", "<html>Login</html>", '{"choices": []}', "[]"]
+)
+def test_a_2xx_body_that_is_not_a_completion_is_malformed_whatever_the_sdk_raised(body):
+    for raised in (RuntimeError("500 Internal Server Error"), ValueError("x")):
+        error = translate_exception(raised, "m", exchange=_exchange(200, body))
+        assert isinstance(error, MalformedResponseError) and not error.retryable
+        assert error.status_code == 200
+
+
+def test_an_error_status_is_typed_from_the_body_opto_read():
+    body = '{"error": {"message": "This model\'s maximum context length is 10", "code": null}}'
+    error = translate_exception(RuntimeError("x"), "m", exchange=_exchange(400, body))
+    assert isinstance(error, ContextWindowError)
+    quota = '{"error": {"message": "no", "code": "insufficient_quota"}}'
+    error = translate_exception(RuntimeError("x"), "m", exchange=_exchange(429, quota))
+    assert isinstance(error, RateLimitError) and not error.retryable
+    error = translate_exception(RuntimeError("x"), "m", exchange=_exchange(502, "<html>bad</html>"))
+    assert isinstance(error, ServerError) and "bad" in str(error)
 
 
 def test_translate_bodies_that_are_not_completions():
     assert isinstance(
         translate_exception(json.JSONDecodeError("Expecting value", "x", 0)), MalformedResponseError
     )
-    ok_but_broken = APIStatusError(500, "parse failure")
-    ok_but_broken.response.status_code = 200
-    assert isinstance(translate_exception(ok_but_broken), MalformedResponseError)
 
 
 def test_translate_unknown_keyword_and_other_errors():

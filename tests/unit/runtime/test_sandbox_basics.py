@@ -207,3 +207,18 @@ def test_the_environment_is_not_passed_on(monkeypatch, sandbox):
     assert sandbox.load(code, "f")() == (None, None)
     extra = SubprocessPolicy(env={"EXTRA": "yes"}, echo_output=False)
     assert extra.load(code, "f")() == (None, "yes")
+
+
+def test_numeric_kernel_settings_reach_the_child_so_it_computes_like_the_parent(
+    monkeypatch, sandbox
+):
+    """OpenBLAS picks its kernels from OPENBLAS_CORETYPE; a child without it may round
+    differently from the parent (seen with numpy 2.4 on a machine that sets it)."""
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("NPY_DISABLE_CPU_FEATURES", "AVX512F")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "8")
+    code = (
+        "import os\ndef f():\n    return [os.environ.get(k) for k in "
+        "('OPENBLAS_CORETYPE', 'NPY_DISABLE_CPU_FEATURES', 'OPENBLAS_NUM_THREADS')]\n"
+    )
+    assert sandbox.load(code, "f")() == ["Haswell", "AVX512F", "1"]  # threads stay at one

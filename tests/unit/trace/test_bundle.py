@@ -3,7 +3,6 @@ import copy
 import pickle
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -165,7 +164,7 @@ def test_global_switch_disables_the_check():
     try:
         assert uses_global("!").data == "global prompt!"
     finally:
-        disable_external_dependencies_check(False)
+        disable_external_dependencies_check(None)  # back to each bundle's own setting
     with pytest.raises(TraceMissingInputsError):
         uses_global("!")
 
@@ -440,7 +439,7 @@ def test_bundles_defined_with_python_dash_c(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+        env={}
     )
     # Python 3.13 keeps the source of `python -c` in linecache; older versions keep none.
     found = "2" if sys.version_info >= (3, 13) else "SourceUnavailableError"

@@ -2,7 +2,6 @@ import json
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,8 +21,6 @@ from opto.trace import (
 from opto.trace.export import ExportError
 from opto.trace.modules import ModuleSerializationError
 from opto.trace.projections import BlackCodeFormatter, DocstringProjection, Projection
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 def helper_suffix(text):
@@ -187,7 +184,7 @@ def test_export_writes_a_standalone_file_that_runs(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PYTHONPATH": f"{tmp_path}:{REPO}"},
+        env={"PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["5 warm", "Welcome Ada."]
@@ -211,10 +208,12 @@ def test_to_data_unwraps_nested_containers():
 
 
 def test_apply_op_broadcasts_over_containers():
-    outputs = apply_op(trace.operators.add, [None, None], [node(1), node(2)], 10)
+    outputs = apply_op(trace.operators.add, [None, None], [node(1), node(2)], node(10))
     assert [o.data for o in outputs] == [11, 12]
-    result = apply_op(trace.operators.multiply, {"k": None}, {"k": node(3)}, 2)
+    result = apply_op(trace.operators.multiply, {"k": None}, {"k": node(3)}, node(2))
     assert result["k"].data == 6
+    with pytest.raises(TypeError):  # a plain value is neither a node nor a container
+        apply_op(trace.operators.add, [None], [node(1)], 10)
 
 
 def test_docstring_projection_keeps_the_docstring():

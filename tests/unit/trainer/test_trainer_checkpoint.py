@@ -36,7 +36,7 @@ def run_uninterrupted(algorithm, steps):
 
 
 @pytest.mark.parametrize(
-    "algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "ParetobasedPS"]
+    "algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "GEPA"]
 )
 def test_resuming_gives_the_same_run_as_not_stopping(tmp_path, algorithm):
     expected, expected_prompts = run_uninterrupted(algorithm, 6)

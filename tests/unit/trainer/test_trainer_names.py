@@ -30,7 +30,6 @@ def test_a_node_made_after_train_does_not_repeat_a_name_made_before():
     )
     after = node(2, trainable=True, name="w")
     assert after.name != before.name
-    assert agent.offset.name == "offset:0"  # the model's names are its own again
 
 
 def test_two_parameters_with_one_name_are_shown_apart_and_updated_by_identity():
@@ -138,3 +137,28 @@ def test_a_resume_in_the_same_process_sends_the_prompts_of_an_uninterrupted_run(
         num_steps=4,
     )
     assert first.prompts + second.prompts == whole.prompts
+
+
+def test_name_scopes_appended_directly_stay_in_their_thread():
+    from opto.trace.nodes import NAME_SCOPES
+
+    inside, outside = threading.Event(), threading.Event()
+    seen = {}
+
+    def scoped():
+        NAME_SCOPES.append("tool")  # as Trace code does
+        try:
+            seen["inside"] = node(0, name="y").name
+            inside.set()
+            outside.wait(5)
+        finally:
+            NAME_SCOPES.pop()
+
+    worker = threading.Thread(target=scoped)
+    worker.start()
+    inside.wait(5)
+    seen["outside"] = node(0, name="y").name
+    outside.set()
+    worker.join()
+    assert seen["inside"].startswith("tool/y:") and seen["outside"].startswith("y:")
+    assert NAME_SCOPES == []

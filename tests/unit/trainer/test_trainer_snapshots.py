@@ -7,7 +7,7 @@ from trainer_toys import Adder, Recorder, make_guide, optimizer_for
 from opto.trace import GRAPH, bundle, model, node
 from opto.trainer import apply_snapshot, take_snapshot, train
 from opto.trainer.loggers import NullLogger
-from opto.trainer.naming import canonical_names, model_nodes, step_names
+from opto.trainer.naming import canonical_names, fresh_names, model_nodes
 from opto.trainer.snapshots import SnapshotError, materialize, snapshot_key
 
 
@@ -61,9 +61,9 @@ def test_model_nodes_include_parameters_and_node_attributes():
 def test_canonical_names_renumber_in_example_order():
     agent = Adder(1)
     kept = model_nodes(agent)
-    with step_names(kept) as start:
-        late, early = agent(2), agent(1)
-        canonical_names([early, late], kept, start)
+    start = fresh_names(kept)
+    late, early = agent(2), agent(1)
+    canonical_names([early, late], kept, start)
     assert early.name == "add:0" and late.name == "add:1"
     assert early.parents[0].name == "int:0" and late.parents[0].name == "int:1"
     assert early._seq < late._seq
