@@ -52,6 +52,7 @@ from opto.optimizers.step_support import (
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+from opto.utils.rendering import render_json
 
 __all__ = [
     "FunctionFeedback",
@@ -260,7 +261,7 @@ class OptoPrime(Optimizer):
         """Past variables and feedback (empty before the first step or without memory)."""
         if not len(self.memory):
             return ""
-        entries = "\n".join(json.dumps(entry, indent=4, default=str) for entry in self.memory)
+        entries = "\n".join(render_json(entry) for entry in self.memory)
         return templates.MEMORY_LEAD + entries + "\n\n"
 
     def _example(self) -> str:

@@ -23,6 +23,7 @@ opto cannot bound the time user code takes there.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -52,6 +53,16 @@ def render_text(value: Any, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_
 def render_repr(value: Any, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) -> str:
     """``repr(value)``, bounded the same way (strings are quoted and cut too)."""
     return _Writer(max_chars, max_depth).top(value, quote=True)
+
+
+def render_json(value: Any, *, indent: int | None = 4) -> str:
+    """``json.dumps(value, indent=indent, default=str)`` as optimizers show their memory, but
+    never raising: values JSON cannot write (a container inside itself, an int too long for
+    text, nesting too deep) fall back to their bounded text."""
+    try:
+        return json.dumps(value, indent=indent, default=render_text)
+    except (TypeError, ValueError, RecursionError):
+        return render_repr(value)
 
 
 class _Full(Exception):

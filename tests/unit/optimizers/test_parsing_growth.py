@@ -133,6 +133,19 @@ def test_tag_helpers_are_linear(shape):
     check(lambda text: extract_between(text, "<a>", "</a>"), make)
 
 
+def test_trace_tag_helpers_are_linear():
+    from opto.optimizers.utils import (
+        extract_reasoning_and_remainder,
+        extract_xml_like_data,
+        strip_nested_blocks,
+    )
+
+    check(lambda text: strip_nested_blocks(text, "a"), lambda n: repeat_to("<a>x</a>", n))
+    check(lambda text: strip_nested_blocks(text, "a"), lambda n: repeat_to("<a>", n))
+    check(extract_reasoning_and_remainder, lambda n: repeat_to("<reasoning>", n))
+    check(extract_xml_like_data, lambda n: repeat_to("<reasoning>a</reasoning>", n))
+
+
 def test_is_terminate_is_linear():
     check(is_terminate, lambda n: repeat_to("TERMINATE", n))
     check(is_terminate, lambda n: repeat_to(" ", n, suffix="TERMINATE"))

@@ -1,5 +1,6 @@
 """The bounded renderer: str()/repr() for ordinary values, bounded text for the rest."""
 
+import json
 import time
 
 import pytest
@@ -134,3 +135,36 @@ def test_time_depends_on_the_limit_not_on_what_the_value_would_print_to():
     # 2**20 and 2**60 leaves print to the same 50,000 characters: the time may not grow
     # with the leaves (printing it all would take 2**40 times longer).
     assert seconds(60) < 4 * seconds(20)
+
+
+def test_render_json_is_json_dumps_for_json_and_never_raises():
+    from opto.utils.rendering import render_json
+
+    entry = {"variables": {"x0": [1, 2.5, None]}, "feedback": "ok", "tags": {3}}
+    assert render_json(entry) == json.dumps(entry, indent=4, default=str)
+    items = [1]
+    items.append(items)
+    assert render_json({"x0": items}) == "{'x0': [1, [...]]}"
+    assert "digits" in render_json({"x0": 10**5000})
+
+
+def test_optimizer_memory_of_a_parameter_that_cannot_be_written_as_json():
+    from opto.llm import DummyLLM
+    from opto.optimizers import OptoPrime
+    from opto.trace import node
+
+    items = [1]
+    items.append(items)
+    parameter = node(items, trainable=True, name="loop")
+    prompts = []
+
+    def teacher(*args, messages, **kwargs):
+        prompts.append(messages[-1]["content"])
+        return '{"reasoning": "r", "suggestion": {"other0": 1}}'
+
+    optimizer = OptoPrime([parameter], llm=DummyLLM(teacher), memory_size=2)
+    for _ in range(2):
+        optimizer.zero_feedback()
+        optimizer.backward(parameter, "fine")
+        optimizer.step()
+    assert "[1, [...]]" in prompts[1]
