@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 from opto.llm.budget import Budget, active_budgets, reserve_all
 from opto.llm.cache import LLMCache, get_cache, request_key, should_cache
 from opto.llm.config import NOT_CONFIGURED_HELP
+from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import (
     InvalidRequestError,
     LLMError,
@@ -225,6 +226,10 @@ class BaseLLM(abc.ABC):
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
         call = self._prepare(args, kwargs)
+        stand_in = active_dry_run()
+        if stand_in is not None:  # a dry run: record the request, send nothing
+            price = self._price(call.model)
+            return stand_in.answer(call.model, call.prompt_tokens, call.request, price)
         while True:
             cached = self._from_cache(call)
             if cached is not None:
@@ -251,6 +256,10 @@ class BaseLLM(abc.ABC):
     async def acall(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """The async form of `__call__`, sharing the same limit, cache, budgets and ledger."""
         call = self._prepare(args, kwargs)
+        stand_in = active_dry_run()
+        if stand_in is not None:
+            price = self._price(call.model)
+            return stand_in.answer(call.model, call.prompt_tokens, call.request, price)
         while True:
             cached = self._from_cache(call)
             if cached is not None:

@@ -24,6 +24,7 @@ from typing import Any, Union
 from opto.llm.base import BaseLLM, Call
 from opto.llm.cache import canonical_json, request_key
 from opto.llm.custom import CallableLLM
+from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import ReplayError, ReplayMissError, ScriptExhaustedError
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
@@ -259,14 +260,14 @@ class ReplayLLM(BaseLLM):
             self._save()
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
-        if self.recorder is None:
+        if self.recorder is None or active_dry_run() is not None:  # a dry run records nothing
             return super().__call__(*args, **kwargs)
         response = self.recorder(*args, **kwargs)
         self._store(_replay_request(args, kwargs), response, self.recorder.model or "")
         return response
 
     async def acall(self, *args: Any, **kwargs: Any) -> ChatResponse:
-        if self.recorder is None:
+        if self.recorder is None or active_dry_run() is not None:
             return await super().acall(*args, **kwargs)
         response = await self.recorder.acall(*args, **kwargs)
         self._store(_replay_request(args, kwargs), response, self.recorder.model or "")

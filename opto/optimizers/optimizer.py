@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
+from opto.optimizers.step_display import step_result_html, step_result_repr
 from opto.optimizers.updates import apply_projections
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import GraphPropagator, Propagator
@@ -46,6 +47,12 @@ class StepResult(dict):
         self.unknown = list(unknown or [])
         self.terminated = terminated
         self.error = error
+
+    def __repr__(self) -> str:
+        return step_result_repr(self)
+
+    def _repr_html_(self) -> str:
+        return step_result_html(self)
 
 
 class AbstractOptimizer:

@@ -5,6 +5,7 @@
       datasets.json     the datasets, when JSON can hold them (so resume needs only the model)
       checkpoint.json   the last checkpoint, replaced atomically (a kill leaves old or new)
       run.jsonl         one record per step and event
+      proposals.jsonl   each optimizer step: prompt, reply, what was applied, values, graph
       llm-cache/        every LLM reply of the run, so re-running a step after a kill is free
       best_model.json   the best parameters so far (Module.save format)
 
@@ -65,6 +66,7 @@ class RunDirectory:
         self.config_path = self.path / "config.json"
         self.datasets_path = self.path / "datasets.json"
         self.log_path = self.path / "run.jsonl"
+        self.proposals_path = self.path / "proposals.jsonl"
         self.cache_dir = self.path / "llm-cache"
         self.model_path = self.path / "best_model.json"
 

@@ -90,7 +90,9 @@ class ConsoleLogger(BaseLogger):
         self._print(line)
 
     def log_event(self, event: str, record: dict[str, Any]) -> None:
-        details = record.get("message") or ""
+        from rich.markup import escape
+
+        details = escape(str(record.get("message") or ""))  # text, not console markup
         self._print(f"[bold]{event}[/bold] {details}".rstrip())
 
     def _update_bar(self, record: dict[str, Any], line: str) -> None:

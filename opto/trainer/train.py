@@ -19,6 +19,12 @@ from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
 from opto.trainer.algorithms.base import IgnoredOptionWarning, Trainer, TrainResult
 from opto.trainer.checkpoint import CheckpointError, RunDirectory
+from opto.trainer.estimate import (
+    Estimate,
+    EstimateReady,
+    estimate_training,
+    script_estimate_requested,
+)
 from opto.trainer.guide import Guide, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
@@ -57,13 +63,16 @@ def train(
     optimizer_kwargs: dict | list[dict] | None = None,
     guide_kwargs: dict | None = None,
     logger_kwargs: dict | None = None,
+    dry_run: bool = False,
     **trainer_kwargs: Any,
-) -> TrainResult:
+) -> TrainResult | Estimate:
     """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
 
     ``trainer_kwargs`` go to the algorithm's ``train`` (batch_size, num_epochs, num_steps,
     validate_dataset, run_dir, resume, max_cost, ...); names neither opto nor Trace knows are
     an error. ``algorithm`` may also be an algorithm object already built for this model.
+    ``dry_run=True`` trains nothing and calls no model: it returns an ``Estimate`` of the
+    calls, tokens and cost the run would spend (see ``opto.trainer.estimate``).
     """
     dataset_check(train_dataset)
     if isinstance(model, ParameterNode):
@@ -85,6 +94,11 @@ def train(
         trainer = load_trainer_class(algorithm)(
             model, optimizers if len(optimizers) > 1 else optimizers[0], logger=logger
         )
+    if dry_run or script_estimate_requested():
+        estimate = estimate_training(trainer, guide, train_dataset, trainer_kwargs)
+        if script_estimate_requested():
+            raise EstimateReady(estimate)
+        return estimate
     return trainer.train(guide=guide, train_dataset=train_dataset, **trainer_kwargs)
 
 

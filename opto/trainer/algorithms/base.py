@@ -16,6 +16,7 @@ from typing import Any
 from opto.optimizers.optimizer import Optimizer
 from opto.trace.modules import Module
 from opto.trainer.loggers import BaseLogger, ConsoleLogger
+from opto.trainer.result_display import result_html, result_line, result_summary
 
 
 class IgnoredOptionWarning(UserWarning):
@@ -149,7 +150,11 @@ def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]
 
 @dataclass
 class TrainResult:
-    """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``."""
+    """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``.
+
+    ``usage`` holds the run's ``calls``, ``cache_hits``, ``prompt_tokens``,
+    ``completion_tokens``, ``tokens`` and ``cost`` (earlier sessions of a resumed run included).
+    """
 
     best_parameters: dict[str, Any]
     best_score: float | None
@@ -160,7 +165,18 @@ class TrainResult:
     stopped: str
     run_dir: Path | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self):
         yield self.train_scores
         yield self.test_score
+
+    def summary(self) -> str:
+        """A few lines: best score, steps, calls, tokens, cost and where the run is saved."""
+        return result_summary(self)
+
+    def __repr__(self) -> str:
+        return result_line(self)
+
+    def _repr_html_(self) -> str:
+        return result_html(self)

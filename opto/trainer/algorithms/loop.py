@@ -38,6 +38,7 @@ from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
 from opto.trainer.naming import canonical_model_names, canonical_names, model_nodes
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
+from opto.trainer.run_record import ProposalLog, describe_components
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
 from opto.utils.json_values import storage_problem
@@ -85,6 +86,7 @@ class SearchLoop(Trainer):
         loggers = [self.logger]
         self._jsonl = JSONLinesLogger(self.run_dir.log_path) if self.run_dir else None
         self.log = CompositeLogger(*loggers, self._jsonl)
+        self.proposals = ProposalLog(self.run_dir.proposals_path if self.run_dir else None)
         if self.run_dir:
             self.run_dir.remove_leftovers()
         resuming = bool(self.run_dir and self.run_dir.has_checkpoint())
@@ -136,6 +138,7 @@ class SearchLoop(Trainer):
                 {
                     "algorithm": type(self).__name__,
                     "options": options_to_save(self.options),
+                    "components": describe_components(self),
                     "fingerprints": self._fingerprints(),
                 }
             )
@@ -163,15 +166,17 @@ class SearchLoop(Trainer):
         for parent in parents:
             for _ in range(self.plan.proposals):
                 indices = self.loader.next_indices()
+                self.proposals.start(optimizer)
                 scores, snapshot = self._propose(parent, indices, optimizer)
                 parent.rollouts.append(aggregate_score_dicts(scores))
                 batch_score = scalarize(parent.rollouts[-1], self.objective)
                 train_score = batch_score if train_score is None else train_score
                 key = snapshot_key(snapshot) if snapshot is not None else None
+                child = None
                 if key and not self.pool.find(key) and all(c.key != key for c, _, _ in proposed):
-                    proposed.append(
-                        (self.pool.new(snapshot, parent.id, step), batch_score, indices)
-                    )
+                    child = self.pool.new(snapshot, parent.id, step)
+                    proposed.append((child, batch_score, indices))
+                self.proposals.finish(step, parent, child, snapshot, optimizer)
         kept = self._gate(proposed)
         if self.plan.validate and kept:
             self._validate(kept)
@@ -326,6 +331,7 @@ class SearchLoop(Trainer):
             "train_score": self.train_scores[-1] if self.train_scores else None,
             "validation_score": validation,
             "best_score": current.score(self.objective),
+            "best_scores": current.score_dict(),
             "test_score": self.test_scores[-1][1]
             if self.test_scores and self.test_scores[-1][0] == self.step
             else None,
@@ -356,8 +362,7 @@ class SearchLoop(Trainer):
             state["stopped"] = stopped
             self._checkpoint(state)
         self.log.log_event("stop", {"step": self.step, "message": stopped, "stopped": stopped})
-        self.log.close()
-        return TrainResult(
+        result = TrainResult(
             best_parameters=copy.deepcopy(best.snapshot),
             best_score=best.score(self.objective),
             best_scores=best.score_dict(),
@@ -367,7 +372,12 @@ class SearchLoop(Trainer):
             stopped=stopped,
             run_dir=self.run_dir.path if self.run_dir else None,
             history=list(self.history),
+            usage=self.meter.totals(),
         )
+        self.log.log_event("summary", {"step": self.step, "message": result.summary()})
+        self.log.close()
+        self.proposals.close()
+        return result
 
     # -- state -----------------------------------------------------------------------------
 

@@ -99,7 +99,9 @@ def test_the_run_directory_holds_config_checkpoint_log_and_model(tmp_path):
         "checkpoint",
         "checkpoint",
         "stop",
+        "summary",
     ]
+    assert records[-1]["message"].startswith("Training finished")
     step = records[1]
     assert step["step"] == 1 and step["parameters"] == {"offset": 5}
     assert {"train_score", "best_score", "tokens", "cost", "calls", "elapsed_s", "epoch"} <= set(
