@@ -13,7 +13,6 @@ each step is recorded, and the prompt can be held to a token budget.
 from __future__ import annotations
 
 import json
-import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -53,6 +52,7 @@ from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
 from opto.utils.rendering import render_json
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "FunctionFeedback",
@@ -412,6 +412,9 @@ class OptoPrime(Optimizer):
         )
 
     def _step(self, verbose: bool | str = False, mask: Sequence[str] | None = None) -> StepResult:
+        no_feedback = self.missing_feedback()
+        if no_feedback is not None:
+            return StepResult(error=no_feedback)
         summary = self.summarize()
         system_prompt, user_prompt = self.construct_prompt(summary, mask=mask)
         self._call_usages = []
@@ -461,7 +464,7 @@ class OptoPrime(Optimizer):
             error = parsed.error or "the reply has no suggestion"
             if not self.ignore_extraction_error:
                 raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-            warnings.warn(f"OptoPrime: no suggestion in the LLM reply ({error})", stacklevel=5)
+            warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
         return StepResult(
             plan.accepted,
             refused=plan.refused,

@@ -188,6 +188,9 @@ class TextGrad(Optimizer):
         return text
 
     def _step(self, verbose: bool = False) -> StepResult:
+        no_feedback = self.missing_feedback()
+        if no_feedback is not None:
+            return StepResult(error=no_feedback)
         graph = self.trace_graph
         nodes = [node for _, node in graph.graph]
         members = {id(node) for node in nodes}

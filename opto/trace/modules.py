@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from opto.trace.containers import ParameterContainer
+from opto.trace.display import module_html, module_repr
 from opto.utils.atomic import atomic_write_json
 from opto.utils.json_values import (
     DamagedValue,
@@ -20,6 +20,7 @@ from opto.utils.json_values import (
     decode_value,
     encode_value,
 )
+from opto.utils.user_warnings import warn_user
 
 FORMAT = "opto.module/1"
 
@@ -36,6 +37,18 @@ class Module(ParameterContainer):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        """The parameters, one line each, as PyTorch prints a module (a class of the user's
+        that defines ``__repr__`` keeps its own)."""
+        try:
+            return module_repr(self)
+        except Exception:  # a half-built module still prints
+            return object.__repr__(self)
+
+    def _repr_html_(self) -> str:
+        """The parameter table a notebook shows."""
+        return module_html(self)
 
     def save(self, file_name: str | os.PathLike) -> Path:
         """Write the parameter values to the file ``file_name`` as JSON (atomically)."""
@@ -75,7 +88,7 @@ class Module(ParameterContainer):
             raise ModuleSerializationError(f"{path} has no value for parameter(s) {missing}")
         extra = sorted(set(stored) - set(current))
         if extra:
-            warnings.warn(f"{path} has values for unknown parameter(s) {extra}", stacklevel=2)
+            warn_user(f"{path} has values for unknown parameter(s) {extra}")
         values = {}
         for name, parameter in current.items():
             try:

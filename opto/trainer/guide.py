@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from opto.llm.base import BaseLLM
+from opto.llm.config import NOT_CONFIGURED_HELP, is_configured
+from opto.llm.errors import LLMNotConfiguredError
 from opto.trainer.objectives import to_score_dict
 from opto.trainer.suggest import Suggest
 from opto.utils.atomic import atomic_write_json
@@ -166,6 +168,18 @@ def _positional_count(function: Callable[..., Any]) -> int:
     return sum(1 for p in parameters if p.kind in kinds)
 
 
+JUDGE_NEEDS_A_MODEL = (
+    "LLMJudge (the guide train() uses when no guide= is given) asks an LLM whether each answer "
+    "is right, but it has no model and none is configured.\n"
+    "Score with a metric instead, e.g. train(..., guide=lambda question, answer, info: "
+    "float(answer == info)): a function of (response, reference) or (query, response, "
+    "reference) returning a number, a dict of numbers or (score, feedback); or "
+    "guide='ExactMatchGuide'.\n"
+    "Or give the judge a model: guide_kwargs={'model': 'gpt-4o-mini'}, guide=LLMJudge(llm=...), "
+    "or configure one for every client:\n" + NOT_CONFIGURED_HELP
+)
+
+
 class LLMJudge(Guide):
     """An LLM compares the response with the reference: score 1 when it says it is correct.
 
@@ -209,12 +223,19 @@ class LLMJudge(Guide):
         if self._llm is None:
             from opto.llm import LLM
 
+            self.require_model()
             self._llm = LLM(self.model)
         return self._llm
 
     @llm.setter
     def llm(self, value: Any) -> None:
         self._llm = value
+
+    def require_model(self) -> None:
+        """Raise `LLMNotConfiguredError`, saying how to pass a metric instead, when this judge
+        has no client, no model and no LLM is configured (``train`` checks before it starts)."""
+        if self._llm is None and self.model is None and not is_configured():
+            raise LLMNotConfiguredError(JUDGE_NEEDS_A_MODEL)
 
     def get_feedback(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any

@@ -159,6 +159,7 @@ class SearchLoop(Trainer):
 
     def _step(self) -> None:
         step = self.step + 1
+        epoch = self.loader.n_epochs + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
         parents = self.plan.selector.select(self.pool, self.objective, self.rng)
         proposed: list[tuple[Candidate, float, list[int]]] = []
@@ -192,7 +193,7 @@ class SearchLoop(Trainer):
         apply_snapshot(self.agent, current.snapshot)
         self.step = step
         self.train_scores.append(train_score)
-        self._last = {"new_candidates": len(proposed), "accepted": len(kept)}
+        self._last = {"new_candidates": len(proposed), "accepted": len(kept), "epoch": epoch}
 
     def _propose(
         self, parent: Candidate, indices: list[int], optimizer: Any
@@ -327,7 +328,9 @@ class SearchLoop(Trainer):
         return {
             "step": self.step,
             "total_steps": self.options["num_steps"],
-            "epoch": self.loader.n_epochs,
+            "num_epochs": None
+            if self.options["num_steps"] is not None
+            else self.options["num_epochs"],
             "train_score": self.train_scores[-1] if self.train_scores else None,
             "validation_score": validation,
             "best_score": current.score(self.objective),
