@@ -14,7 +14,6 @@ import copy
 import json
 import random
 import time
-import warnings
 from typing import Any
 
 from opto.llm.errors import BudgetError
@@ -42,6 +41,7 @@ from opto.trainer.run_record import ProposalLog, describe_components
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
 from opto.utils.json_values import storage_problem
+from opto.utils.user_warnings import warn_user
 
 
 class SearchLoop(Trainer):
@@ -235,7 +235,7 @@ class SearchLoop(Trainer):
         if problem is None:
             return True
         message = f"the value proposed for {path} was not applied: it holds {problem}"
-        warnings.warn(message, stacklevel=2)
+        warn_user(message)
         self.log.log_event("refused", {"step": self.step + 1, "message": message})
         return False
 
