@@ -23,6 +23,7 @@ from opto.trace.abstract_node import (
 )
 from opto.trace.display import node_html
 from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
 
 if TYPE_CHECKING:
@@ -520,7 +521,7 @@ def format_exception_data(error: BaseException) -> str:
     type_name = (
         cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
-    return f"({type_name}) {error}"
+    return f"({type_name}) {render_text(error)}"
 
 
 def node(

@@ -22,6 +22,7 @@ from opto.llm.errors import LLMNotConfiguredError
 from opto.trainer.objectives import to_score_dict
 from opto.trainer.suggest import Suggest
 from opto.utils.atomic import atomic_write_json
+from opto.utils.rendering import render_repr, render_text
 
 __all__ = [
     "AutoGuide",
@@ -131,7 +132,7 @@ class MetricGuide(Guide):
         if min(values) >= self.correct_at:
             return "Correct."
         shown = ", ".join(f"{k}={v:.3g}" for k, v in to_score_dict(score).items())
-        return f"Incorrect ({shown}). Expected {reference!r}, got {response!r}."
+        return f"Incorrect ({shown}). Expected {render_repr(reference)}, got {render_repr(response)}."
 
 
 def as_guide(guide: Any, **kwargs: Any) -> Guide:
@@ -242,9 +243,9 @@ class LLMJudge(Guide):
         if reference is None:
             raise ValueError("LLMJudge needs the reference answer (the example's info)")
         prompt = self.prompt_template.format(
-            query=query,
-            response=response,
-            reference=reference,
+            query=_formattable(query),
+            response=_formattable(response),
+            reference=_formattable(reference),
             correctness_template=self.correctness_template,
             incorrectness_template=self.DEFAULT_INCORRECTNESS_TEMPLATE,
         )
@@ -257,8 +258,19 @@ class LLMJudge(Guide):
         text = text or ""
         score = 1.0 if self.correctness_template in text else 0.0
         if self.use_formatted_response:
+            query, response, reference = map(render_text, (query, response, reference))
             text = (
                 f"Query: {query}\nStudent's answer: {response}\nCorrect answer: {reference}\n"
                 f"Judge's feedback:\n{text}"
             )
         return score, text
+
+
+def _formattable(value: Any) -> Any:
+    """``value`` for ``str.format``: strings and small numbers as they are (so format specs
+    in a user template still apply), anything else as its bounded text."""
+    if isinstance(value, (str, float)) or (
+        isinstance(value, int) and value.bit_length() <= 10_000
+    ):
+        return value
+    return render_text(value)
