@@ -9,7 +9,12 @@ progress is one ``RunState``. Trace's search-template family (``PrioritySearch``
 ``StreamingPrioritySearch``, ``POLCA``) is built on ``opto.trainer.search_template``.
 """
 
-from opto.trainer.algorithms.acceptance import AcceptAll, AcceptanceCriterion, ImprovementGate
+from opto.trainer.algorithms.acceptance import (
+    AcceptAll,
+    AcceptanceCriterion,
+    ImprovementGate,
+    Trial,
+)
 from opto.trainer.algorithms.base import AbstractAlgorithm, AlgorithmBase, Trainer, TrainResult
 from opto.trainer.algorithms.candidates import Candidate, Pool
 from opto.trainer.algorithms.classical_algorithms import (
@@ -75,6 +80,7 @@ __all__ = [
     "StreamingPrioritySearch",
     "TrainResult",
     "Trainer",
+    "Trial",
     "UCBSearchAlgorithm",
     "ValidationSet",
 ]

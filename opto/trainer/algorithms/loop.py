@@ -21,6 +21,7 @@ import math
 from typing import Any
 
 from opto.llm.errors import BudgetError
+from opto.trainer.algorithms.acceptance import Trial
 from opto.trainer.algorithms.base import Trainer, TrainResult, as_optimizer_list
 from opto.trainer.algorithms.candidate_scoring import CandidateScoring, RunValidationSet
 from opto.trainer.algorithms.candidates import Candidate, Pool
@@ -226,7 +227,7 @@ class LoopRun:
         epoch = state.epoch + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
         parents = plan.selector.select(state.pool, self.objective, state.rng)
-        proposed: list[tuple[Candidate, float, list[int]]] = []
+        proposed: list[tuple[Candidate, Candidate, float, list[int]]] = []
         train_score = None
         for parent in parents:
             for _ in range(plan.proposals):
@@ -238,9 +239,9 @@ class LoopRun:
                 train_score = batch_score if train_score is None else train_score
                 key = snapshot_key(snapshot) if snapshot is not None else None
                 child = None
-                if key and not state.pool.find(key) and all(c.key != key for c, _, _ in proposed):
+                if key and not state.pool.find(key) and all(c.key != key for c, *_ in proposed):
                     child = state.pool.new(snapshot, parent.id, step)
-                    proposed.append((child, batch_score, indices))
+                    proposed.append((child, parent, batch_score, indices))
                 self.output.proposals.finish(step, parent, child, snapshot, optimizer)
         accepted = self._accepted(proposed)
         kept = plan.evaluation.evaluate(accepted, self.validation) if accepted else []
@@ -295,7 +296,9 @@ class LoopRun:
         self.output.event("refused", self.state.step + 1, message)
         return False
 
-    def _accepted(self, proposed: list[tuple[Candidate, float, list[int]]]) -> list[Candidate]:
+    def _accepted(
+        self, proposed: list[tuple[Candidate, Candidate, float, list[int]]]
+    ) -> list[Candidate]:
         """The children the acceptance criterion lets through, scored on their minibatch
         first when the criterion or the evaluation policy wants it."""
         if not proposed:
@@ -303,16 +306,18 @@ class LoopRun:
         child_scores = [math.nan] * len(proposed)
         if self.plan.scores_children_on_minibatch:
             loader = self.state.loader
-            jobs = [(c.snapshot, *loader.batch(indices)) for c, _, indices in proposed]
+            jobs = [(child.snapshot, *loader.batch(indices)) for child, _, _, indices in proposed]
             means = self.scoring.mean_scores(self.guide, jobs, "Scoring new candidates")
-            for position, ((child, _, _), scores) in enumerate(zip(proposed, means, strict=True)):
+            for position, ((child, *_), scores) in enumerate(zip(proposed, means, strict=True)):
                 child.rollouts.append(scores)
                 child_scores[position] = scalarize(scores, self.objective)
-        acceptance = self.plan.acceptance
+        acceptance, pool = self.plan.acceptance, self.state.pool
         return [
             child
-            for (child, parent_score, _), child_score in zip(proposed, child_scores, strict=True)
-            if acceptance.accept(parent_score, child_score)
+            for (child, parent, parent_score, _), child_score in zip(
+                proposed, child_scores, strict=True
+            )
+            if acceptance.accept(Trial(child, parent, parent_score, child_score, pool))
         ]
 
     def _validate_pending(self) -> None:

@@ -112,4 +112,5 @@ def _one_of(part: str, given: object, **shorthands: bool) -> None:
     """Refuse a part given together with a shorthand setting that would make it."""
     used = [name for name, set_ in shorthands.items() if set_]
     if given is not None and used:
-        raise TypeError(f"give {part}= or {', '.join(used)}=, not both")
+        shorthand = ", ".join(f"{name}=" for name in used)
+        raise TypeError(f"give {part}= or {shorthand}, not both")
