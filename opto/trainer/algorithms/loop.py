@@ -37,6 +37,7 @@ from opto.trainer.checkpoint import (
     run_cache,
 )
 from opto.trainer.evaluators import run_calls, standard_forward
+from opto.trainer.guide import as_guide
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.naming import canonical_model_names, canonical_names, model_nodes
 from opto.trainer.objectives import ObjectiveConfig, aggregate_score_dicts, scalarize, to_score_dict
@@ -108,7 +109,7 @@ class LoopRun:
         self.trainer = trainer
         self.agent = trainer.agent
         self.optimizers = trainer.optimizers
-        self.guide = guide
+        self.guide = as_guide(guide)
         self.options = options
         self.objective: ObjectiveConfig = options["objective_config"]
         self.plan = trainer.strategies(options)
@@ -125,7 +126,7 @@ class LoopRun:
         }
         self.scoring = CandidateScoring(self.agent, options)
         self.validation = RunValidationSet(
-            self.scoring, validate_data, options["validate_guide"] or guide
+            self.scoring, validate_data, options["validate_guide"] or self.guide
         )
         self.paths = paths_by_parameter(self.agent)
         self.output = RunOutput(trainer.logger, options["run_dir"])
