@@ -101,29 +101,9 @@ def test_restore_goes_back_to_a_saved_point_but_keeps_what_was_spent():
     assert state.usage.totals() == spent
 
 
-def test_a_resumed_run_ends_in_the_state_of_one_never_stopped(tmp_path):
-    uninterrupted, prompts = trained(GEPA, steps=5)
-    _, first_prompts = trained(GEPA, steps=2, run_dir=tmp_path)
-    GRAPH.clear()
-    agent = Adder(0)
-    recorder = Recorder(noisy_reply)
-    result = resume(
-        tmp_path,
-        model=agent,
-        guide=make_guide(),
-        optimizer=optimizer_for(agent, recorder, memory_size=2),
-        logger=NullLogger(),
-        num_steps=5,
-    )
-    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
-    assert without(checkpoint) == without(uninterrupted.state.to_json())
-    assert first_prompts.prompts + recorder.prompts == prompts.prompts
-    assert result.best_parameters == uninterrupted.state.current.snapshot
-
-
-def test_a_checkpoint_written_before_the_state_object_resumes(tmp_path):
-    run_dir = tmp_path / "run"
-    shutil.copytree(OLD_RUN, run_dir)
+def resumed(run_dir, steps):
+    """Continue the run in ``run_dir`` to ``steps`` steps as a new process would: the
+    result, the prompts of this session and the checkpoint written at the end."""
     GRAPH.clear()
     agent = Adder(0)
     recorder = Recorder(noisy_reply)
@@ -133,14 +113,28 @@ def test_a_checkpoint_written_before_the_state_object_resumes(tmp_path):
         guide=make_guide(),
         optimizer=optimizer_for(agent, recorder, memory_size=2),
         logger=NullLogger(),
-        num_steps=4,
+        num_steps=steps,
     )
+    return result, recorder.prompts, json.loads((run_dir / "checkpoint.json").read_text())
+
+
+def test_a_resumed_run_ends_in_the_state_of_one_never_stopped(tmp_path):
+    uninterrupted, prompts = trained(GEPA, steps=5)
+    _, first_prompts = trained(GEPA, steps=2, run_dir=tmp_path)
+    result, second_prompts, checkpoint = resumed(tmp_path, 5)
+    assert without(checkpoint) == without(uninterrupted.state.to_json())
+    assert first_prompts.prompts + second_prompts == prompts.prompts
+    assert result.best_parameters == uninterrupted.state.current.snapshot
+
+
+def test_a_checkpoint_written_before_the_state_object_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(OLD_RUN, run_dir)
+    result, resumed_prompts, checkpoint = resumed(run_dir, 4)
     uninterrupted, prompts = trained(GEPA, steps=4)
     assert result.steps == 4 and result.stopped == "completed"
-    assert recorder.prompts == prompts.prompts[2:]  # steps 3 and 4, byte for byte
-    checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
-    expected = without(uninterrupted.state.to_json())
-    assert without(checkpoint) == expected
+    assert resumed_prompts == prompts.prompts[2:]  # steps 3 and 4, byte for byte
+    assert without(checkpoint) == without(uninterrupted.state.to_json())
 
 
 @pytest.mark.parametrize(
