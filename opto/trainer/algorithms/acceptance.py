@@ -25,7 +25,7 @@ class Trial:
         parent: the candidate it was proposed from.
         parent_score: the parent's score on the child's minibatch.
         child_score: the child's score on it; ``nan`` when nothing asked for it.
-        pool: the pool before this step's children enter it.
+        pool: the pool before this step's children enter it (to read, not to change).
     """
 
     child: Candidate

@@ -228,7 +228,7 @@ class LoopRun:
         epoch = state.epoch + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
         parents = plan.selector.select(state.pool, self.objective, state.rng)
-        proposed: list[tuple[Candidate, Candidate, float, list[int]]] = []
+        proposed: list[tuple[Trial, list[int]]] = []  # each new child, and its minibatch
         train_score = None
         for parent in parents:
             for _ in range(plan.proposals):
@@ -240,9 +240,14 @@ class LoopRun:
                 train_score = batch_score if train_score is None else train_score
                 key = snapshot_key(snapshot) if snapshot is not None else None
                 child = None
-                if key and not state.pool.find(key) and all(c.key != key for c, *_ in proposed):
+                if (
+                    key
+                    and not state.pool.find(key)
+                    and all(t.child.key != key for t, _ in proposed)
+                ):
                     child = state.pool.new(snapshot, parent.id, step)
-                    proposed.append((child, parent, batch_score, indices))
+                    trial = Trial(child, parent, batch_score, math.nan, state.pool)
+                    proposed.append((trial, indices))
                 self.output.proposals.finish(step, parent, child, snapshot, optimizer)
         accepted = self._accepted(proposed)
         kept = plan.evaluation.evaluate(accepted, self.validation) if accepted else []
@@ -297,29 +302,17 @@ class LoopRun:
         self.output.event("refused", self.state.step + 1, message)
         return False
 
-    def _accepted(
-        self, proposed: list[tuple[Candidate, Candidate, float, list[int]]]
-    ) -> list[Candidate]:
+    def _accepted(self, proposed: list[tuple[Trial, list[int]]]) -> list[Candidate]:
         """The children the acceptance criterion lets through, scored on their minibatch
         first when the criterion or the evaluation policy wants it."""
-        if not proposed:
-            return []
-        child_scores = [math.nan] * len(proposed)
-        if self.plan.scores_children_on_minibatch:
+        if proposed and self.plan.scores_children_on_minibatch:
             loader = self.state.loader
-            jobs = [(child.snapshot, *loader.batch(indices)) for child, _, _, indices in proposed]
+            jobs = [(trial.child.snapshot, *loader.batch(indices)) for trial, indices in proposed]
             means = self.scoring.mean_scores(self.guide, jobs, "Scoring new candidates")
-            for position, ((child, *_), scores) in enumerate(zip(proposed, means, strict=True)):
-                child.rollouts.append(scores)
-                child_scores[position] = scalarize(scores, self.objective)
-        acceptance, pool = self.plan.acceptance, self.state.pool
-        return [
-            child
-            for (child, parent, parent_score, _), child_score in zip(
-                proposed, child_scores, strict=True
-            )
-            if acceptance.accept(Trial(child, parent, parent_score, child_score, pool))
-        ]
+            for (trial, _), scores in zip(proposed, means, strict=True):
+                trial.child.rollouts.append(scores)
+                trial.child_score = scalarize(scores, self.objective)
+        return [trial.child for trial, _ in proposed if self.plan.acceptance.accept(trial)]
 
     def _validate_pending(self) -> None:
         """Evaluate the pool's candidates that have no validation scores (the first one, or
