@@ -39,6 +39,10 @@ class EvaluationPolicy:
         minibatch: also score each child on the minibatch it came from.
     """
 
+    minibatch = False
+    """Whether children are also scored on their minibatch (a subclass that does not call
+    this ``__init__`` keeps this default)."""
+
     def __init__(self, minibatch: bool = False) -> None:
         self.minibatch = minibatch
 
