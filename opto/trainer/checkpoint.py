@@ -25,15 +25,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from opto.llm.budget import budget
+from opto.llm.cache import cache_scope
+from opto.llm.usage import UsageLedger, usage_scope
 from opto.trace.modules import encode_parameter
-from opto.trainer.checkpoint_schema import (
-    CheckpointError,
-    DocumentPath,
-    check_checkpoint,
-    need_dict,
-    need_str,
-)
-from opto.utils.atomic import atomic_write_json, atomic_write_text, remove_leftovers
+from opto.trainer.checkpoint_schema import CheckpointError, DocumentPath, need_dict, need_str
+from opto.utils.atomic import atomic_write_text, remove_leftovers
 from opto.utils.json_values import decode_value
 
 CHECKPOINT_FORMAT = "opto.trainer.checkpoint/1"
@@ -78,18 +75,14 @@ class RunDirectory:
         written = (self.checkpoint_path, self.config_path, self.datasets_path, self.model_path)
         return [leftover for path in written for leftover in remove_leftovers(path)]
 
-    def write_checkpoint(self, state: dict[str, Any]) -> Path:
-        document = {"format": CHECKPOINT_FORMAT, **state}
+    def write_checkpoint(self, document: dict[str, Any]) -> Path:
+        """Replace the checkpoint with ``document`` (``RunState.to_json()``), atomically."""
         return atomic_write_text(self.checkpoint_path, json.dumps(document, indent=1) + "\n")
 
-    def read_checkpoint(self) -> dict[str, Any]:
-        """The checkpoint, checked to be one a run could have written (``CheckpointError``)."""
-        document = self._read(self.checkpoint_path, "checkpoint", finite=True)
-        if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(
-                f"{self.checkpoint_path} is not an opto trainer checkpoint ({CHECKPOINT_FORMAT})"
-            )
-        return check_checkpoint(document, str(self.checkpoint_path))
+    def read_checkpoint(self) -> Any:
+        """The checkpoint as parsed JSON, refusing what is not JSON or holds NaN or infinities
+        (``CheckpointError``). Untrusted still: ``RunState.from_json`` checks the rest."""
+        return self._read(self.checkpoint_path, "checkpoint", finite=True)
 
     def write_config(self, config: dict[str, Any]) -> Path:
         return atomic_write_text(
@@ -164,8 +157,6 @@ def run_cache(directory: Path | None) -> Iterator[None]:
     if directory is None:
         yield
         return
-    from opto.llm.cache import cache_scope
-
     with cache_scope(directory, enabled=True):
         yield
 
@@ -182,15 +173,11 @@ class UsageMeter:
     """
 
     def __init__(self, before: dict[str, Any] | None = None) -> None:
-        from opto.llm import UsageLedger
-
         self._ledger = UsageLedger()
         self._before = {name: (before or {}).get(name, 0) for name in USAGE_FIELDS}
 
     def counting(self) -> contextlib.AbstractContextManager:
         """Count the calls made in this thread or task (and what it hands its context to)."""
-        from opto.llm import usage_scope
-
         return usage_scope(self._ledger)
 
     def totals(self) -> dict[str, Any]:
@@ -209,13 +196,7 @@ def run_budget(
     if max_cost is None and max_calls is None:
         yield
         return
-    from opto.llm import budget
-
     cost_left = None if max_cost is None else max(0.0, max_cost - spent.get("cost", 0.0))
     calls_left = None if max_calls is None else max(0, max_calls - spent.get("calls", 0))
     with budget(max_cost=cost_left, max_calls=calls_left, name="training budget"):
         yield
-
-
-def write_json(path: Path, value: Any) -> Path:
-    return atomic_write_json(path, value)

@@ -5,7 +5,8 @@ A projection multiplies two things, neither of which calls a model:
 - **the schedule**: the steps the run will make and the examples it will evaluate (training
   minibatches, minibatch rollouts of new candidates, validation, tests). It follows the loop's
   own rules: the same ``DataLoader`` (so the same epoch ends), the algorithm's ``Strategies``
-  (parents per step, proposals per parent, gate, rollouts, validation, pool size) and the
+  (each part says what it adds: parents per step, proposals per parent, minibatch rollouts
+  for acceptance or statistics, validation examples per candidate, pool size) and the
   options (``num_steps``/``num_epochs``, ``batch_size``, ``test_frequency``...);
 - **the unit prices**, measured on the first real minibatch by ``opto.trainer.dry_measure``:
   the calls the model and each guide make per example and the calls and prompt of one
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from opto.trainer.algorithms.options import resolve_options
-from opto.trainer.algorithms.strategies import BestCandidates, Strategies
+from opto.trainer.algorithms.selection import Selector
+from opto.trainer.algorithms.strategies import Strategies
 from opto.trainer.dry_measure import (
     REASONING_TOKENS,
     REPLY_TOKENS,
@@ -185,8 +186,8 @@ def simulate_schedule(
     test_runs = test_size * options["num_test_samples"] if test_size else 0
     pool = 1
     tested_at = None
-    if plan.validate:
-        schedule.validation += validate_size
+    per_candidate = plan.evaluation.examples_per_candidate(validate_size)
+    schedule.validation += per_candidate  # the first candidate
     if test_runs and test_every and test_every > 0:  # a negative frequency skips this one
         schedule.test += test_runs
         tested_at = 0
@@ -199,11 +200,10 @@ def simulate_schedule(
             loader.next_indices()
         schedule.optimizer_steps[(schedule.steps - 1) % optimizers] += draws
         schedule.training += draws * batch
-        if plan.gate is not None or plan.rollout_children:
+        if plan.scores_children_on_minibatch:
             schedule.rollouts += draws * batch
-        if plan.validate:
-            schedule.validation += draws * validate_size
-        pool = 1 if plan.keep == "latest" else min(pool + draws, plan.pool_size or math.inf)
+        schedule.validation += draws * per_candidate
+        pool = plan.pool_policy.projected_size(pool, draws)
         if test_runs and test_every and schedule.steps % abs(test_every) == 0:
             schedule.test += test_runs
             tested_at = schedule.steps
@@ -219,9 +219,10 @@ def _done(steps: int, loader: DataLoader, options: dict[str, Any]) -> bool:
 
 
 def _parents(plan: Strategies, pool: int) -> int:
-    """Parents a step picks: the best k of the pool, else one (Pareto sampling, custom)."""
-    if isinstance(plan.selector, BestCandidates):
-        return min(plan.selector.k, int(pool))
+    """Parents a step picks from a pool of ``pool`` candidates (a selector of opto's says;
+    one for any other object with a ``select`` method)."""
+    if isinstance(plan.selector, Selector):
+        return plan.selector.parents(pool)
     return 1
 
 

@@ -146,10 +146,14 @@ def _short(text: str) -> str:
     return text if len(text) <= LABEL_LIMIT else text[: LABEL_LIMIT - 3] + "..."
 
 
-def describe_components(trainer: Any) -> dict[str, Any]:
-    """Names of the model class, the optimizers and the guide (for ``opto show``/``resume``)."""
+def describe_components(trainer: Any, guide: Any) -> dict[str, Any]:
+    """Names of the model class, the optimizers and the guide (for ``opto show``/``resume``).
+
+    Args:
+        trainer: the algorithm (its ``agent`` and ``optimizers``).
+        guide: the run's guide (None: not known).
+    """
     agent = type(trainer.agent)
-    guide = getattr(trainer, "guide", None)
     return {
         "model": f"{agent.__module__}:{agent.__qualname__}",
         "optimizers": [type(o).__name__ for o in getattr(trainer, "optimizers", [])],

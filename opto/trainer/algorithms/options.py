@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from opto.trainer.algorithms.base import IgnoredOptionWarning
+from opto.trainer.guide import as_guide
 from opto.trainer.objectives import ObjectiveConfig
 from opto.utils.user_warnings import warn_user
 
@@ -166,6 +167,9 @@ def resolve_options(trainer: Any, given: dict[str, Any]) -> dict[str, Any]:
         options["min_score"] = options["score_range"][0] if options["score_range"] else 0.0
     if options["run_dir"] is not None and options["save_frequency"] is None:
         options["save_frequency"] = 1
+    for name in ("validate_guide", "test_guide"):  # a metric function works as for guide=
+        if options[name] is not None:
+            options[name] = as_guide(options[name])
     objective = options["objective_config"]
     if isinstance(objective, dict):
         objective = ObjectiveConfig(**objective)

@@ -1,12 +1,12 @@
-"""opto's training algorithms under the names Trace's examples use, each a setting of the one loop.
+"""opto's training algorithms under the names Trace's examples use, each a choice of the loop's parts.
 
-| algorithm | selects | children per parent | kept | scored on | pool |
+| algorithm | selector | children per parent | acceptance | evaluation | pool policy |
 |---|---|---|---|---|---|
-| MinibatchAlgorithm | current | 1 | all (or not worse on the batch) | - | newest |
-| BasicSearchAlgorithm | current | ``num_proposals`` | all | validation | best 1 |
-| BeamsearchAlgorithm | best ``beam_width`` | ``num_proposals`` | all | validation | best ``beam_width`` |
-| UCBSearchAlgorithm | highest UCB | 1 | all | its batch (+ validation if given) | best ``max_buffer_size`` |
-| GEPA | Pareto sample | 1 | better on its batch | validation | all |
+| MinibatchAlgorithm | ``BestCandidates(1)`` | 1 | all (or not worse on the batch) | none | ``KeepLatest()`` |
+| BasicSearchAlgorithm | ``BestCandidates(1)`` | ``num_proposals`` | all (or not worse) | validation | ``KeepBest(1)`` |
+| BeamsearchAlgorithm | ``BestCandidates(beam_width)`` | ``num_proposals`` | all | validation | ``KeepBest(beam_width)`` |
+| UCBSearchAlgorithm | ``BestCandidates(1, "ucb")`` | 1 | all | its batch (+ validation if given) | ``KeepBest(max_buffer_size)`` |
+| GEPA | ``ParetoSampler(frontier)`` | 1 | better on its batch | its batch + validation | ``KeepBest(max_candidates)`` |
 
 Trace's search-template family (``PrioritySearch`` and its presets) is in ``priority_search``
 and ``classical_algorithms``.
@@ -16,8 +16,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from opto.trainer.algorithms.acceptance import AcceptAll, AcceptanceCriterion, ImprovementGate
+from opto.trainer.algorithms.evaluation_policy import FullValidation, NoValidation
 from opto.trainer.algorithms.loop import SearchLoop
-from opto.trainer.algorithms.strategies import BestCandidates, ParetoSampler, Strategies
+from opto.trainer.algorithms.pool_policy import KeepBest, KeepLatest
+from opto.trainer.algorithms.selection import BestCandidates, ParetoSampler
+from opto.trainer.algorithms.strategies import Strategies
+
+
+def improvement_gate(options: dict[str, Any]) -> AcceptanceCriterion:
+    """Trace's ``ensure_improvement``/``improvement_threshold`` as an acceptance criterion."""
+    if options["ensure_improvement"]:
+        return ImprovementGate(options["improvement_threshold"])
+    return AcceptAll()
 
 
 class MinibatchAlgorithm(SearchLoop):
@@ -30,8 +41,12 @@ class MinibatchAlgorithm(SearchLoop):
     OPTIONS = {"ensure_improvement": False, "improvement_threshold": 0.0}
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
-        gate = options["improvement_threshold"] if options["ensure_improvement"] else None
-        return Strategies(BestCandidates(1), gate=gate, keep="latest", pool_size=1)
+        return Strategies(
+            BestCandidates(1),
+            acceptance=improvement_gate(options),
+            evaluation=NoValidation(),
+            pool_policy=KeepLatest(),
+        )
 
 
 class BasicSearchAlgorithm(SearchLoop):
@@ -44,13 +59,12 @@ class BasicSearchAlgorithm(SearchLoop):
     OPTIONS = {"num_proposals": 3, "ensure_improvement": False, "improvement_threshold": 0.0}
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
-        gate = options["improvement_threshold"] if options["ensure_improvement"] else None
         return Strategies(
             BestCandidates(1),
             proposals=options["num_proposals"],
-            gate=gate,
-            validate=True,
-            pool_size=1,
+            acceptance=improvement_gate(options),
+            evaluation=FullValidation(),
+            pool_policy=KeepBest(1),
         )
 
 
@@ -68,8 +82,9 @@ class BeamsearchAlgorithm(SearchLoop):
         return Strategies(
             BestCandidates(width),
             proposals=options["num_proposals"],
-            validate=True,
-            pool_size=width,
+            acceptance=AcceptAll(),
+            evaluation=FullValidation(),
+            pool_policy=KeepBest(width),
         )
 
 
@@ -117,11 +132,12 @@ class UCBSearchAlgorithm(SearchLoop):
         }
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
+        validate = options["validate_dataset"] is not None
         return Strategies(
             BestCandidates(1, score="ucb", exploration=options["ucb_exploration_factor"]),
-            rollout_children=True,
-            validate=options["validate_dataset"] is not None,
-            pool_size=options["max_buffer_size"],
+            acceptance=AcceptAll(),
+            evaluation=FullValidation(minibatch=True) if validate else NoValidation(minibatch=True),
+            pool_policy=KeepBest(options["max_buffer_size"]),
         )
 
 
@@ -136,12 +152,12 @@ class GEPA(SearchLoop):
     OPTIONS = {"frontier": "instance", "require_improvement": True, "max_candidates": None}
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
+        strictly_better = ImprovementGate(1e-9)
         return Strategies(
             ParetoSampler(options["frontier"]),
-            gate=1e-9 if options["require_improvement"] else None,
-            validate=True,
-            rollout_children=True,
-            pool_size=options["max_candidates"],
+            acceptance=strictly_better if options["require_improvement"] else AcceptAll(),
+            evaluation=FullValidation(minibatch=True),
+            pool_policy=KeepBest(options["max_candidates"]),
         )
 
 

@@ -8,6 +8,7 @@ from trainer_toys import (
     FragileAdder,
     Recorder,
     bad_reply,
+    closeness,
     guided_reply,
     make_guide,
     noisy_reply,
@@ -256,3 +257,22 @@ def test_candidates_round_trip_through_json():
     copy = Candidate.from_json(json.loads(json.dumps(candidate.to_json())))
     assert copy.snapshot == {"offset": (1, 2)} and copy.validation == candidate.validation
     assert copy.key == candidate.key
+
+
+def test_metric_functions_work_as_validation_test_and_direct_guides():
+    """A plain metric function given as validate_guide or test_guide scored every example
+    min_score (it was called as a Guide); and SearchLoop.train took only Guide objects."""
+    _agent, result, _ = run(
+        "BasicSearchAlgorithm",
+        guided_reply,
+        num_steps=2,
+        validate_guide=closeness,
+        test_dataset=DATA,
+        test_guide=closeness,
+    )
+    assert result.best_parameters == {"offset": TARGET}
+    assert result.best_score == 1.0 and result.test_score == 1.0
+    agent = Adder(0)
+    loop = SearchLoop(agent, optimizer_for(agent, guided_reply), logger=NullLogger())
+    direct = loop.train(closeness, DATA, batch_size=2, num_steps=1)
+    assert direct.best_score == pytest.approx(1 / 6)  # offset 0 against 5: it ran and scored

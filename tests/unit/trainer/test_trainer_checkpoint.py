@@ -35,9 +35,7 @@ def run_uninterrupted(algorithm, steps):
     return result, recorder.prompts
 
 
-@pytest.mark.parametrize(
-    "algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "GEPA"]
-)
+@pytest.mark.parametrize("algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "GEPA"])
 def test_resuming_gives_the_same_run_as_not_stopping(tmp_path, algorithm):
     expected, expected_prompts = run_uninterrupted(algorithm, 6)
     agent, optimizer, first = fresh_setup()
@@ -123,6 +121,23 @@ def test_checkpoints_every_n_steps(tmp_path):
     )
     events = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["event"] == "checkpoint"] == [3, 4]
+
+
+def test_save_frequency_zero_checkpoints_only_when_the_run_stops(tmp_path):
+    agent, optimizer, _ = fresh_setup(guided_reply)
+    result = train(
+        model=agent,
+        train_dataset=DATA,
+        optimizer=optimizer,
+        guide=make_guide(),
+        num_steps=3,
+        run_dir=tmp_path,
+        save_frequency=0,
+        **OPTIONS,
+    )
+    events = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert result.steps == 3
+    assert [e["step"] for e in events if e["event"] == "checkpoint"] == [3]
 
 
 def test_a_used_run_directory_needs_resume(tmp_path):

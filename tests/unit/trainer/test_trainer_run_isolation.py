@@ -9,9 +9,12 @@ import stat
 import threading
 import warnings
 
+import pytest
 from trainer_toys import DATA, Adder, guided_reply, make_guide
 
-from opto.llm import CacheWarning, DummyLLM
+from opto.llm import CacheWarning, DummyLLM, budget
+from opto.llm.budget import active_budgets
+from opto.llm.cache import cache_enabled_globally, get_cache
 from opto.llm.reply_store import STORE_FILE
 from opto.optimizers import OptoPrime
 from opto.trace import bundle, model
@@ -180,3 +183,52 @@ def test_a_tampered_cache_runs_no_code_when_the_run_is_continued(tmp_path):
     assert result.stopped == "completed" and result.steps == 8
     assert not marker.exists()
     assert any(w.category is CacheWarning for w in caught)  # planted entries met were dropped
+
+
+@pytest.mark.parametrize("algorithm", ["MinibatchAlgorithm", "PrioritySearch"])
+def test_a_running_run_changes_no_process_wide_switch(tmp_path, algorithm):
+    """While a run with a run directory and a budget waits in its optimizer call, another
+    thread sees the process's cache, cache switch and budgets as they were, and its calls
+    are neither cached nor counted nor limited by the run (both loops: opto's and Trace's
+    search template)."""
+    cache, switch = get_cache(), cache_enabled_globally()
+    waiting, go_on = threading.Event(), threading.Event()
+
+    def held_reply(*args, **kwargs):
+        waiting.set()
+        assert go_on.wait(LIVENESS_SECONDS)
+        return guided_reply(*args, **kwargs)
+
+    run = Run("A", held_reply)
+    options = {
+        "model": run.agent,
+        "train_dataset": DATA,
+        "optimizer": OptoPrime(run.agent.parameters(), llm=run.optimizer_llm),
+        "guide": make_guide(),
+        "batch_size": 2,
+        "num_steps": 2,  # PrioritySearch calls its optimizer from the second iteration
+        "logger": NullLogger(),
+        "max_calls": 1_000,
+    }
+    run_dir = tmp_path / "run" if algorithm == "MinibatchAlgorithm" else None
+    if run_dir is None:  # Trace's template saves to save_path, it has no run_dir
+        options.update(algorithm=algorithm, score_range=(0, 1), test_frequency=None)
+    else:
+        options.update(run_dir=run_dir)
+    results = {}
+    thread = threading.Thread(target=lambda: results.update(a=train(**options)))
+    thread.start()
+    try:
+        assert waiting.wait(LIVENESS_SECONDS)
+        assert get_cache() is cache and cache_enabled_globally() == switch
+        assert active_budgets() == []
+        outsider = DummyLLM(lambda *a, **k: "7", cache=None)
+        with budget(max_calls=1):
+            outsider(messages=[{"role": "user", "content": "outside the run"}])
+    finally:
+        go_on.set()
+        thread.join(LIVENESS_SECONDS)
+    assert not thread.is_alive() and results["a"].stopped == "completed"
+    if run_dir is not None:
+        usage = json.loads((run_dir / "checkpoint.json").read_text())["usage"]
+        assert usage["calls"] == run.own_calls()  # the outsider's call is not the run's
