@@ -1,7 +1,7 @@
 """Dry runs: model calls answered by a stand-in that records what each call would have been.
 
-Inside ``with dry_run() as recorder:`` no opto client sends anything: every call, from any
-thread, is recorded (model, estimated prompt tokens, token limit, price) and answered at once
+Inside ``with dry_run() as recorder:`` no opto client sends anything: every call made in that
+block's context (this thread or task, and work run in a copy of its context) is recorded (model, estimated prompt tokens, token limit, price) and answered at once
 with a placeholder reply, free and uncached (an embedding request gets an empty vector). Code that calls models (an agent's forward pass,
 an LLM judge, an optimizer's step) can so run far enough to show the prompts it would send.
 This is how ``train(..., dry_run=True)`` measures a real prompt without paying for it.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,27 +82,26 @@ class DryRunRecorder:
         )
 
 
-_ACTIVE: list[DryRunRecorder] = []
-_ACTIVE_LOCK = threading.Lock()
+_ACTIVE: ContextVar[DryRunRecorder | None] = ContextVar("opto_dry_run", default=None)
 
 
 def active_dry_run() -> DryRunRecorder | None:
-    """The innermost open ``dry_run()`` block's recorder, or None outside any."""
-    with _ACTIVE_LOCK:
-        return _ACTIVE[-1] if _ACTIVE else None
+    """The innermost ``dry_run()`` block open in this thread or task, or None outside any."""
+    return _ACTIVE.get()
 
 
 @contextmanager
 def dry_run(reply: str = PLACEHOLDER_REPLY) -> Iterator[DryRunRecorder]:
-    """Answer every model call in this process with ``reply`` while the block runs.
+    """Answer the model calls made inside this block with ``reply``.
 
-    ``reply`` is the text each intercepted call returns. Blocks nest; the innermost records.
+    The block covers this thread or asyncio task and what runs in a copy of its context (the
+    trainer's worker threads copy it; see ``usage_scope`` for threads you start yourself):
+    a real run in another thread of the same process is not affected. ``reply`` is the text
+    each intercepted call returns. Blocks nest; the innermost records.
     """
     recorder = DryRunRecorder(reply)
-    with _ACTIVE_LOCK:
-        _ACTIVE.append(recorder)
+    token = _ACTIVE.set(recorder)
     try:
         yield recorder
     finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE.remove(recorder)
+        _ACTIVE.reset(token)

@@ -4,6 +4,7 @@ with a placeholder, free, uncached and out of the usage ledger."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -33,10 +34,15 @@ def test_calls_are_recorded_and_answered_without_reaching_the_client():
         client(messages=MESSAGES)
 
 
-def test_calls_from_other_threads_and_async_calls_are_recorded():
+def test_calls_from_threads_run_in_the_blocks_context_and_async_calls_are_recorded():
     client = DummyLLM(lambda *a, **k: pytest.fail("the model was called"))
     with dry_run() as recorder:
-        workers = [threading.Thread(target=client, kwargs={"messages": MESSAGES}) for _ in range(4)]
+        workers = [
+            threading.Thread(
+                target=contextvars.copy_context().run, args=(client,), kwargs={"messages": MESSAGES}
+            )
+            for _ in range(4)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -61,3 +67,32 @@ def test_dry_runs_nest_and_the_innermost_records():
             assert client(messages=MESSAGES).content == "inner"
         client(messages=MESSAGES)
     assert (len(outer.calls), len(inner.calls)) == (1, 1)
+
+
+def test_a_dry_run_in_one_thread_leaves_a_real_run_in_another_alone():
+    """A cost estimate in one thread must not fake the calls of a run in another."""
+    import threading
+
+    from opto.llm import ScriptedLLM
+    from opto.llm.dry_run import dry_run
+
+    real = ScriptedLLM(["a real reply"])
+    inside = threading.Event()
+    finish = threading.Event()
+    seen = []
+
+    def estimate():
+        with dry_run() as recorder:
+            inside.set()
+            finish.wait(10)
+            seen.append(len(recorder.calls))
+
+    worker = threading.Thread(target=estimate)
+    worker.start()
+    inside.wait(10)
+    try:
+        reply = real(messages=[{"role": "user", "content": "hi"}]).content
+    finally:
+        finish.set()
+        worker.join(10)
+    assert reply == "a real reply" and seen == [0]
