@@ -1,0 +1,99 @@
+"""An OpenAI-compatible endpoint on 127.0.0.1 in front of a ``ReplayLLM``.
+
+trace-opt talks HTTP to a chat-completions endpoint; to record its side of a run the way
+opto's side is recorded, it is pointed at this server instead of the real one. With
+``ReplayLLM(path, llm=client)`` the server forwards each request to the endpoint and writes
+request and reply to ``path``; with ``ReplayLLM(path)`` it serves the recorded replies, so the
+same run replays offline. Requests are keyed without the model name, as opto's replays are.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opto.llm import LLMError
+
+MAX_BODY = 8 << 20
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ReplayServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+        """Quiet: the run's records say what happened."""
+
+    def _send(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send(404, {"error": {"message": f"no endpoint {self.path}"}})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_BODY:
+            self._send(400, {"error": {"message": "a JSON body of at most 8 MiB is required"}})
+            return
+        try:
+            request = json.loads(self.rfile.read(length))
+        except ValueError:
+            self._send(400, {"error": {"message": "the body is not JSON"}})
+            return
+        if not isinstance(request, dict) or not isinstance(request.get("messages"), list):
+            self._send(400, {"error": {"message": "the body has no 'messages' list"}})
+            return
+        if request.pop("stream", False):
+            self._send(400, {"error": {"message": "streaming is not supported here"}})
+            return
+        request.pop("model", None)
+        try:
+            response = self.server.llm(**request)
+        except LLMError as error:
+            self._send(502, {"error": {"message": str(error), "type": type(error).__name__}})
+            return
+        body = response.to_dict()
+        body["id"] = body.get("id") or f"chatcmpl-replay-{self.server.count()}"
+        body["created"] = body.get("created") or int(time.time())
+        self._send(200, body)
+
+
+class ReplayServer(ThreadingHTTPServer):
+    """Serve ``llm`` (a ReplayLLM) at ``http://127.0.0.1:<port>/v1``; use as a context manager."""
+
+    daemon_threads = True
+
+    def __init__(self, llm: Any, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.llm = llm
+        self._served = 0
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+    def count(self) -> int:
+        with self._lock:
+            self._served += 1
+            return self._served
+
+    def __enter__(self) -> ReplayServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=10)
