@@ -136,15 +136,30 @@ def run_one(
         run_config["replay_file"] = str(replay_file)
     config_file = run_dir / "logs" / f"{key}.{impl}.config.json"
     config_file.write_text(json.dumps(run_config, indent=1))
-    command = [python, str(TASK_MAIN), "--task", str(task_file), "--config", str(config_file),
-               "--out", str(records_file)]
+    command = [
+        python,
+        str(TASK_MAIN),
+        "--task",
+        str(task_file),
+        "--config",
+        str(config_file),
+        "--out",
+        str(records_file),
+    ]
     failure = None
     try:
         if server is not None:
             server.__enter__()
         with open(log_file, "w", encoding="utf-8") as log:
-            done = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                  cwd=QUALITY_DIR, timeout=task_timeout, check=False)
+            done = subprocess.run(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=QUALITY_DIR,
+                timeout=task_timeout,
+                check=False,
+            )
         if done.returncode not in (0, 1):
             failure = f"the task process ended with status {done.returncode} (see its log)"
     except subprocess.TimeoutExpired:
@@ -156,8 +171,11 @@ def run_one(
     if not any(r.get("kind") == "run" for r in records):
         base = {"task": task["id"], "family": task["family"], "impl": impl}
         steps = [r for r in records if r.get("kind") == "step"]
-        usage = steps[-1]["usage"] if steps else {"calls": 0, "prompt_tokens": 0,
-                                                  "completion_tokens": 0, "by_purpose": {}}
+        usage = (
+            steps[-1]["usage"]
+            if steps
+            else {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "by_purpose": {}}
+        )
         wall = steps[-1]["elapsed_s"] if steps else 0.0
         records.append(loop.summarize(base, steps, failure or "no result", wall, usage))
     return records
@@ -179,8 +197,13 @@ def _read_records(path: Path) -> list[dict]:
 
 def git_commit() -> str | None:
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
-                              capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            check=False,
+        )
     except OSError:
         return None
     return done.stdout.strip() or None
@@ -197,7 +220,8 @@ def prepare_live(options: argparse.Namespace, run_dir: Path) -> tuple[list[dict]
     wanted = options.tasks or []
     families = sorted({w.split("/")[0] for w in wanted}) if wanted else list(specs.FAMILIES)
     families = [f for f in specs.FAMILIES if f in families]
-    tasks = specs.select(specs.build(families, options.seed, options.quick), wanted)
+    plan = "quick" if options.quick else options.plan
+    tasks = specs.select(specs.build(families, options.seed, plan), wanted)
     config = {
         **DEFAULTS,
         "mode": "record",
@@ -227,8 +251,12 @@ def prepare_replay(source: Path, run_dir: Path, wanted: list[str]) -> tuple[list
         for impl in manifest["impls"]:
             _copy_replies(source / "replies", run_dir / "replies", f"{key}.{impl}.json")
     tasks = specs.select(tasks, wanted)
-    config = {**manifest["settings"], "mode": "replay", "model": manifest["model"],
-              "base_url": None}
+    config = {
+        **manifest["settings"],
+        "mode": "replay",
+        "model": manifest["model"],
+        "base_url": None,
+    }
     return tasks, config, manifest
 
 
@@ -251,22 +279,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://host/v1")
     source.add_argument("--replay", type=Path, help="a recorded run directory to replay")
     parser.add_argument("--model", help="model name at the endpoint (live runs)")
-    parser.add_argument("--api-key-env", default="OPTO_LLM_API_KEY",
-                        help="environment variable holding the endpoint's API key")
-    parser.add_argument("--quick", action="store_true", help="the small subset (about 30 min "
-                        "for both implementations with a 1.5B model on 2 CPU cores)")
+    parser.add_argument(
+        "--api-key-env",
+        default="OPTO_LLM_API_KEY",
+        help="environment variable holding the endpoint's API key",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the small subset (about 30 min "
+        "for both implementations with a 1.5B model on 2 CPU cores)",
+    )
+    parser.add_argument(
+        "--plan",
+        choices=specs.PLAN_NAMES,
+        default="full",
+        help="full suite, quick subset, or the tiny sample a recording holds",
+    )
     parser.add_argument("--tasks", nargs="*", help="families or task ids (prefixes) to run")
-    parser.add_argument("--impl", default=",".join(IMPLEMENTATIONS),
-                        help="comma-separated: opto, trace-opt (default: both)")
+    parser.add_argument(
+        "--impl",
+        help="comma-separated: opto, trace-opt (default: both; "
+        "trace-opt is left out with a message when no interpreter has it)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--price-in", type=float, default=0.0,
-                        help="dollars per million prompt tokens, for the cost column")
-    parser.add_argument("--price-out", type=float, default=0.0,
-                        help="dollars per million completion tokens")
-    parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"],
-                        help="seconds per LLM call")
-    parser.add_argument("--task-timeout", type=float, default=3600.0,
-                        help="seconds per task instance and implementation")
+    parser.add_argument(
+        "--price-in",
+        type=float,
+        default=0.0,
+        help="dollars per million prompt tokens, for the cost column",
+    )
+    parser.add_argument(
+        "--price-out", type=float, default=0.0, help="dollars per million completion tokens"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULTS["timeout"], help="seconds per LLM call"
+    )
+    parser.add_argument(
+        "--task-timeout",
+        type=float,
+        default=3600.0,
+        help="seconds per task instance and implementation",
+    )
     parser.add_argument("--trace-opt-python", help="interpreter with trace-opt installed")
     parser.add_argument("--out", type=Path, help="run directory (default: results/<time>)")
     options = parser.parse_args(argv)
@@ -277,7 +331,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
-    impls = [name.strip() for name in options.impl.split(",") if name.strip()]
+    impls = [n.strip() for n in (options.impl or ",".join(IMPLEMENTATIONS)).split(",") if n.strip()]
     unknown = [name for name in impls if name not in IMPLEMENTATIONS]
     if unknown:
         print(f"[quality] unknown implementation(s): {', '.join(unknown)}", file=sys.stderr)
@@ -293,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             tasks, config = prepare_live(options, run_dir)
             recorded = None
-        pythons = interpreters(impls, options.trace_opt_python,
-                               required="trace-opt" in options.impl.split(",")
-                               and options.impl != ",".join(IMPLEMENTATIONS))
+        pythons = interpreters(impls, options.trace_opt_python, required=bool(options.impl))
     except (SetupError, ValueError, RuntimeError) as error:
         print(f"[quality] {error}", file=sys.stderr)
         return 2
@@ -306,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         "model": config["model"],
         "endpoint": options.base_url or (recorded or {}).get("endpoint"),
         "mode": config["mode"],
-        "quick": options.quick if not recorded else recorded.get("quick"),
+        "plan": ("quick" if options.quick else options.plan)
+        if not recorded
+        else recorded.get("plan"),
         "seed": options.seed if not recorded else recorded.get("seed"),
         "tasks": [task["id"] for task in tasks],
         "impls": impls,
@@ -326,8 +380,11 @@ def main(argv: list[str] | None = None) -> int:
                 for record in records:
                     stream.write(json.dumps(record) + "\n")
             summary = records[-1]
-            print(f"[quality] {task['id']} {impl}: scores {summary['scores']} "
-                  f"success={summary['success']} error={summary['error']}", file=sys.stderr)
+            print(
+                f"[quality] {task['id']} {impl}: scores {summary['scores']} "
+                f"success={summary['success']} error={summary['error']}",
+                file=sys.stderr,
+            )
     records = report.load([results_file])
     prices = (options.price_in, options.price_out)
     table = report.markdown_table(records, prices)

@@ -60,8 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = tempfile.mkdtemp(prefix="quality-task-")
     os.chdir(work_dir)
     try:
-        emit({"kind": "start", "task": task["id"], "family": task["family"], "impl": impl,
-              "version": _implementation_version(impl), "python": sys.version.split()[0]})
+        emit(
+            {
+                "kind": "start",
+                "task": task["id"],
+                "family": task["family"],
+                "impl": impl,
+                "version": _implementation_version(impl),
+                "python": sys.version.split()[0],
+            }
+        )
         side = make_side(impl, config)
         try:
             program = make_program(side, task, work_dir)

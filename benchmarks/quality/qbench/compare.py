@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-RUN_FIELDS = ("success", "steps_to_solve", "steps", "scores", "usage", "replies", "parsed",
-              "applied", "refused", "unknown", "error")
+RUN_FIELDS = (
+    "success",
+    "steps_to_solve",
+    "steps",
+    "scores",
+    "usage",
+    "replies",
+    "parsed",
+    "applied",
+    "refused",
+    "unknown",
+    "error",
+)
 STEP_FIELDS = ("score", "success", "details", "usage", "optimizer")
 
 
@@ -20,8 +31,10 @@ def differences(recorded: list[dict], replayed: list[dict]) -> list[str]:
             continue
         for field in RUN_FIELDS:
             if run.get(field) != expected_runs[key].get(field):
-                found.append(f"{label}: {field} {expected_runs[key].get(field)!r} was "
-                             f"recorded, the replay gave {run.get(field)!r}")
+                found.append(
+                    f"{label}: {field} {expected_runs[key].get(field)!r} was "
+                    f"recorded, the replay gave {run.get(field)!r}"
+                )
         for step_key in sorted(k for k in expected_steps if k[:2] == key):
             step = replayed_steps.get(step_key)
             if step is None:

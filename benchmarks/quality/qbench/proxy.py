@@ -23,7 +23,7 @@ MAX_BODY = 8 << 20
 class _Handler(BaseHTTPRequestHandler):
     server: ReplayServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the run's records say what happened."""
 
     def _send(self, status: int, body: dict) -> None:

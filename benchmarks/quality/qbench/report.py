@@ -12,9 +12,22 @@ from collections import defaultdict
 from pathlib import Path
 
 COLUMNS = (
-    "family", "impl", "tasks", "solved", "success", "steps to solve", "score start -> end",
-    "LLM calls (opt)", "prompt tok", "completion tok", "cost $", "wall s", "parsed",
-    "applied", "refused", "unknown",
+    "family",
+    "impl",
+    "tasks",
+    "solved",
+    "success",
+    "steps to solve",
+    "score start -> end",
+    "LLM calls (opt)",
+    "prompt tok",
+    "completion tok",
+    "cost $",
+    "wall s",
+    "parsed",
+    "applied",
+    "refused",
+    "unknown",
 )
 
 
@@ -60,7 +73,8 @@ def rows(records: list[dict], prices: tuple[float, float]) -> list[dict]:
                 "steps to solve": sum(solve_steps) / len(solve_steps) if solve_steps else None,
                 "score start -> end": (
                     f"{sum(starts) / len(starts):.2f} -> {sum(ends) / len(ends):.2f}"
-                    if starts and ends else "-"
+                    if starts and ends
+                    else "-"
                 ),
                 "LLM calls (opt)": f"{sum(r['usage']['calls'] for r in runs)} ({optimizer_calls})",
                 "prompt tok": sum(r["usage"]["prompt_tokens"] for r in runs),
@@ -117,8 +131,11 @@ def curves(records: list[dict]) -> dict[tuple[str, str], dict[str, list[float]]]
             "step": list(range(length)),
             "score": [sum(s[i]["score"] for s in padded) / len(padded) for i in range(length)],
             "tokens": [
-                sum(s[i]["usage"]["prompt_tokens"] + s[i]["usage"]["completion_tokens"]
-                    for s in padded) / len(padded)
+                sum(
+                    s[i]["usage"]["prompt_tokens"] + s[i]["usage"]["completion_tokens"]
+                    for s in padded
+                )
+                / len(padded)
                 for i in range(length)
             ],
         }
@@ -136,18 +153,19 @@ def plot(records: list[dict], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     families = sorted({family for family, _ in data})
-    figure, axes = plt.subplots(2, len(families), figsize=(3.6 * len(families), 6.4),
-                                squeeze=False)
+    figure, axes = plt.subplots(2, len(families), figsize=(3.6 * len(families), 6.4), squeeze=False)
     styles = {"opto": ("tab:blue", "o"), "trace-opt": ("tab:orange", "s")}
     for column, family in enumerate(families):
         for (name, impl), curve in sorted(data.items()):
             if name != family:
                 continue
             color, marker = styles.get(impl, ("tab:gray", "^"))
-            axes[0][column].plot(curve["step"], curve["score"], marker=marker, color=color,
-                                 label=impl)
-            axes[1][column].plot(curve["tokens"], curve["score"], marker=marker, color=color,
-                                 label=impl)
+            axes[0][column].plot(
+                curve["step"], curve["score"], marker=marker, color=color, label=impl
+            )
+            axes[1][column].plot(
+                curve["tokens"], curve["score"], marker=marker, color=color, label=impl
+            )
         axes[0][column].set_title(family)
         axes[0][column].set_xlabel("step")
         axes[1][column].set_xlabel("tokens (prompt + completion)")

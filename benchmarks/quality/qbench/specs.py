@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from qbench.generators import battleship, bbh, humaneval, instructions, numeric
 
-# Per family: the full suite and the ``--quick`` subset.
+# Per family: the full suite, the ``--quick`` subset, and the ``sample`` (the smallest run
+# that still goes through every family: what a committed recording holds).
 PLANS: dict[str, dict[str, dict]] = {
     "numeric": {
         "full": {"instances": 5, "budget": 5},
         "quick": {"instances": 2, "budget": 4},
+        "sample": {"instances": 1, "budget": 2},
     },
     "bbh": {
         "full": {"subtasks": list(bbh.GENERATORS), "train": 3, "heldout": 6, "budget": 3},
@@ -23,21 +25,27 @@ PLANS: dict[str, dict[str, dict]] = {
             "heldout": 4,
             "budget": 2,
         },
+        "sample": {"subtasks": ["boolean_expressions"], "train": 2, "heldout": 2, "budget": 1},
     },
     "instructions": {
         "full": {"instances": 2, "train": 3, "heldout": 6, "budget": 3},
         "quick": {"instances": 1, "train": 3, "heldout": 4, "budget": 2},
+        "sample": {"instances": 1, "train": 2, "heldout": 2, "budget": 1},
     },
     "humaneval": {
         "full": {"instances": 10, "budget": 3},
         "quick": {"instances": 2, "budget": 2},
+        "sample": {"instances": 1, "budget": 1},
     },
     "battleship": {
         "full": {"instances": 2, "train_boards": 2, "heldout_boards": 4, "budget": 4},
         "quick": {"instances": 1, "train_boards": 2, "heldout_boards": 3, "budget": 3},
+        "sample": {"instances": 1, "train_boards": 2, "heldout_boards": 2, "budget": 1},
     },
 }
-FAMILIES = tuple(PLANS)
+PLAN_NAMES = ("full", "quick", "sample")
+# Cheapest first (optimizer calls only), so a stopped run has the most families done.
+FAMILIES = ("numeric", "humaneval", "battleship", "bbh", "instructions")
 THRESHOLDS = {"bbh": 0.8, "instructions": 0.8, "battleship": 0.7}
 CRITERIA = {
     "numeric": "|output - target| <= 1% of max(1, |target|)",
@@ -61,9 +69,11 @@ def _task(family: str, key: str, seed: int, budget: int, data: dict, split: str)
     }
 
 
-def build(families: list[str], seed: int, quick: bool) -> list[dict]:
-    """The task instances of ``families`` for ``seed``, full or quick."""
-    size = "quick" if quick else "full"
+def build(families: list[str], seed: int, plan_name: str) -> list[dict]:
+    """The task instances of ``families`` for ``seed`` under plan ``plan_name``."""
+    if plan_name not in PLAN_NAMES:
+        raise ValueError(f"unknown plan {plan_name!r}; known: {', '.join(PLAN_NAMES)}")
+    size = plan_name
     tasks: list[dict] = []
     for family in families:
         if family not in PLANS:
@@ -75,8 +85,14 @@ def build(families: list[str], seed: int, quick: bool) -> list[dict]:
 
 def _numeric(plan: dict, seed: int) -> list[dict]:
     return [
-        _task("numeric", str(seed + i), seed + i, plan["budget"], numeric.generate(seed + i),
-              "no data split: the objective is the task")
+        _task(
+            "numeric",
+            str(seed + i),
+            seed + i,
+            plan["budget"],
+            numeric.generate(seed + i),
+            "no data split: the objective is the task",
+        )
         for i in range(plan["instances"])
     ]
 
@@ -85,8 +101,11 @@ def _bbh(plan: dict, seed: int) -> list[dict]:
     tasks = []
     for subtask in plan["subtasks"]:
         items = bbh.generate(subtask, seed, plan["train"] + plan["heldout"])
-        data = {"subtask": subtask, "train": items[: plan["train"]],
-                "heldout": items[plan["train"] :]}
+        data = {
+            "subtask": subtask,
+            "train": items[: plan["train"]],
+            "heldout": items[plan["train"] :],
+        }
         split = f"{plan['train']} training questions, {plan['heldout']} held out"
         tasks.append(_task("bbh", subtask, seed, plan["budget"], data, split))
     return tasks
@@ -104,8 +123,14 @@ def _instructions(plan: dict, seed: int) -> list[dict]:
 
 def _humaneval(plan: dict, seed: int) -> list[dict]:
     return [
-        _task("humaneval", problem["task_id"].replace("/", "-"), seed, plan["budget"], problem,
-              "visible tests give feedback; held-out tests only score")
+        _task(
+            "humaneval",
+            problem["task_id"].replace("/", "-"),
+            seed,
+            plan["budget"],
+            problem,
+            "visible tests give feedback; held-out tests only score",
+        )
         for problem in humaneval.select(seed, plan["instances"])
     ]
 
@@ -116,8 +141,10 @@ def _battleship(plan: dict, seed: int) -> list[dict]:
         base = 1000 * (seed + i)
         count = plan["train_boards"] + plan["heldout_boards"]
         boards = [battleship.generate_board(base + b) for b in range(count)]
-        data = {"train_boards": boards[: plan["train_boards"]],
-                "heldout_boards": boards[plan["train_boards"] :]}
+        data = {
+            "train_boards": boards[: plan["train_boards"]],
+            "heldout_boards": boards[plan["train_boards"] :],
+        }
         split = f"{plan['train_boards']} training boards, {plan['heldout_boards']} held out"
         tasks.append(_task("battleship", str(seed + i), seed + i, plan["budget"], data, split))
     return tasks

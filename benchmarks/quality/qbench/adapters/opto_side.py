@@ -17,7 +17,6 @@ from opto.llm import LLM, ReplayLLM, RetryPolicy, usage_scope
 from opto.optimizers import OptoPrime
 from opto.runtime import SubprocessPolicy, feedback_text
 from opto.trace import ExecutionError, bundle, node
-
 from qbench.adapters.common import CodeFailure, Counters, StepStats
 
 
@@ -63,8 +62,9 @@ class OptoSide:
     def step(self, optimizer: Any) -> StepStats:
         with usage_scope() as spent:
             result = optimizer.step()
-        self.counters.add("optimizer", spent.total.calls, spent.total.prompt_tokens,
-                          spent.total.completion_tokens)
+        self.counters.add(
+            "optimizer", spent.total.calls, spent.total.prompt_tokens, spent.total.completion_tokens
+        )
         record = optimizer.log[-1] if optimizer.log else {}
         parsed = bool(record.get("suggestion")) or bool(result.terminated)
         return StepStats(
@@ -82,8 +82,9 @@ class OptoSide:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         with usage_scope() as spent:
             response = self.llm(messages=messages, max_tokens=self.config["agent_max_tokens"])
-        self.counters.add("agent", spent.total.calls, spent.total.prompt_tokens,
-                          spent.total.completion_tokens)
+        self.counters.add(
+            "agent", spent.total.calls, spent.total.prompt_tokens, spent.total.completion_tokens
+        )
         return response.choices[0].message.content or ""
 
     # -- generated code -------------------------------------------------------------------

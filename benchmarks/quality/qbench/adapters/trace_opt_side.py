@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
+
 from opto.optimizers import OptoPrime
 from opto.trace import ExecutionError, bundle, node
 from opto.utils.llm import AbstractModel
-
 from qbench.adapters.common import CodeFailure, Counters, StepStats
 from qbench.isolation import IsolatedCodeError, run_isolated
 

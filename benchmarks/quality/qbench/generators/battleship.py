@@ -28,7 +28,7 @@ INITIAL_POLICY = '''def choose_shot(board):
     return (0, 0)
 '''
 
-ENGINE = '''
+ENGINE = """
 def play_games(boards, size, shots):
     results = []
     for ships in boards:
@@ -58,7 +58,7 @@ def play_games(boards, size, shots):
                 view[row][column] = "X" if (row, column) in cells else "O"
         results.append({"shots": fired, "notes": notes[:4]})
     return results
-'''
+"""
 
 
 def generate_board(seed: int) -> list[list[int]]:
@@ -70,9 +70,7 @@ def generate_board(seed: int) -> list[list[int]]:
             horizontal = rng.random() < 0.5
             row = rng.randrange(SIZE if horizontal else SIZE - length + 1)
             column = rng.randrange(SIZE - length + 1 if horizontal else SIZE)
-            cells = {
-                (row, column + i) if horizontal else (row + i, column) for i in range(length)
-            }
+            cells = {(row, column + i) if horizontal else (row + i, column) for i in range(length)}
             if not cells & taken:
                 taken |= cells
                 break

@@ -12,17 +12,106 @@ import random
 from collections.abc import Callable
 
 # A fixed vocabulary for word sorting: common English words of 3 to 10 letters.
-WORDS = (
-    "apple anchor basket beacon cactus candle dragon eleven falcon garden harbor island "
-    "jacket kettle ladder magnet napkin orange pebble quartz rabbit saddle tablet umbrella "
-    "velvet walnut yellow zipper bridge castle dinner engine forest guitar hammer insect "
-    "jungle kitten lemon marble needle oyster parrot quiver river silver ticket violin "
-    "window yogurt zebra blanket coffee desert feather ginger helmet igloo jigsaw kernel "
-    "lantern meadow nickel orchid planet quilt ribbon saddle shadow timber unicorn vessel "
-    "wizard sailor banner copper dolphin emerald fabric gravel hollow iceberg jewel "
-    "lobster mirror nectar onion pepper puzzle rocket spider thunder trumpet valley "
-    "whistle canyon pillow cotton"
-).split()
+WORDS = [
+    "apple",
+    "anchor",
+    "basket",
+    "beacon",
+    "cactus",
+    "candle",
+    "dragon",
+    "eleven",
+    "falcon",
+    "garden",
+    "harbor",
+    "island",
+    "jacket",
+    "kettle",
+    "ladder",
+    "magnet",
+    "napkin",
+    "orange",
+    "pebble",
+    "quartz",
+    "rabbit",
+    "saddle",
+    "tablet",
+    "umbrella",
+    "velvet",
+    "walnut",
+    "yellow",
+    "zipper",
+    "bridge",
+    "castle",
+    "dinner",
+    "engine",
+    "forest",
+    "guitar",
+    "hammer",
+    "insect",
+    "jungle",
+    "kitten",
+    "lemon",
+    "marble",
+    "needle",
+    "oyster",
+    "parrot",
+    "quiver",
+    "river",
+    "silver",
+    "ticket",
+    "violin",
+    "window",
+    "yogurt",
+    "zebra",
+    "blanket",
+    "coffee",
+    "desert",
+    "feather",
+    "ginger",
+    "helmet",
+    "igloo",
+    "jigsaw",
+    "kernel",
+    "lantern",
+    "meadow",
+    "nickel",
+    "orchid",
+    "planet",
+    "quilt",
+    "ribbon",
+    "saddle",
+    "shadow",
+    "timber",
+    "unicorn",
+    "vessel",
+    "wizard",
+    "sailor",
+    "banner",
+    "copper",
+    "dolphin",
+    "emerald",
+    "fabric",
+    "gravel",
+    "hollow",
+    "iceberg",
+    "jewel",
+    "lobster",
+    "mirror",
+    "nectar",
+    "onion",
+    "pepper",
+    "puzzle",
+    "rocket",
+    "spider",
+    "thunder",
+    "trumpet",
+    "valley",
+    "whistle",
+    "canyon",
+    "pillow",
+    "cotton",
+]
 
 # Object counting: items by category. Plural forms are regular (+s) for every item below.
 CATEGORIES = {
@@ -33,10 +122,29 @@ CATEGORIES = {
 }
 NUMBER_WORDS = ["a", "two", "three", "four", "five"]
 
-NUMBER_NAMES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty"
-).split()
+NUMBER_NAMES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
 
 DYCK_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
 
@@ -156,7 +264,9 @@ def normalize_answer(subtask: str, text: str) -> str:
     if subtask == "boolean_expressions":
         return cleaned.capitalize()
     if subtask in ("multistep_arithmetic_two", "object_counting"):
-        cleaned = str(NUMBER_NAMES.index(cleaned.lower())) if cleaned.lower() in NUMBER_NAMES else cleaned
+        cleaned = (
+            str(NUMBER_NAMES.index(cleaned.lower())) if cleaned.lower() in NUMBER_NAMES else cleaned
+        )
         cleaned = cleaned.replace(",", "")
         try:
             return str(int(float(cleaned)))

@@ -212,10 +212,12 @@ def generate(seed: int, count: int) -> list[dict]:
             second = rng.choice([k for k in RULE_KINDS if k != kinds[0]])
             if frozenset({kinds[0], second}) not in CONFLICTS:
                 kinds.append(second)
-        rules, sentences = zip(*(_rule(kind, rng) for kind in kinds))
+        rules, sentences = zip(*(_rule(kind, rng) for kind in kinds), strict=True)
         topic = rng.choice(TOPICS)
         prompts.append(
-            {"prompt": f"Write a short text about {topic}. " + " ".join(sentences),
-             "rules": list(rules)}
+            {
+                "prompt": f"Write a short text about {topic}. " + " ".join(sentences),
+                "rules": list(rules),
+            }
         )
     return prompts

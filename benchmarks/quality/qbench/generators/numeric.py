@@ -43,7 +43,7 @@ def evaluate(steps: list, values: list) -> Any:
     for step in steps:
         operation = step[0]
         if operation == "square":
-            result = result * result
+            result = result**2  # not result * result: trace-opt refuses a node used twice in one op
             continue
         operand = values[step[2]] if step[1] == "var" else step[2]
         if operation == "add":

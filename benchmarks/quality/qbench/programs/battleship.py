@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from opto.trace import ExecutionError
-
 from qbench.adapters.common import CodeFailure
 from qbench.generators import battleship
 from qbench.loop import Evaluation
@@ -46,11 +45,13 @@ class BattleshipProgram:
                 failure = str(error)
                 played = [{"shots": [], "notes": []} for _ in boards]
             results = []
-            for ships, game in zip(boards, played):
+            for ships, game in zip(boards, played, strict=True):
                 game = game if isinstance(game, dict) else {}
                 result = battleship.score_shots(ships, game.get("shots"))
                 notes = game.get("notes")
-                result["notes"] = [str(n)[:160] for n in notes[:4]] if isinstance(notes, list) else []
+                result["notes"] = (
+                    [str(n)[:160] for n in notes[:4]] if isinstance(notes, list) else []
+                )
                 results.append(result)
             self._games[code] = (results, failure)
         return self._games[code]
@@ -62,9 +63,11 @@ class BattleshipProgram:
         return Evaluation(
             score,
             score >= self.threshold,
-            {"heldout_hits": sum(r["hits"] for r in heldout),
-             "heldout_ship_cells": sum(r["ship_cells"] for r in heldout),
-             "failure": failure},
+            {
+                "heldout_hits": sum(r["hits"] for r in heldout),
+                "heldout_ship_cells": sum(r["ship_cells"] for r in heldout),
+                "failure": failure,
+            },
         )
 
     def forward(self) -> tuple[Any, str]:

@@ -38,7 +38,9 @@ class ReasoningProgram:
         instruction = str(self.instruction.data)
         if instruction not in self._scores:
             right = sum(
-                self._correct(item, self.side.chat(instruction, item["question"] + ANSWER_FORMAT))[0]
+                self._correct(item, self.side.chat(instruction, item["question"] + ANSWER_FORMAT))[
+                    0
+                ]
                 for item in self.heldout
             )
             score = right / len(self.heldout)
@@ -54,7 +56,7 @@ class ReasoningProgram:
         ]
         lines = []
         right = 0
-        for index, (item, reply) in enumerate(zip(self.train, replies), start=1):
+        for index, (item, reply) in enumerate(zip(self.train, replies, strict=True), start=1):
             ok, given = self._correct(item, str(reply.data))
             right += ok
             lines.append(

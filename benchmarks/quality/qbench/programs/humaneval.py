@@ -7,7 +7,6 @@ import ast
 from typing import Any
 
 from opto.trace import ExecutionError
-
 from qbench.adapters.common import CodeFailure
 from qbench.generators.humaneval import RUNNER_NAME, test_program
 from qbench.loop import Evaluation
@@ -66,8 +65,12 @@ class CodeRepairProgram:
         return Evaluation(
             sum(heldout) / len(heldout),
             all(passed),
-            {"visible_passed": sum(passed[: len(self.visible)]), "visible": len(self.visible),
-             "heldout_passed": sum(heldout), "heldout": len(heldout)},
+            {
+                "visible_passed": sum(passed[: len(self.visible)]),
+                "visible": len(self.visible),
+                "heldout_passed": sum(heldout),
+                "heldout": len(heldout),
+            },
         )
 
     def forward(self) -> tuple[Any, str]:
@@ -81,7 +84,7 @@ class CodeRepairProgram:
         except ExecutionError as error:
             output = error.exception_node
         lines = [f"{sum(s == 'pass' for s, _ in results)} of {len(results)} tests pass."]
-        for test, (status, detail) in zip(self.visible, results):
+        for test, (status, detail) in zip(self.visible, results, strict=True):
             if status == "pass":
                 lines.append(f"{test['source']}  # passes")
             elif status == "fail":

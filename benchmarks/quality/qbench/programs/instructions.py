@@ -40,8 +40,12 @@ class InstructionsProgram:
             self._scores[instruction] = Evaluation(
                 score,
                 score >= self.threshold,
-                {"prompts_followed": prompts_ok, "of": len(self.heldout),
-                 "rules_followed": rules_ok, "rules": rules},
+                {
+                    "prompts_followed": prompts_ok,
+                    "of": len(self.heldout),
+                    "rules_followed": rules_ok,
+                    "rules": rules,
+                },
             )
         return self._scores[instruction]
 
@@ -49,15 +53,20 @@ class InstructionsProgram:
         replies = [self.assistant.respond(self.instruction, item["prompt"]) for item in self.train]
         lines = []
         followed = 0
-        for index, (item, reply) in enumerate(zip(self.train, replies), start=1):
+        for index, (item, reply) in enumerate(zip(self.train, replies, strict=True), start=1):
             verdicts = [check_rule(rule, str(reply.data)) for rule in item["rules"]]
             followed += all(v.followed for v in verdicts)
-            broken = [f"{rule['kind']}: {v.detail}" for rule, v in zip(item["rules"], verdicts)
-                      if not v.followed]
+            broken = [
+                f"{rule['kind']}: {v.detail}"
+                for rule, v in zip(item["rules"], verdicts, strict=True)
+                if not v.followed
+            ]
             lines.append(
                 f"Reply {index}: followed every rule of its request."
                 if not broken
                 else f"Reply {index}: broke a rule of its request ({'; '.join(broken)})."
             )
-        summary = f"{followed} of {len(self.train)} replies followed all the rules of their request."
+        summary = (
+            f"{followed} of {len(self.train)} replies followed all the rules of their request."
+        )
         return collect(*replies), summary + "\n" + "\n".join(lines)

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from opto.trace import node
-
 from qbench.generators import numeric
 from qbench.loop import Evaluation
 
