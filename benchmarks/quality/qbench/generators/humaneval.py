@@ -3,7 +3,7 @@
 A problem is eligible when its prompt defines exactly one function (so the trainable code is
 self-contained) and its ``check`` consists of at least four ``assert`` statements, each calling
 the candidate once with literal arguments (so each test can be run, reported and split on its
-own). 137 of the 164 problems qualify. The asserts are shuffled with the seed and split into
+own). 96 of the 164 problems qualify. The asserts are shuffled with the seed and split into
 visible tests, whose results are the feedback, and held-out tests, which only score.
 
 This module parses the data and writes test programs as text; it never runs them. The

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 TOPICS = (
@@ -102,75 +101,58 @@ def check_rule(rule: dict, response: str) -> Verdict:
 
 
 def _rule(kind: str, rng: random.Random) -> tuple[dict, str]:
-    """A rule of ``kind`` with drawn parameters, and the sentence that states it."""
-    makers: dict[str, Callable[[], tuple[dict, str]]] = {
-        "max_words": lambda: (
-            lambda n: ({"kind": "max_words", "n": n}, f"Answer with at most {n} words.")
-        )(rng.choice([25, 40, 60])),
-        "min_words": lambda: (
-            lambda n: ({"kind": "min_words", "n": n}, f"Answer with at least {n} words.")
-        )(rng.choice([60, 80])),
-        "no_commas": lambda: (
-            {"kind": "no_commas"},
-            "Do not use any commas in your entire response.",
-        ),
-        "lowercase": lambda: (
-            {"kind": "lowercase"},
-            "Your entire response must be in lowercase letters; no capital letters are allowed.",
-        ),
-        "uppercase": lambda: (
-            {"kind": "uppercase"},
-            "Your entire response must be in English capital letters only.",
-        ),
-        "keyword_count": lambda: (
-            lambda w, n: (
-                {"kind": "keyword_count", "word": w, "n": n},
-                f"Include the word '{w}' at least {n} times.",
-            )
-        )(rng.choice(KEYWORDS), rng.choice([2, 3])),
-        "forbidden_words": lambda: (
-            lambda ws: (
-                {"kind": "forbidden_words", "words": ws},
-                f"Do not include the words {' or '.join(repr(w) for w in ws)} in the response.",
-            )
-        )(sorted(rng.sample(FORBIDDEN, 2))),
-        "end_phrase": lambda: (
-            lambda p: (
-                {"kind": "end_phrase", "phrase": p},
-                f"Finish your response with this exact phrase: {p} No other words should follow.",
-            )
-        )(rng.choice(END_PHRASES)),
-        "start_word": lambda: (
-            lambda w: (
-                {"kind": "start_word", "word": w},
-                f"Start your response with the word '{w}'.",
-            )
-        )(rng.choice(START_WORDS)),
-        "bullets": lambda: (
-            lambda n: (
-                {"kind": "bullets", "n": n},
-                f"Your answer must contain exactly {n} bullet points, each on its own line "
-                "starting with '* '.",
-            )
-        )(rng.choice([2, 3, 4])),
-        "quoted": lambda: (
-            {"kind": "quoted"},
-            "Wrap your entire response in double quotation marks.",
-        ),
-        "title": lambda: (
-            {"kind": "title"},
-            "Your answer must contain a title, wrapped in double angular brackets, such as "
-            "<<poem of joy>>.",
-        ),
-        "paragraphs": lambda: (
-            lambda n: (
-                {"kind": "paragraphs", "n": n},
-                f"There should be exactly {n} paragraphs, separated by the markdown divider "
-                "*** on its own line.",
-            )
-        )(rng.choice([2, 3])),
-    }
-    return makers[kind]()
+    """A rule of ``kind`` with its parameters drawn from ``rng``, and the sentence stating it."""
+    if kind == "max_words":
+        n = rng.choice([25, 40, 60])
+        return {"kind": kind, "n": n}, f"Answer with at most {n} words."
+    if kind == "min_words":
+        n = rng.choice([60, 80])
+        return {"kind": kind, "n": n}, f"Answer with at least {n} words."
+    if kind == "keyword_count":
+        word, n = rng.choice(KEYWORDS), rng.choice([2, 3])
+        return {
+            "kind": kind,
+            "word": word,
+            "n": n,
+        }, f"Include the word '{word}' at least {n} times."
+    if kind == "forbidden_words":
+        words = sorted(rng.sample(FORBIDDEN, 2))
+        listed = " or ".join(repr(w) for w in words)
+        return {"kind": kind, "words": words}, f"Do not include the words {listed} in the response."
+    if kind == "end_phrase":
+        phrase = rng.choice(END_PHRASES)
+        return {"kind": kind, "phrase": phrase}, (
+            f"Finish your response with this exact phrase: {phrase} No other words should follow."
+        )
+    if kind == "start_word":
+        word = rng.choice(START_WORDS)
+        return {"kind": kind, "word": word}, f"Start your response with the word '{word}'."
+    if kind == "bullets":
+        n = rng.choice([2, 3, 4])
+        return {"kind": kind, "n": n}, (
+            f"Your answer must contain exactly {n} bullet points, each on its own line "
+            "starting with '* '."
+        )
+    if kind == "paragraphs":
+        n = rng.choice([2, 3])
+        return {"kind": kind, "n": n}, (
+            f"There should be exactly {n} paragraphs, separated by the markdown divider "
+            "*** on its own line."
+        )
+    return {"kind": kind}, FIXED_RULES[kind]
+
+
+# Rules without parameters, and their sentences.
+FIXED_RULES = {
+    "no_commas": "Do not use any commas in your entire response.",
+    "lowercase": "Your entire response must be in lowercase letters; no capital letters are allowed.",
+    "uppercase": "Your entire response must be in English capital letters only.",
+    "quoted": "Wrap your entire response in double quotation marks.",
+    "title": (
+        "Your answer must contain a title, wrapped in double angular brackets, such as "
+        "<<poem of joy>>."
+    ),
+}
 
 
 RULE_KINDS = (
