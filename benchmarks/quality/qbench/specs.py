@@ -25,12 +25,12 @@ PLANS: dict[str, dict[str, dict]] = {
             "heldout": 4,
             "budget": 2,
         },
-        "sample": {"subtasks": ["boolean_expressions"], "train": 2, "heldout": 2, "budget": 1},
+        "sample": {"subtasks": ["multistep_arithmetic_two"], "train": 2, "heldout": 3, "budget": 1},
     },
     "instructions": {
         "full": {"instances": 2, "train": 3, "heldout": 6, "budget": 3},
         "quick": {"instances": 1, "train": 3, "heldout": 4, "budget": 2},
-        "sample": {"instances": 1, "train": 2, "heldout": 2, "budget": 1},
+        "sample": {"instances": 1, "train": 2, "heldout": 3, "budget": 1},
     },
     "humaneval": {
         "full": {"instances": 10, "budget": 3},

@@ -54,6 +54,7 @@ def _candidate_call(test: ast.expr, entry_point: str) -> ast.Call | None:
 def split_tests(problem: dict) -> list[dict] | None:
     """The problem's asserts as ``{"source", "args", "check"}``, or None if not eligible.
 
+    ``source`` is the assert as the feedback shows it, calling the function by its name;
     ``args`` is the source of the literal argument tuple; ``check`` is the assert's condition
     with the candidate call replaced by the name ``value``.
     """
@@ -79,11 +80,21 @@ def split_tests(problem: dict) -> list[dict] | None:
         call = _candidate_call(statement.test, problem["entry_point"])
         if call is None:
             return None
-        source = ast.unparse(statement)
+        source = ast.unparse(_renamed(statement, problem["entry_point"]))
         arguments = ast.unparse(ast.Tuple(elts=call.args, ctx=ast.Load()))
         condition = _replace_in_copy(statement.test, call)
         tests.append({"source": source, "args": arguments, "check": ast.unparse(condition)})
     return tests
+
+
+def _renamed(statement: ast.Assert, entry_point: str) -> ast.Assert:
+    """A copy of the assert calling the function by its name rather than ``candidate``, as
+    the optimizer knows it."""
+    copy = ast.parse(ast.unparse(statement)).body[0]
+    for node in ast.walk(copy):
+        if isinstance(node, ast.Name) and node.id == "candidate":
+            node.id = entry_point
+    return copy
 
 
 def _replace_in_copy(test: ast.expr, call: ast.Call) -> ast.expr:

@@ -108,3 +108,5 @@ def test_humaneval_selection_is_seeded_and_splits_visible_from_heldout():
     for task in first:
         assert 2 <= len(task["visible_tests"]) <= 5 and task["heldout_tests"]
         assert task["stub"].rstrip().endswith("pass")
+        for test in task["visible_tests"]:  # shown as the optimizer knows the function
+            assert "candidate" not in test["source"] and task["entry_point"] in test["source"]
