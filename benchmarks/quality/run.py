@@ -129,7 +129,8 @@ def run_one(
     env = dict(os.environ)
     server = None
     if impl == "trace-opt":
-        server = ReplayServer(_recorder(config, replay_file))
+        recording = replay_file if config["mode"] == "replay" else None
+        server = ReplayServer(_recorder(config, replay_file), recording=recording)
         run_config["proxy_url"] = server.base_url
         env = trace_opt_env()
     else:

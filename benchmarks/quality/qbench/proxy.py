@@ -5,6 +5,12 @@ opto's side is recorded, it is pointed at this server instead of the real one. W
 ``ReplayLLM(path, llm=client)`` the server forwards each request to the endpoint and writes
 request and reply to ``path``; with ``ReplayLLM(path)`` it serves the recorded replies, so the
 same run replays offline. Requests are keyed without the model name, as opto's replays are.
+
+trace-opt lists a prompt's input and intermediate nodes in an order that follows memory
+addresses, so the same program can send the same lines in another order from one process to
+the next. When replaying, a request that is not recorded as such is therefore matched, as a
+fallback, with a recorded one that has the same lines in each message, in any order; its
+recorded replies are served in turn, unchanged.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from opto.llm import LLMError
+from opto.llm import LLMError, ReplayMissError
 
 MAX_BODY = 8 << 20
 
@@ -58,27 +66,62 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request.pop("model", None)
         try:
-            response = self.server.llm(**request)
+            body = self.server.llm(**request).to_dict()
+        except ReplayMissError as error:
+            body = self.server.reply_in_any_order(request)
+            if body is None:
+                self._send(502, {"error": {"message": str(error), "type": type(error).__name__}})
+                return
         except LLMError as error:
             self._send(502, {"error": {"message": str(error), "type": type(error).__name__}})
             return
-        body = response.to_dict()
         body["id"] = body.get("id") or f"chatcmpl-replay-{self.server.count()}"
         body["created"] = body.get("created") or int(time.time())
         self._send(200, body)
 
 
+def _unordered_key(request: dict) -> str:
+    """The request with each message's lines sorted: equal for the same lines in any order."""
+    messages = [
+        {**m, "content": sorted(str(m.get("content", "")).splitlines())}
+        if isinstance(m, dict)
+        else m
+        for m in request.get("messages", [])
+    ]
+    return json.dumps({**request, "messages": messages}, sort_keys=True, default=str)
+
+
 class ReplayServer(ThreadingHTTPServer):
-    """Serve ``llm`` (a ReplayLLM) at ``http://127.0.0.1:<port>/v1``; use as a context manager."""
+    """Serve ``llm`` (a ReplayLLM) at ``http://127.0.0.1:<port>/v1``; use as a context manager.
+
+    ``recording``: when replaying, the replay file, for the any-order fallback (above).
+    """
 
     daemon_threads = True
 
-    def __init__(self, llm: Any, port: int = 0) -> None:
+    def __init__(self, llm: Any, port: int = 0, recording: Path | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.llm = llm
         self._served = 0
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._unordered: dict[str, list[dict]] = {}
+        self._unordered_served: Counter[str] = Counter()
+        if recording is not None:
+            entries = json.loads(Path(recording).read_text(encoding="utf-8")).get("entries", [])
+            for entry in entries:
+                key = _unordered_key(entry["request"])
+                self._unordered.setdefault(key, []).extend(entry["responses"])
+
+    def reply_in_any_order(self, request: dict) -> dict | None:
+        """The next recorded reply to a request with the same lines, or None."""
+        key = _unordered_key(request)
+        with self._lock:
+            replies = self._unordered.get(key, [])
+            if self._unordered_served[key] >= len(replies):
+                return None
+            self._unordered_served[key] += 1
+            return dict(replies[self._unordered_served[key] - 1])
 
     @property
     def base_url(self) -> str:

@@ -68,3 +68,21 @@ def test_malformed_requests_get_a_client_error(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as unknown:
             urllib.request.urlopen(request, timeout=10)
         assert unknown.value.code == 404
+
+
+def test_a_request_with_the_same_lines_in_another_order_replays_in_turn(tmp_path):
+    """trace-opt orders some prompt lines by memory address; the replay must still match."""
+    path = tmp_path / "replies.json"
+    ordered = "#Inputs\n(str) question0=a\n(str) question1=b"
+    with ReplayServer(ReplayLLM(path, llm=ScriptedLLM(["one", "two"]))) as server:
+        _ask(_client(server), ordered, temperature=0)
+        _ask(_client(server), ordered, temperature=0)
+    swapped = "#Inputs\n(str) question1=b\n(str) question0=a"
+    with ReplayServer(ReplayLLM(path), recording=path) as server:
+        client = _client(server)
+        replies = [_ask(client, swapped, temperature=0).choices[0].message.content for _ in "ab"]
+        assert replies == ["one", "two"]
+        with pytest.raises(openai.APIStatusError):  # asked once more than recorded
+            _ask(client, swapped, temperature=0)
+        with pytest.raises(openai.APIStatusError):  # other lines: no match
+            _ask(client, swapped + "\n(str) question2=c", temperature=0)
