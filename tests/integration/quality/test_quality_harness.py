@@ -3,9 +3,10 @@ every exchange, and replaying the run directory reproduces its results exactly."
 
 import json
 import os
+import re
 
 import pytest
-from qbench import specs
+from qbench import pack, specs
 from qbench.proxy import ReplayServer
 
 from opto.llm import DummyLLM
@@ -30,8 +31,11 @@ def scripted_endpoint():
 
     def reply(*args, **request):
         system, user = request["messages"][0]["content"], request["messages"][-1]["content"]
-        if "suggestion" not in system:  # an agent call
-            return "Answer: True" if "careful" in system else "Answer: maybe"
+        if "suggestion" not in system:  # an agent call: right once told to be careful
+            expression = user.split(" =")[0]
+            assert re.fullmatch(r"[-+*() 0-9]+", expression)
+            right = eval(expression, {"__builtins__": {}})  # generated arithmetic, checked above
+            return f"Answer: {right if 'careful' in system else 'maybe'}"
         if "(float) a0" in user:
             return json.dumps({"reasoning": "solve", "suggestion": solution})
         if "choose_shot" in user:
@@ -68,18 +72,27 @@ def test_a_live_run_is_recorded_and_its_replay_reproduces_it(tmp_path, quality_r
         for r in map(json.loads, (run_dir / "results.jsonl").open())
         if r["kind"] == "run"
     }
-    assert set(runs) == {"numeric/0", "battleship/0", "bbh/boolean_expressions"}
+    assert set(runs) == {"numeric/0", "battleship/0", "bbh/multistep_arithmetic_two"}
     assert runs["numeric/0"]["success"] and runs["numeric/0"]["steps_to_solve"] == 1
     assert runs["battleship/0"]["scores"][0] < runs["battleship/0"]["scores"][1]
-    assert runs["bbh/boolean_expressions"]["usage"]["by_purpose"]["agent"]["calls"] == 6
+    assert runs["bbh/multistep_arithmetic_two"]["scores"] == [0.0, 1.0]
+    assert runs["bbh/multistep_arithmetic_two"]["usage"]["by_purpose"]["agent"]["calls"] == 8
     assert all(r["error"] is None and r["parsed"] == r["replies"] for r in runs.values())
     replies = json.loads((run_dir / "replies" / "numeric__0.opto.json").read_text())
     assert replies["format"] == "opto-llm-replay" and len(replies["entries"]) == 1
     assert "| numeric | opto | 1 | 1 |" in (run_dir / "table.md").read_text()
     assert (run_dir / "scores.png").stat().st_size > 0
 
+    packed = tmp_path / "packed"
+    assert pack.pack(run_dir, packed) == [
+        "numeric/0",
+        "battleship/0",
+        "bbh/multistep_arithmetic_two",
+    ]
+    assert sorted(p.name for p in (packed / "replies").iterdir())[0] == "battleship__0.opto.json.gz"
+    assert not (packed / "logs").exists()
     status = quality_run.main(
-        ["--replay", str(run_dir), "--impl", "opto", "--out", str(tmp_path / "replayed")]
+        ["--replay", str(packed), "--impl", "opto", "--out", str(tmp_path / "replayed")]
     )
     assert status == 0
     assert "the replay reproduces the recording" in capsys.readouterr().out
