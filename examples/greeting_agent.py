@@ -16,6 +16,7 @@ from _support import choose_llm, reply, run
 
 from opto import trace
 from opto.optimizers import OptoPrime
+from opto.runtime import InProcessPolicy
 
 
 @trace.model
@@ -35,7 +36,8 @@ class GreetingAgent:
         name = trace.operators.call_llm(self.llm, self.system_prompt, self.name_prompt, message)
         return self.greet(language, name)
 
-    @trace.bundle(trainable=True)
+    # Model-written code runs under guards: stopped after 10 s or 1 GiB of memory growth.
+    @trace.bundle(trainable=True, policy=InProcessPolicy(timeout=10, memory_growth="1GiB"))
     def greet(self, language, name):
         """Greets the person in their language."""
         return f"Hello, {name}!"

@@ -17,9 +17,15 @@ from _support import choose_llm, reply, run
 
 from opto import trace
 from opto.optimizers import OptoPrime
+from opto.runtime import InProcessPolicy
+
+# Code written by a model runs in this process under guards: a suggestion that loops forever
+# or keeps allocating is stopped and reported to the optimizer as an error, instead of hanging
+# or exhausting the machine's memory. The subprocess policy is the choice for real isolation.
+GUARDED = InProcessPolicy(timeout=10, memory_growth="1GiB")
 
 
-@trace.bundle(trainable=True)
+@trace.bundle(trainable=True, policy=GUARDED)
 def strange_sort_list(lst):
     """
     Given a list of integers, return the list in strange order: start with the minimum, then

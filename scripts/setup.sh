@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for opto, from the lock file: Graphviz's `dot` and a virtual
-# environment `.venv` holding exactly the versions in uv.lock. Sourced by the demo and test
+# Set up a fresh machine for opto, from the lock file: Graphviz's `dot` (and, for the tests,
+# Chromium) and a virtual environment `.venv` holding exactly the versions in uv.lock. Sourced by the demo and test
 # commands, which say what they need:
 #
 #   OPTO_SETUP_EXTRAS="dev"   the test command: every development and test dependency
@@ -16,16 +16,26 @@ cd "$repo_root"
 UV_VERSION="0.13.9"
 extras="${OPTO_SETUP_EXTRAS-dev}"
 
-if ! command -v dot >/dev/null 2>&1; then
-    echo "[setup] installing Graphviz (dot) with apt-get"
+apt_install() {  # apt_install PACKAGE DESCRIPTION: install a Debian package when we can
+    echo "[setup] installing $2 with apt-get"
     if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
+        apt-get update -qq && apt-get install -y -qq "$1" >/dev/null
     elif command -v sudo >/dev/null 2>&1; then
-        sudo apt-get update -qq && sudo apt-get install -y -qq graphviz >/dev/null
+        sudo apt-get update -qq && sudo apt-get install -y -qq "$1" >/dev/null
     else
-        echo "[setup] cannot install Graphviz without root; drawings will not render" >&2
+        echo "[setup] cannot install $1 without root" >&2
     fi
+}
+
+if ! command -v dot >/dev/null 2>&1; then
+    apt_install graphviz "Graphviz (dot), which draws graphs"
 fi
+case " $extras " in
+    *" dev "*)  # the tests open run reports in headless Chromium
+        if ! command -v chromium >/dev/null 2>&1; then
+            apt_install chromium "Chromium, in which the tests open run reports"
+        fi ;;
+esac
 
 python_bin="${PYTHON:-python3}"
 if [ ! -x .tools/bin/uv ] || [ "$(.tools/bin/uv --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from opto.discovery.archive_display import archive_html, archive_repr
 from opto.discovery.errors import ArchiveError
 from opto.utils.atomic import atomic_write_json
 
@@ -202,6 +203,12 @@ class Archive:
         for entry in self.entries:
             counted[entry.status] = counted.get(entry.status, 0) + 1
         return counted
+
+    def __repr__(self) -> str:
+        return archive_repr(self)
+
+    def _repr_html_(self) -> str:
+        return archive_html(self)
 
     def table(self, width: int = 60) -> str:
         """A text table of every entry: id, generation, name, status, fitness, note."""

@@ -72,7 +72,11 @@ def parse_code(code: str) -> ast.Module:
 
 
 def static_problems(code: str) -> str | None:
-    """The static safety check's findings as one message, or None when the code passes."""
+    """The static safety check's findings as one message, or None when the code passes.
+
+    It is the runtime's ``StaticChecker`` (the rules of ``StaticCheckPolicy``, listed in
+    docs/runtime.md) with numpy and math as the only imports.
+    """
     from opto.runtime.errors import UnsafeCodeError
     from opto.runtime.static_check import StaticChecker
 

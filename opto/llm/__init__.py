@@ -10,7 +10,7 @@ Importing this package loads no provider SDK; litellm and openai load on the fir
 
 from opto.llm.base import BaseLLM
 from opto.llm.budget import Budget, budget
-from opto.llm.cache import configure_cache, get_cache
+from opto.llm.cache import LLMCache, cache_scope, configure_cache, get_cache
 from opto.llm.config import configured_model, is_configured
 from opto.llm.custom import CallableLLM
 from opto.llm.embedding import embed_text
@@ -19,6 +19,9 @@ from opto.llm.errors import (
     BackendUnavailableError,
     BudgetError,
     BudgetExceeded,
+    CacheEntryError,
+    CacheError,
+    CacheWarning,
     ContextWindowError,
     InvalidRequestError,
     LLMConnectionError,
@@ -33,6 +36,7 @@ from opto.llm.errors import (
     ReplayMissError,
     ScriptExhaustedError,
     ServerError,
+    TokenCountWarning,
     TruncatedResponseError,
     TruncationWarning,
     UnknownProfileError,
@@ -54,12 +58,16 @@ __all__ = [
     "Budget",
     "BudgetError",
     "BudgetExceeded",
+    "CacheEntryError",
+    "CacheError",
+    "CacheWarning",
     "CallableLLM",
     "ChatResponse",
     "Choice",
     "ContextWindowError",
     "DummyLLM",
     "InvalidRequestError",
+    "LLMCache",
     "LLMConnectionError",
     "LLMError",
     "LLMFactory",
@@ -80,6 +88,7 @@ __all__ = [
     "ScriptExhaustedError",
     "ScriptedLLM",
     "ServerError",
+    "TokenCountWarning",
     "TruncatedResponseError",
     "TruncationWarning",
     "UnknownProfileError",
@@ -87,6 +96,7 @@ __all__ = [
     "UsageLedger",
     "UsageStats",
     "budget",
+    "cache_scope",
     "configure_cache",
     "configured_model",
     "embed_text",

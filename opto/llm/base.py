@@ -17,32 +17,28 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from opto.llm.budget import Budget, active_budgets, reserve_all
-from opto.llm.cache import get_cache, request_key, should_cache
+from opto.llm.cache import LLMCache, get_cache, request_key, should_cache
 from opto.llm.config import NOT_CONFIGURED_HELP
+from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import (
     InvalidRequestError,
     LLMError,
     LLMNotConfiguredError,
     LLMTimeoutError,
     MalformedResponseError,
+    TokenCountWarning,
     TruncatedResponseError,
     TruncationWarning,
 )
 from opto.llm.http_observer import Exchange, observing
 from opto.llm.limiter import ConcurrencyLimiter
-from opto.llm.pricing import (
-    Price,
-    as_price,
-    estimate_prompt_tokens,
-    estimate_text_tokens,
-    price_for,
-)
+from opto.llm.pricing import Price, as_price, estimate_prompt_tokens, price_for
 from opto.llm.provider_errors import body_problem, translate_exception
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
+from opto.llm.single_flight import Flight
+from opto.llm.token_counts import settle_token_counts
 from opto.llm.usage import UsageLedger, record_usage
-
-CONTROL_KEYS = ("cache", "timeout", "on_delta")
 
 
 @dataclass
@@ -57,6 +53,8 @@ class Call:
     on_delta: Callable[[str], None] | None = None
     use_cache: bool = False
     key: str | None = None
+    cache: LLMCache | None = None  # the cache of the caller's scope, when `use_cache`
+    flight: Flight | None = None  # the flight this call leads, when it leads one
     prompt_tokens: int = 0
     estimate: float | None = None
     budgets: list[Budget] = field(default_factory=list)
@@ -228,16 +226,28 @@ class BaseLLM(abc.ABC):
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
         call = self._prepare(args, kwargs)
-        cached = self._from_cache(call)
-        if cached is not None:
-            return cached
-        self._reserve(call)
+        stand_in = active_dry_run()
+        if stand_in is not None:  # a dry run: record the request, send nothing
+            price = self._price(call.model)
+            return stand_in.answer(call.model, call.prompt_tokens, call.request, price)
+        while True:
+            cached = self._from_cache(call)
+            if cached is not None:
+                return cached
+            flight = self._flight_to_wait_for(call, None)
+            if flight is None:
+                break
+            flight.wait()
         try:
-            response = self._run(call)
-        except BaseException as exc:
-            self._failed(call, exc)
-            raise
-        return self._finish(call, response)
+            self._reserve(call)
+            try:
+                response = self._run(call)
+            except BaseException as exc:
+                self._failed(call, exc)
+                raise
+            return self._finish(call, response)
+        finally:
+            self._land(call)
 
     def create(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """Trace's optimizers call `llm.create(...)`; same as calling the client."""
@@ -246,16 +256,28 @@ class BaseLLM(abc.ABC):
     async def acall(self, *args: Any, **kwargs: Any) -> ChatResponse:
         """The async form of `__call__`, sharing the same limit, cache, budgets and ledger."""
         call = self._prepare(args, kwargs)
-        cached = self._from_cache(call)
-        if cached is not None:
-            return cached
-        self._reserve(call)
+        stand_in = active_dry_run()
+        if stand_in is not None:
+            price = self._price(call.model)
+            return stand_in.answer(call.model, call.prompt_tokens, call.request, price)
+        while True:
+            cached = self._from_cache(call)
+            if cached is not None:
+                return cached
+            flight = self._flight_to_wait_for(call, asyncio.get_running_loop())
+            if flight is None:
+                break
+            await flight.wait_async()
         try:
-            response = await self._arun(call)
-        except BaseException as exc:
-            self._failed(call, exc)
-            raise
-        return self._finish(call, response)
+            self._reserve(call)
+            try:
+                response = await self._arun(call)
+            except BaseException as exc:
+                self._failed(call, exc)
+                raise
+            return self._finish(call, response)
+        finally:
+            self._land(call)
 
     # ----- pipeline steps
 
@@ -270,6 +292,7 @@ class BaseLLM(abc.ABC):
         if should_cache(per_call_cache, self.cache, request):
             call.key = request_key(request)
             call.use_cache = call.key is not None
+            call.cache = get_cache() if call.use_cache else None
         call.prompt_tokens = estimate_prompt_tokens(request.get("messages"))
         price = self._price(call.model)
         if price is not None:
@@ -282,18 +305,38 @@ class BaseLLM(abc.ABC):
         return self.prices if self.prices is not None else price_for(model)
 
     def _from_cache(self, call: Call) -> ChatResponse | None:
+        """The cached reply, or None; an entry that is not a reply is dropped (with a warning)."""
         if not call.use_cache:
             return None
-        stored = get_cache().get(call.key)
+        stored = call.cache.get(call.key)
         if stored is None:
             return None
         try:
             response = ChatResponse.from_dict(stored, model=call.model)
-        except MalformedResponseError:
+        except MalformedResponseError as error:
+            call.cache.discard(call.key, error.message)
             return None
         response.usage = Usage(cache_hit=True, attempts=0)
         self._record(call.model, cache_hits=1)
         return response
+
+    def _flight_to_wait_for(
+        self, call: Call, loop: asyncio.AbstractEventLoop | None
+    ) -> Flight | None:
+        """A flight of the same request to wait for, or None: this call goes to the model
+        (leading its key's flight when it is cacheable)."""
+        if not call.use_cache:
+            return None
+        flight, leads = call.cache.flights.claim(call.key, loop)
+        if leads:
+            call.flight = flight
+            return None
+        return flight if flight.can_wait(loop) else None
+
+    def _land(self, call: Call) -> None:
+        if call.flight is not None:
+            call.cache.flights.release(call.key, call.flight)
+            call.flight = None
 
     def _reserve(self, call: Call) -> None:
         budgets = [self.budget] if self.budget is not None else []
@@ -403,13 +446,9 @@ class BaseLLM(abc.ABC):
 
     def _finish(self, call: Call, response: ChatResponse) -> ChatResponse:
         usage = response.usage
-        if not (usage.prompt_tokens or usage.completion_tokens):
-            usage.prompt_tokens = call.prompt_tokens
-            usage.completion_tokens = sum(
-                estimate_text_tokens(choice.message.content or "") for choice in response.choices
-            )
-            usage.estimated = True
-        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        correction = settle_token_counts(response, call.request, call.prompt_tokens)
+        if correction is not None:
+            warnings.warn(f"{call.model}: {correction}", TokenCountWarning, stacklevel=4)
         price = self._price(call.model)
         usage.cost = (
             None
@@ -431,7 +470,7 @@ class BaseLLM(abc.ABC):
             truncated=int(response.truncated),
         )
         if call.use_cache:
-            get_cache().set(call.key, response.to_dict())
+            call.cache.set(call.key, response.to_dict())
         if response.truncated:
             self._report_truncation(call, response)
         return response

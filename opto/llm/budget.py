@@ -1,7 +1,8 @@
 """Budgets that stop a run before the call that would overspend.
 
 Before a call, its cost is estimated and *reserved* in every budget that applies: the client's
-own (`LLM(max_cost=...)`) and every `with budget(...)` scope open in the process. If a budget
+own (`LLM(max_cost=...)`) and every `with budget(...)` scope open in the calling thread or task
+(so two training runs in one process each spend against their own limit). If a budget
 cannot hold the reservation, `BudgetExceeded` is raised and the call is not made. Reserving
 (rather than only checking) keeps the limits exact when many threads call at once. After the
 call the reservation is replaced by the real cost; a failed call gives its reservation back.
@@ -13,6 +14,7 @@ for a hard limit. Cache hits are free and do not count as calls.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -113,32 +115,35 @@ class Budget:
         )
 
 
-_ACTIVE: list[Budget] = []
-_ACTIVE_LOCK = threading.Lock()
+_ACTIVE: contextvars.ContextVar[tuple[Budget, ...]] = contextvars.ContextVar(
+    "opto_budgets", default=()
+)
 
 
 def active_budgets() -> list[Budget]:
-    with _ACTIVE_LOCK:
-        return list(_ACTIVE)
+    """The `budget()` scopes open in this thread or task, outermost first."""
+    return list(_ACTIVE.get())
 
 
 @contextmanager
 def budget(
     max_cost: float | None = None, max_calls: int | None = None, name: str = "budget"
 ) -> Iterator[Budget]:
-    """Limit every call made in this process, from any thread or task, while the block runs.
+    """Limit every call made in this thread or task while the block runs.
 
-    Scopes nest; each one counts independently. For a limit on one client only, pass
-    `max_cost` / `max_calls` to that client instead.
+    Scopes nest; each one counts independently. asyncio tasks and `asyncio.to_thread` inherit
+    the scope, and so do opto's own thread pools (evaluation, OptoPrimeMulti); a thread you
+    start yourself does only if it runs in a copy of this context
+    (`contextvars.copy_context().run`). Calls made elsewhere (another run in another thread)
+    are not counted. For a limit on one client only, pass `max_cost` / `max_calls` to that
+    client instead.
     """
     scope = Budget(max_cost=max_cost, max_calls=max_calls, name=name)
-    with _ACTIVE_LOCK:
-        _ACTIVE.append(scope)
+    token = _ACTIVE.set((*_ACTIVE.get(), scope))
     try:
         yield scope
     finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE.remove(scope)
+        _ACTIVE.reset(token)
 
 
 def reserve_all(budgets: Sequence[Budget], estimate: float | None, model: str | None) -> None:

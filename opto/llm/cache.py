@@ -3,23 +3,33 @@
 The key is the SHA-256 of the request as canonical JSON (sorted keys, no spaces). Credentials,
 base URLs and settings that do not change the reply (timeout, streaming, retries) are left out,
 so a key never holds a secret and the same request to a moved server still hits. Values are
-stored as JSON text (never pickle) in a `diskcache` directory, which is safe to share between
-processes; a small LRU in memory sits in front of it.
+stored as JSON text (never pickle) in a `ReplyStore` (one SQLite file, safe to share between
+processes, read as data only); a small LRU in memory sits in front of it.
 
-Whether a call uses the cache: the per-call `cache=` argument, else the client's `cache=`
-setting, else the global switch (`configure_cache(enabled=...)` or `OPTO_LLM_CACHE`), else
+Which cache a call uses: the innermost `cache_scope()` of its thread or task (a training run
+opens one for its run directory), else the process-wide one (`configure_cache`). Whether a call
+uses it: the per-call `cache=` argument, else the client's `cache=` setting, else the scope's
+switch, else the process-wide switch (`configure_cache(enabled=...)` or `OPTO_LLM_CACHE`), else
 only when the request sets `temperature=0` explicitly.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
 import threading
+import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from opto.llm.errors import CacheEntryError, CacheWarning
+from opto.llm.reply_store import DEFAULT_MAX_BYTES, ReplyStore
+from opto.llm.single_flight import SingleFlight
 
 EXCLUDED_KEYS = frozenset(
     {
@@ -72,23 +82,35 @@ def request_key(request: dict[str, Any]) -> str | None:
 
 
 class LLMCache:
-    """Replies by key: an in-memory LRU in front of an optional disk directory."""
+    """Replies by key: an in-memory LRU in front of an optional disk folder.
 
-    def __init__(self, directory: str | Path | None = None, memory_items: int = 1024) -> None:
+    `directory`: where the `ReplyStore` file lives (None keeps replies in memory only);
+    `memory_items`: replies kept in memory (0 for none); `max_bytes`: size of the values on
+    disk past which the oldest are removed. A damaged entry is dropped with a `CacheWarning`
+    (the call then goes to the model); a file that is not an opto cache raises `CacheError`.
+    `flights` makes identical concurrent calls through this cache pay once.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path | None = None,
+        memory_items: int = 1024,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.directory = Path(directory) if directory is not None else None
         self.memory_items = memory_items
+        self.max_bytes = max_bytes
+        self.flights = SingleFlight()
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
-        self._disk: Any = None
+        self._disk: ReplyStore | None = None
 
-    def _disk_store(self) -> Any:
+    def _disk_store(self) -> ReplyStore | None:
         if self.directory is None:
             return None
         with self._lock:
             if self._disk is None:
-                import diskcache
-
-                self._disk = diskcache.Cache(str(self.directory))
+                self._disk = ReplyStore(self.directory, max_bytes=self.max_bytes)
             return self._disk
 
     def _remember(self, key: str, text: str) -> None:
@@ -101,20 +123,32 @@ class LLMCache:
                 self._memory.popitem(last=False)
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The stored JSON object, or None (absent, or damaged and now dropped)."""
         with self._lock:
             text = self._memory.get(key)
             if text is not None:
                 self._memory.move_to_end(key)
         if text is None:
             disk = self._disk_store()
-            text = disk.get(key) if disk is not None else None
-            if not isinstance(text, str):
+            if disk is None:
+                return None
+            try:
+                text = disk.get(key)
+            except CacheEntryError as error:
+                self.discard(key, error.message)
+                return None
+            if text is None:
                 return None
             self._remember(key, text)
         try:
-            return json.loads(text)
-        except ValueError:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            self.discard(key, f"it is not JSON ({type(error).__name__})")
             return None
+        if not isinstance(value, dict):
+            self.discard(key, f"it is a JSON {type(value).__name__}, not an object")
+            return None
+        return value
 
     def set(self, key: str, value: dict[str, Any]) -> None:
         text = json.dumps(value, ensure_ascii=False)
@@ -122,6 +156,20 @@ class LLMCache:
         disk = self._disk_store()
         if disk is not None:
             disk.set(key, text)
+
+    def discard(self, key: str, reason: str) -> None:
+        """Drop a damaged entry (memory and disk) and say so with a `CacheWarning`."""
+        with self._lock:
+            self._memory.pop(key, None)
+        disk = self._disk_store()
+        if disk is not None:
+            disk.delete(key)
+        where = disk.path if disk is not None else "the memory cache"
+        warnings.warn(
+            f"dropped the damaged cache entry {key[:12]} in {where}: {reason}; the model is asked",
+            CacheWarning,
+            stacklevel=2,
+        )
 
     def __len__(self) -> int:
         disk = self._disk_store()
@@ -171,7 +219,9 @@ def configure_cache(
     disk: bool = True,
     memory_items: int = 1024,
 ) -> LLMCache:
-    """Set the global cache switch and/or replace the cache store.
+    """Set the process-wide cache switch and/or replace the process-wide cache store.
+
+    Calls inside a `cache_scope()` use that scope's cache and switch instead.
 
     `enabled`: True caches every call, False none, None follows `OPTO_LLM_CACHE` and then the
     rule (temperature 0).
@@ -194,20 +244,66 @@ def configure_cache(
         return _state["cache"]
 
 
+class _Scope(NamedTuple):
+    cache: LLMCache
+    enabled: bool | None
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
+    "opto_cache_scope", default=None
+)
+
+
+@contextmanager
+def cache_scope(
+    cache: LLMCache | str | os.PathLike | None = None, *, enabled: bool | None = True
+) -> Iterator[LLMCache]:
+    """Give the calls made in this thread or task a cache of their own while the block runs.
+
+    `cache`: an `LLMCache` to use (left open afterwards), a folder (its cache is closed when
+    the block ends) or None for one in memory. `enabled`: True caches every call whose call or
+    client does not say otherwise, None keeps the usual rule (global switch, then temperature
+    0), False caches none. The process-wide cache and switch are neither used nor changed, so
+    two runs in one process keep their replies apart. Scopes nest; the innermost one counts.
+
+    asyncio tasks and `asyncio.to_thread` inherit the scope; a thread you start yourself does
+    only if it runs in a copy of this context (`contextvars.copy_context().run`), as opto's own
+    thread pools do.
+    """
+    owned = not isinstance(cache, LLMCache)
+    store = LLMCache(cache) if owned else cache
+    token = _SCOPE.set(_Scope(store, enabled))
+    try:
+        yield store
+    finally:
+        _SCOPE.reset(token)
+        if owned:
+            store.close()
+
+
 def get_cache() -> LLMCache:
-    """The process-wide cache store, created on first use (no folder is made before that)."""
+    """The cache of the innermost `cache_scope`, else the process-wide one (created on first
+    use; no folder is made before that)."""
+    scope = _SCOPE.get()
+    if scope is not None:
+        return scope.cache
     with _state_lock:
         cache = _state["cache"]
     return cache if cache is not None else configure_cache()
 
 
 def cache_enabled_globally() -> bool | None:
+    """The process-wide switch: `configure_cache(enabled=...)`, else `OPTO_LLM_CACHE`."""
     enabled = _state["enabled"]
     return _env_switch() if enabled is None else enabled
 
 
 def should_cache(per_call: bool | None, client: bool | None, request: dict[str, Any]) -> bool:
-    for choice in (per_call, client, cache_enabled_globally()):
+    """First answer wins: the call, the client, the `cache_scope`, the process-wide switch,
+    then the rule (only requests with an explicit temperature of 0)."""
+    scope = _SCOPE.get()
+    scoped = scope.enabled if scope is not None else None
+    for choice in (per_call, client, scoped, cache_enabled_globally()):
         if choice is not None:
             return bool(choice)
     return "temperature" in request and request["temperature"] == 0

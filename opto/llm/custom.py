@@ -57,6 +57,8 @@ class CallableLLM(BaseLLM):
     def _to_response(self, raw: Any, call: Call) -> ChatResponse:
         if isinstance(raw, str):
             return ChatResponse.from_text(raw, model=call.model)
+        if _response_shaped(raw):
+            raw = _as_completion_dict(raw)
         return super()._to_response(raw, call)
 
     def _translate_error(
@@ -66,3 +68,40 @@ class CallableLLM(BaseLLM):
         if module not in _PROVIDER_MODULES:
             return exc
         return translate_exception(exc, call.model, exchange=exchange)
+
+
+def _response_shaped(raw: Any) -> bool:
+    """An object (not a dict) read as ``raw.choices[0].message.content``, e.g. a SimpleNamespace
+    or a response type of another SDK, as Trace's models accept."""
+    return (
+        not isinstance(raw, (dict, ChatResponse))
+        and not hasattr(raw, "model_dump")
+        and (isinstance(getattr(raw, "choices", None), (list, tuple)))
+    )
+
+
+def _as_completion_dict(raw: Any) -> dict[str, Any]:
+    """The chat-completion body of a response-shaped object (attributes read, not trusted:
+    a missing message or a non-text content is left for the body's validation to report)."""
+    choices = []
+    for choice in raw.choices:
+        message = getattr(choice, "message", None)
+        body = None
+        if message is not None:
+            body = {
+                "role": getattr(message, "role", None) or "assistant",
+                "content": getattr(message, "content", None),
+            }
+        choices.append({"message": body, "finish_reason": getattr(choice, "finish_reason", None)})
+    usage = getattr(raw, "usage", None)
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens")
+    body: dict[str, Any] = {"choices": choices, "model": getattr(raw, "model", None)}
+    if usage is not None and not isinstance(usage, dict):
+        usage = {
+            name: getattr(usage, name)
+            for name in fields
+            if isinstance(getattr(usage, name, None), int)
+        }
+    if isinstance(usage, dict):
+        body["usage"] = usage
+    return body

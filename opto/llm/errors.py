@@ -119,6 +119,30 @@ class TruncationWarning(UserWarning):
     """A reply stopped at the token limit (finish_reason "length")."""
 
 
+class TokenCountWarning(UserWarning):
+    """A provider reported token counts no request can produce (negative, or above the bound of
+    the request); they were clamped so they neither credit nor blow a budget."""
+
+
+class CacheError(LLMError):
+    """A reply cache file cannot be used: it is not an opto cache, or it is damaged as a whole.
+
+    The message names the file; deleting it costs only re-asking the calls it held.
+    """
+
+
+class CacheEntryError(CacheError):
+    """One cache entry cannot be read as a reply. The cache drops it and asks the model."""
+
+    def __init__(self, message: str, *, key: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key = key
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read as a reply; it was dropped and the model was asked."""
+
+
 class ScriptExhaustedError(LLMError):
     """A `ScriptedLLM` was called more often than it has replies."""
 

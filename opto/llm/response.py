@@ -7,6 +7,7 @@ the cache and replay files are JSON, never pickle.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -114,7 +115,7 @@ class ChatResponse(_ItemAccess):
             model=str(data.get("model") or model),
             usage=usage,
             id=str(data.get("id") or ""),
-            created=int(data.get("created") or 0),
+            created=_whole_number(data.get("created")),
             object=str(data.get("object") or "chat.completion"),
         )
 
@@ -144,14 +145,30 @@ def _parse_choice(position: int, raw: Any, model: str) -> Choice:
 
 
 def _parse_usage(raw: Any) -> Usage:
+    """The token counts the server reported (0 when absent or not a number); the rest of
+    `Usage` is opto's own accounting, filled in by the client."""
     if not isinstance(raw, dict):
         return Usage()
-    fields = set(Usage.__dataclass_fields__)
-    usage = Usage(**{key: value for key, value in raw.items() if key in fields})
-    usage.prompt_tokens = int(usage.prompt_tokens or 0)
-    usage.completion_tokens = int(usage.completion_tokens or 0)
-    usage.total_tokens = int(usage.total_tokens or usage.prompt_tokens + usage.completion_tokens)
-    return usage
+    prompt = _whole_number(raw.get("prompt_tokens"))
+    completion = _whole_number(raw.get("completion_tokens"))
+    total = _whole_number(raw.get("total_tokens")) or prompt + completion
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+def _whole_number(value: Any) -> int:
+    """An int from an int, a finite float or a decimal string; 0 for anything else."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else 0
+    if isinstance(value, str):
+        try:
+            return int(value.strip()) if len(value) <= 40 else 0
+        except ValueError:
+            return 0
+    return 0
 
 
 class StreamAssembler:

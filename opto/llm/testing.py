@@ -21,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union
 
-from opto.llm.base import CONTROL_KEYS, BaseLLM, Call
+from opto.llm.base import BaseLLM, Call
 from opto.llm.cache import canonical_json, request_key
 from opto.llm.custom import CallableLLM
+from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import ReplayError, ReplayMissError, ScriptExhaustedError
 from opto.llm.response import ChatResponse, Usage
 from opto.llm.retry import RetryPolicy
@@ -142,11 +143,45 @@ class ScriptedLLM(BaseLLM):
         raise TypeError(f"ScriptedLLM cannot use a reply of type {type(item).__name__}")
 
 
+# What a replay file records of a request, and what its key is made of: only the fields that
+# shape the reply. Anything else (credentials in `extra_query`/`extra_body`/`aws_*`/
+# `vertex_credentials`/`api_token`, headers, base URLs, the model's name) is never written.
+REPLAY_FIELDS = frozenset(
+    {
+        "messages",
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "repetition_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "response_format",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+        "reasoning_effort",
+        "thinking",
+        "modalities",
+        "prediction",
+    }
+)
+
+
 def _replay_request(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The caller's view of a request (no model, no control keys): the same when recording
+    """The caller's view of a request, reduced to `REPLAY_FIELDS`: the same when recording
     with any client and when replaying without one."""
-    request = {key: value for key, value in kwargs.items() if key not in CONTROL_KEYS}
-    request.pop("model", None)
+    request = {key: value for key, value in kwargs.items() if key in REPLAY_FIELDS}
     if args:
         request.setdefault("messages", args[0])
     return json.loads(canonical_json(request))
@@ -156,7 +191,10 @@ class ReplayLLM(BaseLLM):
     """Record real calls to a JSON file, or replay them offline.
 
     `ReplayLLM(path, llm=client)` forwards each call to `client` and appends the request and
-    reply to `path` (rewritten atomically after every call). `ReplayLLM(path)` answers from the
+    reply to `path` (rewritten atomically after every call). Only the request fields that
+    shape the reply (`REPLAY_FIELDS`) are written and make its key, so a replay file holds no
+    credential and can be committed; two requests that differ only in other fields share an
+    entry (their replies are served in the order they were recorded). `ReplayLLM(path)` answers from the
     file; a request that is not recorded raises `ReplayMissError` naming it. The same request
     asked several times gets its recorded replies in order. Replays are free and report the
     recorded token counts.
@@ -222,14 +260,14 @@ class ReplayLLM(BaseLLM):
             self._save()
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
-        if self.recorder is None:
+        if self.recorder is None or active_dry_run() is not None:  # a dry run records nothing
             return super().__call__(*args, **kwargs)
         response = self.recorder(*args, **kwargs)
         self._store(_replay_request(args, kwargs), response, self.recorder.model or "")
         return response
 
     async def acall(self, *args: Any, **kwargs: Any) -> ChatResponse:
-        if self.recorder is None:
+        if self.recorder is None or active_dry_run() is not None:
             return await super().acall(*args, **kwargs)
         response = await self.recorder.acall(*args, **kwargs)
         self._store(_replay_request(args, kwargs), response, self.recorder.model or "")

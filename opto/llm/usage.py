@@ -2,7 +2,8 @@
 
 Each client keeps its own ledger (`llm.usage`) and every call is also added to one process-wide
 ledger (`get_usage()`), per model and in total, and to the ledger of every `usage_scope()` open
-in the calling thread or task. Ledgers are thread-safe.
+in the calling thread or task (a training run counts its own calls with one, so two runs in one
+process never count each other's). Ledgers are thread-safe.
 """
 
 from __future__ import annotations
@@ -135,13 +136,17 @@ _SCOPES: contextvars.ContextVar[tuple[UsageLedger, ...]] = contextvars.ContextVa
 
 
 @contextmanager
-def usage_scope() -> Iterator[UsageLedger]:
+def usage_scope(ledger: UsageLedger | None = None) -> Iterator[UsageLedger]:
     """A ledger of the calls made in this thread or task while the block runs.
 
-    Worker processes use it to send what one task spent back to the process that owns the
-    run, so its totals and budgets include work done elsewhere.
+    `ledger`: the ledger to add to (a new one by default), so one ledger can count a piece
+    of work over several blocks, e.g. a training run over its sessions. asyncio tasks and
+    `asyncio.to_thread` inherit the scope; a thread you start yourself does only if it runs in
+    a copy of this context (`contextvars.copy_context().run`), as opto's own thread pools do.
+    Worker processes use a scope to send what one task spent back to the process that owns
+    the run (`add_remote_usage`), so its totals and budgets include work done elsewhere.
     """
-    ledger = UsageLedger()
+    ledger = ledger if ledger is not None else UsageLedger()
     token = _SCOPES.set((*_SCOPES.get(), ledger))
     try:
         yield ledger
@@ -154,3 +159,15 @@ def record_usage(model: str, **deltas: float) -> None:
     _GLOBAL_LEDGER.record(model, **deltas)
     for ledger in _SCOPES.get():
         ledger.record(model, **deltas)
+
+
+def add_remote_usage(by_model: dict[str, UsageStats], *, counted_here: bool) -> None:
+    """Add usage measured in another thread or process to every `usage_scope` open here.
+
+    `counted_here`: the calls were made in this process, so the process-wide ledger already
+    holds them; otherwise they are added to it too.
+    """
+    if not counted_here:
+        _GLOBAL_LEDGER.merge(by_model)
+    for ledger in _SCOPES.get():
+        ledger.merge(by_model)

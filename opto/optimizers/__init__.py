@@ -1,12 +1,13 @@
 """Optimizers: read a TraceGraph and feedback, propose and apply new parameter values."""
 
 from opto.optimizers.buffers import FIFOBuffer
-from opto.optimizers.opro import OPRO, OPROv2
-from opto.optimizers.optimizer import Optimizer, StepResult
+from opto.optimizers.opro import OPRO
+from opto.optimizers.opro_v2 import OPROPromptSymbolSet, OPROv2
+from opto.optimizers.optimizer import AbstractOptimizer, Optimizer, StepResult
 from opto.optimizers.optoprime import OptoPrime, OptoPrimeV1, SuggestionExtractionError
-from opto.optimizers.optoprime_multi import OptoPrimeMulti
 from opto.optimizers.optoprime_v2 import OptoPrimeV2
-from opto.optimizers.prompts.optoprime_v2 import (
+from opto.optimizers.optoprimemulti import OptoPrimeMulti
+from opto.optimizers.symbol_sets import (
     OptimizerPromptSymbolSet,
     OptimizerPromptSymbolSet2,
     OptimizerPromptSymbolSetJSON,
@@ -15,7 +16,9 @@ from opto.optimizers.textgrad import TextGrad
 
 __all__ = [
     "OPRO",
+    "AbstractOptimizer",
     "FIFOBuffer",
+    "OPROPromptSymbolSet",
     "OPROv2",
     "Optimizer",
     "OptimizerPromptSymbolSet",

@@ -8,13 +8,16 @@ before committing it. Applying is all-or-nothing for the values a step accepted.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
+from opto.optimizers.step_display import step_result_html, step_result_repr
 from opto.optimizers.updates import apply_projections
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import GraphPropagator, Propagator
@@ -45,9 +48,65 @@ class StepResult(dict):
         self.terminated = terminated
         self.error = error
 
+    def __repr__(self) -> str:
+        return step_result_repr(self)
 
-class Optimizer:
-    """Base class: subclasses implement ``_step`` returning ``{parameter: value}``."""
+    def _repr_html_(self) -> str:
+        return step_result_html(self)
+
+
+class AbstractOptimizer:
+    """The root of every optimizer: it holds ``parameters`` and defines the interface.
+
+    Subclasses implement ``step`` (propose and apply new values), ``zero_feedback`` and
+    ``propagator``. ``isinstance(x, AbstractOptimizer)`` is true for every opto optimizer.
+    """
+
+    def __init__(self, parameters: Iterable[ParameterNode], *args: Any, **kwargs: Any) -> None:
+        self.parameters = parameters
+
+    @property
+    def parameters(self) -> list[ParameterNode]:
+        """The parameters this optimizer updates (may be reassigned, e.g. by a trainer)."""
+        return self._parameters
+
+    @parameters.setter
+    def parameters(self, parameters: Iterable[ParameterNode]) -> None:
+        self._parameters = checked_parameters(parameters)
+
+    def step(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def zero_feedback(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def propagator(self) -> Propagator:
+        raise NotImplementedError
+
+
+def checked_parameters(parameters: Iterable[ParameterNode] | Node) -> list[ParameterNode]:
+    """The ParameterNodes of ``parameters`` without duplicates, in order; TypeError otherwise."""
+    if isinstance(parameters, Node):
+        parameters = [parameters]
+    unique: dict[int, ParameterNode] = {}
+    for parameter in parameters:
+        if not isinstance(parameter, ParameterNode):
+            raise TypeError(
+                f"optimizers take ParameterNodes, got {type(parameter).__name__}: {parameter}; "
+                "make it with node(value, trainable=True)"
+            )
+        unique.setdefault(id(parameter), parameter)
+    return list(unique.values())
+
+
+class Optimizer(AbstractOptimizer):
+    """Base class: subclasses implement ``_step`` returning ``{parameter: value}``.
+
+    ``step(**options)`` passes to ``_step`` the options its signature names. Other keyword
+    arguments, such as the ones Trace's training algorithms forward (``num_threads``,
+    ``validate_dataset``, ...), are ignored with one warning per name, as Trace ignored them.
+    """
 
     _llm: Any = None
 
@@ -78,19 +137,9 @@ class Optimizer:
                 f"{type(self).__name__}() got unexpected argument(s) {', '.join(unexpected)}; "
                 "check the spelling (Trace silently ignored unknown arguments, opto does not)"
             )
-        if isinstance(parameters, Node):
-            parameters = [parameters]
-        unique: dict[int, ParameterNode] = {}
-        for parameter in parameters:
-            if not isinstance(parameter, ParameterNode):
-                raise TypeError(
-                    f"optimizers take ParameterNodes, got {type(parameter).__name__}: {parameter}; "
-                    "make it with node(value, trainable=True)"
-                )
-            unique.setdefault(id(parameter), parameter)
-        if not unique:
+        super().__init__(parameters)
+        if not self._parameters:
             raise ValueError("an optimizer needs at least one parameter")
-        self._parameters = list(unique.values())
         self._propagator = propagator if propagator is not None else self.default_propagator()
         if policy is not None:
             self._assign_policy(policy)
@@ -103,10 +152,6 @@ class Optimizer:
         for parameter in self._parameters:
             if is_code_parameter(parameter) and "execution_policy" not in parameter.__dict__:
                 parameter.execution_policy = resolved
-
-    @property
-    def parameters(self) -> list[ParameterNode]:
-        return self._parameters
 
     @property
     def propagator(self) -> Propagator:
@@ -140,8 +185,27 @@ class Optimizer:
         return result
 
     def propose(self, *args: Any, **kwargs: Any) -> StepResult:
-        result = self._step(*args, **kwargs)
+        """Compute new values without writing them (``_step`` with the options it takes)."""
+        result = self._step(*args, **self._options_for_step(kwargs))
         return result if isinstance(result, StepResult) else StepResult(result)
+
+    def _options_for_step(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The options ``_step`` names; the others are dropped with one warning per name."""
+        parameters = inspect.signature(self._step).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return options
+        named = {p.name for p in parameters if p.kind is not p.VAR_POSITIONAL}
+        ignored = [name for name in options if name not in named]
+        warned = self.__dict__.setdefault("_ignored_options", set())
+        fresh = [name for name in ignored if name not in warned]
+        if fresh:
+            warned.update(fresh)
+            warnings.warn(
+                f"{type(self).__name__}.step() ignores option(s) {', '.join(fresh)}: "
+                "they have no effect on this optimizer",
+                stacklevel=4,
+            )
+        return {name: value for name, value in options.items() if name not in ignored}
 
     def project(self, update_dict: dict[ParameterNode, Any]) -> dict[ParameterNode, Any]:
         """Apply each parameter's projections to its proposed value."""

@@ -1,8 +1,11 @@
 """OptoPrime: the optimizer of "Trace is the Next AutoDiff".
 
 It shows the LLM the subgraph that links the parameters to the output (code, values,
-feedback) and asks for new values as JSON. Prompts are Trace's format by default. What is
-different: the reply is parsed tolerantly, every value is checked before it is applied
+feedback) and asks for new values as JSON. Prompts are Trace's format by default, built by
+the methods Trace users override (``summarize``, ``problem_instance``, ``repr_node_value``,
+``construct_prompt``, ``call_llm``, ``extract_llm_suggestion``, ``construct_update_dict``) from
+the class-level prompt pieces (``representation_prompt``, ``output_format_prompt``, ...).
+What is different: the reply is parsed tolerantly, every value is checked before it is applied
 (refusals are reported and shown in the next prompt), memory never hides the current problem,
 each step is recorded, and the prompt can be held to a token budget.
 """
@@ -12,24 +15,54 @@ from __future__ import annotations
 import json
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from types import MappingProxyType
 from typing import Any
 
 from opto.optimizers.buffers import FIFOBuffer
+from opto.optimizers.function_feedback import (
+    FunctionFeedback,
+    ProblemInstance,
+    code_text,
+    constraint_lines,
+    documentation_text,
+    get_fun_name,
+    node_to_function_feedback,
+    repr_function_call,
+    section_text,
+    summary_from_nodes,
+    value_lines,
+)
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
-from opto.optimizers.problem import (
-    ProblemInstance,
-    build_problem,
-    is_code_parameter,
-    render_value,
-    type_label,
-)
+from opto.optimizers.problem import build_problem
 from opto.optimizers.prompt_budget import fit_to_budget
+from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
-from opto.optimizers.updates import UpdatePlan, describe_refusals, plan_updates
-from opto.trace.nodes import Node, ParameterNode
+from opto.optimizers.step_support import (
+    add_usage,
+    merge_plans,
+    notes_for_next_prompt,
+    plan_from,
+    repair_request,
+    step_record,
+    worth_retrying_without_json_mode,
+)
+from opto.optimizers.updates import UpdatePlan, plan_updates
+from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+
+__all__ = [
+    "FunctionFeedback",
+    "OptoPrime",
+    "OptoPrimeV1",
+    "ProblemInstance",
+    "SuggestionExtractionError",
+    "get_fun_name",
+    "node_to_function_feedback",
+    "repr_function_call",
+]
 
 DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
 
@@ -38,25 +71,37 @@ class SuggestionExtractionError(ValueError):
     """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 
-def value_line(node: Node, value_text: str | None = None) -> str:
-    """``(type) name=value``, or ``(code) name:source`` for code parameters (Trace's format)."""
-    return "".join(_value_line_parts(node, node.py_name, value_text))
-
-
-def _value_line_parts(node: Node, name: str, value_text: str | None) -> tuple[str, str]:
-    """The line as (label, value), so a long value is copied once, into the final prompt."""
-    text = render_value(node._data) if value_text is None else value_text
-    if is_code_parameter(node):
-        return f"(code) {name}:", text
-    return f"({type(node._data).__name__}) {name}=", text
-
-
-def constraint_line(node: Node) -> str:
-    return f"({type_label(node)}) {node.py_name}: {node.description}"
-
-
 class OptoPrime(Optimizer):
-    """Trace's OptoPrime with tolerant parsing, safe updates and bounded prompts."""
+    """Trace's OptoPrime with tolerant parsing, safe updates and bounded prompts.
+
+    The class attributes are the prompt pieces; a subclass (or an instance) may replace any of
+    them. ``output_format_prompt`` is filled per instance from ``output_format_prompt_original``
+    (or ``..._no_answer`` when ``json_keys["answer"]`` is None) unless a subclass sets its own.
+
+    Arguments (Trace's, then opto's): ``parameters`` to train; ``llm`` (default ``LLM()``, made
+    at the first step); ``propagator``; ``objective`` (default ``default_objective``);
+    ``ignore_extraction_error`` (False: a reply without suggestion raises); ``include_example``
+    (a worked example before the problem); ``memory_size`` (past rounds shown); ``max_tokens``;
+    ``log`` (keep ``log`` and ``summary_log``); ``prompt_symbols`` (section markers);
+    ``json_keys`` (names of the reply's keys; ``answer: None`` drops the answer);
+    ``use_json_object_format`` (ask for JSON mode); ``highlight_variables`` (name the variables
+    at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
+    problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
+    that could not be applied).
+    """
+
+    representation_prompt = templates.REPRESENTATION
+    default_objective = templates.DEFAULT_OBJECTIVE
+    output_format_prompt_original = templates.OUTPUT_FORMAT_WITH_ANSWER
+    output_format_prompt_no_answer = templates.OUTPUT_FORMAT_NO_ANSWER
+    output_format_prompt = templates.OUTPUT_FORMAT_WITH_ANSWER.format(**DEFAULT_JSON_KEYS)
+    example_problem_template = templates.EXAMPLE_PROBLEM_TEMPLATE
+    example_prompt = templates.EXAMPLE_PROMPT
+    user_prompt_template = templates.USER_PROMPT_TEMPLATE
+    final_prompt = templates.FINAL_PROMPT
+    final_prompt_with_variables = templates.FINAL_PROMPT_WITH_VARIABLES
+    default_prompt_symbols: Mapping[str, str] = MappingProxyType(templates.SECTIONS)
+    default_json_keys: Mapping[str, str | None] = MappingProxyType(DEFAULT_JSON_KEYS)
 
     def __init__(
         self,
@@ -82,13 +127,15 @@ class OptoPrime(Optimizer):
     ) -> None:
         super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
         self._llm = llm
-        self.objective = objective or templates.DEFAULT_OBJECTIVE
+        self.objective = objective or self.default_objective
         self.ignore_extraction_error = ignore_extraction_error
         self.include_example = include_example
         self.memory = FIFOBuffer(memory_size)
         self.max_tokens = max_tokens
-        self.prompt_symbols = {**templates.SECTIONS, **(prompt_symbols or {})}
-        self.json_keys = {**DEFAULT_JSON_KEYS, **(json_keys or {})}
+        self.prompt_symbols = {**self.default_prompt_symbols, **(prompt_symbols or {})}
+        self.json_keys = {**self.default_json_keys, **(json_keys or {})}
+        if type(self).output_format_prompt == OptoPrime.output_format_prompt:
+            self.output_format_prompt = self._output_format_for_keys()
         self.use_json_object_format = use_json_object_format
         self.highlight_variables = highlight_variables
         self.prompt_token_budget = prompt_token_budget
@@ -96,104 +143,116 @@ class OptoPrime(Optimizer):
         self.log: deque | None = deque(maxlen=log_size) if log else None
         self.summary_log: deque | None = deque(maxlen=log_size) if log else None
         self._pending_notes = ""
+        self._call_usages: list[Any] = []  # usage of each call_llm of the current step
 
-    # -- the problem and the prompt --------------------------------------------------------
+    def _output_format_for_keys(self) -> str:
+        keys = {key: value for key, value in self.json_keys.items() if value is not None}
+        if self.json_keys.get("answer") is None:
+            return self.output_format_prompt_no_answer.format(**keys)
+        return self.output_format_prompt_original.format(**keys)
 
-    def summarize(self) -> ProblemInstance:
+    # -- the problem -----------------------------------------------------------------------
+
+    def summarize(self) -> FunctionFeedback:
         """The current problem: the TraceGraph of all parameters, classified into sections."""
         with_feedback = [p for p in self.parameters if p.feedback]
         problem = build_problem(self.trace_graph, self.parameters, self.objective, with_feedback)
         if self._pending_notes:
             problem.feedback = f"{problem.feedback}\n\n{self._pending_notes}".strip()
-        return problem
+        return summary_from_nodes(problem)
 
-    def problem_text(
-        self,
-        problem: ProblemInstance,
-        mask: Sequence[str] | None = None,
-        values: dict[str, str] | None = None,
-        omitted: dict[str, str] | None = None,
-    ) -> str:
-        """The problem instance block; ``values``/``omitted`` come from the token budget."""
-        values = values or {}
-        omitted = omitted or {}
+    @staticmethod
+    def repr_node_value(node_dict: Mapping[str, Any]) -> str:
+        """``(type) name=value`` per entry, ``(code) name:source`` for code parameters."""
+        return value_lines(node_dict)
 
-        def lines(section: dict[str, Node]) -> list[str]:
-            pieces: list[str] = []
-            for name, item in section.items():
-                if pieces:
-                    pieces.append("\n")
-                pieces.extend(_value_line_parts(item, name, values.get(name)))
-            return pieces
+    @staticmethod
+    def repr_node_constraint(node_dict: Mapping[str, Any]) -> str:
+        """``(type) name: description`` per entry that has a description."""
+        return constraint_lines(node_dict)
 
-        contents = {
-            "instruction": [self._with_symbols(problem.instruction)],
-            "code": ["\n".join(problem.code)],
-            "documentation": ["\n".join(problem.documentation.values())],
-            "variables": lines(problem.variables),
-            "constraints": [
-                "\n".join(
-                    constraint_line(n)
-                    for n in problem.variables.values()
-                    if n.description is not None
-                )
-            ],
-            "inputs": lines(problem.inputs),
-            "others": lines(problem.others),
-            "outputs": lines(problem.outputs),
-            "feedback": [problem.feedback],
-        }
+    def problem_instance(
+        self, summary: FunctionFeedback, mask: Sequence[str] | None = None
+    ) -> ProblemInstance:
+        """The text of each section; a section whose marker is in ``mask`` is left empty."""
         masked = set(mask or ())
-        pieces: list[str] = []
-        for key, symbol in self.prompt_symbols.items():
-            content = [] if symbol in masked or templates.SECTIONS[key] in masked else contents[key]
-            if pieces:
-                pieces.append("\n\n")
-            pieces += [symbol, "\n", *content]
-            if omitted.get(key):
-                pieces += ["\n", omitted[key]] if any(content) else [omitted[key]]
-        return "".join(pieces)
+        omitted = getattr(summary, "omitted", None) or {}
 
-    def system_prompt(self) -> str:
-        keys = self.json_keys
-        text = templates.REPRESENTATION + templates.output_format(
-            keys["reasoning"], keys.get("answer"), keys["suggestion"]
+        def section(key: str, render: Any) -> str:
+            hidden = templates.SECTIONS[key] in masked or self.prompt_symbols.get(key) in masked
+            return section_text(hidden, render, omitted.get(key))
+
+        feedback = summary.user_feedback
+        return ProblemInstance(
+            instruction=section(
+                "instruction", lambda: self.replace_symbols(self.objective, self.prompt_symbols)
+            ),
+            code=section("code", lambda: code_text(summary)),
+            documentation=section("documentation", lambda: documentation_text(summary)),
+            variables=section("variables", lambda: self.repr_node_value(summary.variables)),
+            constraints=section(
+                "constraints", lambda: self.repr_node_constraint(summary.variables)
+            ),
+            inputs=section("inputs", lambda: self.repr_node_value(summary.inputs)),
+            others=section("others", lambda: self.repr_node_value(summary.others)),
+            outputs=section("outputs", lambda: self.repr_node_value(summary.output)),
+            feedback=section("feedback", lambda: "" if feedback is None else str(feedback)),
         )
-        return self._with_symbols(text)
 
-    def _with_symbols(self, text: str) -> str:
-        for key, symbol in self.prompt_symbols.items():
-            default = templates.SECTIONS[key]
+    def replace_symbols(self, text: str, symbols: Mapping[str, str]) -> str:
+        """``text`` with each default section marker replaced by the one in ``symbols``."""
+        for key, symbol in symbols.items():
+            default = self.default_prompt_symbols[key]
             if symbol != default:
                 text = text.replace(default, symbol)
         return text
 
+    # -- the prompt ------------------------------------------------------------------------
+
     def construct_prompt(
-        self, problem: ProblemInstance, mask: Sequence[str] | None = None
+        self,
+        summary: FunctionFeedback,
+        mask: Sequence[str] | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> tuple[str, str]:
-        """``(system prompt, user prompt)`` for ``problem``."""
-        if self.prompt_token_budget:
-            problem_block = fit_to_budget(
-                problem, self.prompt_token_budget, lambda p, v, o: self.problem_text(p, mask, v, o)
-            )
-        else:
-            problem_block = self.problem_text(problem, mask)
-        if self.highlight_variables:
-            names = ", ".join(problem.variables)
-            ending = "\n" + templates.HIGHLIGHT.format(names=names) + "Your response:\n"
-        else:
-            ending = templates.RESPONSE_PROMPT
-        example = self._example() if self.include_example else ""
-        user = "".join(
-            (
-                example,
-                templates.USER_INTRO,
-                *self._framed(problem_block),
-                self.memory_text(),
-                ending,
-            )
+        """``(system prompt, user prompt)`` for ``summary``, with this optimizer's symbols.
+
+        Unlike Trace's, calling it has no side effect: memory is recorded by the step only.
+        """
+        system_prompt = self.replace_symbols(
+            self.representation_prompt + self.output_format_prompt, self.prompt_symbols
         )
-        return self.system_prompt(), user
+        template = self.replace_symbols(self.user_prompt_template, self.prompt_symbols)
+        pieces = [self._example()] if self.include_example else []
+        pieces += fill_pieces(template, problem_instance=self._problem_text(summary, mask))
+        pieces.append(self.memory_text())
+        if self.highlight_variables:
+            names = ", ".join(summary.variables)
+            pieces.append(self.final_prompt_with_variables.format(names=names))
+        else:
+            pieces.append(self.final_prompt)
+        return system_prompt, "".join(pieces)
+
+    def _problem_text(self, summary: FunctionFeedback, mask: Sequence[str] | None) -> str:
+        """The problem block, shrunk to ``prompt_token_budget`` when one is set."""
+        nodes = getattr(summary, "nodes", None)
+        if not self.prompt_token_budget or nodes is None:
+            return self.render_problem(self.problem_instance(summary, mask))
+
+        def render(problem: Any, values: dict[str, str], omitted: dict[str, str]) -> str:
+            shrunk = summary_from_nodes(problem, values, omitted)
+            shrunk.user_feedback = summary.user_feedback  # a summarize() override may edit it
+            return self.render_problem(self.problem_instance(shrunk, mask))
+
+        return fit_to_budget(nodes, self.prompt_token_budget, render)
+
+    def render_problem(self, instance: ProblemInstance) -> str:
+        """``str(instance)``, with this optimizer's section markers (values are not rewritten)."""
+        if all(self.prompt_symbols.get(k) == v for k, v in self.default_prompt_symbols.items()):
+            return str(instance)
+        template = self.replace_symbols(instance.problem_template, self.prompt_symbols)
+        return fill(template, **{f.name: getattr(instance, f.name) for f in fields(instance)})
 
     def memory_text(self) -> str:
         """Past variables and feedback (empty before the first step or without memory)."""
@@ -202,87 +261,19 @@ class OptoPrime(Optimizer):
         entries = "\n".join(json.dumps(entry, indent=4, default=str) for entry in self.memory)
         return templates.MEMORY_LEAD + entries + "\n\n"
 
-    @staticmethod
-    def _framed(block: str) -> tuple[str, ...]:
-        """The block between separators, as pieces for one final join (blocks can be large)."""
-        return (templates.SEPARATOR, "\n\n", block, "\n\n", templates.SEPARATOR, "\n\n")
-
     def _example(self) -> str:
         keys = self.json_keys
         reply = {keys["reasoning"]: templates.EXAMPLE_REPLY["reasoning"]}
         if keys.get("answer") is not None:
             reply[keys["answer"]] = templates.EXAMPLE_REPLY["answer"]
         reply[keys["suggestion"]] = templates.EXAMPLE_REPLY["suggestion"]
-        example = "".join(self._framed(self._with_symbols(templates.EXAMPLE_PROBLEM)))
-        return (
-            templates.EXAMPLE_INTRO
-            + example
-            + "Your response:\n"
-            + json.dumps(reply, indent=4)
-            + "\n"
+        example = self.example_problem_template.format(
+            example_problem=self.replace_symbols(templates.EXAMPLE_PROBLEM, self.prompt_symbols),
+            example_response=json.dumps(reply, indent=4),
         )
+        return self.example_prompt.format(examples=example)
 
-    # -- the step --------------------------------------------------------------------------
-
-    def _step(
-        self, verbose: bool | str = False, mask: Sequence[str] | None = None, **kwargs: Any
-    ) -> StepResult:
-        if kwargs:
-            raise TypeError(f"step() got unexpected argument(s) {', '.join(kwargs)}")
-        problem = self.summarize()
-        system_prompt, user_prompt = self.construct_prompt(problem, mask=mask)
-        messages = [
-            {"role": "system", "content": system_prompt},
-            {"role": "user", "content": user_prompt},
-        ]
-        reply, usage = self._ask(messages, verbose)
-        parsed = self._parse(reply)
-        plan = plan_updates(parsed.suggestion, self.parameters)
-        for _ in range(self.repair_attempts):
-            if parsed.terminate or not (plan.refused or (parsed.error and not parsed.suggestion)):
-                break
-            messages = [*messages, {"role": "assistant", "content": reply}]
-            messages.append({"role": "user", "content": self._repair_request(parsed, plan)})
-            reply, more_usage = self._ask(messages, verbose)
-            usage = _add_usage(usage, more_usage)
-            parsed = self._parse(reply)
-            plan = _merge_plans(plan, plan_updates(parsed.suggestion, self.parameters))
-        result = self._result(parsed, plan)
-        self.memory.add(
-            {
-                "variables": {p.py_name: p._data for p in self.parameters if p.trainable},
-                "feedback": problem.feedback,
-            }
-        )
-        self._pending_notes = _notes_for_next_prompt(result)
-        self._record(system_prompt, user_prompt, reply, parsed, result, usage, problem)
-        return result
-
-    def _ask(self, messages: list[dict], verbose: bool | str) -> tuple[str, Any]:
-        if verbose not in (False, "output"):
-            print("Prompt\n", messages[-1]["content"])
-        response = self._call(messages)
-        text = response.choices[0].message.content or ""
-        if verbose:
-            print("LLM response:\n", text)
-        return text, getattr(response, "usage", None)
-
-    def _call(self, messages: list[dict], llm: Any = None, **options: Any) -> Any:
-        """One request; JSON mode when configured, retried without it if refused."""
-        client = llm if llm is not None else self.llm
-        if not self.use_json_object_format:
-            return client(messages=messages, max_tokens=self.max_tokens, **options)
-        try:
-            return client(
-                messages=messages,
-                max_tokens=self.max_tokens,
-                response_format={"type": "json_object"},
-                **options,
-            )
-        except Exception as error:
-            if not _worth_retrying_without_json_mode(error):
-                raise
-            return client(messages=messages, max_tokens=self.max_tokens, **options)
+    # -- the LLM ---------------------------------------------------------------------------
 
     def call_llm(
         self,
@@ -291,16 +282,47 @@ class OptoPrime(Optimizer):
         verbose: bool | str = False,
         max_tokens: int | None = None,
     ) -> str:
-        """Ask the LLM once (Trace's helper); returns the reply text."""
+        """Ask the LLM once; returns the reply text.
+
+        ``verbose=True`` prints the system and the user prompt and the reply;
+        ``verbose="output"`` prints the reply only.
+        """
         messages = [
             {"role": "system", "content": system_prompt},
             {"role": "user", "content": user_prompt},
         ]
-        saved, self.max_tokens = self.max_tokens, max_tokens or self.max_tokens
+        text, usage = self._ask(messages, verbose, max_tokens)
+        self._call_usages.append(usage)
+        return text
+
+    def _ask(
+        self, messages: list[dict], verbose: bool | str, max_tokens: int | None = None
+    ) -> tuple[str, Any]:
+        if verbose not in (False, "output"):
+            first = messages[0]["content"] if len(messages) == 2 else ""
+            print("Prompt\n", first + messages[-1]["content"])
+        response = self._call(messages, max_tokens=max_tokens)
+        text = response.choices[0].message.content or ""
+        if verbose:
+            print("LLM response:\n", text)
+        return text, getattr(response, "usage", None)
+
+    def _call(
+        self, messages: list[dict], llm: Any = None, max_tokens: int | None = None, **options: Any
+    ) -> Any:
+        """One request; JSON mode when configured, retried without it if refused."""
+        client = llm if llm is not None else self.llm
+        options["max_tokens"] = max_tokens or self.max_tokens
+        if not self.use_json_object_format:
+            return client(messages=messages, **options)
         try:
-            return self._ask(messages, verbose)[0]
-        finally:
-            self.max_tokens = saved
+            return client(messages=messages, response_format={"type": "json_object"}, **options)
+        except Exception as error:
+            if not worth_retrying_without_json_mode(error):
+                raise
+            return client(messages=messages, **options)
+
+    # -- reading the reply -----------------------------------------------------------------
 
     def _parse(self, reply: str) -> ParsedReply:
         keys = self.json_keys
@@ -311,23 +333,120 @@ class OptoPrime(Optimizer):
             suggestion_key=keys["suggestion"],
         )
 
-    def _repair_request(self, parsed: ParsedReply, plan: UpdatePlan) -> str:
-        if parsed.error and not parsed.suggestion:
-            problem = f"Your reply could not be read: {parsed.error}."
-        else:
-            problem = "Some suggested values could not be applied:\n" + plan.feedback_text()
-        return (
-            f"{problem}\nAnswer again in the same JSON format, with corrected values for "
-            "these variables only."
+    def extract_llm_suggestion(
+        self,
+        response: str,
+        suggestion_tag: str | None = None,
+        reasoning_tag: str | None = None,
+        return_only_suggestion: bool = True,
+        ignore_extraction_error: bool | None = None,
+    ) -> dict[str, Any]:
+        """The suggested ``{name: value}`` of a reply (``{}`` when there is none).
+
+        With ``return_only_suggestion=False``: ``{"reasoning": ..., "variables": {...}}``.
+        ``ignore_extraction_error=False`` raises SuggestionExtractionError when nothing could be
+        read; by default nothing is raised here and the step reports the problem.
+        """
+        keys = self.json_keys
+        parsed = parse_json_reply(
+            response,
+            reasoning_key=reasoning_tag or keys["reasoning"],
+            answer_key=keys.get("answer"),
+            suggestion_key=suggestion_tag or keys["suggestion"],
+        )
+        suggestion = dict(parsed.suggestion)
+        if not suggestion and not parsed.terminate and ignore_extraction_error is False:
+            raise SuggestionExtractionError(
+                f"no suggestion could be extracted: {parsed.error or 'the reply has none'}"
+            )
+        if return_only_suggestion:
+            return suggestion
+        return {"reasoning": parsed.reasoning or "", "variables": suggestion}
+
+    def _suggested_values(self, reply: str) -> Mapping[str, Any]:
+        """The ``{name: value}`` part of what ``extract_llm_suggestion`` returns."""
+        return self.extract_llm_suggestion(reply)
+
+    def construct_update_dict(self, suggestion: Mapping[str, Any]) -> StepResult:
+        """``{parameter: new value}`` for the suggested values that can be applied.
+
+        Values are converted to the parameter's type or refused; the result's ``refused`` and
+        ``unknown`` say what was left out and why.
+        """
+        plan = plan_updates(suggestion, self.parameters)
+        return StepResult(plan.accepted, refused=plan.refused, unknown=plan.unknown)
+
+    def _plan(self, reply: str, parsed: ParsedReply) -> tuple[Mapping[str, Any], UpdatePlan]:
+        if parsed.terminate:
+            return {}, UpdatePlan()
+        suggestion = self._suggested_values(reply)
+        return suggestion, plan_from(self.construct_update_dict(suggestion))
+
+    # -- the step --------------------------------------------------------------------------
+
+    def _respond(
+        self,
+        summary: FunctionFeedback,
+        system_prompt: str,
+        user_prompt: str,
+        verbose: bool | str,
+        mask: Sequence[str] | None,
+    ) -> str:
+        """The reply the step works with (one LLM call here; several in OptoPrimeMulti)."""
+        return self.call_llm(
+            system_prompt, user_prompt, verbose=verbose, max_tokens=self.max_tokens
         )
 
-    def _result(self, parsed: ParsedReply, plan: UpdatePlan) -> StepResult:
+    def _step(self, verbose: bool | str = False, mask: Sequence[str] | None = None) -> StepResult:
+        summary = self.summarize()
+        system_prompt, user_prompt = self.construct_prompt(summary, mask=mask)
+        self._call_usages = []
+        reply = self._respond(summary, system_prompt, user_prompt, verbose, mask)
+        usage = None
+        for used in self._call_usages:
+            usage = add_usage(usage, used)
+        messages = [
+            {"role": "system", "content": system_prompt},
+            {"role": "user", "content": user_prompt},
+        ]
+        parsed = self._parse(reply)
+        suggestion, plan = self._plan(reply, parsed)
+        for _ in range(self.repair_attempts):
+            if parsed.terminate or not (plan.refused or not suggestion):
+                break
+            messages = [*messages, {"role": "assistant", "content": reply}]
+            request = self._repair_request(parsed, suggestion, plan)
+            messages.append({"role": "user", "content": request})
+            reply, more_usage = self._ask(messages, verbose)
+            usage = add_usage(usage, more_usage)
+            parsed = self._parse(reply)
+            suggestion, repaired = self._plan(reply, parsed)
+            plan = merge_plans(plan, repaired)
+        result = self._result(parsed, suggestion, plan)
+        self.memory.add(
+            {
+                "variables": {p.py_name: p._data for p in self.parameters if p.trainable},
+                "feedback": summary.user_feedback,
+            }
+        )
+        self._pending_notes = notes_for_next_prompt(result)
+        self._record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage, summary)
+        return result
+
+    def _repair_request(
+        self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
+    ) -> str:
+        return repair_request(parsed, suggestion, plan, "JSON")
+
+    def _result(
+        self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
+    ) -> StepResult:
         error = None
-        if not parsed.terminate and not parsed.suggestion:
+        if not parsed.terminate and not suggestion:
             error = parsed.error or "the reply has no suggestion"
             if not self.ignore_extraction_error:
                 raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-            warnings.warn(f"OptoPrime: no suggestion in the LLM reply ({error})", stacklevel=4)
+            warnings.warn(f"OptoPrime: no suggestion in the LLM reply ({error})", stacklevel=5)
         return StepResult(
             plan.accepted,
             refused=plan.refused,
@@ -342,29 +461,19 @@ class OptoPrime(Optimizer):
         user_prompt: str,
         reply: str,
         parsed: ParsedReply,
+        suggestion: Mapping[str, Any],
         result: StepResult,
         usage: Any,
-        problem: ProblemInstance,
+        summary: FunctionFeedback,
     ) -> None:
         if self.log is None:
             return
         self.log.append(
-            {
-                "system_prompt": system_prompt,
-                "user_prompt": user_prompt,
-                "response": reply,
-                "reasoning": parsed.reasoning,
-                "answer": parsed.answer,
-                "suggestion": dict(parsed.suggestion),
-                "applied": {p.py_name: v for p, v in result.items()},
-                "refused": dict(result.refused),
-                "unknown": list(result.unknown),
-                "terminated": result.terminated,
-                "error": result.error,
-                "usage": _usage_dict(usage),
-            }
+            step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
         )
-        self.summary_log.append(problem)
+        self.summary_log.append(
+            {"problem_instance": self.problem_instance(summary), "summary": summary}
+        )
 
     # -- state -----------------------------------------------------------------------------
 
@@ -384,40 +493,3 @@ class OptoPrime(Optimizer):
 
 
 OptoPrimeV1 = OptoPrime
-
-
-def _worth_retrying_without_json_mode(error: Exception) -> bool:
-    """Trace retried without ``response_format`` after any error; not after budget/auth ones."""
-    from opto.llm.errors import InvalidRequestError, LLMError
-
-    if isinstance(error, LLMError):
-        return isinstance(error, InvalidRequestError)
-    return True
-
-
-def _merge_plans(first: UpdatePlan, second: UpdatePlan) -> UpdatePlan:
-    accepted = {**first.accepted, **second.accepted}
-    names = {p.py_name for p in accepted}
-    refused = {k: v for k, v in {**first.refused, **second.refused}.items() if k not in names}
-    return UpdatePlan(accepted=accepted, refused=refused, unknown=second.unknown)
-
-
-def _notes_for_next_prompt(result: StepResult) -> str:
-    text = describe_refusals(result.refused, result.unknown)
-    return f"Note: parts of your previous suggestion were not applied:\n{text}" if text else ""
-
-
-def _usage_dict(usage: Any) -> dict[str, Any] | None:
-    if usage is None:
-        return None
-    if isinstance(usage, dict):
-        return dict(usage)
-    fields = ("prompt_tokens", "completion_tokens", "total_tokens", "cost", "cached")
-    return {name: getattr(usage, name) for name in fields if hasattr(usage, name)}
-
-
-def _add_usage(first: Any, second: Any) -> Any:
-    if first is None or second is None:
-        return first or second
-    a, b = _usage_dict(first), _usage_dict(second)
-    return {key: (a.get(key) or 0) + (b.get(key) or 0) for key in {**a, **b}}

@@ -1,10 +1,11 @@
-"""From a TraceGraph to the problem an optimizer shows the LLM, in one linear pass.
+"""From a TraceGraph to the nodes of each prompt section, in one linear pass.
 
 The sections are Trace's (#Code, #Documentation, #Variables, #Constraints, #Inputs,
 #Others, #Outputs, #Feedback). A node is an input or a variable when it has no parents in
 the subgraph; variables are this optimizer's trainable parameters. Outputs are the nodes
 feedback was given on (Trace labelled only the deepest nodes). Code lines follow execution
-order, so the same program always gives the same text.
+order, so the same program always gives the same text. A call that raised says so in its
+documentation, because the LLM must know that the output it sees is an error.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opto.trace.nodes import MessageNode, Node, ParameterNode
+from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode
 from opto.trace.propagators.trace_graph import TraceGraph
 
 
@@ -45,8 +46,9 @@ def type_label(node: Node) -> str:
 
 
 @dataclass
-class ProblemInstance:
-    """The sections of an optimization problem, as ordered ``name -> node`` maps and text."""
+class ProblemNodes:
+    """The sections of an optimization problem as ordered ``name -> node`` maps; the code
+    lines and, per function name, its documentation text (without the ``[name]`` prefix)."""
 
     instruction: str
     code: list[str] = field(default_factory=list)
@@ -72,7 +74,7 @@ def build_problem(
     parameters: Iterable[ParameterNode],
     instruction: str,
     extra_variables: Iterable[ParameterNode] = (),
-) -> ProblemInstance:
+) -> ProblemNodes:
     """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
@@ -81,7 +83,7 @@ def build_problem(
     if not outputs and nodes:
         deepest = max(item._level for item in nodes)
         outputs = {id(item) for item in nodes if item._level == deepest and item._parents}
-    problem = ProblemInstance(instruction=instruction, feedback=_feedback_text(graph))
+    problem = ProblemNodes(instruction=instruction, feedback=_feedback_text(graph))
     for item in nodes:
         operation = item._parents or item._hidden
         if not operation or not all(map(names.__contains__, item._parents)):
@@ -90,9 +92,11 @@ def build_problem(
             continue
         problem.code.append(code_line(item, names))
         problem.code_nodes.append(item)
-        fun_name = _fun_name(item)
-        if fun_name not in problem.documentation:
-            problem.documentation[fun_name] = f"[{fun_name}] {item.description or ''}".rstrip()
+        function = function_name(item)
+        if function not in problem.documentation:
+            problem.documentation[function] = item.description or ""
+        if isinstance(item, ExceptionNode):
+            problem.documentation[function] = _raised(problem.documentation[function], function)
         section = problem.outputs if id(item) in outputs else problem.others
         section[names[item]] = item
     for parameter in extra_variables:
@@ -101,12 +105,21 @@ def build_problem(
     return problem
 
 
+def _raised(documentation: str, function: str) -> str:
+    """The documentation of a function whose call raised, saying so (once)."""
+    note = f"A call of {function} raised an exception."
+    if note in documentation:
+        return documentation
+    return f"{documentation} {note}".lstrip()
+
+
 def _feedback_text(graph: TraceGraph) -> str:
     feedback = graph.user_feedback
     return "" if feedback is None else str(feedback)
 
 
-def _fun_name(item: Node) -> str:
+def function_name(item: Node) -> str:
+    """The function a node's operation called (Trace's ``get_fun_name``)."""
     if isinstance(item, MessageNode):
         return item.info.get("fun_name") or item.op_name or "unknown"
     return item.op_name or "unknown"
@@ -124,4 +137,4 @@ def code_line(item: Node, names: Mapping[Node, str] | None = None) -> str:
     if names is None:
         names = {node: node.py_name for node in (item, *inputs.values())}
     arguments = ", ".join(f"{key}={names[value]}" for key, value in inputs.items())
-    return f"{names[item]} = {_fun_name(item)}({arguments})"
+    return f"{names[item]} = {function_name(item)}({arguments})"

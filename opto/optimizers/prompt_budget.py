@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from opto.optimizers.problem import ProblemInstance
+from opto.optimizers.problem import ProblemNodes
 from opto.optimizers.tokens import count_tokens
 
-Render = Callable[[ProblemInstance, dict[str, str], dict[str, str]], str]
+Render = Callable[[ProblemNodes, dict[str, str], dict[str, str]], str]
 _SHORTEST = 40
 
 
@@ -23,7 +23,7 @@ def _shorten(text: str, limit: int) -> str:
     return f"{text[:limit]}...({len(text) - limit} characters omitted)"
 
 
-def fit_to_budget(problem: ProblemInstance, budget: int, render: Render) -> str:
+def fit_to_budget(problem: ProblemNodes, budget: int, render: Render) -> str:
     """The rendered problem, shrunk until it fits ``budget`` tokens (or nothing else can go)."""
     text = render(problem, {}, {})
     if count_tokens(text) <= budget:
@@ -63,7 +63,7 @@ def fit_to_budget(problem: ProblemInstance, budget: int, render: Render) -> str:
     return text
 
 
-def _without_others(problem: ProblemInstance, kept: set[str]) -> ProblemInstance:
+def _without_others(problem: ProblemNodes, kept: set[str]) -> ProblemNodes:
     """The problem with only the ``kept`` intermediate nodes, their lines and their inputs."""
     outputs = set(problem.outputs)
     keep_line = [n.py_name in kept or n.py_name in outputs for n in problem.code_nodes]

@@ -4,25 +4,156 @@ The walk goes from the outputs back to the parameters over the same subgraph Opt
 shows. Each edge (node -> parent) costs one "gradient" call that turns the feedback on the
 node into feedback on the parent; a node with several gradients first gets one "reduce" call.
 Each trainable parameter with feedback then gets one update call answered between
-``<IMPROVED_VARIABLE>`` tags, checked by the same safe-update rules as OptoPrime.
+``<IMPROVED_VARIABLE>`` tags, checked by the same safe-update rules as OptoPrime. The prompt
+pieces and helpers keep the names Trace exposes here (``construct_tgd_prompt``,
+``GRADIENT_TEMPLATE``, ...); their text is opto's own.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import extract_between
 from opto.optimizers.problem import code_line, is_code_parameter, render_value
-from opto.optimizers.prompts import textgrad as templates
+from opto.optimizers.prompts.textgrad import (
+    BACKWARD_SYSTEM_PROMPT,
+    CODE_CONSTRAINT,
+    CONSTRAINT_PROMPT_ADDITION,
+    CONVERSATION_START_INSTRUCTION_BASE,
+    CONVERSATION_START_INSTRUCTION_CHAIN,
+    CONVERSATION_TEMPLATE,
+    DEFAULT_OBJECTIVE,
+    EVALUATE_VARIABLE_INSTRUCTION,
+    GLOSSARY_TEXT,
+    GLOSSARY_TEXT_BACKWARD,
+    GRADIENT_TEMPLATE,
+    IN_CONTEXT_EXAMPLE_PROMPT_ADDITION,
+    MOMENTUM_PROMPT_ADDITION,
+    NEW_VARIABLE_END_TAG,
+    NEW_VARIABLE_START_TAG,
+    OBJECTIVE_INSTRUCTION_BASE,
+    OBJECTIVE_INSTRUCTION_CHAIN,
+    OBJECTIVE_LINE,
+    OPTIMIZER_SYSTEM_PROMPT,
+    REDUCE_MEAN_SYSTEM_PROMPT,
+    TGD_MULTIPART_PROMPT_INIT,
+    TGD_MULTIPART_PROMPT_PREFIX,
+    TGD_PROMPT_PREFIX,
+    TGD_PROMPT_SUFFIX,
+)
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import Propagator
 
+__all__ = [
+    "BACKWARD_SYSTEM_PROMPT",
+    "CONSTRAINT_PROMPT_ADDITION",
+    "CONVERSATION_START_INSTRUCTION_BASE",
+    "CONVERSATION_START_INSTRUCTION_CHAIN",
+    "CONVERSATION_TEMPLATE",
+    "EVALUATE_VARIABLE_INSTRUCTION",
+    "GLOSSARY_TEXT",
+    "GLOSSARY_TEXT_BACKWARD",
+    "GRADIENT_TEMPLATE",
+    "IN_CONTEXT_EXAMPLE_PROMPT_ADDITION",
+    "MOMENTUM_PROMPT_ADDITION",
+    "OBJECTIVE_INSTRUCTION_BASE",
+    "OBJECTIVE_INSTRUCTION_CHAIN",
+    "OPTIMIZER_SYSTEM_PROMPT",
+    "REDUCE_MEAN_SYSTEM_PROMPT",
+    "TGD_MULTIPART_PROMPT_INIT",
+    "TGD_MULTIPART_PROMPT_PREFIX",
+    "TGD_PROMPT_PREFIX",
+    "TGD_PROMPT_SUFFIX",
+    "GradientInfo",
+    "TextGrad",
+    "construct_reduce_prompt",
+    "construct_tgd_prompt",
+    "get_short_value",
+    "rm_node_attrs",
+]
+
+
+@dataclass
+class GradientInfo:
+    """A textual gradient, and the step it was computed on (``None`` for a combined one).
+
+    ``len()`` is 1 without context and 2 with it; ``[0]`` is the gradient, ``[1]`` the context.
+    """
+
+    gradient: str
+    gradient_context: dict[str, str] | None = None
+
+    def __len__(self) -> int:
+        return 1 if self.gradient_context is None else 2
+
+    def __getitem__(self, key: int) -> Any:
+        if key == 0:
+            return self.gradient
+        if key == 1:
+            return self.gradient_context
+        raise IndexError(f"GradientInfo index {key} out of range")
+
+
+def construct_tgd_prompt(
+    do_momentum: bool = False,
+    do_constrained: bool = False,
+    do_in_context_examples: bool = False,
+    **optimizer_kwargs: Any,
+) -> str | list[str]:
+    """The update request for one variable, formatted with ``optimizer_kwargs``.
+
+    With a string ``variable_grad``: one text (prefix, the optional momentum / constraint /
+    example parts, suffix). With a list of gradient parts: a list, the opening text, the parts,
+    then the instruction. A placeholder missing from the arguments raises KeyError.
+    """
+    additions = ""
+    if do_momentum:
+        additions += MOMENTUM_PROMPT_ADDITION.format(**optimizer_kwargs)
+    if do_constrained:
+        additions += CONSTRAINT_PROMPT_ADDITION.format(**optimizer_kwargs)
+    if do_in_context_examples:
+        additions += IN_CONTEXT_EXAMPLE_PROMPT_ADDITION.format(**optimizer_kwargs)
+    suffix = TGD_PROMPT_SUFFIX.format(**optimizer_kwargs)
+    gradient = optimizer_kwargs["variable_grad"]
+    if isinstance(gradient, str):
+        return TGD_PROMPT_PREFIX.format(**optimizer_kwargs) + additions + suffix
+    opening = TGD_MULTIPART_PROMPT_INIT.format(**optimizer_kwargs)
+    closing = TGD_MULTIPART_PROMPT_PREFIX.format(**optimizer_kwargs) + additions + suffix
+    return [opening, *gradient, closing]
+
+
+def construct_reduce_prompt(gradients: Iterable[GradientInfo | str]) -> str:
+    """One ``<FEEDBACK>...</FEEDBACK>`` line per gradient (its text, not its repr)."""
+    texts = (g.gradient if isinstance(g, GradientInfo) else str(g) for g in gradients)
+    return "\n".join(f"<FEEDBACK>{text}</FEEDBACK>" for text in texts)
+
+
+def rm_node_attrs(text: str | None) -> str:
+    """``text`` without its ``[...]`` spans (such as ``[op]`` prefixes), stripped."""
+    if text is None:
+        return ""
+    return re.sub(r"\[.*?\]", "", text).strip()
+
+
+def get_short_value(text: Any, n_words_offset: int = 10) -> str:
+    """``str(text)``; beyond ``2 * n_words_offset`` words, its first and last words only."""
+    words = str(text).split(" ")
+    if len(words) <= 2 * n_words_offset:
+        return str(text)
+    head = " ".join(words[:n_words_offset])
+    tail = " ".join(words[-n_words_offset:])
+    return f"{head} (...) {tail}"
+
 
 class TextGrad(Optimizer):
     """Textual gradient descent over the TraceGraph (O(edges) LLM calls per step)."""
+
+    default_objective = DEFAULT_OBJECTIVE
 
     def __init__(
         self,
@@ -38,7 +169,7 @@ class TextGrad(Optimizer):
     ) -> None:
         super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
         self._llm = llm
-        self.objective = objective or templates.DEFAULT_OBJECTIVE
+        self.objective = objective or self.default_objective
         self.max_tokens = max_tokens
         self.log: list[dict] | None = [] if log else None
 
@@ -56,35 +187,33 @@ class TextGrad(Optimizer):
             print(text)
         return text
 
-    def _step(self, verbose: bool = False, **kwargs: Any) -> StepResult:
-        if kwargs:
-            raise TypeError(f"step() got unexpected argument(s) {', '.join(kwargs)}")
+    def _step(self, verbose: bool = False) -> StepResult:
         graph = self.trace_graph
         nodes = [node for _, node in graph.graph]
         members = {id(node) for node in nodes}
         outputs = graph.outputs or nodes[-1:]
-        gradients: dict[Node, list[str]] = {
-            output: [str(graph.user_feedback)] for output in outputs
+        gradients: dict[Node, list[GradientInfo]] = {
+            output: [GradientInfo(str(graph.user_feedback))] for output in outputs
         }
+        final = set(map(id, outputs))
         calls: list[dict] = []
         for node in reversed(nodes):
             received = gradients.get(node)
             if not received or not (node._parents or node._hidden):
                 continue
-            feedback = self._reduce(received, calls, verbose)
+            feedback = self._reduce(received, calls, verbose).gradient
             targets = [p for p in node._parents if id(p) in members and p._has_params]
             targets += [p for p in node._hidden if p not in targets]
             for parent in targets:
                 gradients.setdefault(parent, []).append(
-                    self._gradient(node, parent, feedback, calls, verbose)
+                    self._gradient(node, parent, feedback, id(node) in final, calls, verbose)
                 )
         suggestion: dict[str, Any] = {}
         failures: dict[str, str] = {}
         for parameter in self.parameters:
             if parameter.trainable and gradients.get(parameter):
-                feedback = self._reduce(gradients[parameter], calls, verbose)
-                reply = self._update(parameter, feedback, calls, verbose)
-                value = extract_between(reply, "<IMPROVED_VARIABLE>", "</IMPROVED_VARIABLE>")
+                reply = self._update(parameter, gradients[parameter], calls, verbose)
+                value = extract_between(reply, NEW_VARIABLE_START_TAG, NEW_VARIABLE_END_TAG)
                 if value is None:
                     failures[parameter.py_name] = "the reply has no <IMPROVED_VARIABLE> value"
                 else:
@@ -94,42 +223,84 @@ class TextGrad(Optimizer):
             self.log.append({"calls": calls, "suggestion": suggestion, "refused": plan.refused})
         return StepResult(plan.accepted, refused={**failures, **plan.refused}, unknown=plan.unknown)
 
-    def _gradient(self, node: Node, parent: Node, feedback: str, calls: list, verbose: bool) -> str:
+    def _gradient(
+        self,
+        node: Node,
+        parent: Node,
+        feedback: str,
+        is_output: bool,
+        calls: list,
+        verbose: bool,
+    ) -> GradientInfo:
         inputs = ", ".join(
             f"{key}={render_value(value._data)}"
             for key, value in getattr(node, "_inputs", {}).items()
         )
-        user = templates.GRADIENT_USER.format(
-            role=_role(parent),
-            value=render_value(parent._data),
-            operation=f"{code_line(node)} with {inputs}" if inputs else code_line(node),
-            output=render_value(node._data),
-            objective=self.objective,
-            feedback=feedback,
+        operation = f"{code_line(node)} with {inputs}" if inputs else code_line(node)
+        conversation = CONVERSATION_TEMPLATE.format(
+            prompt=operation, response_value=render_value(node._data)
         )
-        text = self.call_llm(templates.GRADIENT_SYSTEM, user, verbose)
+        start = (
+            CONVERSATION_START_INSTRUCTION_BASE
+            if is_output
+            else CONVERSATION_START_INSTRUCTION_CHAIN
+        )
+        response_desc = f"the output {node.py_name}"
+        user = (
+            start.format(conversation=conversation, variable_desc=_role(parent))
+            + (OBJECTIVE_INSTRUCTION_BASE if is_output else "")
+            + OBJECTIVE_INSTRUCTION_CHAIN.format(
+                response_desc=response_desc, response_gradient=feedback
+            )
+            + OBJECTIVE_LINE.format(objective=self.objective)
+            + EVALUATE_VARIABLE_INSTRUCTION.format(
+                variable_desc=_role(parent),
+                variable_short=get_short_value(render_value(parent._data)),
+            )
+        )
+        text = self.call_llm(BACKWARD_SYSTEM_PROMPT, user, verbose)
         calls.append({"kind": "gradient", "edge": (node.py_name, parent.py_name), "reply": text})
-        return text
+        context = {
+            "context": conversation,
+            "response_desc": response_desc,
+            "variable_desc": _role(parent),
+        }
+        return GradientInfo(text, context)
 
-    def _reduce(self, feedbacks: list[str], calls: list, verbose: bool) -> str:
-        if len(feedbacks) == 1:
-            return feedbacks[0]
-        user = "\n\n".join(f"<FEEDBACK>{text}</FEEDBACK>" for text in feedbacks)
-        text = self.call_llm(templates.REDUCE_SYSTEM, user, verbose)
-        calls.append({"kind": "reduce", "count": len(feedbacks), "reply": text})
-        return text
+    def _reduce(self, gradients: list[GradientInfo], calls: list, verbose: bool) -> GradientInfo:
+        if len(gradients) == 1:
+            return gradients[0]
+        text = self.call_llm(REDUCE_MEAN_SYSTEM_PROMPT, construct_reduce_prompt(gradients), verbose)
+        calls.append({"kind": "reduce", "count": len(gradients), "reply": text})
+        return GradientInfo(text)
 
-    def _update(self, parameter: ParameterNode, feedback: str, calls: list, verbose: bool) -> str:
+    def _update(
+        self, parameter: ParameterNode, gradients: list[GradientInfo], calls: list, verbose: bool
+    ) -> str:
+        gradient = self._reduce(gradients, calls, verbose)
+        if gradient.gradient_context is None:
+            feedback = gradient.gradient
+        else:
+            feedback = GRADIENT_TEMPLATE.format(
+                **gradient.gradient_context, feedback=gradient.gradient
+            )
         constraints = [parameter.description or ""]
         if is_code_parameter(parameter):
-            constraints.append(templates.CODE_CONSTRAINT)
-        user = templates.UPDATE_USER.format(
-            role=_role(parameter),
-            value=render_value(parameter._data),
-            feedback=feedback,
-            constraints="\n".join(c for c in constraints if c) or "none",
+            constraints.append(CODE_CONSTRAINT)
+        constraint_text = "\n".join(c for c in constraints if c)
+        tags = {
+            "new_variable_start_tag": NEW_VARIABLE_START_TAG,
+            "new_variable_end_tag": NEW_VARIABLE_END_TAG,
+        }
+        user = construct_tgd_prompt(
+            do_constrained=bool(constraint_text),
+            variable_desc=_role(parameter),
+            variable_short=render_value(parameter._data),
+            variable_grad=feedback,
+            constraint_text=constraint_text,
+            **tags,
         )
-        text = self.call_llm(templates.UPDATE_SYSTEM, user, verbose)
+        text = self.call_llm(OPTIMIZER_SYSTEM_PROMPT.format(**tags), user, verbose)
         calls.append({"kind": "update", "variable": parameter.py_name, "reply": text})
         return text
 

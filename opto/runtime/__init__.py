@@ -4,6 +4,15 @@
 default); ``policy.load(source, name, namespace)`` returns a callable. See docs/runtime.md.
 """
 
+from opto.runtime.choice import (
+    PolicyLike,
+    get_default_policy,
+    make_policy,
+    resolve_policy,
+    run_function,
+    set_default_policy,
+    use_policy,
+)
 from opto.runtime.errors import (
     CPUTimeLimitExceeded,
     ForbiddenOperationError,
@@ -19,18 +28,8 @@ from opto.runtime.errors import (
     UnsafeCodeError,
     Violation,
 )
-from opto.runtime.policy import (
-    ExecutionPolicy,
-    InProcessPolicy,
-    PolicyLike,
-    feedback_text,
-    get_default_policy,
-    make_policy,
-    resolve_policy,
-    run_function,
-    set_default_policy,
-    use_policy,
-)
+from opto.runtime.policy import ExecutionPolicy, InProcessPolicy, feedback_text
+from opto.runtime.sizes import parse_size
 from opto.runtime.source import code_filename, signature_of
 
 # The sandbox and the static checker load on first use: importing opto.runtime (as every
@@ -76,6 +75,7 @@ __all__ = [
     "feedback_text",
     "get_default_policy",
     "make_policy",
+    "parse_size",
     "resolve_policy",
     "run_function",
     "set_default_policy",

@@ -1,12 +1,13 @@
 """Entry point of the sandbox child process (stdlib only).
 
 The parent starts ``python -I -c <STARTER> <size>``; stdin first carries this module and
-``_confine``/``_guard``, compiled by the parent and marshalled (the starter installs them as
+its helper modules, compiled by the parent and marshalled (the starter installs them as
 modules), then two pickles from the trusted parent: the configuration (plain data) and the
-request. The child confines itself (``_confine``), installs the audit hook
+request. The child confines itself (``_confine``, ``_seccomp``), installs the audit hook
 (``_guard``), and only then unpickles the request and runs the code. It answers with exactly
-one pickled dict of plain data on its original stdout, then ends with ``os._exit``. What the
-code prints goes to stderr, which the parent collects.
+one dict of plain data in the format of ``_wire_format`` (not a pickle: the parent must be
+able to decode a forged answer within bounds) on its original stdout, then ends with
+``os._exit``. What the code prints goes to stderr, which the parent collects.
 """
 
 import os
@@ -38,11 +39,13 @@ def main() -> None:
     import _pickle  # the C pickler: ``pickle.py`` would import ``re`` and cost start-up time
     import io
 
+    import _wire_format
+
     stream = io.BytesIO(_read_all(0))
     config = _pickle.Unpickler(stream).load()
 
-    def send(message: dict, dumps=_pickle.dumps, write=os.write) -> None:
-        view = memoryview(dumps(message, protocol=5))
+    def send(message: dict, encode=_wire_format.encode, write=os.write) -> None:
+        view = memoryview(encode(message))
         while view:
             view = view[write(result_fd, view) :]
 
@@ -75,14 +78,16 @@ def main() -> None:
     except BaseException as error:
         send({"kind": "transfer", "detail": f"the request could not be read: {_text(error)}"})
         return
-    message = _run(request)
+    message = _run(request, config.get("max_result_size"))
     message["layers"] = layers
     send(message)
 
 
-def _run(request: dict) -> dict:
+def _run(request: dict, max_result_size) -> dict:
     import _pickle as pickle
     import builtins
+
+    import _wire_format
 
     source, name, filename = request["source"], request["function_name"], request["filename"]
     scope = {"__name__": request["module_name"], "__builtins__": builtins}
@@ -115,24 +120,23 @@ def _run(request: dict) -> dict:
     except BaseException as error:
         _reserve.clear()
         return _describe(error, source, filename, missing)
+    kind = type(value)
+    type_name = f"{kind.__module__}.{kind.__qualname__}"
     try:
-        blob = pickle.dumps(value, protocol=5)
+        blob = _wire_format.encode(value, max_result_size)
+    except _wire_format.AnswerTooLarge:
+        return {"kind": "too_large"}
     except BaseException as error:
         _reserve.clear()
-        kind = type(value)
-        return {
-            "kind": "unpicklable",
-            "type": f"{kind.__module__}.{kind.__qualname__}",
-            "detail": _text(error),
-        }
-    kind = type(value)
-    return {"kind": "ok", "value": blob, "type": f"{kind.__module__}.{kind.__qualname__}"}
+        return {"kind": "unpicklable", "type": type_name, "detail": _text(error)}
+    return {"kind": "ok", "value": blob, "type": type_name}
 
 
 def _describe(error: BaseException, source: str, filename: str, missing: dict) -> dict:
-    import _pickle as pickle
     import linecache
     import traceback
+
+    import _wire_format
 
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     tb = error.__traceback__
@@ -157,7 +161,7 @@ def _describe(error: BaseException, source: str, filename: str, missing: dict) -
     except BaseException:
         text = ""
     try:
-        args = None if hinted else pickle.dumps(error.args, protocol=5)
+        args = None if hinted else _wire_format.encode(error.args, 1 << 20)
     except BaseException:
         args = None
     kind = type(error)

@@ -2,9 +2,11 @@
 
 These are the layers that hold even against code that defeats Python-level checks:
 resource limits, Linux user/network/IPC/mount namespaces (with a size-limited tmpfs as the
-working directory), Landlock (filesystem writes) and a seccomp filter (no fork, exec, sockets
-or signals to other processes). Each layer is applied if the
-platform offers it; ``apply`` reports which ones took effect so the parent can tell the truth.
+working directory), Landlock (filesystem writes) and a seccomp filter (``_seccomp``: no fork,
+exec, sockets, signals to other processes, metadata changes...). Each layer is applied if the
+platform offers it; ``apply`` reports each one as "on", "partial: ..." (it does not give all
+that docs/runtime.md says) or why it is off, so the parent can tell the truth and refuse to
+run when a layer it requires is not fully on.
 """
 
 import os
@@ -23,25 +25,41 @@ _CLONE_NEWIPC = 0x08000000
 _CLONE_NEWNS = 0x00020000
 _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 2, 4, 0x4000, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
-_PR_SET_SECCOMP = 22
-_SECCOMP_MODE_FILTER = 2
+_PR_CAPBSET_DROP = 24
+_CAP_SYS_ADMIN, _CAP_SYS_RESOURCE = 21, 24
+_CAPABILITY_VERSION_3 = 0x20080522
+_SYS_CAPGET, _SYS_CAPSET = 125, 126
+# Real uids given to sandboxes of root so that the kernel counts their tasks (see
+# ``_count_tasks_apart``): this base plus the child's pid, an otherwise unused range.
+_TASK_COUNT_UID_BASE = 0x78000000
 
 
 def apply(config: dict) -> dict[str, str]:
-    """Confine this process as ``config`` asks; return {layer: "on" | reason it is off}."""
+    """Confine this process as ``config`` asks; return {layer: state} where the state is
+    "on", "partial: <what is missing>" or the reason the layer is off."""
     disabled = set(config.get("disable_layers", ()))
     status: dict[str, str] = {}
     libc = _libc() if sys.platform.startswith("linux") else None
+    counting = ""
+    if os.getuid() == 0 and config.get("max_processes") is not None:
+        counting = _count_tasks_apart()
+    user_namespace = False
     if NAMESPACES in disabled:
         status[NAMESPACES] = "disabled by configuration"
     elif libc is None:
         status[NAMESPACES] = "needs Linux"
     else:
-        status[NAMESPACES] = _enter_namespaces(libc, config)
-    in_user_namespace = (
-        status[NAMESPACES].startswith("on") and "no user namespace" not in status[NAMESPACES]
-    )
-    status[LIMITS] = _apply_limits(config, namespaced=in_user_namespace)
+        status[NAMESPACES], user_namespace = _enter_namespaces(libc, config)
+    if (
+        libc is not None
+        and not counting
+        and os.getuid() != os.geteuid() == 0
+        and not user_namespace
+    ):
+        counting = _drop_capabilities(libc, (_CAP_SYS_ADMIN, _CAP_SYS_RESOURCE))
+    status[LIMITS] = _apply_limits(config, user_namespace or os.getuid() != os.geteuid())
+    if counting:
+        status[LIMITS] = f"partial: the process limit does not apply to root here ({counting})"
     if libc is not None and (LANDLOCK not in disabled or SECCOMP not in disabled):
         _prctl(libc, _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if LANDLOCK in disabled:
@@ -55,8 +73,44 @@ def apply(config: dict) -> dict[str, str]:
     elif libc is None:
         status[SECCOMP] = "needs Linux"
     else:
-        status[SECCOMP] = _install_seccomp(libc)
+        import _seccomp
+
+        status[SECCOMP] = _seccomp.install(libc, _errno_text)
     return status
+
+
+def _count_tasks_apart() -> str:
+    """Linux does not apply RLIMIT_NPROC to uid 0. Give this process a real uid of its own
+    while its effective uid stays 0 (so it reads the same files as before): the kernel then
+    counts its tasks against the limit. Seccomp stops the code from changing it back (and
+    without a user namespace, ``_drop_capabilities`` removes the exemption capabilities).
+    Returns '' on success, else why not."""
+    try:
+        os.setresuid(_TASK_COUNT_UID_BASE + os.getpid(), 0, 0)
+    except (OSError, AttributeError) as error:
+        return f"setresuid failed: {error}"
+    return ""
+
+
+def _drop_capabilities(libc, capabilities: tuple[int, ...]) -> str:
+    """Remove ``capabilities`` (numbers below 32) from this process for good; '' on success."""
+    import ctypes
+
+    header = ctypes.create_string_buffer(struct.pack("=Ii", _CAPABILITY_VERSION_3, 0))
+    data = ctypes.create_string_buffer(24)
+    if _syscall(libc, _SYS_CAPGET, header, data) != 0:
+        return f"reading capabilities failed ({_errno_text()})"
+    words = list(struct.unpack("=6I", data.raw))
+    mask = 0xFFFFFFFF
+    for capability in capabilities:
+        mask &= ~(1 << capability)
+        _prctl(libc, _PR_CAPBSET_DROP, capability, 0, 0, 0)
+    for index in (0, 1, 2):  # effective, permitted, inheritable of the first 32 capabilities
+        words[index] &= mask
+    data = ctypes.create_string_buffer(struct.pack("=6I", *words))
+    if _syscall(libc, _SYS_CAPSET, header, data) != 0:
+        return f"dropping capabilities failed ({_errno_text()})"
+    return ""
 
 
 def _libc():
@@ -92,7 +146,7 @@ def _errno_text() -> str:
 # --- resource limits -------------------------------------------------------------------------
 
 
-def _apply_limits(config: dict, namespaced: bool) -> str:
+def _apply_limits(config: dict, counted_apart: bool) -> str:
     try:
         import resource
     except ImportError:
@@ -103,7 +157,7 @@ def _apply_limits(config: dict, namespaced: bool) -> str:
         ("RLIMIT_AS", config.get("memory"), 0),
         ("RLIMIT_FSIZE", config.get("file_size"), 0),
         ("RLIMIT_NOFILE", config.get("open_files"), 0),
-        ("RLIMIT_NPROC", _process_budget(config.get("max_processes"), namespaced), 0),
+        ("RLIMIT_NPROC", _process_budget(config.get("max_processes"), counted_apart), 0),
     ]
     missing = []
     for name, value, hard_slack in wanted:
@@ -125,17 +179,16 @@ def _apply_limits(config: dict, namespaced: bool) -> str:
             missing.append(f"{name} ({exc})")
     if missing:
         return "partial: not set " + ", ".join(missing)
-    if os.getuid() == 0 and config.get("max_processes") is not None:
-        return "on (Linux does not apply RLIMIT_NPROC to uid 0; seccomp stops new processes)"
     return "on"
 
 
-def _process_budget(max_processes, namespaced: bool):
-    """RLIMIT_NPROC counts every task of the user: add the ones already running."""
+def _process_budget(max_processes, counted_apart: bool):
+    """RLIMIT_NPROC counts every task of the (real) user: add the ones already running,
+    unless this sandbox's tasks are counted apart (own user namespace or own uid)."""
     if max_processes is None:
         return None
-    if namespaced or os.getuid() == 0 or not sys.platform.startswith("linux"):
-        return max_processes  # (uid 0 is exempt from the limit anyway)
+    if counted_apart or not sys.platform.startswith("linux"):
+        return max_processes
     return max_processes + _count_user_tasks(os.getuid())
 
 
@@ -159,30 +212,35 @@ def _count_user_tasks(uid: int) -> int:
 # --- namespaces ------------------------------------------------------------------------------
 
 
-def _enter_namespaces(libc, config: dict) -> str:
+def _enter_namespaces(libc, config: dict) -> tuple[str, bool]:
     """Fresh user, network, IPC and mount namespaces: no network interface exists (not even
-    loopback), and the working directory becomes a size-limited tmpfs, which bounds disk use."""
+    loopback), the working directory becomes a size-limited tmpfs, which bounds disk use, and
+    other processes are in another user namespace, so their /proc files (their environment,
+    their memory) cannot be opened. Returns the state and whether a user namespace exists."""
     import ctypes
 
-    uid, gid = os.getuid(), os.getgid()
+    uid, gid = os.geteuid(), os.getegid()
     flags = _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWNS
-    notes = []
     if libc.unshare(ctypes.c_int(_CLONE_NEWUSER | flags)) != 0:
         reason = _errno_text()
         if libc.unshare(ctypes.c_int(flags)) != 0:  # works for root without user namespaces
-            return f"unavailable: unshare refused ({reason})"
-        notes.append(f"no user namespace ({reason})")
-    else:
-        try:
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{uid} {uid} 1")
-            _write("/proc/self/gid_map", f"{gid} {gid} 1")
-        except OSError as exc:
-            return f"partial: namespaces entered but the identity mapping failed ({exc})"
+            return f"unavailable: unshare refused ({reason})", False
+        disk = _mount_work_dir(libc, config["work_dir"], config.get("work_dir_size"))
+        return (
+            f"partial: no user namespace ({reason}), so the environment and other /proc files "
+            "of this user's other processes stay readable" + (f"; {disk}" if disk else ""),
+            False,
+        )
+    try:
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    except OSError as exc:
+        return f"partial: namespaces entered but the identity mapping failed ({exc})", True
     disk = _mount_work_dir(libc, config["work_dir"], config.get("work_dir_size"))
-    if disk:
-        notes.append(disk)
-    return "on" + (f" ({'; '.join(notes)})" if notes else "")
+    if disk and config.get("work_dir_size") is not None:
+        return f"partial: {disk}", True
+    return "on" + (f" ({disk})" if disk else ""), True
 
 
 def _mount_work_dir(libc, work_dir: str, size) -> str:
@@ -267,153 +325,11 @@ def _restrict_filesystem(libc, work_dir: str) -> str:
             return f"unavailable: enforcing Landlock failed ({_errno_text()})"
     finally:
         os.close(ruleset)
+    if abi < 3:  # truncation became a right of its own in ABI 3 (Linux 6.2)
+        return (
+            f"partial: Landlock ABI {abi} cannot stop truncating files outside the working "
+            "directory (Linux 6.2 or later can)"
+        )
     if abi < 4:
         return f"on (Landlock ABI {abi}: no TCP or signal rules on this kernel)"
     return f"on (Landlock ABI {abi}{'' if abi >= 6 else ': no signal rules on this kernel'})"
-
-
-# --- seccomp: no new processes, no programs, no sockets, no signals to others ---------------
-
-_AUDIT_ARCH_X86_64 = 0xC000003E
-_RET_KILL_PROCESS = 0x80000000
-_RET_ALLOW = 0x7FFF0000
-_RET_ERRNO = 0x00050000
-_EPERM, _EACCES, _ENOSYS = 1, 13, 38
-_CLONE_THREAD = 0x00010000
-_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
-
-# x86_64 syscall numbers.
-_X86_64 = {
-    "socket": 41,
-    "clone": 56,
-    "fork": 57,
-    "vfork": 58,
-    "execve": 59,
-    "kill": 62,
-    "ptrace": 101,
-    "rt_sigqueueinfo": 129,
-    "chroot": 161,
-    "mount": 165,
-    "umount2": 166,
-    "tkill": 200,
-    "tgkill": 234,
-    "add_key": 248,
-    "request_key": 249,
-    "keyctl": 250,
-    "migrate_pages": 256,
-    "unshare": 272,
-    "move_pages": 279,
-    "rt_tgsigqueueinfo": 297,
-    "perf_event_open": 298,
-    "prlimit64": 302,
-    "name_to_handle_at": 303,
-    "open_by_handle_at": 304,
-    "setns": 308,
-    "process_vm_readv": 310,
-    "process_vm_writev": 311,
-    "kcmp": 312,
-    "bpf": 321,
-    "execveat": 322,
-    "userfaultfd": 323,
-    "pidfd_send_signal": 424,
-    "io_uring_setup": 425,
-    "io_uring_enter": 426,
-    "io_uring_register": 427,
-    "pidfd_open": 434,
-    "clone3": 435,
-    "pidfd_getfd": 438,
-}
-_DENIED = (
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_open",
-    "pidfd_send_signal",
-    "pidfd_getfd",
-    "unshare",
-    "setns",
-    "mount",
-    "umount2",
-    "chroot",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "move_pages",
-    "migrate_pages",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "tkill",
-)
-# Syscalls allowed only when their first argument names this process (or 0 = "myself").
-_SELF_ONLY = ("kill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "prlimit64")
-
-
-def _machine_syscalls():
-    return _X86_64 if os.uname().machine in ("x86_64", "AMD64") else None
-
-
-def _seccomp_program(self_pid: int) -> list[tuple[int, int, int, int]]:
-    """A classic-BPF filter; every rule block ends in a return, so jumps stay short."""
-    nr = _X86_64
-    program = [
-        (_LD_W_ABS, 0, 0, 4),  # arch
-        (_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64),
-        (_RET_K, 0, 0, _RET_KILL_PROCESS),
-        (_LD_W_ABS, 0, 0, 0),  # syscall number
-        (_JGE_K, 0, 1, 0x40000000),  # the x32 ABI would bypass these numbers
-        (_RET_K, 0, 0, _RET_KILL_PROCESS),
-    ]
-
-    def rule(number: int, body: list[tuple[int, int, int, int]]) -> None:
-        program.append((_JEQ_K, 0, len(body), number))
-        program.extend(body)
-
-    rule(nr["clone"], [
-        (_LD_W_ABS, 0, 0, 16),  # low half of the flags argument
-        (_JSET_K, 0, 1, _CLONE_THREAD),
-        (_RET_K, 0, 0, _RET_ALLOW),  # a thread
-        (_RET_K, 0, 0, _RET_ERRNO | _EPERM),  # a new process
-    ])  # fmt: skip
-    rule(nr["clone3"], [(_RET_K, 0, 0, _RET_ERRNO | _ENOSYS)])  # libc falls back to clone
-    rule(nr["socket"], [(_RET_K, 0, 0, _RET_ERRNO | _EACCES)])
-    for name in _SELF_ONLY:
-        rule(nr[name], [
-            (_LD_W_ABS, 0, 0, 16),  # low half of the first argument (a pid)
-            (_JEQ_K, 2, 0, self_pid),
-            (_JEQ_K, 1, 0, 0),
-            (_RET_K, 0, 0, _RET_ERRNO | _EPERM),
-            (_RET_K, 0, 0, _RET_ALLOW),
-        ])  # fmt: skip
-    for name in _DENIED:
-        rule(nr[name], [(_RET_K, 0, 0, _RET_ERRNO | _EPERM)])
-    program.append((_RET_K, 0, 0, _RET_ALLOW))
-    return program
-
-
-def _install_seccomp(libc) -> str:
-    import ctypes
-
-    if _machine_syscalls() is None:
-        return "unavailable: the seccomp filter is only written for x86_64"
-    program = _seccomp_program(os.getpid())
-    raw = b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
-    buffer = ctypes.create_string_buffer(raw, len(raw))
-
-    class _Program(ctypes.Structure):
-        _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
-
-    fprog = _Program(len(program), ctypes.addressof(buffer))
-    if _prctl(libc, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        return f"unavailable: installing the seccomp filter failed ({_errno_text()})"
-    return "on"

@@ -52,28 +52,39 @@ _ALWAYS_FORBIDDEN = {
     "ctypes.wstring_at": "raw memory access through ctypes",
     "ctypes.PyObj_FromPtr": "raw memory access through ctypes",
 }
-# Events whose listed arguments are paths that get written, created or removed.
+# Events that write, create, remove or change files: for each path argument, its index and
+# the index of its ``dir_fd`` argument (None when the event has none). A path may be a file
+# descriptor (``os.chmod(fd, ...)``); both are resolved through /proc/self/fd.
 _PATH_EVENTS = {
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.rename": (0, 1),
-    "os.mkdir": (0,),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.link": (0, 1),
-    "os.truncate": (0,),
-    "os.utime": (0,),
-    "os.chflags": (0,),
-    "os.lchflags": (0,),
-    "os.setxattr": (0,),
-    "os.removexattr": (0,),
-    "shutil.rmtree": (0,),
-    "shutil.copyfile": (1,),
-    "shutil.copytree": (1,),
-    "shutil.move": (0, 1),
-    "shutil.unpack_archive": (1,),
+    "os.remove": ((0, 1),),
+    "os.rmdir": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.mkdir": ((0, 2),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.link": ((0, 2), (1, 3)),
+    "os.truncate": ((0, None),),
+    "os.utime": ((0, 3),),
+    "os.chflags": ((0, None),),
+    "os.lchflags": ((0, None),),
+    "os.setxattr": ((0, None),),
+    "os.removexattr": ((0, None),),
+    "shutil.rmtree": ((0, None),),
+    "shutil.copyfile": ((1, None),),
+    "shutil.copytree": ((1, None),),
+    "shutil.move": ((0, None), (1, None)),
+    "shutil.unpack_archive": ((1, None),),
 }
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+# fcntl commands and ioctl requests that make the kernel signal another process later.
+if sys.platform.startswith("linux"):
+    _SIGNAL_OWNER_COMMANDS = frozenset({8, 10, 15})  # F_SETOWN, F_SETSIG, F_SETOWN_EX
+else:  # other systems number fcntl commands differently; F_SETOWN is the one they share
+    import fcntl
+
+    _SIGNAL_OWNER_COMMANDS = frozenset({fcntl.F_SETOWN} if hasattr(fcntl, "F_SETOWN") else ())
+_SIGNAL_OWNER_REQUESTS = frozenset({0x8901, 0x8902, 0x5452})  # FIOSETOWN, SIOCSPGRP, FIOASYNC
+_F_SETFL, _O_ASYNC = 4, getattr(os, "O_ASYNC", 0o20000)
 _WATCHED = (
     frozenset(_ALWAYS_FORBIDDEN)
     | frozenset(_PATH_EVENTS)
@@ -83,6 +94,8 @@ _WATCHED = (
         "os.kill",
         "os.killpg",
         "socket.__new__",
+        "fcntl.fcntl",
+        "fcntl.ioctl",
     }
 )
 
@@ -96,21 +109,49 @@ def _make_hook(work_dir: str, code_filename: str, report):
     # Everything the hook uses is bound here, so code that replaces module attributes later
     # cannot make the hook call it.
     getcwd, getpid, getframe, exit_now = os.getcwd, os.getpid, sys._getframe, os._exit
+    readlink = os.readlink
     root = _normalize(work_dir, "/")
     watched, always, path_events = _WATCHED, dict(_ALWAYS_FORBIDDEN), dict(_PATH_EVENTS)
     write_flags, normalize = _WRITE_FLAGS, _normalize
+    owner_commands, owner_requests = _SIGNAL_OWNER_COMMANDS, _SIGNAL_OWNER_REQUESTS
+    set_flags, asynchronous = _F_SETFL, _O_ASYNC
     own_pid = getpid()
 
-    def inside(path, base=None) -> bool:
+    def descriptor_path(fd):
+        """The absolute path an open descriptor refers to, or None (pipe, socket, unknown)."""
+        if type(fd) is not int or fd < 0:
+            return None
+        try:
+            link = readlink("/proc/self/fd/" + str(fd))
+        except OSError:
+            return None
+        return link if type(link) is str and link.startswith("/") else None
+
+    def resolve(path, dir_fd=None):
+        """The absolute, normalised path an operation names, or None when it cannot be told."""
+        if type(path) is int:
+            return descriptor_path(path)
         if type(path) is bytes:
             path = path.decode("utf-8", "surrogateescape")
         if type(path) is not str:
-            return False
-        full = normalize(path, base if base is not None else getcwd())
-        return full == root or full.startswith(root + "/") or full == "/dev/null"
+            return None
+        base = getcwd()
+        if type(dir_fd) is int and dir_fd >= 0 and not path.startswith("/"):
+            base = descriptor_path(dir_fd)
+            if base is None:
+                return None
+        return normalize(path, base)
+
+    def inside(path, dir_fd=None) -> bool:
+        full = resolve(path, dir_fd)
+        return full is not None and (
+            full == root or full.startswith(root + "/") or full == "/dev/null"
+        )
 
     def shown(path) -> str:
         # Never call methods of objects the code controls from inside the hook.
+        if type(path) is int:
+            return f"the file open as descriptor {path} ({descriptor_path(path) or 'unknown'})"
         return repr(path) if type(path) in (str, bytes) else "a path given as an object"
 
     def code_line():
@@ -139,22 +180,39 @@ def _make_hook(work_dir: str, code_filename: str, report):
                 if writing and type(path) is not int and not inside(path):
                     refuse(event, f"writing to {shown(path)}, outside the sandbox's work directory")
             elif event == "os.symlink":
-                target, link = args[0], args[1]
-                if not inside(link):
+                target, link, dir_fd = args[0], args[1], args[2]
+                if not inside(link, dir_fd):
                     refuse(event, f"creating a link at {shown(link)}, outside the work directory")
-                link_text = link.decode("utf-8", "surrogateescape") if type(link) is bytes else link
-                if not inside(target, normalize(link_text + "/..", getcwd())):
+                link_path = resolve(link, dir_fd)
+                target_text = (
+                    target.decode("utf-8", "surrogateescape") if type(target) is bytes else target
+                )
+                if type(target_text) is not str or not inside(
+                    normalize(target_text, link_path + "/..")
+                ):
                     refuse(event, f"creating a link to {shown(target)}, outside the work directory")
             elif event in path_events:
-                for index in path_events[event]:
-                    path = args[index]
-                    if type(path) is not int and not inside(path):
+                for index, dir_index in path_events[event]:
+                    dir_fd = args[dir_index] if dir_index is not None else None
+                    if not inside(args[index], dir_fd):
+                        where = "" if dir_fd is None or dir_fd < 0 else " (relative to a dir_fd)"
                         refuse(
-                            event, f"changing {shown(path)}, outside the sandbox's work directory"
+                            event,
+                            f"changing {shown(args[index])}{where}, outside the sandbox's work "
+                            "directory",
                         )
             elif event in ("os.kill", "os.killpg"):
                 if args[0] not in (own_pid, 0):
                     refuse(event, "sending signals to other processes")
+            elif event == "fcntl.fcntl":
+                command, value = args[1], args[2]
+                if command in owner_commands or (
+                    command == set_flags and type(value) is int and value & asynchronous
+                ):
+                    refuse(event, "asking the kernel to send signals to a process (fcntl)")
+            elif event == "fcntl.ioctl":
+                if args[1] in owner_requests:
+                    refuse(event, "asking the kernel to send signals to a process (ioctl)")
             elif event == "socket.__new__" and args[1] != 1:  # only AF_UNIX socket pairs
                 refuse(event, _NETWORK)
         except BaseException:

@@ -72,15 +72,16 @@ class CPUTimeLimitExceeded(SandboxError):
 class MemoryLimitExceeded(SandboxError):
     """The code tried to use more memory than its limit allows."""
 
-    def __init__(self, limit: int | None, *, line: int | None = None, output: str = "") -> None:
+    def __init__(
+        self, limit: int | None, *, detail: str = "", line: int | None = None, output: str = ""
+    ) -> None:
         self.limit = limit
         bound = f"its memory limit of {format_bytes(limit)}" if limit else "the available memory"
-        super().__init__(
+        message = (
             f"The code tried to use more than {bound}{_at(line)} and was stopped. "
-            "Avoid building very large lists, strings or arrays.",
-            line=line,
-            output=output,
+            "Avoid building very large lists, strings or arrays."
         )
+        super().__init__(message + (f" {detail}" if detail else ""), line=line, output=output)
 
 
 class ForbiddenOperationError(SandboxError, PermissionError):

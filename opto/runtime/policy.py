@@ -8,17 +8,16 @@ block of the current thread or task, else the global default (in-process, as Tra
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import threading
+import functools
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opto.runtime.errors import FunctionNotFoundError, RemoteTraceback, SandboxError
+from opto.runtime.guards import DEFAULT_MEMORY_GROWTH, DEFAULT_TIMEOUT, CallLimits, guard
+from opto.runtime.sizes import parse_size
 from opto.runtime.source import code_filename, compile_source
-from opto.runtime.timeout_guard import with_time_limit
 
 
 class ExecutionPolicy(ABC):
@@ -55,19 +54,50 @@ class ExecutionPolicy(ABC):
 
 
 class InProcessPolicy(ExecutionPolicy):
-    """Run the code in this interpreter, as Trace does (the default).
+    """Run the code in this interpreter, as Trace does (the default), with guards.
 
     The code is executed once per load into a copy of ``namespace``; top-level imports and
     helper functions in the code string work, and the function sees the same objects as the
-    rest of the program. There is no isolation at all: the code can do anything this process
-    can. ``timeout`` adds a wall-clock guard whose limits are explained in
-    ``opto.runtime.timeout_guard``: it returns control on time but cannot always stop the code.
+    rest of the program. There is no isolation: the code can do anything this process can.
+
+    Each call is guarded (``opto.runtime.guards``): ``timeout`` seconds of wall-clock time
+    (default 60) and ``memory_growth`` (bytes, or a size such as ``"512MiB"``; default 2 GiB)
+    of growth of the process's resident memory during the call. A call over a limit is
+    stopped with ``TimeLimitExceeded`` or ``MemoryLimitExceeded``, which a bundle feeds back
+    to the optimizer. ``None`` switches a limit off; ``InProcessPolicy(None, None)`` runs the
+    code exactly as Trace does. Guards stop Python code, not every C call: they are not
+    containment (the subprocess policy is).
     """
 
-    def __init__(self, timeout: float | None = None) -> None:
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self.timeout = timeout
+    def __init__(
+        self,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        memory_growth: int | str | None = DEFAULT_MEMORY_GROWTH,
+    ) -> None:
+        if isinstance(memory_growth, str):
+            memory_growth = parse_size(memory_growth)
+        self.limits = CallLimits(timeout, memory_growth)
+
+    @property
+    def timeout(self) -> float | None:
+        return self.limits.timeout
+
+    @property
+    def memory_growth(self) -> int | None:
+        return self.limits.memory_growth
+
+    @property
+    def guarded(self) -> bool:
+        """Whether calls run under a time or memory limit."""
+        return self.limits.active
+
+    def guard(self, function: Callable[..., Any], filename: str | None = None) -> Callable:
+        """``function`` under this policy's guards (``function`` itself when there are none).
+
+        ``filename`` names the code string ``function`` was compiled from, so that an error
+        can say at which line of it the call was stopped.
+        """
+        return guard(function, self.limits, filename)
 
     def load(
         self,
@@ -77,110 +107,22 @@ class InProcessPolicy(ExecutionPolicy):
         *,
         filename: str | None = None,
     ) -> Callable[..., Any]:
-        code = compile_source(source, filename or code_filename(source, function_name))
+        filename = filename or code_filename(source, function_name)
+        code = compile_source(source, filename)
         scope = dict(namespace) if namespace else {}
         scope.setdefault("__name__", "__generated__")
         before = set(scope)
-        exec(code, scope)
+        self.guard(functools.partial(exec, code, scope), filename)()  # top-level statements
         function = scope.get(function_name)
         if not callable(function):
             defined = [
                 name for name, value in scope.items() if callable(value) and name not in before
             ]
             raise FunctionNotFoundError(function_name, defined)
-        if self.timeout is None:
-            return function
-        return with_time_limit(function, self.timeout)
+        return self.guard(function, filename)
 
     def __repr__(self) -> str:
-        return f"InProcessPolicy(timeout={self.timeout!r})"
-
-
-# --- choosing a policy -----------------------------------------------------------------------
-
-PolicyLike = ExecutionPolicy | str
-
-_POLICY_NAMES = ("in_process", "static_check", "subprocess")
-_default_lock = threading.Lock()
-_default_policy: ExecutionPolicy = InProcessPolicy()
-_context_policy: contextvars.ContextVar[ExecutionPolicy | None] = contextvars.ContextVar(
-    "opto_execution_policy", default=None
-)
-
-
-def make_policy(spec: PolicyLike) -> ExecutionPolicy:
-    """A policy object from a policy or one of the names ``"in_process"``, ``"static_check"``,
-    ``"subprocess"`` (default settings)."""
-    if isinstance(spec, ExecutionPolicy):
-        return spec
-    if spec == "in_process":
-        return InProcessPolicy()
-    if spec == "static_check":
-        from opto.runtime.static_check import StaticCheckPolicy
-
-        return StaticCheckPolicy()
-    if spec == "subprocess":
-        from opto.runtime.sandbox import SubprocessPolicy
-
-        return SubprocessPolicy()
-    raise TypeError(
-        f"Expected an ExecutionPolicy or one of {', '.join(map(repr, _POLICY_NAMES))}, "
-        f"got {spec!r}."
-    )
-
-
-def get_default_policy() -> ExecutionPolicy:
-    """The process-wide default policy (``InProcessPolicy()`` unless changed)."""
-    return _default_policy
-
-
-def set_default_policy(policy: PolicyLike) -> ExecutionPolicy:
-    """Set the process-wide default policy; returns the previous one (to restore it later)."""
-    global _default_policy
-    resolved = make_policy(policy)
-    with _default_lock:
-        previous, _default_policy = _default_policy, resolved
-    return previous
-
-
-@contextlib.contextmanager
-def use_policy(policy: PolicyLike) -> Iterator[ExecutionPolicy]:
-    """Use ``policy`` for code loaded inside this block, in this thread or asyncio task only.
-
-    New threads start without it (copy the context with ``contextvars.copy_context()`` to
-    carry it); asyncio tasks created inside the block inherit it.
-    """
-    resolved = make_policy(policy)
-    token = _context_policy.set(resolved)
-    try:
-        yield resolved
-    finally:
-        _context_policy.reset(token)
-
-
-def resolve_policy(explicit: PolicyLike | None = None) -> ExecutionPolicy:
-    """The policy that applies: ``explicit`` > innermost ``use_policy`` > the global default."""
-    if explicit is not None:
-        return make_policy(explicit)
-    return _context_policy.get() or _default_policy
-
-
-def run_function(
-    source: str,
-    function_name: str,
-    args: tuple = (),
-    kwargs: Mapping[str, Any] | None = None,
-    *,
-    policy: PolicyLike | None = None,
-    namespace: Mapping[str, Any] | None = None,
-) -> Any:
-    """Run ``function_name(*args, **kwargs)`` from the code string ``source`` once.
-
-    The policy is resolved as in ``resolve_policy``. Errors propagate: the code's own
-    exceptions, ``SyntaxError``, or a ``SandboxError``; ``feedback_text`` turns any of them
-    into text for an optimizer.
-    """
-    return resolve_policy(policy).run(source, function_name, args, kwargs, namespace)
+        return f"InProcessPolicy(timeout={self.timeout!r}, memory_growth={self.memory_growth!r})"
 
 
 def feedback_text(error: BaseException) -> str:

@@ -2,23 +2,24 @@
 
 Per call, the parent starts ``python -I -u`` running ``_child`` in a new session with a fresh
 temporary working directory, a minimal environment (no API keys) and pipes; it sends the code,
-the names it uses and the arguments by pickle, and waits at most ``wall_time`` before killing
-the whole process group. The child confines itself before it unpickles or runs anything (see
-``_confine`` and ``_guard``). Its answer is decoded with an allow-listing unpickler
-(``_wire``), because a hostile child can forge it. Docs: docs/runtime.md.
+the names it uses (``_names``: no objects that may carry credentials) and the arguments by
+pickle, and waits at most ``wall_time`` before killing the whole process group. The child
+confines itself before it unpickles or runs anything (see ``_confine``, ``_seccomp`` and
+``_guard``) and refuses to run when a required layer is not on. Its answer is in a bounded
+format (``_wire_format``) that the parent decodes within limits (``_wire``, ``_outcome``),
+because a hostile child can forge it. Docs: docs/runtime.md.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import contextlib
+import dataclasses
 import functools
 import marshal
 import math
 import os
 import pickle
-import re
 import selectors
 import shutil
 import signal
@@ -26,27 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opto.runtime import _wire
-from opto.runtime.errors import (
-    CPUTimeLimitExceeded,
-    ForbiddenOperationError,
-    FunctionNotFoundError,
-    MemoryLimitExceeded,
-    RemoteCodeError,
-    RemoteTraceback,
-    SandboxCrashError,
-    SandboxUnavailableError,
-    TimeLimitExceeded,
-    TransferError,
-    format_bytes,
-)
+from opto.runtime._names import pack_names
+from opto.runtime._outcome import LAYERS, ChildRun, outcome
+from opto.runtime.errors import FunctionNotFoundError, SandboxUnavailableError, TransferError
 from opto.runtime.policy import ExecutionPolicy
+from opto.runtime.sizes import parse_size
 from opto.runtime.source import (
     code_filename,
     find_function,
@@ -57,7 +48,7 @@ from opto.runtime.source import (
 )
 
 _HERE = Path(__file__).parent
-_CHILD_MODULES = ("_confine", "_guard", "_child")
+_CHILD_MODULES = ("_seccomp", "_confine", "_guard", "_wire_format", "_child")
 # The child's first input is its own code, compiled once here and marshalled: it neither
 # compiles nor looks up anything per call (PYTHONDONTWRITEBYTECODE would defeat .pyc files).
 _STARTER = """\
@@ -73,18 +64,7 @@ for name, code in marshal.loads(data):
     exec(code, module.__dict__)
 sys.modules["_child"].entry()
 """
-# Confinement layers, in the order the child applies them (see docs/runtime.md).
-LAYERS = ("limits", "namespaces", "landlock", "seccomp", "audit_hook")
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "kib": 1 << 10,
-    "mib": 1 << 20,
-    "gib": 1 << 30,
-}
+_EXIT_GRACE = 0.5  # seconds a child without an answer gets to exit before it is stopped
 _OUTPUT_ENV = {
     "LANG": "C.UTF-8",
     "OPENBLAS_NUM_THREADS": "1",
@@ -92,19 +72,6 @@ _OUTPUT_ENV = {
     "MKL_NUM_THREADS": "1",
     "NUMEXPR_NUM_THREADS": "1",
 }
-
-
-def parse_size(value: int | str | None) -> int | None:
-    """``"256MB"`` -> 256_000_000, ``"1GiB"`` -> 1_073_741_824; ints are bytes."""
-    if value is None or isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
-    unit = match.group(2).lower() if match else None
-    if unit not in _UNITS:
-        raise ValueError(
-            f"Cannot read {value!r} as a size; write e.g. 268435456, '256MB' or '1GiB'."
-        )
-    return int(float(match.group(1)) * _UNITS[unit])
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity, like other policies
@@ -116,8 +83,10 @@ class SubprocessPolicy(ExecutionPolicy):
     ``file_size`` (largest file the code may write), ``work_dir_size`` (total size of the
     working directory, where Linux namespaces allow a tmpfs) accept None for "no limit"; sizes are
     bytes or strings like ``"256MB"``. ``max_processes`` bounds the tasks (threads) of the
-    child where the kernel enforces it. ``require`` names layers (see ``LAYERS``) that must
-    be active, else the call raises ``SandboxUnavailableError`` before any code runs.
+    child, also when this process runs as root. ``require`` names layers (see ``LAYERS``) that
+    must be fully on, else the call raises ``SandboxUnavailableError`` naming what is missing
+    before any code runs; by default (None) every layer not in ``disable_layers`` is required,
+    so the sandbox fails closed: pass fewer layers to accept less protection knowingly.
     ``disable_layers`` switches layers off (diagnosis only: it weakens containment).
     ``result_types`` adds ``"module.Class"`` names the child may return besides plain data;
     ``"numpy.ndarray"`` admits numpy arrays. ``echo_output`` replays what the code printed
@@ -136,7 +105,7 @@ class SubprocessPolicy(ExecutionPolicy):
     max_result_size: int | str = "64MiB"
     max_output_chars: int = 20_000
     result_types: tuple[str, ...] = ()
-    require: tuple[str, ...] = ()
+    require: tuple[str, ...] | None = None
     disable_layers: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     python: str | None = None
@@ -151,6 +120,9 @@ class SubprocessPolicy(ExecutionPolicy):
             raise ValueError(f"cpu_time must be positive or None, got {self.cpu_time!r}")
         for name in ("memory", "file_size", "work_dir_size", "max_result_size"):
             object.__setattr__(self, name, parse_size(getattr(self, name)))
+        if self.require is None:
+            wanted = tuple(name for name in LAYERS if name not in self.disable_layers)
+            object.__setattr__(self, "require", wanted)
         for name in ("result_types", "require", "disable_layers"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         unknown = sorted((set(self.require) | set(self.disable_layers)) - set(LAYERS))
@@ -182,9 +154,11 @@ class SubprocessPolicy(ExecutionPolicy):
         return _wrap(call, source, function_name, definition)
 
     def probe(self) -> dict[str, str]:
-        """Run a trivial call and return which confinement layers took effect (and why not)."""
-        call = _SandboxCall(self, "def probe():\n    return None\n", "probe", "<probe>", {}, set())
-        return call.execute((), {})[1]
+        """Run a trivial call and return the state of each confinement layer: "on",
+        "partial: ..." or why it is off (it runs even when a required layer is missing)."""
+        lenient = dataclasses.replace(self, require=())
+        code = "def probe():\n    return None\n"
+        return _SandboxCall(lenient, code, "probe", "<probe>", {}, set()).execute((), {})[1]
 
     def __repr__(self) -> str:
         return (
@@ -232,7 +206,7 @@ class _SandboxCall:
     ) -> None:
         self.policy = policy
         self.filename = filename
-        modules, values, untransferable = _pack_names(namespace, wanted)
+        modules, values, untransferable = pack_names(namespace, wanted)
         module_name = namespace.get("__name__")
         self.request = {
             "source": source,
@@ -257,62 +231,15 @@ class _SandboxCall:
             ) from error
         request = pickle.dumps({**self.request, "arguments": arguments}, protocol=5)
         run = _run_child(self.policy, self.filename, request)
-        output = run.output
-        if self.policy.echo_output and output and sys.stdout is not None:
-            sys.stdout.write(output)
-        message = _judge_exit(self.policy, run)
-        try:
-            failure, value = _from_message(self.policy, message, output)
-            layers = {
-                str(name)[:100]: str(state)[:1000]
-                for name, state in message.get("layers", {}).items()
-                if isinstance(name, str) and isinstance(state, str)
-            }
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
-            raise SandboxCrashError(
-                f"it sent a malformed report ({type(error).__name__}: {error})", output=output
-            ) from None
-        if failure is not None:
-            raise failure
-        return value, layers
-
-
-def _pack_names(namespace: Mapping[str, Any], wanted: set[str]):
-    """Split the names the code uses into modules (sent by name) and pickled values."""
-    modules: dict[str, str] = {}
-    values: dict[str, bytes] = {}
-    untransferable: dict[str, str] = {}
-    for name in sorted(wanted):
-        if name not in namespace or (name.startswith("__") and name.endswith("__")):
-            continue
-        value = namespace[name]
-        if isinstance(value, types.ModuleType):
-            if value.__name__ == "__main__":
-                untransferable[name] = "the main script cannot be imported in the sandbox"
-            else:
-                modules[name] = value.__name__
-            continue
-        try:
-            values[name] = pickle.dumps(value, protocol=5)
-        except Exception as error:
-            untransferable[name] = f"{type(error).__name__}: {error}"
-    return modules, values, untransferable
+        if self.policy.echo_output and run.output and sys.stdout is not None:
+            sys.stdout.write(run.output)
+        return outcome(self.policy, run)
 
 
 # --- running the child -----------------------------------------------------------------------
 
 
-@dataclass
-class _ChildRun:
-    data: bytes = b""
-    timed_out: bool = False
-    oversized: bool = False
-    status: int | None = None
-    cpu_seconds: float = 0.0
-    output: str = ""
-
-
-def _run_child(policy: SubprocessPolicy, filename: str, request: bytes) -> _ChildRun:
+def _run_child(policy: SubprocessPolicy, filename: str, request: bytes) -> ChildRun:
     if os.name != "posix":
         raise SandboxUnavailableError(
             "The subprocess sandbox needs a POSIX system (Linux for its full protection); "
@@ -359,6 +286,7 @@ def _child_config(policy: SubprocessPolicy, work: str, filename: str) -> dict[st
         "work_dir_size": policy.work_dir_size,
         "open_files": policy.open_files,
         "max_processes": policy.max_processes,
+        "max_result_size": policy.max_result_size,
         "disable_layers": list(policy.disable_layers),
         "require": list(policy.require),
         "sys_path": [
@@ -385,7 +313,7 @@ def _child_env(policy: SubprocessPolicy, work: str) -> dict[str, str]:
     return env
 
 
-def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _ChildRun:
+def _spawn_and_exchange(policy, python, work, config, request, output_file) -> ChildRun:
     started = time.monotonic()
     code = _child_code()
     try:
@@ -403,17 +331,20 @@ def _spawn_and_exchange(policy, python, work, config, request, output_file) -> _
         raise SandboxUnavailableError(
             f"The sandbox could not start the Python interpreter {python!r}: {error}"
         ) from error
-    run = _ChildRun()
+    run = ChildRun(deadline=started + policy.wall_time)
     try:
         payload = code + pickle.dumps(config, protocol=5) + request
-        _exchange(process, payload, started + policy.wall_time, policy.max_result_size, run)
+        _exchange(process, payload, run.deadline, policy.max_result_size, run)
+        if not (run.data or run.timed_out or run.oversized):
+            until = min(run.deadline, time.monotonic() + _EXIT_GRACE)
+            run.answer_closed = not _ends_by_itself(process, until)
     finally:
         _kill_group(process)
         run.status, run.cpu_seconds = _reap(process)
     return run
 
 
-def _exchange(process, payload: bytes, deadline: float, limit: int, run: _ChildRun) -> None:
+def _exchange(process, payload: bytes, deadline: float, limit: int, run: ChildRun) -> None:
     """Write the request and read the answer, never blocking past ``deadline``."""
     stdin, stdout = process.stdin, process.stdout
     os.set_blocking(stdin.fileno(), False)
@@ -450,6 +381,20 @@ def _exchange(process, payload: bytes, deadline: float, limit: int, run: _ChildR
     _close(stdin)
     _close(stdout)
     run.data = b"".join(chunks)
+
+
+def _ends_by_itself(process: subprocess.Popen, until: float) -> bool:
+    """Whether the child ends (without being reaped) before ``until``: its answer channel
+    closed with no answer, which happens as it exits, or because the code closed it."""
+    while True:
+        try:
+            if os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() >= until:
+            return False
+        time.sleep(0.005)
 
 
 def _close(stream) -> None:
@@ -497,159 +442,3 @@ def _remove_tree(path: str) -> None:
             if not os.path.islink(full):
                 os.chmod(full, 0o700)
     shutil.rmtree(path, ignore_errors=True)
-
-
-# --- judging the outcome ---------------------------------------------------------------------
-
-_MAX_FIELD_CHARS = 50_000
-_MEMORY_SIGNS = ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")
-
-
-def _judge_exit(policy: SubprocessPolicy, run: _ChildRun) -> dict:
-    """The child's report, or the typed error for a child that ended without one."""
-    output = run.output
-    if run.timed_out:
-        if policy.cpu_time and run.cpu_seconds >= policy.cpu_time:
-            raise CPUTimeLimitExceeded(policy.cpu_time, output=output)
-        raise TimeLimitExceeded(policy.wall_time, output=output)
-    if run.oversized:
-        raise TransferError(
-            f"The sandbox's answer exceeded the {format_bytes(policy.max_result_size)} limit "
-            "for results; return a smaller value.",
-            output=output,
-        )
-    message = None
-    if run.data:
-        try:
-            message = _wire.plain_loads(run.data)
-        except Exception:
-            message = None
-        if isinstance(message, dict) and isinstance(message.get("kind"), str):
-            return message
-    status = run.status
-    number = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
-    if number == signal.SIGXCPU or (
-        number == signal.SIGKILL and policy.cpu_time and run.cpu_seconds >= policy.cpu_time
-    ):
-        raise CPUTimeLimitExceeded(policy.cpu_time or 0.0, output=output)
-    if any(sign in output for sign in _MEMORY_SIGNS):
-        raise MemoryLimitExceeded(policy.memory, output=output)
-    if number == signal.SIGXFSZ:
-        reason = f"it wrote a file larger than the {format_bytes(policy.file_size or 0)} limit"
-        raise SandboxCrashError(reason, signal_name="SIGXFSZ", output=output)
-    if run.data:
-        raise SandboxCrashError("it wrote an unreadable answer instead of a result", output=output)
-    if number is not None:
-        name = _signal_name(number)
-        hint = " (possibly the system's out-of-memory killer)" if number == signal.SIGKILL else ""
-        raise SandboxCrashError(
-            f"it was killed by signal {name}{hint}", signal_name=name, output=output
-        )
-    code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else status
-    raise SandboxCrashError(
-        f"it exited with code {code} before returning a result (for example by calling "
-        "os._exit or closing its output)",
-        exit_code=code,
-        output=output,
-    )
-
-
-def _signal_name(number: int) -> str:
-    try:
-        name = signal.Signals(number).name
-        description = signal.strsignal(number)
-    except ValueError:
-        return f"signal {number}"
-    return f"{name} ({description})" if description else name
-
-
-def _text(message: dict, key: str, default: str | None = None) -> str:
-    """A string field of the child's report (which may be forged): checked and bounded."""
-    value = message.get(key, default)
-    if not isinstance(value, str):
-        raise TypeError(f"the field {key!r} is not a string")
-    return value[:_MAX_FIELD_CHARS]
-
-
-def _from_message(policy: SubprocessPolicy, message: dict, output: str) -> tuple[Any, Any]:
-    """``(error, None)`` or ``(None, result)``; KeyError/TypeError mean a malformed report."""
-    kind = message["kind"]
-    line = message.get("line")
-    line = line if isinstance(line, int) else None
-    if kind == "ok":
-        return _decode_result(policy, message["value"], _text(message, "type", "?"), output)
-    if kind == "raised":
-        return _rebuild_exception(policy, message, line, output), None
-    if kind == "forbidden":
-        operation, detail = _text(message, "operation"), _text(message, "detail")
-        return ForbiddenOperationError(operation, detail, line=line, output=output), None
-    if kind == "missing_function":
-        defined = [name for name in message["defined"] if isinstance(name, str)]
-        return FunctionNotFoundError(_text(message, "name"), defined[:100]), None
-    if kind == "transfer":
-        text = f"The sandbox could not rebuild its inputs: {_text(message, 'detail')}"
-        return TransferError(text, output=output), None
-    if kind == "unpicklable":
-        text = (
-            f"The function returned a value of type {_text(message, 'type')} that cannot be sent "
-            f"back from the sandbox ({_text(message, 'detail')}). Return plain, picklable data."
-        )
-        return TransferError(text, output=output), None
-    if kind == "unavailable":
-        layers = message["layers"]
-        missing = "; ".join(
-            f"{name}: {layers.get(name, 'unknown')}" for name in message["missing"]
-        )[:_MAX_FIELD_CHARS]
-        text = (
-            f"Required sandbox layers are not available on this system ({missing}). Run on a "
-            "Linux kernel that offers them, or remove them from SubprocessPolicy(require=...)."
-        )
-        return SandboxUnavailableError(text), None
-    return SandboxCrashError(f"it sent an unknown report kind {kind!r}", output=output), None
-
-
-def _decode_result(
-    policy: SubprocessPolicy, blob: bytes, kind: str, output: str
-) -> tuple[Any, Any]:
-    if not isinstance(blob, bytes):
-        raise TypeError("the result is not a pickle")
-    try:
-        return None, _wire.safe_loads(blob, policy._allowed_results)  # type: ignore[attr-defined]
-    except _wire.RefusedGlobal as refused:
-        inner = refused.qualified_name
-        allow = "numpy.ndarray" if inner.startswith("numpy") else inner
-        part = "" if inner == kind else f" (it contains {inner})"
-        text = (
-            f"The function returned a value of type {kind}{part}, which is not accepted back "
-            "from the sandbox. Return plain data (numbers, strings, lists, dicts, tuples, "
-            f"sets), or allow the type with SubprocessPolicy(result_types=({allow!r},))."
-        )
-    except Exception as error:
-        text = f"The sandbox's result could not be read: {type(error).__name__}: {error}"
-    return TransferError(text, output=output), None
-
-
-def _rebuild_exception(policy: SubprocessPolicy, message: dict, line, output: str) -> BaseException:
-    module, name = _text(message, "type_module"), _text(message, "type_name")
-    text, remote = _text(message, "message", ""), _text(message, "traceback", "")
-    if module == "builtins" and name == "MemoryError":
-        return MemoryLimitExceeded(policy.memory, line=line, output=output)
-    if module == "builtins" and name in ("SystemExit", "KeyboardInterrupt"):
-        return SandboxCrashError(
-            f"the code raised {name}({text}), which would end the whole program",
-            exit_code=None,
-            line=line,
-            output=output,
-        )
-    kind = getattr(builtins, name, None) if module == "builtins" else None
-    if not (isinstance(kind, type) and issubclass(kind, Exception)):
-        return RemoteCodeError(f"{module}.{name}", text, remote, line=line, output=output)
-    try:
-        args = _wire.plain_loads(message["args"]) if message.get("args") else (text,)
-        error = kind(*args) if isinstance(args, tuple) else kind(text)
-    except Exception:
-        error = kind(text)
-    error.__cause__ = RemoteTraceback(remote)
-    error.sandbox_traceback = remote  # type: ignore[attr-defined]
-    error.sandbox_output = output  # type: ignore[attr-defined]
-    return error

@@ -86,7 +86,7 @@ def run_backward(
         propagator = GraphPropagator()
     if not output._parents and not output._hidden:
         output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, feedback))
-        return _draw([output], visualize, simple_visualization, reverse_plot, print_limit)
+        return _draw(output, visualize, simple_visualization, reverse_plot, print_limit)
 
     visited, pending = _collect(output)
     walk_all = Graph.ALLOW_NESTED_GRAPHS
@@ -116,7 +116,7 @@ def run_backward(
     if not retain_graph:
         for current in visited:
             current._backwarded = True
-    return _draw(visited, visualize, simple_visualization, reverse_plot, print_limit)
+    return _draw(output, visualize, simple_visualization, reverse_plot, print_limit)
 
 
 def _plain_graph_propagator(propagator: Propagator) -> bool:
@@ -152,19 +152,25 @@ def _graph_walk(
 
 
 def _draw(
-    visited: list[Node],
+    output: Node,
     visualize: bool,
     simple_visualization: bool,
     reverse_plot: bool,
     print_limit: int,
 ) -> graphviz.Digraph | None:
+    """The drawing of everything ``output`` was computed from (every ancestor), as in Trace:
+    branches that received no feedback are drawn too."""
     if not visualize:
         return None
     from opto.trace.viz import draw_nodes
 
-    nodes = dict.fromkeys(visited)
-    for current in visited:
-        nodes.update(dict.fromkeys(current._parents))
+    nodes: dict[Node, None] = {output: None}
+    stack = [output]
+    while stack:
+        for parent in stack.pop()._parents:
+            if parent not in nodes:
+                nodes[parent] = None
+                stack.append(parent)
     return draw_nodes(
         list(nodes),
         simple_visualization=simple_visualization,

@@ -8,57 +8,86 @@ rewrite; the function is recompiled when, and only when, that string changes.
 Everything that can be worked out once (signature, names, descriptions, source) is worked out
 when the function is decorated, so a call costs a few microseconds. Nothing about a call is
 stored on the bundle, so threads and asyncio tasks can call it concurrently.
+
+The steps of a call that Trace exposes as methods (``preprocess_inputs``, ``wrap`` ...) are in
+bundle_steps.py, compiling trainable code in trainable_code.py, bound methods in
+bound_method.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import copy
 import functools
 import importlib
 import inspect
 import sys
 import threading
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from opto.runtime import ExecutionPolicy, InProcessPolicy, SandboxError, make_policy, resolve_policy
-from opto.runtime.source import code_filename
-from opto.trace import operators as ops
+from opto.runtime import make_policy
 from opto.trace import source as sources
+from opto.trace.abstract_node import USED_NODES, creation_order, get_op_name
 from opto.trace.binding import ArgumentBinder
-from opto.trace.containers import _BOUND_PREFIX, contains_node, to_data
-from opto.trace.errors import ExecutionError, TraceMissingInputsError
+from opto.trace.bound_method import BoundFunModule
+from opto.trace.broadcast import detach_inputs, wrap_node
+from opto.trace.bundle_steps import (
+    ACTIVE_BUNDLES,
+    CONTAINERS,
+    PLAIN_TYPES,
+    FunModuleSteps,
+    container_node,
+)
+from opto.trace.containers import RESERVED_PREFIX, BundledFunction, contains_node, to_data
+from opto.trace.errors import TraceMissingInputsError
+from opto.trace.frame_locals import update_local
+from opto.trace.graph import GRAPH
 from opto.trace.modules import Module
-from opto.trace.nodes import (
-    USED_NODES,
-    ExceptionNode,
-    MessageNode,
-    Node,
-    ParameterNode,
-    _creation_order,
-    new_root,
-)
+from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
 from opto.trace.primitive import new_message_node
+from opto.trace.trainable_code import ORIGINAL, TrainableCode
 
-_ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
-    "opto_active_bundles", default=frozenset()
-)
-_external_dependencies_check = {"disabled": False}
-_PLAIN_TYPES = (int, float, str, bool, type(None), bytes)
-_PLAIN_TYPE_SET = frozenset(_PLAIN_TYPES)
-_CONTAINERS = (list, tuple, dict, set, frozenset)
+__all__ = [
+    "ALLOW_EXTERNAL_DEPENDENCIES",
+    "GRAPH",
+    "BoundFunModule",
+    "FunModule",
+    "bundle",
+    "detach_inputs",
+    "disable_external_dependencies_check",
+    "trace_nodes",
+    "update_local",
+    "wrap_node",
+]
+
+ALLOW_EXTERNAL_DEPENDENCIES: bool | None = None
+"""Process-wide override of ``allow_external_dependencies``: None uses each bundle's own
+setting, True allows nodes read without being inputs in every bundle, False forbids it in
+every bundle. Set it with ``disable_external_dependencies_check``."""
+
+SELF_NODE_ATTRIBUTE = RESERVED_PREFIX + "self_node"
+"""Instance attribute holding the node of ``self`` that every bundled method call uses."""
+
+_PLAIN_TYPE_SET = frozenset(PLAIN_TYPES)
 _EVAL_DESCRIPTION = (
     "[eval] Runs the function defined by the code string __code on the other inputs and "
     "returns its result: __code(*args, **kwargs)."
 )
 
 
-def disable_external_dependencies_check(disable: bool = True) -> None:
-    """Switch off (or back on) the check for nodes used but not passed to a bundle."""
-    _external_dependencies_check["disabled"] = bool(disable)
+def disable_external_dependencies_check(allow_external_dependencies: bool | None = True) -> None:
+    """Set the process-wide override of the check for nodes used but not passed to a bundle.
+
+    Args:
+        allow_external_dependencies: True allows such nodes in every bundle (the check is off),
+            False forbids them even in bundles made with ``allow_external_dependencies=True``,
+            None goes back to each bundle's own setting.
+    """
+    global ALLOW_EXTERNAL_DEPENDENCIES
+    if allow_external_dependencies is not None:
+        allow_external_dependencies = bool(allow_external_dependencies)
+    ALLOW_EXTERNAL_DEPENDENCIES = allow_external_dependencies
 
 
 @contextlib.contextmanager
@@ -70,18 +99,6 @@ def trace_nodes() -> Iterator[list[Node]]:
         yield used
     finally:
         USED_NODES.reset(token)
-
-
-_ORIGINAL = object()
-"""Marks the decorated function itself standing for unchanged code (plain in-process runs)."""
-
-
-def _is_plain(policy: ExecutionPolicy) -> bool:
-    return type(policy) is InProcessPolicy and policy.timeout is None
-
-
-def _fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
-    return loaded_with is policy or (loaded_with is _ORIGINAL and _is_plain(policy))
 
 
 def bundle(
@@ -138,8 +155,13 @@ def _decoration_site_locals() -> dict[str, Any]:
     return {key: value for key, value in dict(frame.f_locals).items() if key != "__builtins__"}
 
 
-class FunModule(Module):
-    """A bundled function: call it with nodes or values, get a MessageNode back."""
+class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
+    """A bundled function: call it with nodes or values, get a MessageNode back.
+
+    Arguments are those of ``bundle`` plus ``fun``, the function, and ``_ldict``: extra names
+    (a mapping) visible to trainable code when it runs; by default the local variables where
+    the function was decorated.
+    """
 
     def __init__(
         self,
@@ -153,6 +175,7 @@ class FunModule(Module):
         overwrite_python_recursion: bool = False,
         projections: list | None = None,
         output_name: str | None = None,
+        _ldict: Mapping[str, Any] | None = None,
         source: str | None = None,
         policy: Any = None,
     ) -> None:
@@ -161,10 +184,9 @@ class FunModule(Module):
         if trainable and isinstance(fun, functools.partial):
             raise TypeError("a functools.partial cannot be bundled with trainable=True")
         self._fun = fun
-        self.name = getattr(fun, "__name__", type(fun).__name__)
+        self._fun_name = getattr(fun, "__name__", type(fun).__name__)
         self.traceable_code = traceable_code
         self._process_inputs = _process_inputs
-        self.trainable = trainable
         self.catch_execution_error = catch_execution_error
         self.allow_external_dependencies = allow_external_dependencies
         self.overwrite_python_recursion = overwrite_python_recursion or trainable
@@ -180,19 +202,23 @@ class FunModule(Module):
             and binder.var_positional is None
             and binder.var_keyword is None
             and not binder.keyword_only
+            and not type(self).overrides_a_step()
         )
-        qualname = getattr(fun, "__qualname__", self.name).replace("<locals>.", "")
+        qualname = self.filter_fun_name(getattr(fun, "__qualname__", self._fun_name))
         self.description = self._full_description(description, qualname, _clean_doc(fun))
-        self._op_name = output_name or ("eval" if trainable else self.name)
+        named = get_op_name(description) if isinstance(description, str) else None
+        self._op_name = output_name or ("eval" if trainable else named or self._fun_name)
         self._node_description = _EVAL_DESCRIPTION if trainable else self.description
+        self._instance_key = f"{RESERVED_PREFIX}bundle_{self.name}"
         self._original_source = source
+        self._static_source: str | None = None
         self.parameter: ParameterNode | None = None
         self._compiled: tuple[str, Callable, str, Any] | None = None
         self._lock = threading.Lock()
         self._site_locals: dict[str, Any] = {}
         if trainable:
             code = sources.function_source(fun, source)
-            self._site_locals = _decoration_site_locals()
+            self._site_locals = dict(_ldict) if _ldict is not None else _decoration_site_locals()
             self.parameter = ParameterNode(
                 code,
                 name="__code",
@@ -201,8 +227,14 @@ class FunModule(Module):
             )
             if policy is not None:
                 self.parameter.execution_policy = make_policy(policy)
-            self._compiled = (code, fun, "", _ORIGINAL)
+            self._compiled = (code, fun, "", ORIGINAL)
         self._initial_code = self.parameter._data if self.parameter is not None else None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides ``forward`` is called through it, as a Module is."""
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls) and "__call__" not in vars(cls):
+            cls.__call__ = Module.__call__
 
     @staticmethod
     def _full_description(description: str | None, qualname: str, doc: str) -> str:
@@ -215,6 +247,17 @@ class FunModule(Module):
     # -- what the module exposes -----------------------------------------------------------
 
     @property
+    def name(self) -> str:
+        """The operator name: ``A.f`` for a method ``f`` of class ``A``, or the name given in
+        a ``"[name] ..."`` description."""
+        return get_op_name(self.description) or self._fun_name
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the function's code is a parameter (``bundle(trainable=True)``)."""
+        return self.parameter is not None
+
+    @property
     def fun(self) -> Callable:
         """The function as it is now (recompiled from ``__code`` when that changed)."""
         return self._current_function()
@@ -225,21 +268,32 @@ class FunModule(Module):
 
     @property
     def info(self) -> dict:
-        """Static facts about the function (what Trace kept in ``FunModule.info``)."""
+        """Facts about the function, as Trace's ``FunModule.info`` (``source`` included)."""
         return self.node_info()
 
     def node_info(self) -> dict:
-        info = {
+        """The ``info`` of this bundle's output nodes."""
+        code = getattr(self._fun, "__code__", None)
+        return {
             "fun_name": self._op_name,
             "fun": self._fun,
             "doc": self._fun.__doc__,
             "signature": self._signature,
-            "file": getattr(getattr(self._fun, "__code__", None), "co_filename", None),
-            "line_number": getattr(getattr(self._fun, "__code__", None), "co_firstlineno", None),
+            "source": self._source_text(),
+            "file": getattr(code, "co_filename", None),
+            "line_number": getattr(code, "co_firstlineno", None),
         }
+
+    def _source_text(self) -> str | None:
+        """The current code of a trainable bundle, else the function's source (found once)."""
         if self.parameter is not None:
-            info["source"] = self.parameter._data
-        return info
+            return self.parameter._data
+        if self._static_source is None:
+            try:
+                self._static_source = sources.function_source(self._fun, self._original_source)
+            except (OSError, TypeError):
+                self._static_source = ""
+        return self._static_source or None
 
     def parameters_dict(self) -> dict:
         return {"__code": self.parameter} if self.parameter is not None else {}
@@ -251,54 +305,15 @@ class FunModule(Module):
             duplicate.parameter = self.parameter.detach()
         return duplicate
 
-    # -- compiling trainable code ----------------------------------------------------------
-
-    def _current_function(self) -> Callable:
-        compiled = self._compiled
-        if compiled is None:
-            return self._fun
-        code = self.parameter._data
-        policy = resolve_policy(getattr(self.parameter, "execution_policy", None))
-        if (compiled[0] is code or compiled[0] == code) and _fits(compiled[3], policy):
-            return compiled[1]
-        with self._lock:
-            compiled = self._compiled
-            if compiled[0] == code and _fits(compiled[3], policy):
-                return compiled[1]
-            if code == self._initial_code and _is_plain(policy):
-                self._compiled = (code, self._fun, "", _ORIGINAL)
-                return self._fun
-            function, filename = self._compile(code, policy)
-            self._compiled = (code, function, filename, policy)
-            return function
-
-    def _compile(self, code: str, policy: ExecutionPolicy) -> tuple[Callable, str]:
-        """Load the code string under ``policy``, with the function's names in scope."""
-        if not isinstance(code, str):
-            raise TypeError(f"__code of {self.name} must be a string, got {type(code).__name__}")
-        namespace = dict(getattr(self._fun, "__globals__", {}))
-        namespace.update(self._site_locals)
-        namespace.update(self._closure_values())
-        namespace.pop(self.name, None)
-        filename = code_filename(code, self.name)
-        return policy.load(code, self.name, namespace, filename=filename), filename
-
-    def _closure_values(self) -> dict[str, Any]:
-        code = getattr(self._fun, "__code__", None)
-        closure = getattr(self._fun, "__closure__", None) or ()
-        values = {}
-        for name, cell in zip(code.co_freevars if code else (), closure, strict=False):
-            with contextlib.suppress(ValueError):
-                values[name] = cell.cell_contents
-        return values
-
     # -- calling ---------------------------------------------------------------------------
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function on ``args``/``kwargs``: a MessageNode (a coroutine for async)."""
         if kwargs or not self._fast or len(args) != self._arity:
             return self._general_forward(args, kwargs)
         # The common case (plain positional call of a plain function), kept in one frame.
-        if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
+        # It gives what the steps (sync_forward ...) give, in fewer function calls.
+        if self.overwrite_python_recursion and self._fun in ACTIVE_BUNDLES.get():
             return self._raw_call(args, {})
         inputs: dict[str, Node] = {}
         values: list[Any] = []
@@ -309,14 +324,14 @@ class FunModule(Module):
                 continue
             if isinstance(value, Node):
                 data = value._data
-            elif isinstance(value, _CONTAINERS) and contains_node(value):
-                value = _container_node(value)
+            elif isinstance(value, CONTAINERS) and contains_node(value):
+                value = container_node(value)
                 data = value._data
             else:
                 data = value
                 value = new_root(value, key)
             inputs[key] = value
-            values.append(data if isinstance(data, _PLAIN_TYPES) else to_data(data))
+            values.append(data if isinstance(data, PLAIN_TYPES) else to_data(data))
         if self.parameter is not None:
             inputs["__code"] = self.parameter
         outer = USED_NODES.get()
@@ -326,15 +341,34 @@ class FunModule(Module):
             fun = self._current_function()
         except Exception as error:
             self._fail(error, inputs)
-        output, used, start = self._invoke(fun, inputs, values, {})
+        used: list[Node] = []
+        start = next(creation_order)
+        token = USED_NODES.set(used)
+        active = (
+            ACTIVE_BUNDLES.set(ACTIVE_BUNDLES.get() | {self._fun})
+            if self.overwrite_python_recursion
+            else None
+        )
+        try:
+            output = fun(*values)
+        except Exception as error:
+            self._fail(error, inputs)
+        finally:
+            USED_NODES.reset(token)
+            if active is not None:
+                ACTIVE_BUNDLES.reset(active)
         data = output
-        if type(output) not in _PLAIN_TYPE_SET and (
-            isinstance(output, Node) or (isinstance(output, _CONTAINERS) and contains_node(output))
-        ):
-            data = to_data(output)
+        if type(output) not in _PLAIN_TYPE_SET:
+            if isinstance(output, Exception):
+                self._fail(output, inputs)
+            if isinstance(output, Node) or (
+                isinstance(output, CONTAINERS) and contains_node(output)
+            ):
+                data = to_data(output)
         result = new_message_node(data, inputs, self._node_description, self._op_name, self)
         if used:
-            hidden = self._check_external(used, inputs, start)
+            external = self._external_nodes([n for n in used if n._seq < start], inputs)
+            hidden = {n for n in external if isinstance(n, ParameterNode)}
             if hidden:
                 result._set_hidden_dependencies(hidden)
         return result
@@ -343,217 +377,80 @@ class FunModule(Module):
 
     def _general_forward(self, args: tuple, kwargs: dict) -> Any:
         if self._is_async:
-            return self._async_forward(args, kwargs)
-        if self.overwrite_python_recursion and self._fun in _ACTIVE.get():
+            return self._resolve_then_async_forward(args, kwargs)
+        if self.overwrite_python_recursion and self._fun in ACTIVE_BUNDLES.get():
             return self._raw_call(args, kwargs)
-        inputs, extra = self._wrap_inputs(args, kwargs)
-        try:
-            fun = self._current_function()
-        except Exception as error:
-            self._fail(error, inputs)
-        call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
-        output, used, start = self._invoke(fun, inputs, call_args, call_kwargs)
-        return self._output_node(output, inputs, used, start)
+        return self.sync_forward(self._function_for_call(args, kwargs), *args, **kwargs)
 
-    def _invoke(
-        self, fun: Callable, inputs: dict[str, Node], args: Any, kwargs: dict
-    ) -> tuple[Any, list[Node], int]:
-        """Run the function, recording the nodes it touches (to find external dependencies)
-        and marking it active (so a recursive call stays plain Python)."""
-        used: list[Node] = []
-        start = next(_creation_order)
-        token = USED_NODES.set(used)
-        active = (
-            _ACTIVE.set(_ACTIVE.get() | {self._fun}) if self.overwrite_python_recursion else None
-        )
-        try:
-            output = fun(*args, **kwargs)
-        except Exception as error:
-            self._fail(error, inputs)
-        finally:
-            USED_NODES.reset(token)
-            if active is not None:
-                _ACTIVE.reset(active)
-        return output, used, start
+    async def _resolve_then_async_forward(self, args: tuple, kwargs: dict) -> MessageNode:
+        return await self.async_forward(self._function_for_call(args, kwargs), *args, **kwargs)
 
-    async def _async_forward(self, args: tuple, kwargs: dict) -> MessageNode:
-        inputs, extra = self._wrap_inputs(args, kwargs)
+    def _function_for_call(self, args: tuple, kwargs: dict) -> Callable:
+        """The current function; a failure to compile it is raised as the call's error."""
         try:
-            fun = self._current_function()
+            return self._current_function()
         except Exception as error:
-            self._fail(error, inputs)
-        call_args, call_kwargs = self._call_arguments(args, kwargs, inputs, extra)
-        used: list[Node] = []
-        start = next(_creation_order)
-        token = USED_NODES.set(used)
-        try:
-            output = await fun(*call_args, **call_kwargs)
-        except Exception as error:
-            self._fail(error, inputs)
-        finally:
-            USED_NODES.reset(token)
-        return self._output_node(output, inputs, used, start)
+            self._fail(error, self._wrap_inputs(args, kwargs)[0])
 
     def _raw_call(self, args: tuple, kwargs: dict) -> Any:
         """A recursive call from inside the function: plain Python, no new nodes."""
         return self._current_function()(*to_data(list(args)), **to_data(kwargs))
 
-    def _wrap_inputs(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], list[str]]:
-        named, extra = self._binder.bind(args, kwargs)
-        inputs: dict[str, Node] = {}
-        for key, value in named.items():
-            if isinstance(value, Node):
-                inputs[key] = value
-            elif isinstance(value, _CONTAINERS) and contains_node(value):
-                inputs[key] = _container_node(value)
-            else:
-                inputs[key] = new_root(value, None if key in extra else key)
-        if self.parameter is not None:
-            inputs["__code"] = self.parameter
-        outer = USED_NODES.get()
-        if outer is not None:
-            outer.extend(inputs.values())
-        return inputs, extra
-
-    def _call_arguments(
-        self, args: tuple, kwargs: dict, inputs: dict[str, Node], extra: list[str]
-    ) -> tuple[list[Any], dict[str, Any]]:
-        if not self._process_inputs:
-            return list(args), dict(kwargs)
-        values: dict[str, Any] = {}
-        for key, value in inputs.items():
-            if key == "__code":
-                continue
-            if self.traceable_code:
-                values[key] = _shallow_detach(value)
-            else:
-                data = value._data
-                values[key] = data if isinstance(data, _PLAIN_TYPES) else to_data(data)
-        return self._binder.split(values, extra)
-
-    def _output_node(
-        self, output: Any, inputs: dict[str, Node], used: list[Node], start: int
-    ) -> MessageNode:
-        hidden: set[ParameterNode] = set()
-        info_output = None
-        if self.traceable_code and isinstance(output, Node):
-            info_output = output
-            hidden = self._hidden_parameters(output, inputs)
-            data = output._data
-        else:
-            data = output
-            if isinstance(output, Node) or (
-                isinstance(output, _CONTAINERS) and contains_node(output)
-            ):
-                data = to_data(output)
-            if used and not self.traceable_code:
-                hidden = self._check_external(used, inputs, start)
-        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
-        if info_output is not None:
-            result._info = {**self.node_info(), "output": info_output}
-        if hidden:
-            result._set_hidden_dependencies(hidden)
-        return result
-
-    def _check_external(
-        self, used: list[Node], inputs: dict[str, Node], start: int
-    ) -> set[ParameterNode]:
+    def _external_nodes(self, used: list[Node], inputs: dict[str, Node]) -> list[Node]:
+        """The nodes among ``used`` that are not inputs; raises unless they are allowed."""
         known = {id(value) for value in inputs.values()}
-        external = {id(n): n for n in used if n._seq < start and id(n) not in known}
+        external = list({id(n): n for n in used if id(n) not in known}.values())
         if not external:
-            return set()
-        allowed = self.allow_external_dependencies or _external_dependencies_check["disabled"]
+            return []
+        allowed = ALLOW_EXTERNAL_DEPENDENCIES
+        if allowed is None:
+            allowed = self.allow_external_dependencies
         if not allowed:
-            names = ", ".join(sorted(n.name for n in external.values()))
+            names = ", ".join(sorted(n.name for n in external))
             raise TraceMissingInputsError(
-                f"{self.name}() used node(s) {names} without receiving them as inputs, so they "
-                "would get no feedback. Pass them as arguments, or decorate with "
+                f"{self._fun_name}() used node(s) {names} without receiving them as inputs, so "
+                "they would get no feedback. Pass them as arguments, or decorate with "
                 "bundle(allow_external_dependencies=True) (external parameters then receive "
                 "feedback as hidden dependencies)."
             )
-        return {n for n in external.values() if isinstance(n, ParameterNode)}
-
-    @staticmethod
-    def _hidden_parameters(output: Node, inputs: dict[str, Node]) -> set[ParameterNode]:
-        visible: set[ParameterNode] = set()
-        for value in inputs.values():
-            visible |= value.parameter_dependencies
-        return output.parameter_dependencies - visible
-
-    def _fail(self, error: Exception, inputs: dict[str, Node]) -> None:
-        if not self.catch_execution_error:
-            raise error
-        root = error
-        if isinstance(error, ExecutionError) and error.exception is not None:
-            root = error.exception
-        info = self.node_info()
-        info["error_comment"] = self._annotate(root)
-        info["traceback"] = "".join(
-            traceback.format_exception(type(error), error, error.__traceback__)
-        )
-        if isinstance(error, ExecutionError):
-            info["inner_exception_node"] = error.exception_node
-        exception_node = ExceptionNode(
-            root,
-            inputs=inputs,
-            description=self._node_description,
-            name=f"exception_{self._op_name}",
-            info=info,
-        )
-        raise ExecutionError(exception_node) from error
-
-    def _annotate(self, error: BaseException) -> str:
-        if self.parameter is not None and isinstance(error, (SyntaxError, SandboxError)):
-            filename = error.filename if isinstance(error, SyntaxError) else None
-            return sources.annotate_error(error, self.parameter._data, filename)
-        compiled = self._compiled
-        if compiled is not None and compiled[2]:
-            return sources.annotate_error(error, compiled[0], compiled[2])
-        code = getattr(self._fun, "__code__", None)
-        if self.parameter is not None and code is not None:
-            first_line = sources.definition_line(self._fun)
-            if first_line is not None:
-                return sources.annotate_error(
-                    error, self.parameter._data, code.co_filename, first_line
-                )
-        if code is None:
-            return sources.annotate_error(error, None, None)
-        try:
-            text = inspect.getsource(self._fun)
-        except (OSError, TypeError):
-            text = self._original_source
-        return sources.annotate_error(error, text, code.co_filename, code.co_firstlineno)
+        return external
 
     # -- methods, copies, pickling ---------------------------------------------------------
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        """A bundled method of ``obj``: ``obj`` is its ``self`` input.
+
+        As in Trace, the instance keeps its own copy of the bundle (with its own ``__code``
+        parameter) in ``__TRACE_RESERVED_bundle_<name>`` and the node of ``self``, shared by
+        all its bundled methods, in ``__TRACE_RESERVED_self_node``.
+        """
         if obj is None:
             return self
-        key = _BOUND_PREFIX + self.name
         instance_dict = getattr(obj, "__dict__", None)
-        if instance_dict is not None:
-            bound = instance_dict.get(key)
-            if bound is not None and bound.module._fun is self._fun:
-                return bound
-        bound = BoundFunModule(self._for_instance(), obj)
-        if instance_dict is not None:
-            instance_dict[key] = bound
-        return bound
+        if instance_dict is None:  # no __dict__ (slots): nothing can be kept per instance
+            return BoundFunModule(self._for_instance(), obj, new_root(obj))
+        key = self._instance_key
+        module = instance_dict.get(key)
+        if getattr(module, "_fun", None) is not self._fun:
+            module = instance_dict[key] = self._for_instance()
+        self_node = instance_dict.get(SELF_NODE_ATTRIBUTE)
+        if not isinstance(self_node, Node):
+            self_node = instance_dict[SELF_NODE_ATTRIBUTE] = new_root(obj)
+        return BoundFunModule(module, obj, self_node)
 
     def _for_instance(self) -> FunModule:
-        """Each instance gets its own ``__code`` parameter (Trace issue #30)."""
-        if self.parameter is None:
-            return self
+        """The bundle an instance uses: a copy, with a ``__code`` parameter of its own."""
         duplicate = copy.copy(self)
         duplicate._lock = threading.Lock()
-        duplicate.parameter = ParameterNode(
-            self.parameter._data,
-            name="__code",
-            description=self.parameter.description,
-            projections=list(self.parameter.projections),
-        )
-        if "execution_policy" in self.parameter.__dict__:
-            duplicate.parameter.execution_policy = self.parameter.execution_policy
+        if self.parameter is not None:
+            duplicate.parameter = ParameterNode(
+                self.parameter._data,
+                name="__code",
+                description=self.parameter.description,
+                projections=list(self.parameter.projections),
+            )
+            if "execution_policy" in self.parameter.__dict__:
+                duplicate.parameter.execution_policy = self.parameter.execution_policy
         return duplicate
 
     def __copy__(self) -> FunModule:
@@ -582,37 +479,11 @@ class FunModule(Module):
         self._fun = state["_fun"].resolve()
         self._lock = threading.Lock()
         if self.parameter is not None:
-            self._compiled = (self._initial_code, self._fun, "", _ORIGINAL)
+            self._compiled = (self._initial_code, self._fun, "", ORIGINAL)
 
     def __repr__(self) -> str:
         kind = "trainable bundle" if self.trainable else "bundle"
-        return f"<{kind} {self.name}>"
-
-
-class BoundFunModule:
-    """A bundled method bound to an instance; the instance is the ``self`` input."""
-
-    def __init__(self, module: FunModule, instance: Any) -> None:
-        self.module = module
-        self.__self__ = instance
-        self._self_node: Node | None = None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._self_node is None:
-            self._self_node = new_root(self.__self__)
-        return self.module.forward(self._self_node, *args, **kwargs)
-
-    @property
-    def __func__(self) -> FunModule:
-        return self.module
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("module", "_self_node"):
-            raise AttributeError(name)
-        return getattr(self.module, name)
-
-    def __repr__(self) -> str:
-        return f"<bound {self.module!r} of {type(self.__self__).__name__}>"
+        return f"<{kind} {self._fun_name}>"
 
 
 class _FunctionReference:
@@ -628,29 +499,4 @@ class _FunctionReference:
             found = getattr(found, part)
         if isinstance(found, BoundFunModule):
             found = found.module
-        return found._fun if isinstance(found, FunModule) else found
-
-
-def _shallow_detach(value: Node) -> Node:
-    """A new root with the same data: what traceable code computes on."""
-    return new_root(value._data, f"{value.py_name}_copy")
-
-
-def _container_node(value: Any) -> Node:
-    """A list/tuple/dict/set argument holding nodes becomes a traced container node."""
-    if isinstance(value, dict):
-        if all(isinstance(key, str) for key in value):
-            return ops.make_dict(**{k: _element(v) for k, v in value.items()})
-        return new_root(to_data(value))
-    items = [_element(item) for item in value]
-    if isinstance(value, tuple):
-        return ops.make_tuple(*items)
-    if isinstance(value, (set, frozenset)):
-        return ops.make_set(*items)
-    return ops.make_list(*items)
-
-
-def _element(item: Any) -> Any:
-    if isinstance(item, (list, tuple, dict, set, frozenset)) and contains_node(item):
-        return _container_node(item)
-    return item
+        return found.fn if isinstance(found, FunModule) else found

@@ -6,16 +6,33 @@ trainable parameters held in attributes, items or keys, in a stable order and on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import copy
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from opto.trace.nodes import Node, ParameterNode
 
-_BOUND_PREFIX = "__opto_bound__"
+RESERVED_PREFIX = "__TRACE_RESERVED_"
+"""Attributes the library keeps on an instance (a method's bundle, the node of ``self``);
+they are not the object's state: parameter listings, ``apply_op`` and ``to_data`` skip them."""
 
 
 class NodeContainer:
     """Marker: an object whose attributes may hold nodes (``to_data`` looks inside it)."""
+
+
+class BundledFunction:
+    """What containers know of a bundled function (``opto.trace.bundle.FunModule``) or method.
+
+    ``parameter`` is its ``__code`` ParameterNode when its code is trainable, else None.
+    """
+
+    parameter: ParameterNode | None = None
+
+
+def trainable_method(method: Any) -> bool:
+    """Whether ``method`` is a bundled function or method whose code is trainable."""
+    return isinstance(method, BundledFunction) and method.parameter is not None
 
 
 class ParameterContainer(NodeContainer):
@@ -34,6 +51,15 @@ class ParameterContainer(NodeContainer):
     def parameters(self) -> list[ParameterNode]:
         """Every parameter held, nested containers included, once each, in a stable order."""
         return _flatten(self.parameters_dict().values())
+
+    def copy(self) -> ParameterContainer:
+        """A deep copy of the structure that shares the parameters with this one.
+
+        Per-call state on the copy is independent; parameter values (and their updates) are
+        the same objects. Seq and Map keep the list and dict meaning of ``copy``.
+        """
+        memo = {id(parameter): parameter for parameter in self.parameters()}
+        return copy.deepcopy(self, memo)
 
     def named_parameters(self, prefix: str = "") -> dict[str, ParameterNode]:
         """``{"attr.sub.name": parameter}``: stable paths used by save/load."""
@@ -56,14 +82,10 @@ class ParameterContainer(NodeContainer):
 def _attribute_names(obj: object) -> list[str]:
     names = set(getattr(obj, "__dict__", {}))
     for klass in type(obj).__mro__:
-        names.update(name for name, value in vars(klass).items() if _is_bundle(value))
-    return sorted(name for name in names if not name.startswith(_BOUND_PREFIX))
-
-
-def _is_bundle(value: Any) -> bool:
-    from opto.trace.bundle import FunModule
-
-    return isinstance(value, FunModule)
+        names.update(
+            name for name, value in vars(klass).items() if isinstance(value, BundledFunction)
+        )
+    return sorted(name for name in names if not name.startswith(RESERVED_PREFIX))
 
 
 def _attribute(obj: object, name: str) -> Any:
@@ -74,12 +96,8 @@ def _attribute(obj: object, name: str) -> Any:
 
 
 def _as_parameter_entry(value: Any) -> ParameterNode | ParameterContainer | None:
-    from opto.trace.bundle import BoundFunModule, FunModule
-
-    if isinstance(value, BoundFunModule):
-        value = value.module
-    if isinstance(value, FunModule):
-        return value.parameter if value.trainable else None
+    if isinstance(value, BundledFunction):
+        return value.parameter
     if isinstance(value, ParameterNode):
         return value
     if isinstance(value, ParameterContainer):
@@ -97,16 +115,24 @@ def _flatten(entries: Iterable[ParameterNode | ParameterContainer]) -> list[Para
 
 
 class Seq(list, ParameterContainer):
-    """A list whose parameters (and parameters of nested containers) are exposed."""
+    """A list whose parameters (and parameters of nested containers) are exposed.
+
+    ``Seq(a, b, c)`` holds the three items; ``Seq(sequence)`` (one argument that is a
+    sequence, but not a node) holds the sequence's items, as Trace's ``Seq`` does.
+    """
 
     def __init__(self, *items: Any) -> None:
-        if (
-            len(items) == 1
-            and isinstance(items[0], (list, tuple))
-            and not isinstance(items[0], Seq)
-        ):
+        if len(items) == 1 and _is_sequence(items[0]):
             items = tuple(items[0])
         super().__init__(items)
+
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        return Seq(item) if isinstance(index, slice) else item
+
+    def copy(self) -> Seq:
+        """A new Seq holding the same items (the list meaning of ``copy``)."""
+        return Seq(self)
 
     def parameters_dict(self) -> dict[str, ParameterNode | ParameterContainer]:
         found = {}
@@ -117,11 +143,21 @@ class Seq(list, ParameterContainer):
         return found
 
 
+def _is_sequence(value: Any) -> bool:
+    return (
+        not isinstance(value, Node) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+    )
+
+
 class Map(dict, ParameterContainer):
     """A dict whose parameter values and parameter keys are exposed."""
 
     def __init__(self, mapping: Mapping | None = None, **kwargs: Any) -> None:
         super().__init__(mapping or {}, **kwargs)
+
+    def copy(self) -> Map:
+        """A new Map with the same keys and values (the dict meaning of ``copy``)."""
+        return Map(self)
 
     def parameters_dict(self) -> dict[str, ParameterNode | ParameterContainer]:
         found: dict[str, ParameterNode | ParameterContainer] = {}
@@ -148,7 +184,7 @@ def to_data(obj: Any) -> Any:
         return type(obj)({to_data(k): to_data(v) for k, v in obj.items()})
     if isinstance(obj, NodeContainer) and not isinstance(obj, ParameterContainer):
         for key, value in vars(obj).items():
-            if isinstance(value, Node):
+            if isinstance(value, Node) and not key.startswith(RESERVED_PREFIX):
                 setattr(obj, key, to_data(value))
         return obj
     return obj
@@ -176,46 +212,3 @@ def nodes_in(obj: Any) -> Iterator[Node]:
         for key, value in obj.items():
             yield from nodes_in(key)
             yield from nodes_in(value)
-
-
-def apply_op(op: Callable, output: Any, *args: Any, **kwargs: Any) -> Any:
-    """Apply ``op`` element-wise over containers of nodes, shaped like ``output``.
-
-    Lists/tuples are matched by index, dicts by key, NodeContainers by attribute; arguments
-    that are not containers are broadcast. Leaves are combined with ``op(*leaves)``.
-    """
-    inputs = [*args, *kwargs.values()]
-    if isinstance(output, (list, tuple)):
-        for value in inputs:
-            if isinstance(value, (list, tuple)) and len(value) != len(output):
-                raise ValueError(f"apply_op: length {len(value)} does not match {len(output)}")
-        items = [
-            apply_op(
-                op,
-                item,
-                *(a[i] if isinstance(a, (list, tuple)) else a for a in args),
-                **{k: v[i] if isinstance(v, (list, tuple)) else v for k, v in kwargs.items()},
-            )
-            for i, item in enumerate(output)
-        ]
-        return type(output)(items) if isinstance(output, tuple) else items
-    if isinstance(output, dict):
-        return {
-            key: apply_op(
-                op,
-                value,
-                *(a[key] if isinstance(a, dict) else a for a in args),
-                **{k: v[key] if isinstance(v, dict) else v for k, v in kwargs.items()},
-            )
-            for key, value in output.items()
-        }
-    if isinstance(output, NodeContainer) and not isinstance(output, Node):
-        for attribute, value in vars(output).items():
-            leaves = [getattr(a, attribute) if isinstance(a, NodeContainer) else a for a in args]
-            named = {
-                k: getattr(v, attribute) if isinstance(v, NodeContainer) else v
-                for k, v in kwargs.items()
-            }
-            setattr(output, attribute, apply_op(op, value, *leaves, **named))
-        return output
-    return op(*args, **kwargs)

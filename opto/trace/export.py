@@ -13,20 +13,20 @@ import inspect
 import os
 import textwrap
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from opto.trace.containers import ParameterContainer, trainable_method
 from opto.trace.nodes import ParameterNode
 from opto.utils.atomic import atomic_write_text
-
-if TYPE_CHECKING:
-    from opto.trace.modules import Module
 
 
 class ExportError(ValueError):
     """The module cannot be written as source (e.g. a value has no literal form)."""
 
 
-def export_module(module: Module, path: str | os.PathLike, projections: list | None = None) -> Path:
+def export_module(
+    module: ParameterContainer, path: str | os.PathLike, projections: list | None = None
+) -> Path:
     """Write ``module``'s class, with learned code and values, to ``path``."""
     base = getattr(type(module), "_opto_model_base", type(module))
     try:
@@ -51,18 +51,14 @@ def export_module(module: Module, path: str | os.PathLike, projections: list | N
     return atomic_write_text(path, text)
 
 
-def _replace_learned_methods(class_tree: ast.ClassDef, module: Module) -> None:
-    from opto.trace.bundle import BoundFunModule, FunModule
-
+def _replace_learned_methods(class_tree: ast.ClassDef, module: ParameterContainer) -> None:
     for index, statement in enumerate(class_tree.body):
         if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         attribute = inspect.getattr_static(type(module), statement.name, None)
-        if not isinstance(attribute, FunModule) or not attribute.trainable:
+        if not trainable_method(attribute):
             continue
-        bound = getattr(module, statement.name)
-        function = bound.module if isinstance(bound, BoundFunModule) else bound
-        learned = ast.parse(textwrap.dedent(function.parameter._data)).body
+        learned = ast.parse(textwrap.dedent(getattr(module, statement.name).parameter._data)).body
         definition = next(
             (s for s in learned if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None
         )
@@ -73,7 +69,7 @@ def _replace_learned_methods(class_tree: ast.ClassDef, module: Module) -> None:
         class_tree.body[index : index + 1] = [*helpers, definition]
 
 
-def _replace_learned_values(class_tree: ast.ClassDef, module: Module) -> None:
+def _replace_learned_values(class_tree: ast.ClassDef, module: ParameterContainer) -> None:
     init = next(
         (s for s in class_tree.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"),
         None,

@@ -13,6 +13,7 @@ import contextvars
 import itertools
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 _TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
 
@@ -88,6 +89,16 @@ class Graph:
             with self._lock:
                 counter = self._counters.setdefault(base, itertools.count())
         return base, next(counter)
+
+    def register(self, node: Any) -> None:
+        """Give ``node`` the next free name for its base name (Trace's registration).
+
+        Nodes register themselves when created; calling this again renames the node to a new
+        index (``b:0`` -> ``b:1``), inside the current ``name_scope`` if one is active.
+        """
+        if not (hasattr(node, "_base") and hasattr(node, "_index")):
+            raise TypeError(f"GRAPH.register expects a node, got {type(node).__name__}")
+        node._base, node._index = self.reserve(node._base)
 
     def register_name(self, base: str) -> str:
         """Reserve and return the next free ``base:index`` name."""

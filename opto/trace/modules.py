@@ -6,7 +6,6 @@ cannot represent are refused with an error naming the parameter.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import warnings
@@ -32,13 +31,8 @@ class Module(ParameterContainer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
-    def copy(self) -> Module:
-        """A copy of the structure that shares the parameters (like Trace's ``copy``)."""
-        memo = {id(parameter): parameter for parameter in self.parameters()}
-        return copy.deepcopy(self, memo)
-
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the parameter values to ``path`` as JSON (atomically)."""
+    def save(self, file_name: str | os.PathLike) -> Path:
+        """Write the parameter values to the file ``file_name`` as JSON (atomically)."""
         values = {}
         for name, parameter in self.named_parameters().items():
             values[name] = _encode(parameter._data, name)
@@ -47,10 +41,11 @@ class Module(ParameterContainer):
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "parameters": values,
         }
-        return atomic_write_json(path, document)
+        return atomic_write_json(file_name, document)
 
-    def load(self, path: str | os.PathLike) -> None:
+    def load(self, file_name: str | os.PathLike) -> None:
         """Set the parameters from a file written by ``save``; all of them must be there."""
+        path = file_name
         raw = Path(path).read_bytes()
         try:
             document = json.loads(raw)
@@ -73,11 +68,17 @@ class Module(ParameterContainer):
         for name, parameter in current.items():
             parameter._set(_decode(stored[name]))
 
-    def export(self, path: str | os.PathLike, projections: list | None = None) -> Path:
-        """Write a standalone Python file of this class with the learned code and values."""
+    def export(self, filename: str | os.PathLike, projections: list | None = None) -> Path:
+        """Write a standalone Python file of this class with the learned code and values.
+
+        Args:
+            filename: the file to write.
+            projections: applied to the file's text before it is written (e.g.
+                ``BlackCodeFormatter()``).
+        """
         from opto.trace.export import export_module
 
-        return export_module(self, path, projections=projections)
+        return export_module(self, filename, projections=projections)
 
 
 Model = Module

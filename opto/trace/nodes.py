@@ -7,43 +7,46 @@ forward passes holds no memory for them.
 
 from __future__ import annotations
 
-import contextvars
 import copy
-import itertools
 import warnings
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from opto.trace.graph import GRAPH, Graph
+from opto.trace.abstract_node import (
+    USED_NODES,
+    AbstractNode,
+    T,
+    base_name,
+    creation_order,
+    get_op_name,
+)
+from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
 
 if TYPE_CHECKING:
     import graphviz
 
     from opto.trace.propagators.propagators import Propagator
 
-_creation_order = itertools.count()
+__all__ = [
+    "GRAPH",
+    "IDENTITY_OPERATORS",
+    "NAME_SCOPES",
+    "USED_NODES",
+    "AbstractNode",
+    "ExceptionNode",
+    "Graph",
+    "MessageNode",
+    "Node",
+    "ParameterNode",
+    "T",
+    "get_op_name",
+    "node",
+]
 
-USED_NODES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
-    "opto_used_nodes", default=None
-)
-"""Innermost list collecting the nodes whose ``.data`` is read (see ``bundle.trace_nodes``)."""
-
-
-def _base_name(name: str) -> str:
-    """``"x:3"`` -> ``"x"``; a user name without an index is returned unchanged."""
-    base, sep, index = name.rpartition(":")
-    return base if sep and index.isdigit() else name
-
-
-def get_op_name(description: str | None) -> str | None:
-    """The operator name in a ``"[name] text"`` description, or None."""
-    if description and description.startswith("["):
-        end = description.find("]")
-        if end > 0:
-            return description[1:end]
-    return None
+IDENTITY_OPERATORS = ("identity", "clone")
+"""Operators that pass their input on unchanged; drawings collapse them (simple_visualization)."""
 
 
 def _with_constraint(description: str | None, constraint: str | None) -> str | None:
@@ -102,37 +105,22 @@ def new_root(value: Any, base: str | None = None) -> Node:
     result._level = 0
     result._has_params = False
     result._description = "[Node]"
-    result._seq = next(_creation_order)
+    result._seq = next(creation_order)
     return result
 
 
 _new_object = object.__new__
 
 
-class Node:
+class Node(AbstractNode[T]):
     """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made."""
 
-    __slots__ = (
-        "__dict__",
-        "__weakref__",
-        "_backwarded",
-        "_base",
-        "_children",
-        "_data",
-        "_description",
-        "_feedback",
-        "_has_params",
-        "_index",
-        "_level",
-        "_parents",
-        "_seq",
-    )
+    __slots__ = ("_backwarded", "_description", "_feedback", "_has_params")
 
     _default_prefix = "[Node]"
     # Rarely changed, so kept as class defaults rather than set on every new node.
     _info: dict | None = None
     _hidden: frozenset = frozenset()
-    _child_limit = 64
     trainable = False
 
     def __init__(
@@ -145,17 +133,23 @@ class Node:
         info: dict | None = None,
         constraint: str | None = None,
     ) -> None:
+        """Wrap ``value`` (a node given as value is unwrapped, as in Trace).
+
+        Args:
+            value: the data.
+            name: base name (default: the type of the data).
+            trainable: mark the node trainable (``node(..., trainable=True)`` makes a
+                ParameterNode, which is what optimizers look for).
+            description: text shown to optimizers (the node's constraint).
+            info: free-form metadata.
+            constraint: Trace 0.1's name for the description (deprecated).
+        """
         description = _with_constraint(description, constraint)
-        self._data = value
-        self._base, self._index = GRAPH.reserve(_base_name(name) if name else type(value).__name__)
-        self._parents: list[Node] = []
-        self._children: list[weakref.ref] | None = None
-        self._level = 0
+        super().__init__(value, name=name)
         self._feedback: defaultdict | None = None
         self._backwarded = False
         self._description = self._prefixed(description)
         self._has_params = False
-        self._seq = next(_creation_order)
         if info is not None:
             self._info = info
         if trainable:
@@ -170,14 +164,6 @@ class Node:
 
     # -- value -----------------------------------------------------------------------------
 
-    @property
-    def data(self) -> Any:
-        """The wrapped value; the read is recorded for bundle's dependency check."""
-        used = USED_NODES.get()
-        if used is not None:
-            used.append(self)
-        return self._data
-
     def _set(self, value: Any) -> None:
         """Replace the value (optimizers use this to write a new parameter value)."""
         self._data = value.data if isinstance(value, Node) else value
@@ -185,22 +171,6 @@ class Node:
     @property
     def type(self) -> type:
         return type(self._data)
-
-    # -- identity --------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """``base:index``, unique among nodes created since the last ``GRAPH.clear()``."""
-        return f"{self._base}:{self._index}"
-
-    @property
-    def py_name(self) -> str:
-        """The name as a Python identifier (``x:0`` -> ``x0``); used in prompts."""
-        return f"{self._base.replace(':', '')}{self._index}"
-
-    @property
-    def id(self) -> str:
-        return str(self._index)
 
     @property
     def info(self) -> dict | None:
@@ -228,31 +198,6 @@ class Node:
         return get_op_name(self._description)
 
     # -- graph structure -------------------------------------------------------------------
-
-    @property
-    def parents(self) -> list[Node]:
-        return self._parents
-
-    @property
-    def children(self) -> list[Node]:
-        """Children that are still alive (links to children are weak)."""
-        refs = self._children
-        if not refs:
-            return []
-        return [child for child in (ref() for ref in refs) if child is not None]
-
-    @property
-    def level(self) -> int:
-        """0 for roots, else one more than the deepest parent."""
-        return self._level
-
-    @property
-    def is_root(self) -> bool:
-        return not self._parents
-
-    @property
-    def is_leaf(self) -> bool:
-        return not self.children
 
     def _ancestors_with_parameters(self) -> list[Node]:
         """This node and its ancestors that depend on a parameter (one walk, each once)."""
@@ -347,7 +292,7 @@ class Node:
         duplicate._level = 0
         duplicate._has_params = isinstance(duplicate, ParameterNode)
         duplicate._info = copy.deepcopy(self._info)
-        duplicate._seq = next(_creation_order)
+        duplicate._seq = next(creation_order)
         return duplicate
 
     def __deepcopy__(self, memo: dict) -> Node:
@@ -405,11 +350,6 @@ class Node:
         if isinstance(item, Node):
             item = item._data
         return item in self._data
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={self._data})"
-
-    __repr__ = __str__
 
 
 def _copied_slots(cls: type) -> list[str]:
@@ -544,9 +484,11 @@ class ExceptionNode(MessageNode):
         description: str | None = None,
         name: str | None = None,
         info: dict | None = None,
+        constraint: str | None = None,
     ) -> None:
         self._exception = value if isinstance(value, BaseException) else None
         text = format_exception_data(value) if isinstance(value, BaseException) else value
+        description = _with_constraint(description, constraint)
         super().__init__(
             text,
             inputs=inputs,
@@ -593,7 +535,7 @@ def node(
     description = _with_constraint(description, constraint)
     if trainable:
         if isinstance(data, Node):
-            name = name or _base_name(data.name)
+            name = name or base_name(data.name)
             description = description or data.description
             data = data._data
         return ParameterNode(data, name=name, trainable=True, description=description, info=info)

@@ -4,6 +4,8 @@ Each function takes nodes or plain values and returns a MessageNode whose data e
 plain Python gives. The docstring becomes the operation's description, which optimizers show
 to the LLM in the #Documentation section. Operations never mutate their inputs: the
 container methods (``list_append``, ``dict_update`` ...) return a new container.
+Attribute access, calls and LLM calls (``node_getattr``, ``call``, ``call_llm``, ``get``) live
+in call_operators.py and are available here under the same names.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import copy as _copy
 import math
 from typing import Any
 
+from opto.trace.call_operators import call as call
+from opto.trace.call_operators import call_llm as call_llm
+from opto.trace.call_operators import get as get
+from opto.trace.call_operators import node_getattr as node_getattr
 from opto.trace.primitive import operator
 
 # -- unary ----------------------------------------------------------------------------------
@@ -522,27 +528,3 @@ def replace(x: str, old: str, new: str, count: int = -1) -> str:
 def join(x: str, *args: Any) -> str:
     """The arguments joined into one string with x between them."""
     return x.join(args)
-
-
-# -- objects and calls ----------------------------------------------------------------------
-
-
-@operator
-def node_getattr(obj: Any, attr: str) -> Any:
-    """The attribute attr of obj."""
-    return getattr(obj, attr)
-
-
-@operator
-def call(fun: Any, *args: Any, **kwargs: Any) -> Any:
-    """The result of calling fun with the arguments."""
-    return fun(*args, **kwargs)
-
-
-@operator
-def call_llm(llm: Any, system_prompt: str, *user_prompts: Any, **kwargs: Any) -> str:
-    """The reply of the language model llm to the system prompt and the user prompts."""
-    messages = [{"role": "system", "content": system_prompt}]
-    messages.extend({"role": "user", "content": prompt} for prompt in user_prompts)
-    response = llm(messages=messages, **kwargs)
-    return response.choices[0].message.content

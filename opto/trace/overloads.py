@@ -7,10 +7,10 @@ them without an import cycle).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from opto.trace import operators as ops
+from opto.trace.iterators import DictIterable, SeqIterable, iterate
 from opto.trace.nodes import MessageNode, Node
 
 
@@ -166,28 +166,17 @@ class NodeOverloads:
     def __getitem__(self, key: Any) -> MessageNode:
         return ops.getitem(self, key)
 
-    def __iter__(self) -> Iterator[MessageNode]:
-        """Yields traced items: ``x[i]`` for sequences, the keys of a dict, the items of a set."""
-        data = self._data
-        if isinstance(data, dict):
-            source = ops.keys(self)
-        elif isinstance(data, (set, frozenset)) or not hasattr(data, "__getitem__"):
-            source = ops.to_list(self)
-        else:
-            source = self
-        for index in range(len(source._data)):
-            yield ops.getitem(source, index)
+    def __iter__(self) -> SeqIterable:
+        """Traced items: ``x[i]`` for sequences, the keys of a dict, the items of a set."""
+        return iterate(self)
 
     def len(self) -> MessageNode:
         """Traced length (``len(node)`` gives a plain int)."""
         return ops.len_(self)
 
-    def items(self) -> Iterator[tuple[MessageNode, MessageNode]]:
-        """Yields ``(key, value)`` node pairs of a dict node."""
-        key_list = ops.keys(self)
-        for index in range(len(key_list._data)):
-            key = ops.getitem(key_list, index)
-            yield key, ops.getitem(self, key)
+    def items(self) -> DictIterable:
+        """``(key, value)`` node pairs of a dict node."""
+        return DictIterable(self)
 
     def keys(self) -> MessageNode:
         return ops.keys(self)
@@ -196,12 +185,10 @@ class NodeOverloads:
         return ops.values(self)
 
     def get(self, key: Any, default: Any = None) -> MessageNode:
-        """Traced ``dict.get``."""
-        if _data_of(key) in self._data:
-            return ops.getitem(self, key)
-        return ops.identity(default)
+        """Traced ``dict.get``: ``x.get(key, default)``."""
+        return ops.get(self, key, default)
 
-    def pop(self, index: Any = -1) -> MessageNode:
+    def pop(self, index: Any = -1, /) -> MessageNode:
         """The item ``pop`` would remove; the node's data is not changed."""
         return ops.pop(self, index)
 
@@ -216,10 +203,14 @@ class NodeOverloads:
         return ops.node_getattr(self, key)
 
     def call(self, fun: str, *args: Any, **kwargs: Any) -> MessageNode:
-        """Traced method call: ``node.call("upper")`` is ``node.data.upper()``."""
+        """Traced method call: ``node.call("upper")`` is ``node.data.upper()``.
+
+        As in Trace, the method receives the arguments as nodes (plain values are wrapped).
+        """
         return ops.call(self.getattr(fun), *args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> MessageNode:
+        """Traced call of the data; the function receives the arguments as nodes."""
         return ops.call(self, *args, **kwargs)
 
     # -- strings ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from opto.trace.abstract_node import creation_order
 from opto.trace.errors import ExecutionError
 from opto.trace.graph import _TRACING
 from opto.trace.graph import GRAPH as _GRAPH
@@ -22,7 +23,6 @@ from opto.trace.nodes import (
     ExceptionNode,
     MessageNode,
     Node,
-    _creation_order,
     _new_object,
     link_parents,
     new_root,
@@ -46,7 +46,7 @@ def new_message_node(
     result._feedback = None
     result._backwarded = False
     result._description = description
-    result._seq = next(_creation_order)
+    result._seq = next(creation_order)
     result._op = op
     if not _TRACING.get():
         result._inputs = {}
@@ -146,32 +146,51 @@ class Operator:
         return new_message_node(data, inputs, self.description, self.name, self)
 
     def _call_general(self, args: tuple, kwargs: dict) -> MessageNode:
+        data, inputs = self.run(args, kwargs)
+        return new_message_node(data, inputs, self.description, self.name, self)
+
+    def run(self, args: tuple, kwargs: dict, pass_nodes: bool = False) -> tuple[Any, dict]:
+        """Call the function: ``(its result, the inputs)``; an error is an ExecutionError.
+
+        Args:
+            args, kwargs: the call's arguments (nodes or plain values).
+            pass_nodes: give the function the input nodes instead of their data.
+        """
+        inputs, positional_count = self.bind(args, kwargs)
+        keys = list(inputs)
+        if pass_nodes:
+            values = [inputs[key] for key in keys[:positional_count]]
+            keyword_values = {key: inputs[key] for key in keys[positional_count:]}
+        else:
+            values = [inputs[key]._data for key in keys[:positional_count]]
+            keyword_values = {key: inputs[key]._data for key in keys[positional_count:]}
+        try:
+            return self.fn(*values, **keyword_values), inputs
+        except Exception as error:
+            raise_as_execution_error(error, inputs, self.name, self.description)
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], int]:
+        """Name the arguments as the op's inputs (extra positionals are ``args_0``, ...).
+
+        Returns the inputs (raw values wrapped as nodes), positional ones first, and how
+        many of them are positional.
+        """
         names = self._positional
         if len(args) > len(names) and not self._varargs:
             raise TypeError(
                 f"{self.name}() takes {len(names)} positional arguments but {len(args)} were given"
             )
         inputs: dict[str, Node] = {}
-        values: list[Any] = []
-        keyword_values: dict[str, Any] = {}
         for index, arg in enumerate(args):
             key = names[index] if index < len(names) else f"args_{index - len(names)}"
-            arg = arg if isinstance(arg, Node) else new_root(arg)
-            inputs[key] = arg
-            values.append(arg._data)
+            inputs[key] = arg if isinstance(arg, Node) else new_root(arg)
         for key, arg in kwargs.items():
             if key not in names and key not in self._keyword_only and not self._varkw:
                 raise TypeError(f"{self.name}() got an unexpected keyword argument {key!r}")
             if key in inputs:
                 raise TypeError(f"{self.name}() got multiple values for argument {key!r}")
-            arg = arg if isinstance(arg, Node) else new_root(arg)
-            inputs[key] = arg
-            keyword_values[key] = arg._data
-        try:
-            data = self.fn(*values, **keyword_values)
-        except Exception as error:
-            raise_as_execution_error(error, inputs, self.name, self.description)
-        return new_message_node(data, inputs, self.description, self.name, self)
+            inputs[key] = arg if isinstance(arg, Node) else new_root(arg)
+        return inputs, len(args)
 
 
 def _find_operator(module: str, qualname: str) -> Operator:

@@ -152,3 +152,25 @@ def _failing_line(
                 found = index
         tb = tb.tb_next
     return found
+
+
+def lines_through_bundle_decorator(source: str) -> int:
+    """How many leading lines of a function's source end with its ``@bundle(...)`` decorator.
+
+    0 when the function is not decorated with ``bundle`` (e.g. ``bundle()(f)``) or the text
+    cannot be parsed.
+    """
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return 0
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return 0
+    end = 0
+    for decorator in definition.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name == "bundle":
+            end = decorator.end_lineno or end
+    return end

@@ -13,9 +13,7 @@ from typing import Any
 import graphviz
 
 from opto.trace.errors import GraphvizNotFoundError
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode
-
-_COLLAPSIBLE_OPS = ("identity", "clone")
+from opto.trace.nodes import IDENTITY_OPERATORS, ExceptionNode, MessageNode, Node, ParameterNode
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -112,7 +110,7 @@ def _representative(x: Node, members: dict[Node, None], simple: bool) -> Node:
     while (
         simple
         and isinstance(x, MessageNode)
-        and x.op_name in _COLLAPSIBLE_OPS
+        and x.op_name in IDENTITY_OPERATORS
         and len(x._parents) == 1
         and x._parents[0] in members
     ):

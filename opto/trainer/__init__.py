@@ -6,6 +6,9 @@ result = train(model=agent, train_dataset={"inputs": xs, "infos": answers},
 """
 
 from opto.trainer.algorithms import (
+    GEPA,
+    POLCA,
+    AbstractAlgorithm,
     BasicSearchAlgorithm,
     BeamSearch,
     BeamsearchAlgorithm,
@@ -13,10 +16,10 @@ from opto.trainer.algorithms import (
     ParetobasedPS,
     PrioritySearch,
     SearchLoop,
-    SearchTemplate,
     SequentialSearch,
     SequentialUpdate,
     Strategies,
+    StreamingPrioritySearch,
     Trainer,
     TrainResult,
     UCBSearchAlgorithm,
@@ -26,11 +29,15 @@ from opto.trainer.evaluators import aggregate_vector_scores, evaluate, evaluate_
 from opto.trainer.guide import ExactMatchGuide, Guide, LLMJudge, MetricGuide
 from opto.trainer.loader import DataLoader, DatasetError
 from opto.trainer.objectives import ObjectiveConfig
+from opto.trainer.search_template import SearchTemplate
 from opto.trainer.snapshots import apply_snapshot, take_snapshot
 from opto.trainer.train import resume, train
 from opto.trainer.utils import batchify
 
 __all__ = [
+    "GEPA",
+    "POLCA",
+    "AbstractAlgorithm",
     "BasicSearchAlgorithm",
     "BeamSearch",
     "BeamsearchAlgorithm",
@@ -51,6 +58,7 @@ __all__ = [
     "SequentialSearch",
     "SequentialUpdate",
     "Strategies",
+    "StreamingPrioritySearch",
     "TrainResult",
     "Trainer",
     "UCBSearchAlgorithm",

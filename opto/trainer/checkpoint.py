@@ -5,6 +5,7 @@
       datasets.json     the datasets, when JSON can hold them (so resume needs only the model)
       checkpoint.json   the last checkpoint, replaced atomically (a kill leaves old or new)
       run.jsonl         one record per step and event
+      proposals.jsonl   each optimizer step: prompt, reply, what was applied, values, graph
       llm-cache/        every LLM reply of the run, so re-running a step after a kill is free
       best_model.json   the best parameters so far (Module.save format)
 
@@ -58,6 +59,7 @@ class RunDirectory:
         self.config_path = self.path / "config.json"
         self.datasets_path = self.path / "datasets.json"
         self.log_path = self.path / "run.jsonl"
+        self.proposals_path = self.path / "proposals.jsonl"
         self.cache_dir = self.path / "llm-cache"
         self.model_path = self.path / "best_model.json"
 
@@ -115,49 +117,47 @@ class RunDirectory:
 
 @contextlib.contextmanager
 def run_cache(directory: Path | None) -> Iterator[None]:
-    """Cache every LLM reply in ``directory`` while the run lasts, then restore the old cache.
+    """Cache every LLM reply of this run in ``directory`` while it lasts.
 
+    Only this run's calls (its thread and the threads opto starts for it) use that cache; the
+    process-wide cache and switch are left as they are, so runs in other threads keep theirs.
     Clients or calls that set ``cache=False`` (and the test doubles, by default) stay uncached.
     """
     if directory is None:
         yield
         return
-    from opto.llm.cache import cache_enabled_globally, configure_cache, get_cache
+    from opto.llm.cache import cache_scope
 
-    previous_enabled = cache_enabled_globally()
-    previous = get_cache()
-    configure_cache(enabled=True, directory=directory)
-    try:
+    with cache_scope(directory, enabled=True):
         yield
-    finally:
-        configure_cache(
-            enabled=previous_enabled,
-            directory=previous.directory,
-            disk=previous.directory is not None,
-            memory_items=previous.memory_items,
-        )
 
 
 USAGE_FIELDS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost")
 
 
 class UsageMeter:
-    """Usage of this run: what earlier sessions spent plus this process's ledger since start.
+    """Usage of this run: what earlier sessions spent plus the calls counted by ``counting()``.
 
-    Calls made in other processes (process pools, Dask workers) reach the ledger when their
-    example's result comes back.
+    Only this run's calls are counted (a ledger of its own, not the process-wide one), so two
+    runs in one process never count each other's. Calls made in other processes (process
+    pools, Dask workers) reach the ledger when their example's result comes back.
     """
 
     def __init__(self, before: dict[str, Any] | None = None) -> None:
-        from opto.llm import get_usage
+        from opto.llm import UsageLedger
 
-        self._ledger = get_usage()
+        self._ledger = UsageLedger()
         self._before = {name: (before or {}).get(name, 0) for name in USAGE_FIELDS}
-        self._start = self._ledger.total.to_dict()
+
+    def counting(self) -> contextlib.AbstractContextManager:
+        """Count the calls made in this thread or task (and what it hands its context to)."""
+        from opto.llm import usage_scope
+
+        return usage_scope(self._ledger)
 
     def totals(self) -> dict[str, Any]:
         now = self._ledger.total.to_dict()
-        totals = {name: self._before[name] + now[name] - self._start[name] for name in USAGE_FIELDS}
+        totals = {name: self._before[name] + now[name] for name in USAGE_FIELDS}
         totals["tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
         return totals
 
@@ -166,7 +166,8 @@ class UsageMeter:
 def run_budget(
     max_cost: float | None, max_calls: int | None, spent: dict[str, Any]
 ) -> Iterator[None]:
-    """A process-wide budget for what is left of the run's limits after earlier sessions."""
+    """A budget for what is left of the run's limits after earlier sessions, on this run's
+    calls only (``opto.llm.budget`` scopes follow the thread or task, not the process)."""
     if max_cost is None and max_calls is None:
         yield
         return

@@ -15,6 +15,7 @@ ledger and open budgets, so run totals and ``max_cost`` include it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import pickle
@@ -38,11 +39,11 @@ from opto.llm.errors import (
     ReplayError,
     ScriptExhaustedError,
 )
-from opto.llm.usage import UsageStats, get_usage, usage_scope
+from opto.llm.usage import UsageStats, add_remote_usage, usage_scope
 from opto.trace.errors import ExecutionError
 from opto.trace.graph import stop_tracing
 from opto.trace.nodes import Node
-from opto.trainer.objectives import aggregate_score_dicts, to_score_dict
+from opto.trainer.objectives import aggregate_score_dicts
 from opto.trainer.snapshots import materialize, snapshot_key
 
 RUN_STOPPING_ERRORS: tuple[type[BaseException], ...] = (
@@ -106,29 +107,6 @@ def standard_forward(agent: Any, x: Any, guide: Any, info: Any, min_score: Any =
     return target, score, str(feedback)
 
 
-class Scores(list):
-    """Scores in input order (a list; a list per example when ``num_samples > 1``).
-
-    ``feedback`` and ``errors`` line up with the examples; ``mean()`` skips missing scores.
-    """
-
-    def __init__(self, values: list, feedback: list, errors: list) -> None:
-        super().__init__(values)
-        self.feedback = feedback
-        self.errors = errors
-
-    def mean(self) -> float | None:
-        flat = [v for item in self for v in (item if isinstance(item, list) else [item])]
-        numbers = [_as_number(v) for v in flat if v is not None]
-        return sum(numbers) / len(numbers) if numbers else None
-
-
-def _as_number(value: Any) -> float:
-    if isinstance(value, dict):
-        return sum(to_score_dict(value).values()) / len(value)
-    return float(value)
-
-
 def evaluate(
     agent: Any,
     guide: Any,
@@ -141,8 +119,15 @@ def evaluate(
     *,
     executor: Executor | None = None,
     progress: bool | None = None,
-) -> Scores:
-    """Score ``agent`` on every input with ``guide.metric``, in parallel, in input order."""
+) -> Any:
+    """Score ``agent`` on every input with ``guide.metric``, in parallel, in input order.
+
+    Returns a ``Scores`` numpy array (see ``opto.trainer.scores``): shape ``(N,)``, or
+    ``(N, num_samples)`` when each input runs ``num_samples`` times; a failed run scores
+    ``min_score``. ``executor`` and ``progress`` are those of ``score_jobs``.
+    """
+    from opto.trainer.scores import Scores  # numpy loads with the first evaluation
+
     results = rollouts(
         agent,
         guide,
@@ -317,6 +302,8 @@ def _drain(
             while position < len(calls) or pending:
                 while position < len(calls) and len(pending) < window:
                     function, args = calls[position]
+                    if isinstance(executor, ThreadPoolExecutor):  # the run's cache, budget, usage
+                        function, args = contextvars.copy_context().run, (function, *args)
                     pending[executor.submit(function, *args)] = position
                     position += 1
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -380,17 +367,25 @@ def _remote_score(
         _WORKER_OBJECTS.move_to_end((key, snap_key))
         while len(_WORKER_OBJECTS) > _WORKER_KEEP:
             _WORKER_OBJECTS.popitem(last=False)
+    # A context of its own: the caller adds this usage to its run, so it is never counted twice.
+    return contextvars.Context().run(_score_counted, *objects, x, info, mode, min_score)
+
+
+def _score_counted(
+    agent: Any, guide: Any, x: Any, info: Any, mode: str, min_score: Any
+) -> tuple[ExampleResult, dict[str, UsageStats], int]:
     with usage_scope() as spent:
-        result = score_example(objects[0], objects[1], x, info, mode, min_score)
+        result = score_example(agent, guide, x, info, mode, min_score)
     return result, spent.by_model, os.getpid()
 
 
 def _count_remote_usage(
     result: ExampleResult, usage: dict[str, UsageStats], pid: int
 ) -> ExampleResult:
-    """Add a worker's usage to this process (a worker thread of this process counted it already)."""
-    if pid != os.getpid() and usage:
-        get_usage().merge(usage)
+    """Add a worker's usage to the run's ledgers and budgets (and to this process's ledger when
+    the worker was another process)."""
+    if usage:
+        add_remote_usage(usage, counted_here=pid == os.getpid())
         for scope in active_budgets():
             scope.charge(sum(s.cost for s in usage.values()), sum(s.calls for s in usage.values()))
     return result

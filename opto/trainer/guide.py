@@ -16,8 +16,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from opto.llm.base import BaseLLM
 from opto.trainer.objectives import to_score_dict
+from opto.trainer.suggest import Suggest
 from opto.utils.atomic import atomic_write_json
+
+__all__ = [
+    "AutoGuide",
+    "ExactMatchGuide",
+    "Guide",
+    "LLMJudge",
+    "MetricGuide",
+    "Suggest",
+    "as_guide",
+    "exact_match_metric",
+]
 
 
 def exact_match_metric(question: Any, student_answer: Any, info: Any) -> float:
@@ -50,7 +63,9 @@ class Guide:
         return to_score_dict(self.metric(query, response, reference, **kwargs))
 
     def copy(self) -> Guide:
-        return copy.deepcopy(self)
+        """A deep copy, except that LLM clients are shared (they are thread-safe)."""
+        shared = {id(v): v for v in vars(self).values() if isinstance(v, BaseLLM)}
+        return copy.deepcopy(self, shared)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the guide's JSON-representable settings (clients and functions are left out)."""
@@ -117,6 +132,21 @@ class MetricGuide(Guide):
         return f"Incorrect ({shown}). Expected {reference!r}, got {response!r}."
 
 
+def as_guide(guide: Any, **kwargs: Any) -> Guide:
+    """``guide`` itself if it is a ``Guide``, else a ``MetricGuide`` around the metric function.
+
+    Args:
+        guide: a ``Guide``, or a function of ``(response, reference)`` or
+            ``(query, response, reference)`` as ``MetricGuide`` takes.
+        **kwargs: ``MetricGuide``'s other arguments (for a function only).
+    """
+    if isinstance(guide, Guide):
+        return guide
+    if callable(guide) and not isinstance(guide, type):
+        return MetricGuide(guide, **kwargs)
+    raise TypeError(f"a guide must be a Guide or a metric function, got {guide!r}")
+
+
 class ExactMatchGuide(MetricGuide):
     """Score 1 when the response equals the reference."""
 
@@ -147,10 +177,11 @@ class LLMJudge(Guide):
     DEFAULT_INCORRECTNESS_TEMPLATE = "Incorrect"
     DEFAULT_SYSTEM_PROMPT = "You are a careful teacher who gives specific, constructive feedback."
     DEFAULT_PROMPT_TEMPLATE = (
-        "Query: {query}\n\nStudent's answer: {response}\n\nReference answer: {reference}\n\n"
-        "Decide whether the student's answer is correct. If it is, reply with "
-        "{correctness_template}. If it is not, reply with {incorrectness_template} and explain "
-        "what the student should change, specifically and briefly."
+        "Query: {query}\n\nStudent's answer: {response}\n\nCorrect answer: {reference}\n\n"
+        "Think about whether the student's answer is correct, that is, whether it agrees with "
+        "the correct answer. If it is correct, say {correctness_template}. If it is not, say "
+        "{incorrectness_template} and then give the student feedback that is specific and "
+        "actionable."
     )
 
     def __init__(
@@ -206,7 +237,7 @@ class LLMJudge(Guide):
         score = 1.0 if self.correctness_template in text else 0.0
         if self.use_formatted_response:
             text = (
-                f"Query: {query}\nStudent's answer: {response}\nReference answer: {reference}\n"
+                f"Query: {query}\nStudent's answer: {response}\nCorrect answer: {reference}\n"
                 f"Judge's feedback:\n{text}"
             )
         return score, text

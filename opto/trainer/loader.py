@@ -40,6 +40,15 @@ def check_dataset(dataset: Any, name: str = "dataset") -> dict[str, list]:
 class DataLoader:
     """Batches of ``(inputs, infos)``, shuffled each epoch with an explicit seed.
 
+    Args:
+        dataset: ``{"inputs": [...], "infos": [...]}``.
+        batch_size: examples per batch.
+        randomize: use a random order, a new one every epoch (else the dataset's order).
+        replacement: draw every batch independently, with replacement.
+        shuffle: with False, the dataset's order (as Trace programs see it, whatever
+            ``randomize`` says).
+        seed: the seed of the loader's own random generator.
+
     Iterating yields one epoch's worth of batches (``ceil(n / batch_size)``). Batches always
     have ``batch_size`` items: the last batch of an epoch is completed from the next epoch's
     order, as in Trace. ``replacement=True`` draws every batch independently instead.
@@ -64,6 +73,22 @@ class DataLoader:
         self.n_epochs = 0
         self._position = 0
         self._order = self._new_order()
+
+    @property
+    def dataset(self) -> dict[str, list]:
+        return self._dataset
+
+    @dataset.setter
+    def dataset(self, dataset: dict) -> None:
+        """Replace the data; a dataset of another size starts a new order from its start."""
+        checked = check_dataset(dataset)
+        resized = hasattr(self, "_dataset") and len(checked["inputs"]) != len(
+            self._dataset["inputs"]
+        )
+        self._dataset = checked
+        if resized:
+            self._position = 0
+            self._order = self._new_order()
 
     def __len__(self) -> int:
         """Batches per epoch."""

@@ -60,9 +60,13 @@ class ConsoleLogger(BaseLogger):
         self._task: Any = None
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
-        color = kwargs.get("color")
-        text = f"[{step}] {name}: {data}"
-        self._print(f"[{color}]{text}[/{color}]" if color else text)
+        """Print ``[Step <step>] <name>: <data>``, in ``color=`` when it is a known colour."""
+        self.console.print(
+            f"[Step {step}] {name}: {data}",
+            style=_known_style(kwargs.get("color")),
+            markup=False,
+            highlight=False,
+        )
 
     def log_step(self, record: dict[str, Any]) -> None:
         parts = [
@@ -86,7 +90,9 @@ class ConsoleLogger(BaseLogger):
         self._print(line)
 
     def log_event(self, event: str, record: dict[str, Any]) -> None:
-        details = record.get("message") or ""
+        from rich.markup import escape
+
+        details = escape(str(record.get("message") or ""))  # text, not console markup
         self._print(f"[bold]{event}[/bold] {details}".rstrip())
 
     def _update_bar(self, record: dict[str, Any], line: str) -> None:
@@ -116,8 +122,37 @@ class ConsoleLogger(BaseLogger):
 DefaultLogger = ConsoleLogger
 
 
+def _known_style(color: Any) -> Any:
+    """A rich style for a colour name, or None (plain text) for anything rich does not know."""
+    if not isinstance(color, str):
+        return None
+    from rich.style import Style
+
+    try:
+        return Style.parse(color)
+    except Exception:  # rich's StyleSyntaxError and friends: print uncoloured
+        return None
+
+
+class _ConsoleEcho:
+    """What ``verbose=True`` adds to a logger: each value also printed to the console."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.console_logger = ConsoleLogger(progress=False) if verbose else None
+
+    def echo(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
+        if self.console_logger is not None:
+            self.console_logger.log(name, data, step, **kwargs)
+
+
 class NullLogger(BaseLogger):
     """Reports nothing (tests, library use)."""
+
+
+def _private(path: str, flags: int) -> int:
+    """Open as ``open`` does, but a new file is readable by its owner only (0600), like the
+    checkpoints next to it: a log holds prompts, replies and scores."""
+    return os.open(path, flags, 0o600)
 
 
 class JSONLinesLogger(BaseLogger):
@@ -125,12 +160,13 @@ class JSONLinesLogger(BaseLogger):
 
     A process killed while writing can leave half a line at the end of the file; opening the
     log again cuts it off, so that every line stays valid JSON when a resumed run appends.
+    The file is created 0600 and its folder, when it is made here, 0700.
     """
 
     def __init__(self, path: str | os.PathLike, **kwargs: Any) -> None:
         super().__init__(Path(path).parent)
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._drop_torn_tail()
 
@@ -144,7 +180,7 @@ class JSONLinesLogger(BaseLogger):
 
     def _write(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, default=repr, ensure_ascii=False)
-        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+        with self._lock, open(self.path, "a", encoding="utf-8", opener=_private) as handle:
             handle.write(line + "\n")
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
@@ -195,14 +231,25 @@ def _is_number(value: Any) -> bool:
 
 
 class TensorboardLogger(BaseLogger):
-    """Scalars (and text for other values) to TensorBoard, through tensorboardX."""
+    """Scalars (and text for other values) to TensorBoard, through tensorboardX.
 
-    def __init__(self, log_dir: str | os.PathLike = "./logs", **kwargs: Any) -> None:
+    Args:
+        log_dir: where the event files go.
+        verbose: also print every value to the console, as ``ConsoleLogger`` does.
+        **kwargs: passed to tensorboardX's ``SummaryWriter``.
+    """
+
+    def __init__(
+        self, log_dir: str | os.PathLike = "./logs", verbose: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(log_dir)
         module = _require("tensorboardX", "TensorboardLogger", "pip install tensorboardX")
+        self.verbose = verbose
+        self._echo = _ConsoleEcho(verbose)
         self.writer = module.SummaryWriter(str(log_dir), **kwargs)
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
+        self._echo.echo(name, data, step, **kwargs)
         if _is_number(data):
             self.writer.add_scalar(name, data, step)
         else:
@@ -213,20 +260,31 @@ class TensorboardLogger(BaseLogger):
 
 
 class WandbLogger(BaseLogger):
-    """Values to Weights & Biases; ``wandb.init`` gets ``project``, ``name`` and ``kwargs``."""
+    """Values to Weights & Biases.
+
+    Args:
+        log_dir: wandb's ``dir``.
+        verbose: also print every value to the console, as ``ConsoleLogger`` does.
+        project, name: the wandb project and run name.
+        **kwargs: passed to ``wandb.init``.
+    """
 
     def __init__(
         self,
         log_dir: Any = None,
+        verbose: bool = True,
         project: str | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(log_dir)
         self.wandb = _require("wandb", "WandbLogger", "pip install wandb")
+        self.verbose = verbose
+        self._echo = _ConsoleEcho(verbose)
         self.run = self.wandb.init(project=project, name=name, dir=log_dir, **kwargs)
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
+        self._echo.echo(name, data, step, **kwargs)
         self.wandb.log({name: data if _is_number(data) else str(data)}, step=step)
 
     def log_step(self, record: dict[str, Any]) -> None:

@@ -17,6 +17,9 @@ from typing import Any, Union
 ScoreLike = Union[int, float, bool, dict]
 
 MODES = ("scalar", "weighted", "pareto")
+SCALARIZE_DICT = ("mean", "sum", "score", "weighted")
+"""How the scalar mode turns a dict into one number: the mean or sum of its metrics, the metric
+named ``score_key`` (Trace's default), or the weighted sum."""
 TIE_BREAKS = ("weighted", "lexicographic", "random_seeded")
 
 
@@ -45,8 +48,12 @@ class ObjectiveConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
-        if self.scalarize_dict not in ("mean", "sum"):
-            raise ValueError(f"scalarize_dict must be 'mean' or 'sum', got {self.scalarize_dict!r}")
+        if self.scalarize_dict not in SCALARIZE_DICT:
+            raise ValueError(
+                f"scalarize_dict must be one of {SCALARIZE_DICT}, got {self.scalarize_dict!r}"
+            )
+        if not self.score_key:
+            raise ValueError("score_key must be a non-empty metric name")
         negative = {name: w for name, w in self.weights.items() if w < 0}
         if negative:
             raise ValueError(
@@ -92,32 +99,74 @@ def to_score_dict(score: ScoreLike, score_key: str = "score") -> dict[str, float
 normalize_score = to_score_dict
 
 
-def apply_minimize(scores: dict[str, float], minimize: Iterable[str]) -> dict[str, float]:
+def apply_minimize(score_dict: dict[str, float], minimize: Iterable[str]) -> dict[str, float]:
     """Negate the metrics to minimize, so that higher is better for every metric."""
     lower = set(minimize)
-    return {name: -value if name in lower else value for name, value in scores.items()}
+    return {name: -value if name in lower else value for name, value in score_dict.items()}
 
 
 def weighted_scalarize(
-    scores: dict[str, float], weights: dict[str, float], missing_value: float = float("-inf")
+    score_dict: dict[str, float], weights: dict[str, float], missing_value: float = float("-inf")
 ) -> float:
-    """Weighted sum over ``weights`` (all metrics with weight 1 when ``weights`` is empty)."""
+    """Weighted sum over ``weights`` (all metrics with weight 1 when ``weights`` is empty).
+
+    A weighted metric missing from ``score_dict`` counts as ``missing_value``; a weight of 0
+    leaves its metric out.
+    """
     if not weights:
-        weights = dict.fromkeys(scores, 1.0)
+        weights = dict.fromkeys(score_dict, 1.0)
     total = 0.0
     for name, weight in weights.items():
         if weight:
-            total += weight * scores.get(name, missing_value)
+            total += weight * score_dict.get(name, missing_value)
     return total
+
+
+def score_dict_to_scalar(score_dict: dict[str, float], config: ObjectiveConfig) -> float:
+    """One number for a dict score, as ``config.scalarize_dict`` says (metrics to minimize are
+    negated first).
+
+    Args:
+        score_dict: ``{metric: value}``.
+        config: ``scalarize_dict`` is ``"mean"``, ``"sum"``, ``"score"`` (the metric named
+            ``score_key``; a dict without it is a ValueError) or ``"weighted"``.
+    """
+    scores = apply_minimize(to_score_dict(score_dict, config.score_key), config.minimize)
+    how = config.scalarize_dict
+    if how == "score":
+        if config.score_key not in scores:
+            raise ValueError(
+                f"the score dict has no {config.score_key!r} metric ({sorted(scores)}); include "
+                "it, or set ObjectiveConfig.scalarize_dict to 'mean' or 'weighted'"
+            )
+        return scores[config.score_key]
+    if how == "weighted":
+        return weighted_scalarize(scores, config.weights, config.missing_value)
+    total = sum(scores.values())
+    return total if how == "sum" else total / len(scores)
+
+
+def to_scalar_score(score: ScoreLike, config: ObjectiveConfig | None) -> float:
+    """A number as a float; a dict through ``score_dict_to_scalar`` (which needs ``config``)."""
+    if isinstance(score, dict):
+        if config is None:
+            raise ValueError(
+                "a dict score needs an ObjectiveConfig to become one number; pass "
+                "objective_config=ObjectiveConfig(...)"
+            )
+        return score_dict_to_scalar(score, config)
+    return float(score)
 
 
 def scalarize(score: ScoreLike, config: ObjectiveConfig | None = None) -> float:
     """One number per score, higher is better (for pareto mode: the tie-break weights)."""
     config = config or ObjectiveConfig()
-    scores = apply_minimize(to_score_dict(score, config.score_key), config.minimize)
     if config.mode == "scalar":
-        total = sum(scores.values())
-        return total if config.scalarize_dict == "sum" else total / len(scores)
+        if isinstance(score, dict):
+            return score_dict_to_scalar(score, config)
+        value = to_score_dict(score, config.score_key)[config.score_key]
+        return -value if config.score_key in config.minimize else value
+    scores = apply_minimize(to_score_dict(score, config.score_key), config.minimize)
     return weighted_scalarize(scores, config.weights, config.missing_value)
 
 

@@ -41,17 +41,48 @@ def apply_snapshot(model: Module, snapshot: dict[str, Any]) -> None:
         parameters[path]._set(copy.deepcopy(value))
 
 
+def shared_clients(obj: Any) -> dict[int, Any]:
+    """``{id: client}`` for the LLM clients ``obj`` holds as attributes (of nested models too).
+
+    Used as a ``deepcopy`` memo, so that copies share the clients: they are thread-safe, and a
+    copy would open new connections, restart a scripted client's replies and split a
+    client's budget.
+    """
+    found: dict[int, Any] = {}
+    pending, seen = [obj], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not hasattr(current, "__dict__"):
+            continue
+        seen.add(id(current))
+        for value in vars(current).values():
+            if isinstance(value, BaseLLM):
+                found[id(value)] = value
+            elif isinstance(value, Module):
+                pending.append(value)
+    return found
+
+
 def materialize(model: Module, snapshot: dict[str, Any] | None) -> Module:
     """An independent copy of ``model`` with ``snapshot`` applied (its own parameters).
 
-    LLM clients held as attributes are shared, not copied: they are thread-safe, and a copy
-    would open new connections for every candidate.
+    LLM clients held as attributes are shared, not copied (``shared_clients``).
     """
-    shared = {id(v): v for v in vars(model).values() if isinstance(v, BaseLLM)}
-    duplicate = copy.deepcopy(model, shared)
+    duplicate = copy.deepcopy(model, shared_clients(model))
     if snapshot:
         apply_snapshot(duplicate, snapshot)
     return duplicate
+
+
+def copy_sharing_parameters(model: Module) -> Module:
+    """A copy of ``model`` that shares its parameters and LLM clients (Trace's ``copy``).
+
+    Attributes the model sets while running belong to the copy, so concurrent runs of copies
+    do not overwrite each other's state, while parameter values are the same objects.
+    """
+    memo = shared_clients(model)
+    memo.update({id(p): p for p in model.parameters()})
+    return copy.deepcopy(model, memo)
 
 
 def snapshot_key(snapshot: dict[str, Any] | None) -> str:

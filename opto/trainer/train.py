@@ -10,16 +10,36 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Any
 
+from opto import trace
 from opto.optimizers.optimizer import Optimizer
 from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
-from opto.trainer.algorithms.base import Trainer, TrainResult
+from opto.trainer.algorithms.base import IgnoredOptionWarning, Trainer, TrainResult
 from opto.trainer.checkpoint import CheckpointError, RunDirectory
-from opto.trainer.guide import Guide, MetricGuide
+from opto.trainer.estimate import (
+    Estimate,
+    EstimateReady,
+    estimate_training,
+    script_estimate_requested,
+)
+from opto.trainer.guide import Guide, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
+
+__all__ = [
+    "SingleNodeModel",
+    "dataset_check",
+    "load_guide",
+    "load_logger",
+    "load_optimizer",
+    "load_trainer_class",
+    "resume",
+    "trace",
+    "train",
+]
 
 
 class SingleNodeModel(Module):
@@ -36,21 +56,25 @@ def train(
     *,
     model: Module | ParameterNode,
     train_dataset: dict,
-    algorithm: type[Trainer] | str = "MinibatchAlgorithm",
+    algorithm: type[Trainer] | Trainer | str = "MinibatchAlgorithm",
     optimizer: Optimizer | type | str | None = None,
     guide: Guide | type | str | Any = "LLMJudge",
     logger: BaseLogger | type | str = "ConsoleLogger",
     optimizer_kwargs: dict | list[dict] | None = None,
     guide_kwargs: dict | None = None,
     logger_kwargs: dict | None = None,
+    dry_run: bool = False,
     **trainer_kwargs: Any,
-) -> TrainResult:
+) -> TrainResult | Estimate:
     """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
 
     ``trainer_kwargs`` go to the algorithm's ``train`` (batch_size, num_epochs, num_steps,
-    validate_dataset, run_dir, resume, max_cost, ...); unknown names are an error.
+    validate_dataset, run_dir, resume, max_cost, ...); names neither opto nor Trace knows are
+    an error. ``algorithm`` may also be an algorithm object already built for this model.
+    ``dry_run=True`` trains nothing and calls no model: it returns an ``Estimate`` of the
+    calls, tokens and cost the run would spend (see ``opto.trainer.estimate``).
     """
-    check_dataset(train_dataset, "train_dataset")
+    dataset_check(train_dataset)
     if isinstance(model, ParameterNode):
         if not model.trainable:
             raise ValueError(f"{model.name} is not trainable: make it with trainable=True")
@@ -61,13 +85,20 @@ def train(
         )
     if not model.parameters():
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
-    optimizers = _optimizers(optimizer, model, optimizer_kwargs)
-    guide = _guide(guide, guide_kwargs or {})
-    logger = _build(logger, "opto.trainer.loggers", BaseLogger, "logger", logger_kwargs or {})
-    algorithm_class = _resolve(algorithm, "opto.trainer.algorithms", Trainer, "algorithm")
-    trainer = algorithm_class(
-        model, optimizers if len(optimizers) > 1 else optimizers[0], logger=logger
-    )
+    guide = load_guide(guide, **(guide_kwargs or {}))
+    if isinstance(algorithm, Trainer):
+        trainer = algorithm
+    else:
+        optimizers = _optimizers(optimizer, model, optimizer_kwargs)
+        logger = load_logger(logger, **(logger_kwargs or {}))
+        trainer = load_trainer_class(algorithm)(
+            model, optimizers if len(optimizers) > 1 else optimizers[0], logger=logger
+        )
+    if dry_run or script_estimate_requested():
+        estimate = estimate_training(trainer, guide, train_dataset, trainer_kwargs)
+        if script_estimate_requested():
+            raise EstimateReady(estimate)
+        return estimate
     return trainer.train(guide=guide, train_dataset=train_dataset, **trainer_kwargs)
 
 
@@ -123,30 +154,60 @@ def default_optimizer_name(model: Module) -> str:
     return wanted if hasattr(optimizers, wanted) else "OptoPrime"
 
 
-def _optimizers(optimizer: Any, model: Module, kwargs: dict | list[dict] | None) -> list[Optimizer]:
-    if optimizer is None:
-        optimizer = default_optimizer_name(model)
-    if isinstance(optimizer, Optimizer):
-        if kwargs:
-            raise TypeError(
-                "optimizer_kwargs only apply when the optimizer is given by name or class"
-            )
-        return [optimizer]
-    if isinstance(kwargs, list):
-        return [
-            _build(optimizer, "opto.optimizers", Optimizer, "optimizer", k, model) for k in kwargs
-        ]
-    return [_build(optimizer, "opto.optimizers", Optimizer, "optimizer", kwargs or {}, model)]
+def dataset_check(dataset: Any) -> None:
+    """Refuse (``DatasetError``, a ValueError) anything but ``{"inputs": [...], "infos": [...]}``
+    of equal lengths."""
+    check_dataset(dataset, "dataset")
 
 
-def _guide(guide: Any, kwargs: dict) -> Guide:
+def load_optimizer(optimizer: Optimizer | type | str, model: Module, **kwargs: Any) -> Optimizer:
+    """An optimizer of ``model``'s parameters: given, or made from a class or its name.
+
+    Args:
+        optimizer: an ``Optimizer`` (used as it is), a subclass, or a name in ``opto.optimizers``.
+        model: the model whose ``parameters()`` a new optimizer gets.
+        **kwargs: constructor arguments of a new optimizer (ignored, with a warning, for an
+            optimizer that is already built).
+    """
+    return _build(optimizer, "opto.optimizers", Optimizer, "optimizer", kwargs, model)
+
+
+def load_guide(guide: Guide | type | str | Any, **kwargs: Any) -> Guide:
+    """A guide: given, made from a class or its name in ``opto.trainer.guide``, or a plain
+    metric function wrapped in ``MetricGuide``; ``kwargs`` go to the constructor."""
     if callable(guide) and not isinstance(guide, (Guide, type, str)):
-        return MetricGuide(guide, **kwargs)
+        return as_guide(guide, **kwargs)
     return _build(guide, "opto.trainer.guide", Guide, "guide", kwargs)
 
 
-def _build(spec: Any, module: str, base: type, what: str, kwargs: dict, model: Any = None) -> Any:
+def load_logger(logger: BaseLogger | type | str, **kwargs: Any) -> BaseLogger:
+    """A logger: given, or made from a class or its name in ``opto.trainer.loggers``."""
+    return _build(logger, "opto.trainer.loggers", BaseLogger, "logger", kwargs)
+
+
+def load_trainer_class(trainer: type[Trainer] | Trainer | str) -> type[Trainer]:
+    """The algorithm class for a name in ``opto.trainer.algorithms``, a class, or an object."""
+    if isinstance(trainer, Trainer):
+        return type(trainer)
+    return _resolve(trainer, "opto.trainer.algorithms", Trainer, "algorithm")
+
+
+def _optimizers(optimizer: Any, model: Module, kwargs: dict | list[dict] | None) -> list[Optimizer]:
+    if optimizer is None:
+        optimizer = default_optimizer_name(model)
+    if isinstance(kwargs, list) and not isinstance(optimizer, Optimizer):
+        return [load_optimizer(optimizer, model, **k) for k in kwargs]
+    return [load_optimizer(optimizer, model, **(kwargs or {}))]
+
+
+def _build(spec: Any, module: str, base: type, what: str, kwargs: Any, model: Any = None) -> Any:
     if isinstance(spec, base):
+        if kwargs:
+            warnings.warn(
+                f"{what} arguments {kwargs!r} are ignored: the {what} is already built",
+                IgnoredOptionWarning,
+                stacklevel=4,
+            )
         return spec
     cls = _resolve(spec, module, base, what)
     return cls(model.parameters(), **kwargs) if model is not None else cls(**kwargs)

@@ -2,12 +2,14 @@
 
 These are thin shims over `opto.llm`, where the real clients live. Differences from Trace:
 `cache` defaults to None (cache only temperature-0 calls) instead of a True that Trace ignored;
-`.model` is the model name, not the underlying callable; `AutoGenLLM` is not supported.
+on the provider clients `.model` is the model name, not the underlying callable (an
+`AbstractModel`'s `.model` is the callable, as in Trace); `AutoGenLLM` is not supported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opto.llm.base import BaseLLM
@@ -20,24 +22,52 @@ from opto.llm.litellm_backend import LiteLLMBackend
 from opto.llm.openai_backend import OpenAIBackend
 from opto.llm.retry import RetryPolicy
 from opto.llm.testing import DummyLLM
+from opto.utils.auto_retry import retry_with_exponential_backoff
 
 __all__ = [
     "LLM",
+    "TRACE_DEFAULT_LLM_BACKEND",
     "AbstractModel",
     "AutoGenLLM",
     "CustomLLM",
     "DummyLLM",
     "LLMFactory",
     "LiteLLM",
+    "auto_construct_oai_config_list_from_env",
     "embed",
+    "retry_with_exponential_backoff",
 ]
+
+TRACE_DEFAULT_LLM_BACKEND = os.environ.get("TRACE_DEFAULT_LLM_BACKEND", "LiteLLM")
+"""The backend named by TRACE_DEFAULT_LLM_BACKEND when this module was imported (Trace 0.1's
+module constant). `LLM()` itself reads the variable on every call, so changing it later works."""
+
+
+def auto_construct_oai_config_list_from_env(
+    env: Mapping[str, str] | None = None,
+) -> list[dict[str, str]]:
+    """AutoGen-style model configs built from API keys in the environment (Trace's helper).
+
+    `OPENAI_API_KEY` gives `{"model": "gpt-4o", "api_key": ...}` and `ANTHROPIC_API_KEY`
+    gives `{"model": "claude-3-5-sonnet-latest", "api_key": ...}`, in that order; no key, `[]`.
+    `env` defaults to `os.environ`.
+    """
+    env = os.environ if env is None else env
+    configs = []
+    if env.get("OPENAI_API_KEY"):
+        configs.append({"model": "gpt-4o", "api_key": env["OPENAI_API_KEY"]})
+    if env.get("ANTHROPIC_API_KEY"):
+        configs.append({"model": "claude-3-5-sonnet-latest", "api_key": env["ANTHROPIC_API_KEY"]})
+    return configs
 
 
 class AbstractModel(CallableLLM):
     """A model built by `factory()` (any callable returning an OpenAI-shaped reply), rebuilt
     every `reset_freq` seconds and after unpickling.
 
-    Every opto client passes `isinstance(client, AbstractModel)`, as every Trace model did.
+    `model` is the callable a call invokes (Trace's property); a subclass may override it to
+    change the call. The model's name is `model_name`. Every opto client passes
+    `isinstance(client, AbstractModel)`, as every Trace model did.
     """
 
     backend_name = "custom"
@@ -61,13 +91,42 @@ class AbstractModel(CallableLLM):
     def _runtime_fields(self) -> tuple[str, ...]:
         return (*super()._runtime_fields(), "_built")
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides the `model` property keeps the name setter."""
+        super().__init_subclass__(**kwargs)
+        override = cls.__dict__.get("model")
+        if isinstance(override, property) and override.fset is None:
+            cls.model = override.setter(AbstractModel._set_model_name)
+
+    def _set_model_name(self, name: str) -> None:
+        self._model_name = name
+
+    def _get_model(self) -> Callable[..., Any]:
+        if self._built is None:
+            self._built = self.factory()
+        return self._built
+
+    model = property(_get_model, _set_model_name, doc="The callable a call invokes.")
+
+    @property
+    def model_name(self) -> str | None:
+        return self._model_name
+
     def _reset_client(self) -> None:
         self._built = None
 
     def _target(self) -> Callable[..., Any]:
-        if self._built is None:
-            self._built = self.factory()
-        return self._built
+        return self.model
+
+    def _build_request(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        request = {"model": kwargs.get("model") or self._model_name, **self.default_params}
+        request.update(kwargs)
+        if args:
+            request["args"] = list(args)
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self._model_name!r}, backend={self.backend_name!r})"
 
     @classmethod
     def __subclasshook__(cls, candidate: type) -> bool:

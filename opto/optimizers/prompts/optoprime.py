@@ -47,59 +47,94 @@ In #Variables, #Inputs, #Outputs, and #Others, the format is:
 If <type> is (code), it means <value> is the source code of a python code, which may include docstring and definitions.
 """
 
-OUTPUT_FORMAT = """
+# The output-format part of the system prompt as ``str.format`` templates over the JSON key
+# names (``{reasoning}``, ``{answer}``, ``{suggestion}``; literal braces doubled): one with an
+# answer key, one without.
+OUTPUT_FORMAT_WITH_ANSWER = """
 Output_format: Your output should be in the following json format, satisfying the json syntax:
 
-{skeleton}
+{{
+"{reasoning}": <Your reasoning>,
+"{answer}": <Your answer>,
+"{suggestion}": {{
+    <variable_1>: <suggested_value_1>,
+    <variable_2>: <suggested_value_2>,
+}}
+}}
 
 In "{reasoning}", explain the problem: 1. what #Instruction asks; 2. what #Feedback on #Outputs says about #Variables, given how #Variables are used in #Code and the values in #Documentation, #Inputs and #Others; 3. which changes to #Variables you suggest, if any, and what result you expect from them.
-{answer_paragraph}
+
+If #Instruction asks for an answer, write it down in "{answer}".
+
 If you need to suggest a change in the values of #Variables, write down the suggested values in "{suggestion}". Only the values in #Variables can be changed. When <type> of a variable is (code), write the complete new definition as valid python code, and keep the function name and the function signature unchanged.
 
-{terminate_line}
+If no changes or answer are needed, just output TERMINATE.
 """
 
-ANSWER_PARAGRAPH = '\nIf #Instruction asks for an answer, write it down in "{answer}".\n'
+OUTPUT_FORMAT_NO_ANSWER = """
+Output_format: Your output should be in the following json format, satisfying the json syntax:
 
-EXAMPLE_INTRO = "\nHere is an example of problem instance and response:\n\n"
+{{
+"{reasoning}": <Your reasoning>,
+"{suggestion}": {{
+    <variable_1>: <suggested_value_1>,
+    <variable_2>: <suggested_value_2>,
+}}
+}}
+
+In "{reasoning}", explain the problem: 1. what #Instruction asks; 2. what #Feedback on #Outputs says about #Variables, given how #Variables are used in #Code and the values in #Documentation, #Inputs and #Others; 3. which changes to #Variables you suggest, if any, and what result you expect from them.
+
+If you need to suggest a change in the values of #Variables, write down the suggested values in "{suggestion}". Only the values in #Variables can be changed. When <type> of a variable is (code), write the complete new definition as valid python code, and keep the function name and the function signature unchanged.
+
+If no changes are needed, just output TERMINATE.
+"""
+
+PROBLEM_TEMPLATE = """
+#Instruction
+{instruction}
+
+#Code
+{code}
+
+#Documentation
+{documentation}
+
+#Variables
+{variables}
+
+#Constraints
+{constraints}
+
+#Inputs
+{inputs}
+
+#Others
+{others}
+
+#Outputs
+{outputs}
+
+#Feedback
+{feedback}
+"""
+
+USER_PROMPT_TEMPLATE = (
+    f"\nNow you see problem instance:\n\n{SEPARATOR}\n{{problem_instance}}\n{SEPARATOR}\n\n"
+)
+
+EXAMPLE_PROMPT = "\nHere is an example of problem instance and response:\n\n{examples}"
+
+EXAMPLE_PROBLEM_TEMPLATE = (
+    f"{SEPARATOR}\n\n{{example_problem}}\n\n{SEPARATOR}\n\nYour response:\n{{example_response}}\n"
+)
 
 MEMORY_LEAD = "\nBelow are some variables and their feedbacks you received in the past.\n\n"
 
-HIGHLIGHT = "What are your suggestions on variables {names}?\n\n"
+FINAL_PROMPT = "\nYour response:\n"
 
-USER_INTRO = "\nNow you see problem instance:\n\n"
-
-RESPONSE_PROMPT = "\nYour response:\n"
-
-
-def json_skeleton(reasoning: str, answer: str | None, suggestion: str) -> str:
-    """The JSON shape the reply must have (valid JSON apart from the placeholders)."""
-    lines = ["{", f'"{reasoning}": <Your reasoning>,']
-    if answer is not None:
-        lines.append(f'"{answer}": <Your answer>,')
-    lines += [
-        f'"{suggestion}": {{',
-        "    <variable_1>: <suggested_value_1>,",
-        "    <variable_2>: <suggested_value_2>,",
-        "}",
-        "}",
-    ]
-    return "\n".join(lines)
-
-
-def output_format(reasoning: str, answer: str | None, suggestion: str) -> str:
-    terminate = (
-        "If no changes or answer are needed, just output TERMINATE."
-        if answer is not None
-        else "If no changes are needed, just output TERMINATE."
-    )
-    return OUTPUT_FORMAT.format(
-        skeleton=json_skeleton(reasoning, answer, suggestion),
-        reasoning=reasoning,
-        suggestion=suggestion,
-        answer_paragraph=ANSWER_PARAGRAPH.format(answer=answer) if answer is not None else "",
-        terminate_line=terminate,
-    )
+FINAL_PROMPT_WITH_VARIABLES = (
+    "\nWhat are your suggestions on variables {names}?\n\nYour response:\n"
+)
 
 
 EXAMPLE_PROBLEM = """#Instruction

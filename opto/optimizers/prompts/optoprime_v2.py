@@ -1,126 +1,116 @@
-"""OptoPrimeV2's prompt text: Trace 0.2's XML-tag format, with configurable symbols.
+"""OptoPrimeV2's prompt text: Trace 0.2's XML-tag format, with names from a symbol set.
 
-Tag and section names come from a symbol set so that models that prefer other words
-(``var``/``data``/``reason``) or JSON can be served; the explanatory sentences are opto's own.
+The templates are filled with a symbol set's section titles (written without spaces in the
+system prompt, as in Trace) and tag names; the explanatory sentences are opto's own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 SEPARATOR = "=" * 32
 
-
-@dataclass(frozen=True)
-class OptimizerPromptSymbolSet:
-    """Names used in OptoPrimeV2's prompts and expected in its replies."""
-
-    instruction_section_title: str = "# Instruction"
-    code_section_title: str = "# Code"
-    documentation_section_title: str = "# Documentation"
-    variables_section_title: str = "# Variables"
-    inputs_section_title: str = "# Inputs"
-    others_section_title: str = "# Others"
-    outputs_section_title: str = "# Outputs"
-    feedback_section_title: str = "# Feedback"
-    node_tag: str = "node"
-    variable_tag: str = "variable"
-    value_tag: str = "value"
-    constraint_tag: str = "constraint"
-    reasoning_tag: str = "reasoning"
-    improved_variable_tag: str = "variable"
-    name_tag: str = "name"
-    expect_json: bool = False
-
-
-@dataclass(frozen=True)
-class OptimizerPromptSymbolSet2(OptimizerPromptSymbolSet):
-    """Shorter tag names."""
-
-    variable_tag: str = "var"
-    value_tag: str = "data"
-    constraint_tag: str = "const"
-    reasoning_tag: str = "reason"
-    improved_variable_tag: str = "var"
-
-
-@dataclass(frozen=True)
-class OptimizerPromptSymbolSetJSON(OptimizerPromptSymbolSet):
-    """The problem in tags, the reply in JSON (``reasoning`` and ``suggestion``)."""
-
-    expect_json: bool = True
-
-
-DEFAULT_OBJECTIVE = (
-    "You need to change the `value` of the variables in # Variables to improve the output in "
-    "accordance to # Feedback."
+DEFAULT_OBJECTIVE_TEMPLATE = (
+    "You need to change the `{value_tag}` of the variables in {variables_section_title} to "
+    "improve the output in accordance to {feedback_section_title}."
 )
 
-INTRODUCTION = """
+REPRESENTATION_TEMPLATE = """
 You are solving a programming problem. You are shown an instruction, a piece of code, the documentation of the functions the code calls, and feedback on what running the code produced.
 
 The problem is given in these parts:
-- #Instruction: what you are asked to do, or the question to answer.
-- #Code: the code that was run.
-- #Documentation: a description of each function called in #Code. It may be partial; the values in #Others show what the functions actually computed.
-- #Variables: the input variables that you can change/tweak (trainable).
-- #Inputs: fixed inputs of the code; they CANNOT be changed.
-- #Others: intermediate values computed while the code ran.
-- #Outputs: what the code produced.
-- #Feedback: feedback on the result of running the code.
+- {instruction_section_title}: what you are asked to do, or the question to answer.
+- {code_section_title}: the code that was run.
+- {documentation_section_title}: a description of each function called in {code_section_title}. It may be partial; the values in {others_section_title} show what the functions actually computed.
+- {variables_section_title}: the input variables that you can change/tweak (trainable).
+- {inputs_section_title}: fixed inputs of the code; they CANNOT be changed.
+- {others_section_title}: intermediate values computed while the code ran.
+- {outputs_section_title}: what the code produced.
+- {feedback_section_title}: feedback on the result of running the code.
 
 For variables we express as this:
-<{variable} name="variable_name" type="data_type">
-<{value}>
+{variable_expression_format}
+
+If `data_type` is `code`, it means `{value_tag}` is the source code of a python code, which may include docstring and definitions.
+"""
+
+VARIABLE_EXPRESSION_FORMAT = """<{variable_tag} name="variable_name" type="data_type">
+<{value_tag}>
 value
-</{value}>
-<{constraint}>
+</{value_tag}>
+<{constraint_tag}>
 constraint_expression
-</{constraint}>
-</{variable}>
+</{constraint_tag}>
+</{variable_tag}>"""
 
-If `data_type` is `code`, it means `{value}` is the source code of a python code, which may include docstring and definitions.
-"""
-
-XML_OUTPUT = """
-Output_format: Your output should be in the following XML/HTML format:
+OUTPUT_FORMAT_TEMPLATE = """
+Output_format: Your output should be in the following format:
 
 ```
-<{reasoning}>
+{output_format}
+```
+
+In the "{reasoning_tag}" part, explain: 1. what {instruction_section_title} asks; 2. what {feedback_section_title} on {outputs_section_title} says about {variables_section_title}, given how they are used in {code_section_title} and the values in {documentation_section_title}, {inputs_section_title} and {others_section_title}; 3. which changes you suggest and what result you expect.
+
+Write the new value of each variable you change in the format above, under the variable's name. Only {variables_section_title} can be changed. For a variable of type code, write the complete new definition as valid python code, and keep the function name and the function signature unchanged.
+
+If no changes are needed, just output TERMINATE.
+"""
+
+XML_OUTPUT_FORMAT = """<{reasoning_tag}>
 reasoning
-</{reasoning}>
-<{improved}>
-<{name}>variable_name</{name}>
-<{value}>
+</{reasoning_tag}>
+<{improved_variable_tag}>
+<{name_tag}>variable_name</{name_tag}>
+<{value_tag}>
 value
-</{value}>
-</{improved}>
-```
+</{value_tag}>
+</{improved_variable_tag}>"""
 
-In <{reasoning}>, explain: 1. what #Instruction asks; 2. what #Feedback on #Outputs says about #Variables, given how they are used in #Code and the values in #Documentation, #Inputs and #Others; 3. which changes you suggest and what result you expect.
-
-Write each suggested value in its own <{improved}> block, with the variable's name in <{name}>. Only #Variables can be changed. For a variable of type code, write the complete new definition as valid python code, and keep the function name and the function signature unchanged.
-
-If no changes are needed, just output TERMINATE.
-"""
-
-JSON_OUTPUT = """
-Output_format: Your output should be in the following json format, satisfying the json syntax:
-
-{{
+JSON_OUTPUT_FORMAT = """{
 "reasoning": <Your reasoning>,
-"suggestion": {{
+"suggestion": {
     <variable_1>: <suggested_value_1>,
-    <variable_2>: <suggested_value_2>,
-}}
-}}
+    <variable_2>: <suggested_value_2>
+}
+}"""
 
-In "reasoning", explain: 1. what #Instruction asks; 2. what #Feedback on #Outputs says about #Variables, given how they are used in #Code and the values in #Documentation, #Inputs and #Others; 3. which changes you suggest and what result you expect.
+PROBLEM_TEMPLATE = """{instruction_section_title}
+{instruction}
 
-Write the suggested values in "suggestion". Only #Variables can be changed. For a variable of type code, write the complete new definition as valid python code, and keep the function name and the function signature unchanged.
+{code_section_title}
+{code}
 
-If no changes are needed, just output TERMINATE.
-"""
+{documentation_section_title}
+{documentation}
+
+{variables_section_title}
+{variables}
+
+{inputs_section_title}
+{inputs}
+
+{others_section_title}
+{others}
+
+{outputs_section_title}
+{outputs}
+
+{feedback_section_title}
+{feedback}"""
+
+USER_PROMPT_TEMPLATE = (
+    f"\nNow you see problem instance:\n\n{SEPARATOR}\n\n{{problem_instance}}\n\n{SEPARATOR}\n\n"
+)
+
+EXAMPLE_PROMPT = "\nHere is an example of problem instance and response:\n\n{examples}"
+
+EXAMPLE_PROBLEM_TEMPLATE = (
+    f"{SEPARATOR}\n\n{{example_problem}}\n\n{SEPARATOR}\n\nYour response:\n{{example_response}}\n"
+)
+
+FINAL_PROMPT = "What are your suggestions on variables {names}?\n\nYour response:\n"
 
 MEMORY_LEAD = "\nBelow are some variables and their feedbacks you received in the past.\n\n"
+
+MEMORY_TEMPLATE = "<round{index}>\n{variables}\n<feedback>{feedback}</feedback>\n</round{index}>"
+
 TRUNCATED = "...(skipped due to length limit)"

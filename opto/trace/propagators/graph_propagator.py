@@ -9,9 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opto.trace.nodes import MessageNode, Node
-from opto.trace.propagators.propagators import Propagator
+from opto.trace.nodes import GRAPH, IDENTITY_OPERATORS, MessageNode, Node
+from opto.trace.propagators.propagators import AbstractFeedback, Propagator
 from opto.trace.propagators.trace_graph import TraceGraph
+
+__all__ = [
+    "GRAPH",
+    "IDENTITY_OPERATORS",
+    "AbstractFeedback",
+    "GraphPropagator",
+    "TraceGraph",
+]
 
 
 class GraphPropagator(Propagator):

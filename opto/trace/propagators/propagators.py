@@ -15,6 +15,23 @@ from opto.trace.errors import PropagationError
 from opto.trace.nodes import MessageNode, Node
 
 
+class AbstractFeedback:
+    """Base of feedback objects that add up, so ``sum(feedbacks)`` works.
+
+    Subclasses define ``__add__``; ``0 + feedback`` (how ``sum`` starts) gives the feedback.
+    """
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __add__")
+
+    def __radd__(self, other: Any) -> Any:
+        if isinstance(other, int) and other == 0:
+            return self
+        return self.__add__(other)
+
+
 class AbstractPropagator:
     """Calls ``propagate(child)`` and checks the result covers every parent."""
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from opto.trace.backward import walks_into
-from opto.trace.nodes import Node
+from opto.trace.nodes import MessageNode, Node
+from opto.trace.propagators.propagators import AbstractFeedback
 
 if TYPE_CHECKING:
     import graphviz
@@ -63,7 +64,7 @@ def _subgraph(output: Node, entries: Iterable[Node]) -> dict[Node, None]:
     return result
 
 
-class TraceGraph:
+class TraceGraph(AbstractFeedback):
     """A subgraph (``graph``: list of ``(level, node)``) and the ``user_feedback`` on it."""
 
     __slots__ = ("_cache", "_explicit", "_explicit_feedbacks", "_parts")
@@ -129,6 +130,10 @@ class TraceGraph:
     def __len__(self) -> int:
         return len(self.graph)
 
+    def empty(self) -> bool:
+        """Whether this graph has no nodes and no feedback."""
+        return not self.graph and self.user_feedback is None
+
     def __repr__(self) -> str:
         names = ", ".join(item.name for _, item in self.graph[:8])
         more = "" if len(self.graph) <= 8 else f", ... ({len(self.graph)} nodes)"
@@ -161,6 +166,31 @@ class TraceGraph:
         return merged
 
     __radd__ = __add__
+
+    @classmethod
+    def expand(cls, node: Node) -> TraceGraph:
+        """The graph inside ``node`` when it is the output of a ``traceable_code`` bundle.
+
+        Backward runs from the inner output (``node.info["output"]``) with empty feedback, and
+        the TraceGraphs the parameters used inside receive are summed; their feedback is then
+        restored. For any other node the result is an empty TraceGraph.
+        """
+        info = node.info if isinstance(node, MessageNode) else None
+        inner = info.get("output") if isinstance(info, dict) else None
+        if not isinstance(inner, Node):
+            return cls()
+        parameters = sorted(inner.parameter_dependencies, key=lambda item: item._seq)
+        saved = [item._feedback for item in parameters]
+        for item in parameters:
+            item._feedback = None
+        try:
+            inner.backward("", retain_graph=True)
+            received = [g for item in parameters for gs in item.feedback.values() for g in gs]
+        finally:
+            for item, feedback in zip(parameters, saved, strict=True):
+                item._feedback = feedback
+        graphs = [graph for graph in received if isinstance(graph, TraceGraph)]
+        return cls.union(graphs) if graphs else cls()
 
     def extended_to(self, child: Node, received_from: Iterable[Node]) -> TraceGraph:
         """This graph (what ``child`` received) plus ``child`` and its parents.

@@ -1,25 +1,38 @@
-"""Training algorithms: one loop (``SearchLoop``) and the presets users name."""
+"""Training algorithms.
 
-from opto.trainer.algorithms.base import AlgorithmBase, Trainer, TrainResult
+opto's own loop (``SearchLoop``) runs the algorithms Trace's examples name
+(``MinibatchAlgorithm``, ``BasicSearchAlgorithm``, ``BeamsearchAlgorithm``,
+``UCBSearchAlgorithm``) and ``GEPA``. Trace's search-template family (``PrioritySearch``,
+``SequentialUpdate``, ``SequentialSearch``, ``BeamSearch``, ``ParetobasedPS``,
+``StreamingPrioritySearch``, ``POLCA``) is built on ``opto.trainer.search_template``.
+"""
+
+from opto.trainer.algorithms.base import AbstractAlgorithm, AlgorithmBase, Trainer, TrainResult
 from opto.trainer.algorithms.candidates import Candidate, Pool
-from opto.trainer.algorithms.loop import SearchLoop, SearchTemplate
+from opto.trainer.algorithms.classical_algorithms import (
+    BeamSearch,
+    ParetobasedPS,
+    SequentialSearch,
+    SequentialUpdate,
+)
+from opto.trainer.algorithms.loop import SearchLoop
+from opto.trainer.algorithms.polca import POLCA
 from opto.trainer.algorithms.presets import (
     GEPA,
     BasicSearchAlgorithm,
-    BeamSearch,
     BeamsearchAlgorithm,
     Minibatch,
     MinibatchAlgorithm,
-    ParetobasedPS,
-    PrioritySearch,
-    SequentialSearch,
-    SequentialUpdate,
     UCBSearchAlgorithm,
 )
+from opto.trainer.algorithms.priority_search import PrioritySearch
 from opto.trainer.algorithms.strategies import BestCandidates, ParetoSampler, Strategies
+from opto.trainer.algorithms.streaming_priority_search import StreamingPrioritySearch
 
 __all__ = [
     "GEPA",
+    "POLCA",
+    "AbstractAlgorithm",
     "AlgorithmBase",
     "BasicSearchAlgorithm",
     "BeamSearch",
@@ -33,10 +46,10 @@ __all__ = [
     "Pool",
     "PrioritySearch",
     "SearchLoop",
-    "SearchTemplate",
     "SequentialSearch",
     "SequentialUpdate",
     "Strategies",
+    "StreamingPrioritySearch",
     "TrainResult",
     "Trainer",
     "UCBSearchAlgorithm",

@@ -1,5 +1,5 @@
-"""Trace's import path for the trainer base class (``opto.trainer.algorithms.algorithm``)."""
+"""Trace's import path for the bases of training algorithms (``opto.trainer.algorithms.algorithm``)."""
 
-from opto.trainer.algorithms.base import AlgorithmBase, Trainer
+from opto.trainer.algorithms.base import AbstractAlgorithm, AlgorithmBase, Trainer
 
-__all__ = ["AlgorithmBase", "Trainer"]
+__all__ = ["AbstractAlgorithm", "AlgorithmBase", "Trainer"]

@@ -1,8 +1,14 @@
-"""What every training algorithm shares: the model, the optimizers, the logger, the options."""
+"""What every training algorithm shares: the model, the optimizers, the logger.
+
+``Trainer`` is also the base that user-written algorithms subclass, as in Trace: they call
+``super().__init__(agent, num_threads=..., logger=...)``, keep ``self.optimizer`` themselves and
+use ``self.logger``, ``self._use_asyncio(...)`` and ``self.save_agent(...)``.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,102 +16,126 @@ from typing import Any
 from opto.optimizers.optimizer import Optimizer
 from opto.trace.modules import Module
 from opto.trainer.loggers import BaseLogger, ConsoleLogger
-
-COMMON_OPTIONS: dict[str, Any] = {
-    "validate_dataset": None,
-    "validate_guide": None,
-    "test_dataset": None,
-    "test_guide": None,
-    "test_frequency": None,
-    "num_test_samples": 1,
-    "batch_size": 1,
-    "num_epochs": 1,
-    "num_steps": None,
-    "num_threads": None,
-    "executor": None,
-    "progress": False,
-    "min_score": None,
-    "score_range": None,
-    "seed": 0,
-    "objective_config": None,
-    "run_dir": None,
-    "save_frequency": None,
-    "save_path": None,
-    "resume": False,
-    "max_cost": None,
-    "max_calls": None,
-    "verbose": False,
-    "log_frequency": 1,
-}
-"""Options of ``train()`` for every algorithm; each algorithm adds its own (``OPTIONS``)."""
-
-NOT_SAVED = ("validate_dataset", "validate_guide", "test_dataset", "test_guide", "executor")
+from opto.trainer.result_display import result_html, result_line, result_summary
 
 
-class Trainer:
-    """Base of training algorithms: ``Trainer(agent, num_threads=None, logger=None)``."""
+class IgnoredOptionWarning(UserWarning):
+    """An option a Trace program passed has no effect in this opto algorithm."""
+
+
+class AbstractAlgorithm:
+    """The most basic algorithm: it holds the agent; ``train`` is for subclasses to define.
+
+    Args:
+        agent: the model to train.
+    """
+
+    def __init__(self, agent: Any, *args: Any, **kwargs: Any) -> None:
+        self.agent = agent
+
+    def train(self, *args: Any, **kwargs: Any) -> Any:
+        """Does nothing here; subclasses train ``self.agent``."""
+        return None
+
+
+class Trainer(AbstractAlgorithm):
+    """Base of training algorithms: ``Trainer(agent, num_threads=None, logger=None)``.
+
+    Args:
+        agent: the model to train (an opto ``Module``).
+        num_threads: how many examples run at once by default (None: the pool's default).
+        logger: where values are logged (default: a ``ConsoleLogger``).
+
+    Further arguments are accepted, as Trace's trainer does, and ignored with an
+    ``IgnoredOptionWarning``.
+    """
 
     OPTIONS: dict[str, Any] = {}
 
     def __init__(
-        self, agent: Module, num_threads: int | None = None, logger: BaseLogger | None = None
+        self,
+        agent: Module,
+        num_threads: int | None = None,
+        logger: BaseLogger | None = None,
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(agent, Module):
             raise TypeError(
                 f"the agent must be an opto Module (a class decorated with @model), got "
                 f"{type(agent).__name__}"
             )
-        self.agent = agent
+        if args or kwargs:
+            ignored = [*map(repr, args), *kwargs]
+            warnings.warn(
+                f"{type(self).__name__}() ignores argument(s) {', '.join(ignored)}",
+                IgnoredOptionWarning,
+                stacklevel=2,
+            )
+        super().__init__(agent)
         self.num_threads = num_threads
         self.logger = logger if logger is not None else ConsoleLogger()
 
-    def train(self, guide: Any, train_dataset: dict, **options: Any) -> Any:
-        raise NotImplementedError
+    def _use_asyncio(self, threads: int | None = None) -> bool:
+        """Whether to run calls in parallel: more than one thread is wanted."""
+        wanted = threads or self.num_threads
+        return wanted is not None and wanted > 1
 
-    def save_agent(self, path: str | os.PathLike, iteration: int | None = None) -> Path:
-        """Save the agent's parameters as JSON; ``iteration`` is added to the file name."""
-        target = Path(path)
+    def train(self, guide: Any, train_dataset: dict, num_threads: int | None = None, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define train()")
+
+    def save_agent(
+        self, save_path: str | os.PathLike, iteration: int | None = None, *, final: bool = False
+    ) -> str:
+        """Save the agent's parameters (opto's JSON format) and return the path used.
+
+        Args:
+            save_path: the file; its folder is created.
+            iteration: if given, ``_iter<iteration>`` is put before the extension and the save
+                is logged.
+            final: add ``_final`` to the name (for the save at the end of training).
+        """
+        target = Path(save_path)
         if iteration is not None:
-            target = target.with_name(f"{target.stem}_iter{iteration}{target.suffix or '.json'}")
-        return self.agent.save(target)
+            suffix = f"_iter{iteration}" + ("_final" if final else "")
+            target = target.with_name(f"{target.stem}{suffix}{target.suffix}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.agent.save(target)
+        if iteration is not None:
+            self.logger.log("Saved agent", str(target), iteration, color="blue")
+        return str(target)
+
+    def save(self, save_path: str | os.PathLike) -> None:
+        """Save the algorithm's state (implemented by algorithms that can be resumed)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no save(); opto's own algorithms checkpoint into "
+            "run_dir= and continue with opto.trainer.resume"
+        )
+
+    @classmethod
+    def load(cls, load_path: str | os.PathLike) -> Trainer:
+        """Load a saved algorithm (implemented by algorithms that can be resumed)."""
+        raise NotImplementedError(
+            f"{cls.__name__} has no load(); opto's own algorithms continue a run with "
+            "opto.trainer.resume(run_dir, ...)"
+        )
+
+    def resume(self, *, model: Module, train_dataset: dict, **kwargs: Any) -> Any:
+        """Continue a saved run (implemented by algorithms that can be resumed)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no resume(); use opto.trainer.resume(run_dir, ...)"
+        )
 
 
 AlgorithmBase = Trainer
 
 
-def resolve_options(trainer: Any, given: dict[str, Any]) -> dict[str, Any]:
-    """All options of ``trainer.train`` with defaults filled in; unknown names are an error."""
-    from opto.trainer.objectives import ObjectiveConfig
-
-    known = {**COMMON_OPTIONS, **trainer.OPTIONS}
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise TypeError(
-            f"{type(trainer).__name__}.train() got unknown option(s) {unknown}; it takes "
-            f"{sorted(known)}"
-        )
-    options = {**known, **given}
-    if options["num_threads"] is None:
-        options["num_threads"] = trainer.num_threads
-    if options["run_dir"] is None and options["save_path"] is not None:
-        options["run_dir"] = options["save_path"]
-    if options["min_score"] is None:
-        options["min_score"] = options["score_range"][0] if options["score_range"] else 0.0
-    if options["run_dir"] is not None and options["save_frequency"] is None:
-        options["save_frequency"] = 1
-    objective = options["objective_config"]
-    if isinstance(objective, dict):
-        objective = ObjectiveConfig(**objective)
-    options["objective_config"] = objective or ObjectiveConfig()
-    return options
-
-
-def options_to_save(options: dict[str, Any]) -> dict[str, Any]:
-    """The options a run directory records (datasets, guides and executors are not JSON)."""
-    saved = {k: v for k, v in options.items() if k not in NOT_SAVED and k != "save_path"}
-    saved["objective_config"] = options["objective_config"].to_dict()
-    saved["run_dir"] = str(saved["run_dir"]) if saved["run_dir"] else None
-    return saved
+def check_optimizer_parameters(optimizer: Optimizer, agent: Module) -> None:
+    """Refuse an optimizer that does not work on exactly the agent's parameters."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"expected an opto Optimizer, got {type(optimizer).__name__}")
+    if {id(p) for p in optimizer.parameters} != {id(p) for p in agent.parameters()}:
+        raise ValueError("Optimizer parameters do not match agent parameters.")
 
 
 def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]:
@@ -120,7 +150,11 @@ def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]
 
 @dataclass
 class TrainResult:
-    """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``."""
+    """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``.
+
+    ``usage`` holds the run's ``calls``, ``cache_hits``, ``prompt_tokens``,
+    ``completion_tokens``, ``tokens`` and ``cost`` (earlier sessions of a resumed run included).
+    """
 
     best_parameters: dict[str, Any]
     best_score: float | None
@@ -131,7 +165,18 @@ class TrainResult:
     stopped: str
     run_dir: Path | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self):
         yield self.train_scores
         yield self.test_score
+
+    def summary(self) -> str:
+        """A few lines: best score, steps, calls, tokens, cost and where the run is saved."""
+        return result_summary(self)
+
+    def __repr__(self) -> str:
+        return result_line(self)
+
+    def _repr_html_(self) -> str:
+        return result_html(self)

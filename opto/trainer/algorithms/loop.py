@@ -17,14 +17,9 @@ import time
 from typing import Any
 
 from opto.llm.errors import BudgetError
-from opto.trainer.algorithms.base import (
-    Trainer,
-    TrainResult,
-    as_optimizer_list,
-    options_to_save,
-    resolve_options,
-)
+from opto.trainer.algorithms.base import Trainer, TrainResult, as_optimizer_list
 from opto.trainer.algorithms.candidates import Candidate, Pool
+from opto.trainer.algorithms.options import options_to_save, resolve_options
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.checkpoint import (
     CheckpointError,
@@ -40,6 +35,7 @@ from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
 from opto.trainer.naming import canonical_names, fresh_names, model_nodes
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
+from opto.trainer.run_record import ProposalLog, describe_components
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
 
@@ -86,6 +82,7 @@ class SearchLoop(Trainer):
         loggers = [self.logger]
         self._jsonl = JSONLinesLogger(self.run_dir.log_path) if self.run_dir else None
         self.log = CompositeLogger(*loggers, self._jsonl)
+        self.proposals = ProposalLog(self.run_dir.proposals_path if self.run_dir else None)
         resuming = bool(self.run_dir and self.run_dir.has_checkpoint())
         if resuming and not opts["resume"]:
             raise CheckpointError(
@@ -98,6 +95,7 @@ class SearchLoop(Trainer):
         stopped = "completed"
         with (
             run_cache(cache_dir),
+            self.meter.counting(),
             run_budget(opts["max_cost"], opts["max_calls"], self.meter.totals()),
         ):
             self._started = time.monotonic()
@@ -108,13 +106,14 @@ class SearchLoop(Trainer):
                 self._fresh_start()
             try:
                 self._validate_pending()
-                if self.step == 0 and opts["test_frequency"]:
-                    self._test()
+                if self.step == 0 and self._testing() and opts["test_frequency"] > 0:
+                    self._test()  # a negative test_frequency skips this first test
                 while not self._done():
                     self._step()
                     self._after_step()
-                if self.test_data is not None:
-                    self._test()
+                tested_now = bool(self.test_scores) and self.test_scores[-1][0] == self.step
+                if self.test_data is not None and not tested_now:
+                    self._test()  # the final test, unless this step was just tested
             except BudgetError as error:
                 stopped = "budget"
                 self._load_state(self._committed)
@@ -133,6 +132,7 @@ class SearchLoop(Trainer):
                 {
                     "algorithm": type(self).__name__,
                     "options": options_to_save(self.options),
+                    "components": describe_components(self),
                     "fingerprints": self._fingerprints(),
                 }
             )
@@ -160,15 +160,17 @@ class SearchLoop(Trainer):
         for parent in parents:
             for _ in range(self.plan.proposals):
                 indices = self.loader.next_indices()
+                self.proposals.start(optimizer)
                 scores, snapshot = self._propose(parent, indices, optimizer)
                 parent.rollouts.append(aggregate_score_dicts(scores))
                 batch_score = scalarize(parent.rollouts[-1], self.objective)
                 train_score = batch_score if train_score is None else train_score
                 key = snapshot_key(snapshot) if snapshot is not None else None
+                child = None
                 if key and not self.pool.find(key) and all(c.key != key for c, _, _ in proposed):
-                    proposed.append(
-                        (self.pool.new(snapshot, parent.id, step), batch_score, indices)
-                    )
+                    child = self.pool.new(snapshot, parent.id, step)
+                    proposed.append((child, batch_score, indices))
+                self.proposals.finish(step, parent, child, snapshot, optimizer)
         kept = self._gate(proposed)
         if self.plan.validate and kept:
             self._validate(kept)
@@ -277,9 +279,13 @@ class SearchLoop(Trainer):
         )
         self.test_scores.append([self.step, score])
 
+    def _testing(self) -> bool:
+        """Tests run every ``test_frequency`` steps, and only when there is a test set."""
+        return bool(self.options["test_frequency"]) and self.test_data is not None
+
     def _after_step(self) -> None:
         opts = self.options
-        if opts["test_frequency"] and self.test_data and self.step % opts["test_frequency"] == 0:
+        if self._testing() and self.step % abs(opts["test_frequency"]) == 0:
             self._test()
         record = self._record()
         self.history.append(record)
@@ -306,6 +312,7 @@ class SearchLoop(Trainer):
             "train_score": self.train_scores[-1] if self.train_scores else None,
             "validation_score": validation,
             "best_score": current.score(self.objective),
+            "best_scores": current.score_dict(),
             "test_score": self.test_scores[-1][1]
             if self.test_scores and self.test_scores[-1][0] == self.step
             else None,
@@ -336,8 +343,7 @@ class SearchLoop(Trainer):
             state["stopped"] = stopped
             self._checkpoint(state)
         self.log.log_event("stop", {"step": self.step, "message": stopped, "stopped": stopped})
-        self.log.close()
-        return TrainResult(
+        result = TrainResult(
             best_parameters=copy.deepcopy(best.snapshot),
             best_score=best.score(self.objective),
             best_scores=best.score_dict(),
@@ -347,7 +353,12 @@ class SearchLoop(Trainer):
             stopped=stopped,
             run_dir=self.run_dir.path if self.run_dir else None,
             history=list(self.history),
+            usage=self.meter.totals(),
         )
+        self.log.log_event("summary", {"step": self.step, "message": result.summary()})
+        self.log.close()
+        self.proposals.close()
+        return result
 
     # -- state -----------------------------------------------------------------------------
 
@@ -396,6 +407,3 @@ class SearchLoop(Trainer):
         self._started = time.monotonic()
         apply_snapshot(self.agent, self.pool.get(self.pool.current).snapshot)
         self._committed = json.loads(json.dumps(state))
-
-
-SearchTemplate = SearchLoop

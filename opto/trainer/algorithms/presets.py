@@ -1,4 +1,4 @@
-"""The algorithms users name (Trace's and OpenTrace's), each a setting of the one loop.
+"""opto's training algorithms under the names Trace's examples use, each a setting of the one loop.
 
 | algorithm | selects | children per parent | kept | scored on | pool |
 |---|---|---|---|---|---|
@@ -6,8 +6,10 @@
 | BasicSearchAlgorithm | current | ``num_proposals`` | all | validation | best 1 |
 | BeamsearchAlgorithm | best ``beam_width`` | ``num_proposals`` | all | validation | best ``beam_width`` |
 | UCBSearchAlgorithm | highest UCB | 1 | all | its batch (+ validation if given) | best ``max_buffer_size`` |
-| PrioritySearch | best ``num_candidates`` (mean or UCB) | ``num_proposals`` | all | validation | best ``memory_size`` |
-| ParetobasedPS | Pareto sample | 1 | better on its batch | validation | all |
+| GEPA | Pareto sample | 1 | better on its batch | validation | all |
+
+Trace's search-template family (``PrioritySearch`` and its presets) is in ``priority_search``
+and ``classical_algorithms``.
 """
 
 from __future__ import annotations
@@ -33,20 +35,33 @@ class MinibatchAlgorithm(SearchLoop):
 
 
 class BasicSearchAlgorithm(SearchLoop):
-    """Best-of-N: ``num_proposals`` proposals per step, the best on validation is kept."""
+    """Best-of-N: ``num_proposals`` proposals per step, the best on validation is kept.
 
-    OPTIONS = {"num_proposals": 3}
+    With ``ensure_improvement=True`` a proposal is considered only if it does at least
+    ``improvement_threshold`` better than the current values on its minibatch.
+    """
+
+    OPTIONS = {"num_proposals": 3, "ensure_improvement": False, "improvement_threshold": 0.0}
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
+        gate = options["improvement_threshold"] if options["ensure_improvement"] else None
         return Strategies(
-            BestCandidates(1), proposals=options["num_proposals"], validate=True, pool_size=1
+            BestCandidates(1),
+            proposals=options["num_proposals"],
+            gate=gate,
+            validate=True,
+            pool_size=1,
         )
 
 
 class BeamsearchAlgorithm(SearchLoop):
-    """Beam search: each of the ``beam_width`` best gets ``num_proposals`` children."""
+    """Beam search: each of the ``beam_width`` best gets ``num_proposals`` children.
+
+    Trace's ``max_depth`` (the number of expansion rounds) is ``num_steps`` here.
+    """
 
     OPTIONS = {"beam_width": 3, "num_proposals": 2}
+    ALIASES = {"max_depth": "num_steps"}
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
         width = options["beam_width"]
@@ -60,9 +75,46 @@ class BeamsearchAlgorithm(SearchLoop):
 
 class UCBSearchAlgorithm(SearchLoop):
     """Upper-confidence-bound search: improve the candidate with the highest UCB on
-    training batches; the ``max_buffer_size`` best are kept."""
+    training batches; the ``max_buffer_size`` best are kept.
+
+    As in Trace, ``max_buffer_size`` and ``ucb_exploration_factor`` may be given to the
+    constructor (they become the defaults of ``train``), and ``train`` also takes Trace's
+    names ``validation_dataset``, ``num_search_iterations`` (``num_steps``) and
+    ``train_batch_size`` (``batch_size``).
+
+    Args:
+        agent: the model to train.
+        optimizer: an optimizer of the model's parameters (or a list, taking turns).
+        max_buffer_size: how many candidates are kept.
+        ucb_exploration_factor: the weight of the exploration bonus.
+        logger: where values are logged.
+        num_threads: how many examples run at once.
+    """
 
     OPTIONS = {"ucb_exploration_factor": 1.0, "max_buffer_size": 10}
+    ALIASES = {
+        "validation_dataset": "validate_dataset",
+        "num_search_iterations": "num_steps",
+        "train_batch_size": "batch_size",
+    }
+
+    def __init__(
+        self,
+        agent: Any,
+        optimizer: Any,
+        max_buffer_size: int = 10,
+        ucb_exploration_factor: float = 1.0,
+        logger: Any = None,
+        num_threads: int | None = None,
+        strategies: Strategies | None = None,
+    ) -> None:
+        super().__init__(
+            agent, optimizer, num_threads=num_threads, logger=logger, strategies=strategies
+        )
+        self.OPTIONS = {
+            "ucb_exploration_factor": ucb_exploration_factor,
+            "max_buffer_size": max_buffer_size,
+        }
 
     def strategies(self, options: dict[str, Any]) -> Strategies:
         return Strategies(
@@ -73,33 +125,7 @@ class UCBSearchAlgorithm(SearchLoop):
         )
 
 
-class PrioritySearch(SearchLoop):
-    """Explore the ``num_candidates`` best candidates (by mean or UCB) each step."""
-
-    OPTIONS = {
-        "num_candidates": 2,
-        "num_proposals": 1,
-        "score_function": "mean",
-        "ucb_exploration_constant": 1.0,
-        "memory_size": 20,
-    }
-
-    def strategies(self, options: dict[str, Any]) -> Strategies:
-        selector = BestCandidates(
-            options["num_candidates"],
-            score=options["score_function"],
-            exploration=options["ucb_exploration_constant"],
-        )
-        return Strategies(
-            selector,
-            proposals=options["num_proposals"],
-            validate=True,
-            rollout_children=options["score_function"] == "ucb",
-            pool_size=options["memory_size"],
-        )
-
-
-class ParetobasedPS(SearchLoop):
+class GEPA(SearchLoop):
     """GEPA-style search over per-example (and per-objective) validation scores.
 
     Parents are sampled from the candidates that are best on at least one validation example
@@ -119,17 +145,4 @@ class ParetobasedPS(SearchLoop):
         )
 
 
-class SequentialUpdate(MinibatchAlgorithm):
-    """One candidate, updated step after step (PrioritySearch with one candidate)."""
-
-
-class SequentialSearch(BasicSearchAlgorithm):
-    """Several proposals per step, the best on validation continues."""
-
-
-class BeamSearch(BeamsearchAlgorithm):
-    """OpenTrace's name for beam search."""
-
-
 Minibatch = MinibatchAlgorithm
-GEPA = ParetobasedPS

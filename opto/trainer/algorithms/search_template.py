@@ -1,5 +1,5 @@
-"""Trace's import path for the generic search loop (here one ``SearchLoop`` serves all)."""
+"""An earlier Trace import path of the search template (now ``opto.trainer.search_template``)."""
 
-from opto.trainer.algorithms.loop import SearchLoop, SearchTemplate
+from opto.trainer.search_template import Samples, SearchTemplate
 
-__all__ = ["SearchLoop", "SearchTemplate"]
+__all__ = ["Samples", "SearchTemplate"]

@@ -1,3 +1,4 @@
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,7 @@ import pytest
 import opto.llm as llm_pkg
 from opto.llm import ScriptedLLM, configure_cache, get_cache, get_usage
 from opto.llm.cache import LLMCache, canonical_json, default_cache_dir, request_key, should_cache
+from opto.llm.reply_store import STORE_FILE
 
 
 def user(text):
@@ -80,10 +82,8 @@ def test_values_on_disk_are_json_text(tmp_path):
     cache = LLMCache(tmp_path / "c")
     cache.set("k", {"a": [1, 2]})
     cache.close()
-    import diskcache
-
-    with diskcache.Cache(str(tmp_path / "c")) as raw:
-        assert raw.get("k") == '{"a": [1, 2]}'
+    with sqlite3.connect(tmp_path / "c" / STORE_FILE) as raw:
+        assert raw.execute("SELECT key, value FROM replies").fetchall() == [("k", '{"a": [1, 2]}')]
 
 
 def test_processes_share_the_disk_cache(tmp_path):

@@ -191,3 +191,36 @@ def test_recording_keeps_no_partial_file_on_error(tmp_path):
         recorder(messages=user("q"))
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+SECRETS = {
+    "extra_query": {"key": "SECRET-QUERY-KEY"},
+    "extra_body": {"api_token": "SECRET-BODY-TOKEN", "top_k": 5},
+    "aws_access_key_id": "SECRET-AWS-ID",
+    "aws_secret_access_key": "SECRET-AWS-KEY",
+    "aws_session_token": "SECRET-AWS-SESSION",
+    "vertex_credentials": '{"private_key": "SECRET-VERTEX"}',
+    "api_token": "SECRET-API-TOKEN",
+    "api_key": "SECRET-API-KEY",
+    "extra_headers": {"Authorization": "Bearer SECRET-HEADER"},
+    "user": "someone@example.invalid",
+}
+
+
+def test_a_replay_file_records_only_the_fields_that_shape_the_reply(tmp_path):
+    path = tmp_path / "replay.json"
+    recorder = ReplayLLM(path, llm=ScriptedLLM(["answer"]))
+    recorder(messages=user("q"), temperature=0.3, max_tokens=7, seed=1, **SECRETS)
+    text = path.read_text()
+    assert "SECRET" not in text and "example.invalid" not in text
+    (entry,) = json.loads(text)["entries"]
+    assert entry["request"] == {
+        "messages": user("q"),
+        "temperature": 0.3,
+        "max_tokens": 7,
+        "seed": 1,
+    }
+    replay = ReplayLLM(path)  # replayed with or without the credentials: same key
+    assert replay(messages=user("q"), temperature=0.3, max_tokens=7, seed=1).content == "answer"
+    with pytest.raises(ReplayMissError):
+        replay(messages=user("q"), temperature=0.4, max_tokens=7, seed=1)

@@ -1,3 +1,4 @@
+import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -167,7 +168,8 @@ def test_max_calls_is_exact_under_many_threads():
             outcomes.append(result)
 
     with budget(max_calls=7), ThreadPoolExecutor(16) as pool:
-        list(pool.map(call, range(40)))
+        futures = [pool.submit(contextvars.copy_context().run, call, i) for i in range(40)]
+        [future.result() for future in futures]
     assert outcomes.count("ok") == 7 and outcomes.count("stopped") == 33
     assert len(llm.requests) == 7
 

@@ -44,11 +44,12 @@ def test_the_function_sees_the_namespace_but_does_not_change_it():
     function = InProcessPolicy().load(code, "f", namespace)
     assert function(2.7) == 3
     assert function(2.7) == 3
-    assert function.__globals__["COUNTER"] == 2  # state persists between calls, as in Trace
+    # state persists between calls, as in Trace (the guard wraps the loaded function)
+    assert function.__wrapped__.__globals__["COUNTER"] == 2
     assert "COUNTER" not in namespace and "f" not in namespace
 
 
-def test_it_returns_the_plain_function_so_signature_and_async_are_visible():
+def test_signature_and_async_are_visible_through_the_guard():
     policy = InProcessPolicy()
     function = policy.load("def f(a, b=2, *, c):\n    return a + b + c\n", "f")
     assert str(inspect.signature(function)) == "(a, b=2, *, c)"
@@ -104,9 +105,12 @@ def _stops_changing(state: dict, patience: float = 5.0) -> bool:
     return False
 
 
-def test_timeout_guard_is_honest_about_a_call_it_cannot_interrupt():
-    function = InProcessPolicy(timeout=0.1).load("import time\ndef f():\n    time.sleep(3)\n", "f")
-    with pytest.raises(TimeLimitExceeded, match="still running in a background thread"):
+def test_a_call_blocked_in_c_is_stopped_when_the_c_call_returns():
+    # time.sleep is one C call: the interrupt can only be raised once it returns.
+    function = InProcessPolicy(timeout=0.1).load(
+        "import time\ndef f():\n    time.sleep(0.5)\n", "f"
+    )
+    with pytest.raises(TimeLimitExceeded, match="stopped at line 3"):
         function()
 
 
@@ -128,9 +132,19 @@ def test_timeout_guard_cancels_a_coroutine():
         asyncio.run(function())
 
 
-def test_timeout_must_be_positive():
+def test_limits_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         InProcessPolicy(timeout=0)
+    with pytest.raises(ValueError, match="positive"):
+        InProcessPolicy(memory_growth=-1)
+
+
+def test_without_limits_it_returns_the_plain_function():
+    function = InProcessPolicy(timeout=None, memory_growth=None).load(
+        "def f():\n    return 1\n", "f"
+    )
+    assert not hasattr(function, "__wrapped__")
+    assert function.__globals__["__name__"] == "__generated__"
 
 
 def test_annotations_stay_real_objects():

@@ -144,3 +144,10 @@ def test_importing_the_runtime_does_not_load_the_sandbox_or_asyncio():
         [sys.executable, "-c", lazy], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["SubprocessPolicy", "StaticCheckPolicy"]
+
+
+def test_the_static_check_wraps_a_policy_object_not_a_name():
+    from opto.runtime import StaticCheckPolicy
+
+    with pytest.raises(TypeError, match="SubprocessPolicy"):
+        StaticCheckPolicy(inner="subprocess")

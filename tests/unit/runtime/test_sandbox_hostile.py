@@ -162,11 +162,14 @@ class Exploit:
         return (os.system, ("touch " + MARKER,))
 
 def f(kind):
+    import _wire_format  # the child's own encoder, which the code can reach and misuse
     if kind == "exploit":
-        message = {"kind": "ok", "value": pickle.dumps(Exploit()), "type": "builtins.int"}
+        value = _wire_format.encode(Exploit())
+        message = {"kind": "ok", "value": value, "type": "builtins.int"}
     else:
         message = {"kind": "forbidden", "operation": ["not", "text"], "detail": 1}
-    os.write(3, pickle.dumps(message))  # the answer channel of the child
+    answer = pickle.dumps(message) if kind == "pickle" else _wire_format.encode(message)
+    os.write(3, answer)  # the answer channel of the child
     os._exit(0)
 """
 
@@ -176,6 +179,8 @@ def test_a_forged_answer_cannot_run_code_in_the_caller(sandbox, tmp_path):
     function = sandbox.load(FORGE, "f", {"MARKER": str(marker)})
     with pytest.raises(TransferError, match=r"(posix|nt)\.system"):
         function("exploit")
+    with pytest.raises(SandboxCrashError, match="unreadable answer"):
+        function("pickle")  # answers are never unpickled
     assert not marker.exists()
     with pytest.raises(SandboxCrashError, match="malformed report"):
         function("malformed")

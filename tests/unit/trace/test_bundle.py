@@ -164,7 +164,7 @@ def test_global_switch_disables_the_check():
     try:
         assert uses_global("!").data == "global prompt!"
     finally:
-        disable_external_dependencies_check(False)
+        disable_external_dependencies_check(None)  # back to each bundle's own setting
     with pytest.raises(TraceMissingInputsError):
         uses_global("!")
 

@@ -207,10 +207,12 @@ def test_to_data_unwraps_nested_containers():
 
 
 def test_apply_op_broadcasts_over_containers():
-    outputs = apply_op(trace.operators.add, [None, None], [node(1), node(2)], 10)
+    outputs = apply_op(trace.operators.add, [None, None], [node(1), node(2)], node(10))
     assert [o.data for o in outputs] == [11, 12]
-    result = apply_op(trace.operators.multiply, {"k": None}, {"k": node(3)}, 2)
+    result = apply_op(trace.operators.multiply, {"k": None}, {"k": node(3)}, node(2))
     assert result["k"].data == 6
+    with pytest.raises(TypeError):  # a plain value is neither a node nor a container
+        apply_op(trace.operators.add, [None], [node(1)], 10)
 
 
 def test_docstring_projection_keeps_the_docstring():

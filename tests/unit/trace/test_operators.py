@@ -3,7 +3,7 @@ import operator as py
 
 import pytest
 
-from opto.trace import ExecutionError, MessageNode, node, operators, stop_tracing
+from opto.trace import ExecutionError, MessageNode, Node, node, operators, stop_tracing
 
 BINARY = [
     (py.add, "add", 7, 3),
@@ -157,7 +157,16 @@ def test_getattr_call_and_calling_a_node():
     upper = s.call("upper")
     assert upper.data == "ABC" and upper.op_name == "call"
     assert upper.parents[0].op_name == "node_getattr"
-    assert s.call("replace", "a", node("z")).data == "zbc"
+
+    class Recorder:
+        def record(self, value):
+            self.value = value
+            return value
+
+    recorder = node(Recorder())
+    recorded = recorder.call("record", "hi")
+    assert isinstance(recorder.data.value, Node) and recorder.data.value.data == "hi"
+    assert recorded.data == "hi"  # a node returned by the call gives its data, as in Trace
     f = node(lambda v, k=0: v + k)
     called = f(1, k=2)
     assert called.data == 3 and list(called.inputs) == ["fun", "args_0", "k"]

@@ -221,11 +221,11 @@ def test_strategy_settings_are_checked():
         ParetoSampler("everything")
 
 
-def test_unknown_options_are_refused_with_the_list_of_known_ones():
+def test_misspelt_options_are_refused():
     agent = Adder(0)
-    with pytest.raises(TypeError, match="beam_width"):
+    with pytest.raises(TypeError, match="beam_widht"):
         MinibatchAlgorithm(agent, optimizer_for(agent), logger=NullLogger()).train(
-            make_guide(), DATA, beam_width=3
+            make_guide(), DATA, beam_widht=3
         )
 
 

@@ -36,7 +36,7 @@ def run_uninterrupted(algorithm, steps):
 
 
 @pytest.mark.parametrize(
-    "algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "ParetobasedPS"]
+    "algorithm", ["MinibatchAlgorithm", "BeamsearchAlgorithm", "GEPA"]
 )
 def test_resuming_gives_the_same_run_as_not_stopping(tmp_path, algorithm):
     expected, expected_prompts = run_uninterrupted(algorithm, 6)
@@ -99,7 +99,9 @@ def test_the_run_directory_holds_config_checkpoint_log_and_model(tmp_path):
         "checkpoint",
         "checkpoint",
         "stop",
+        "summary",
     ]
+    assert records[-1]["message"].startswith("Training finished")
     step = records[1]
     assert step["step"] == 1 and step["parameters"] == {"offset": 5}
     assert {"train_score", "best_score", "tokens", "cost", "calls", "elapsed_s", "epoch"} <= set(

@@ -73,7 +73,7 @@ def test_errors_about_the_run_stop_the_evaluation():
 
 def test_several_samples_per_example():
     scores = evaluate(Adder(5), make_guide(), [1, 2], [6, 0], num_samples=3)
-    assert list(scores) == [[1.0, 1.0, 1.0], [1 / 8, 1 / 8, 1 / 8]]
+    assert scores.tolist() == [[1.0, 1.0, 1.0], [1 / 8, 1 / 8, 1 / 8]]
     assert scores.mean() == pytest.approx((3 + 3 / 8) / 6)
     with pytest.raises(ValueError, match="num_samples"):
         evaluate(Adder(), make_guide(), [1], [1], num_samples=0)

@@ -77,7 +77,7 @@ def test_llm_judge_options():
     )
     score, feedback = judge("q", "a", "b")
     assert score == 1.0
-    assert feedback.startswith("Query: q\nStudent's answer: a\nReference answer: b")
+    assert feedback.startswith("Query: q\nStudent's answer: a\nCorrect answer: b")
     assert llm.requests[0]["temperature"] == 0
     with pytest.raises(ValueError, match="reference"):
         judge("q", "a", None)

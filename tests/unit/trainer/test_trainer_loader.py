@@ -87,3 +87,12 @@ def test_batch_size_must_be_positive():
 def test_sample_returns_inputs_and_infos():
     xs, infos = DataLoader(DATA, batch_size=2, shuffle=False).sample()
     assert (xs, infos) == ([0, 1], [0, 10])
+
+
+def test_a_new_dataset_of_another_size_starts_a_new_order():
+    loader = DataLoader(DATA, batch_size=3, shuffle=False)
+    loader.sample()
+    loader.dataset = {"inputs": ["a", "b"], "infos": [1, 2]}
+    assert loader.sample() == (["a", "b", "a"], [1, 2, 1])
+    with pytest.raises(DatasetError):
+        loader.dataset = {"inputs": [1]}

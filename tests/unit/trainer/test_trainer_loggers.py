@@ -54,7 +54,7 @@ def test_console_logger_keeps_traces_log_call_and_shows_events():
             logger.log_event("stop", {"message": "budget"}),
         )
     )
-    assert "[2] Average test score: 0.5" in text
+    assert "[Step 2] Average test score: 0.5" in text
     assert "stop budget" in text
 
 
@@ -202,4 +202,17 @@ def test_train_reports_each_step_to_the_logger():
     lines = stream.getvalue().splitlines()
     assert lines[0] == "start MinibatchAlgorithm"
     assert lines[1].startswith("step 1/2 | epoch 0 | train 0.1667 | tokens ")
-    assert lines[-1] == "stop completed"
+    stop = lines.index("stop completed")
+    assert lines[stop + 1] == "summary Training finished"  # then the run's summary
+    assert lines[-1].split() == ["cost", "$0.0000"]
+
+
+def test_console_logger_prints_values_with_brackets_as_they_are_in_any_colour():
+    text = console_output(
+        lambda logger: (
+            logger.log("Parameter/prompt", "[bold]Answer[/bold] in [1, 2]", 4, color="orange"),
+            logger.log("score", 1, 5, color="not-a-colour"),
+        )
+    )
+    assert "[Step 4] Parameter/prompt: [bold]Answer[/bold] in [1, 2]" in text
+    assert "[Step 5] score: 1" in text

@@ -1,4 +1,4 @@
-"""Projections for code parameters."""
+"""Projections for code parameters (``Projection`` is importable from here too, as in Trace)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import ast
 from typing import Any
 
 from opto.runtime.source import parse
-from opto.trace.projections.projection import Projection
+from opto.trace.projections.projections import Projection
+
+__all__ = ["BlackCodeFormatter", "DocstringProjection", "Projection"]
 
 
 class BlackCodeFormatter(Projection):

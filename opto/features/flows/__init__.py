@@ -1,0 +1,1 @@
+"""Traced LLM flows: ``compose.TracedLLM`` and ``compose.ChatHistory``; ``types.TraceObject``."""

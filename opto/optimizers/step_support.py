@@ -1,0 +1,100 @@
+"""Pieces of an LLM optimizer's step: usage, repairs, refusal notes and log entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opto.optimizers.optimizer import StepResult
+from opto.optimizers.parsing import ParsedReply
+from opto.optimizers.updates import UpdatePlan, describe_refusals
+
+
+def plan_from(update: Any) -> UpdatePlan:
+    """An UpdatePlan from what ``construct_update_dict`` returned (a StepResult or a dict)."""
+    return UpdatePlan(
+        accepted=dict(update),
+        refused=dict(getattr(update, "refused", {}) or {}),
+        unknown=list(getattr(update, "unknown", []) or []),
+    )
+
+
+def merge_plans(first: UpdatePlan, second: UpdatePlan) -> UpdatePlan:
+    """A repair's plan on top of the first one: later accepted values win."""
+    accepted = {**first.accepted, **second.accepted}
+    names = {p.py_name for p in accepted}
+    refused = {k: v for k, v in {**first.refused, **second.refused}.items() if k not in names}
+    return UpdatePlan(accepted=accepted, refused=refused, unknown=second.unknown)
+
+
+def notes_for_next_prompt(result: StepResult) -> str:
+    """What the next prompt's #Feedback says about values this step could not apply."""
+    text = describe_refusals(result.refused, result.unknown)
+    return f"Note: parts of your previous suggestion were not applied:\n{text}" if text else ""
+
+
+def worth_retrying_without_json_mode(error: Exception) -> bool:
+    """Trace retried without ``response_format`` after any error; not after budget/auth ones."""
+    from opto.llm.errors import InvalidRequestError, LLMError
+
+    if isinstance(error, LLMError):
+        return isinstance(error, InvalidRequestError)
+    return True
+
+
+def usage_dict(usage: Any) -> dict[str, Any] | None:
+    """A usage record as a plain dict (None stays None)."""
+    if usage is None:
+        return None
+    if isinstance(usage, dict):
+        return dict(usage)
+    fields = ("prompt_tokens", "completion_tokens", "total_tokens", "cost", "cached")
+    return {name: getattr(usage, name) for name in fields if hasattr(usage, name)}
+
+
+def add_usage(first: Any, second: Any) -> Any:
+    """The sum of two usage records (either may be None)."""
+    if first is None or second is None:
+        return first or second
+    a, b = usage_dict(first), usage_dict(second)
+    return {key: (a.get(key) or 0) + (b.get(key) or 0) for key in {**a, **b}}
+
+
+def repair_request(
+    parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan, reply_format: str
+) -> str:
+    """The follow-up message asking the LLM to correct its reply."""
+    if not suggestion:
+        problem = f"Your reply could not be read: {parsed.error or 'it has no suggestion'}."
+    else:
+        problem = "Some suggested values could not be applied:\n" + plan.feedback_text()
+    return (
+        f"{problem}\nAnswer again in the same {reply_format} format, with corrected values for "
+        "these variables only."
+    )
+
+
+def step_record(
+    system_prompt: str,
+    user_prompt: str,
+    reply: str,
+    parsed: ParsedReply,
+    suggestion: Mapping[str, Any],
+    result: StepResult,
+    usage: Any,
+) -> dict[str, Any]:
+    """One entry of an optimizer's ``log``: the prompts, the reply and what came of it."""
+    return {
+        "system_prompt": system_prompt,
+        "user_prompt": user_prompt,
+        "response": reply,
+        "reasoning": parsed.reasoning,
+        "answer": parsed.answer,
+        "suggestion": dict(suggestion),
+        "applied": {p.py_name: v for p, v in result.items()},
+        "refused": dict(result.refused),
+        "unknown": list(result.unknown),
+        "terminated": result.terminated,
+        "error": result.error,
+        "usage": usage_dict(usage),
+    }
