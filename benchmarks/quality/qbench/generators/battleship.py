@@ -8,7 +8,8 @@ number of shots; its score is the fraction of ship cells hit.
 ``ENGINE`` is the game loop as source text: it runs in the same sandboxed child as the policy
 (one child per evaluation rather than one per shot), and returns only the shots fired. The
 trusted caller then scores those shots against boards it keeps itself (``score_shots``), so a
-child that forges its answer can at most claim shots, never hits.
+child that forges its answer can at most claim shots, never hits. Each game seeds ``random``,
+so a policy that draws random numbers scores the same in a replay.
 """
 
 from __future__ import annotations
@@ -29,9 +30,13 @@ INITIAL_POLICY = '''def choose_shot(board):
 '''
 
 ENGINE = """
+import random as _games_random
+
+
 def play_games(boards, size, shots):
     results = []
-    for ships in boards:
+    for index, ships in enumerate(boards):
+        _games_random.seed(index)  # a policy drawing random numbers plays the same every time
         cells = {(cell[0], cell[1]) for cell in ships}
         view = [["."] * size for _ in range(size)]
         fired = []

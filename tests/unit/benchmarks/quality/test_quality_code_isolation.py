@@ -110,3 +110,15 @@ def test_humaneval_selection_is_seeded_and_splits_visible_from_heldout():
         assert task["stub"].rstrip().endswith("pass")
         for test in task["visible_tests"]:  # shown as the optimizer knows the function
             assert "candidate" not in test["source"] and task["entry_point"] in test["source"]
+
+
+def test_a_random_policy_plays_the_same_games_every_time():
+    policy = (
+        "import random\n"
+        "def choose_shot(board):\n"
+        "    return (random.randrange(len(board)), random.randrange(len(board[0])))\n"
+    )
+    args = [[battleship.generate_board(s) for s in range(2)], battleship.SIZE, battleship.SHOTS]
+    first = run_isolated(policy + battleship.ENGINE, "play_games", args)
+    assert run_isolated(policy + battleship.ENGINE, "play_games", args) == first
+    assert first[0]["shots"] != first[1]["shots"]
