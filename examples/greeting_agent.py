@@ -84,6 +84,10 @@ def main() -> None:
     optimizer.backward(greeting, "The greeting should be in Spanish: 'Hola, Juan!'")
     result = optimizer.step()
     print("updated:", ", ".join(p.py_name for p in result) or "nothing")
+    for name, reason in result.refused.items():
+        print(f"refused a suggestion for {name}: {reason}")
+    if result.unknown:
+        print(f"ignored suggested names that are not variables: {', '.join(result.unknown)}")
     greeting = agent(message)
     print(f"after:  {greeting.data!r}")
     if scripted:

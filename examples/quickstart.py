@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import textwrap
 from pathlib import Path
 
+import graphviz
 from _support import choose_llm, reply, run
 
 from opto import trace
@@ -89,7 +91,7 @@ def main() -> None:
     llm, _ = choose_llm(SCRIPTED_REPLIES, offline=args.offline)
     optimizer = OptoPrime(strange_sort_list.parameters(), llm=llm)
     test_input = [5, 1, 4, 2, 3]
-    drawing = None
+    drawing, drawn_step = None, 0
     for step in range(1, args.steps + 1):
         try:
             output = strange_sort_list(test_input)
@@ -104,23 +106,40 @@ def main() -> None:
         print(f"feedback: {feedback}")
         optimizer.zero_feedback()
         drawing = optimizer.backward(output, feedback, visualize=True)
+        drawn_step = step
+        add_feedback(drawing, output, feedback, step)
         result = optimizer.step()
         for name, reason in result.refused.items():
             print(f"refused a suggestion for {name}: {reason}")
+        if result.unknown:
+            print(f"ignored suggested names that are not variables: {', '.join(result.unknown)}")
         if result:
             print("the code was updated")
     print("\nfinal code:\n" + strange_sort_list.parameter.data)
     if drawing is not None:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "quickstart_graph.gv").write_text(drawing.source)
-        if shutil.which("dot"):
-            path = drawing.render(out / "quickstart_graph", format="svg", cleanup=True)
-            print(f"trace graph of the last step: {path}")
-        else:
-            print(
-                f"trace graph of the last step: {out / 'quickstart_graph.gv'} (install Graphviz to render)"
-            )
+        save_drawing(drawing, Path(args.out), drawn_step)
+
+
+def add_feedback(drawing, output, feedback: str, step: int) -> None:
+    """Title the drawing with its step and attach the feedback the optimizer was given."""
+    lines = textwrap.wrap(feedback, 60) or [""]
+    label = "\\n".join(graphviz.escape(line) for line in lines)
+    drawing.attr(label=f"step {step}: the graph and feedback OptoPrime was given", labelloc="t")
+    drawing.node(
+        "feedback", label=f"feedback\\n{label}", shape="note", style="filled", fillcolor="#FFF4CC"
+    )
+    drawing.edge(output.py_name, "feedback", style="dashed")
+
+
+def save_drawing(drawing, out: Path, step: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quickstart_graph.gv").write_text(drawing.source)
+    what = f"trace graph of step {step} (the last step that had feedback)"
+    if shutil.which("dot"):
+        path = drawing.render(out / "quickstart_graph", format="svg", cleanup=True)
+        print(f"{what}: {path}")
+    else:
+        print(f"{what}: {out / 'quickstart_graph.gv'} (install Graphviz to render)")
 
 
 if __name__ == "__main__":

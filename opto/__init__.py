@@ -6,14 +6,20 @@ faster, in bounded memory. Importing opto loads no LLM provider SDK.
 ``opto.trace`` is imported with the package. The other subpackages (``opto.optimizers``,
 ``opto.trainer``, ``opto.utils`` ...) are attributes too, as in Trace, but each is imported
 the first time it is used, so ``import opto`` stays fast.
+
+``opto.set_log_level("INFO")`` (or ``OPTO_LOG_LEVEL=INFO``) makes opto's ``logging`` output
+visible; ``opto.inspect_history(n)`` prints the last n LLM calls (docs/logging.md).
 """
 
 import importlib
 from typing import Any
 
 from opto import trace
+from opto.utils.logging_setup import configure_from_environment, set_log_level
 
-__all__ = ["__version__", "trace"]
+__all__ = ["__version__", "inspect_history", "set_log_level", "trace"]
+
+configure_from_environment()
 
 _SUBPACKAGES = frozenset(
     {
@@ -36,6 +42,10 @@ def __getattr__(name: str) -> Any:
         from opto.version import __version__
 
         return __version__
+    if name == "inspect_history":
+        from opto.llm.history import inspect_history
+
+        return inspect_history
     if name in _SUBPACKAGES:
         try:
             return importlib.import_module(f"opto.{name}")
@@ -46,4 +56,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_SUBPACKAGES, "__version__"})
+    return sorted({*globals(), *_SUBPACKAGES, "__version__", "inspect_history"})

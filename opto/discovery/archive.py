@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from opto.discovery.archive_display import archive_html, archive_repr
+from opto.discovery.archive_schema import check_document
 from opto.discovery.errors import ArchiveError
-from opto.utils.atomic import atomic_write_json
+from opto.utils.atomic import atomic_write_json, remove_leftovers
 
 ARCHIVE_FORMAT = "opto-discovery-archive"
 ARCHIVE_VERSION = 1
-ORIGINS = ("seed", "llm")
 
 
 @dataclass
@@ -88,8 +88,15 @@ class Archive:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Archive:
-        """Read an archive file; :class:`ArchiveError` says why one cannot be used."""
+        """Read an archive file; :class:`ArchiveError` says why one cannot be used.
+
+        Every field is checked (:mod:`opto.discovery.archive_schema`), and temporaries that a
+        kill during a save left next to the file are removed.
+        """
         target = Path(path)
+        if target.parent.is_dir():
+            with _directory_lock(target.parent):
+                remove_leftovers(target)
         seen = _file_identity(target)  # before reading: a write in between is caught at save
         try:
             data = json.loads(target.read_text(encoding="utf-8"))
@@ -97,6 +104,8 @@ class Archive:
             raise ArchiveError(f"no discovery archive at {target}") from None
         except (OSError, ValueError) as error:
             raise ArchiveError(f"cannot read the discovery archive {target}: {error}") from None
+        except RecursionError:
+            raise ArchiveError(f"the discovery archive {target} nests too deeply") from None
         if not isinstance(data, dict) or data.get("format") != ARCHIVE_FORMAT:
             raise ArchiveError(f"{target} is not a discovery archive (format {ARCHIVE_FORMAT!r})")
         if data.get("version") != ARCHIVE_VERSION:
@@ -104,15 +113,9 @@ class Archive:
                 f"{target} has archive version {data.get('version')!r}; this opto reads "
                 f"version {ARCHIVE_VERSION}"
             )
-        try:
-            settings, prompt, items = data["settings"], data["system_prompt"], data["entries"]
-            if not (isinstance(settings, dict) and isinstance(prompt, str)):
-                raise TypeError("settings must be an object and system_prompt a string")
-            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-                raise TypeError("entries must be a list of objects")
-            archive = cls(target, settings, prompt, [Entry.from_dict(item) for item in items])
-        except (KeyError, TypeError) as error:
-            raise ArchiveError(f"the discovery archive {target} is damaged: {error!r}") from None
+        check_document(data, str(target))
+        items = [Entry.from_dict(item) for item in data["entries"]]
+        archive = cls(target, data["settings"], data["system_prompt"], items)
         archive._seen = seen
         return archive
 

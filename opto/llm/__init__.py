@@ -42,6 +42,7 @@ from opto.llm.errors import (
     UnknownProfileError,
 )
 from opto.llm.factory import LLM, LLMFactory
+from opto.llm.history import CallHistory, CallRecord, global_history, inspect_history
 from opto.llm.litellm_backend import LiteLLMBackend
 from opto.llm.openai_backend import OpenAIBackend
 from opto.llm.pricing import Price
@@ -61,6 +62,8 @@ __all__ = [
     "CacheEntryError",
     "CacheError",
     "CacheWarning",
+    "CallHistory",
+    "CallRecord",
     "CallableLLM",
     "ChatResponse",
     "Choice",
@@ -102,6 +105,8 @@ __all__ = [
     "embed_text",
     "get_cache",
     "get_usage",
+    "global_history",
+    "inspect_history",
     "is_configured",
     "reset_usage",
     "usage_scope",

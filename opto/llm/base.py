@@ -11,13 +11,13 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from opto.llm.budget import Budget, active_budgets, reserve_all
 from opto.llm.cache import LLMCache, get_cache, request_key, should_cache
+from opto.llm.call_log import log_cache_hit, log_failure, log_flight_wait, log_retry, remember
 from opto.llm.config import NOT_CONFIGURED_HELP
 from opto.llm.dry_run import active_dry_run
 from opto.llm.errors import (
@@ -30,8 +30,10 @@ from opto.llm.errors import (
     TruncatedResponseError,
     TruncationWarning,
 )
+from opto.llm.history import CallHistory
 from opto.llm.http_observer import Exchange, observing
 from opto.llm.limiter import ConcurrencyLimiter
+from opto.llm.messages import validate_messages
 from opto.llm.pricing import Price, as_price, estimate_prompt_tokens, price_for
 from opto.llm.provider_errors import body_problem, translate_exception
 from opto.llm.response import ChatResponse, Usage
@@ -39,6 +41,7 @@ from opto.llm.retry import RetryPolicy
 from opto.llm.single_flight import Flight
 from opto.llm.token_counts import settle_token_counts
 from opto.llm.usage import UsageLedger, record_usage
+from opto.utils.user_warnings import warn_user
 
 
 @dataclass
@@ -63,29 +66,6 @@ class Call:
     @property
     def model(self) -> str:
         return str(self.request.get("model") or "unknown")
-
-
-def validate_messages(messages: Any) -> list[dict[str, Any]]:
-    """Accept a list of {"role", "content"} dicts, or a string as one user message."""
-    if isinstance(messages, str) and messages:
-        return [{"role": "user", "content": messages}]
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequestError(
-            f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, "
-            f"got {type(messages).__name__}"
-        )
-    for position, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequestError(
-                f"messages[{position}] must be a dict with a 'role' string, got {message!r:.120}"
-            )
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise InvalidRequestError(
-                f"messages[{position}]['content'] must be text or a list of parts, "
-                f"got {type(content).__name__}"
-            )
-    return messages
 
 
 class BaseLLM(abc.ABC):
@@ -146,6 +126,7 @@ class BaseLLM(abc.ABC):
     def _init_runtime(self) -> None:
         self._limiter = ConcurrencyLimiter(self.max_concurrency)
         self._client_born = time.monotonic()
+        self.history = CallHistory()  # this client's last calls (see `inspect_history`)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -158,7 +139,7 @@ class BaseLLM(abc.ABC):
         self._init_runtime()
 
     def _runtime_fields(self) -> tuple[str, ...]:
-        return ("_limiter", "_client_born")
+        return ("_limiter", "_client_born", "history")
 
     def _reset_client(self) -> None:
         """Drop the provider client so the next call builds a fresh one (see `reset_freq`)."""
@@ -318,6 +299,8 @@ class BaseLLM(abc.ABC):
             return None
         response.usage = Usage(cache_hit=True, attempts=0)
         self._record(call.model, cache_hits=1)
+        log_cache_hit(call.model, call.key)
+        remember(self.history, self, call.request, response=response)
         return response
 
     def _flight_to_wait_for(
@@ -331,7 +314,10 @@ class BaseLLM(abc.ABC):
         if leads:
             call.flight = flight
             return None
-        return flight if flight.can_wait(loop) else None
+        if not flight.can_wait(loop):
+            return None
+        log_flight_wait(call.model, call.key)
+        return flight
 
     def _land(self, call: Call) -> None:
         if call.flight is not None:
@@ -385,6 +371,7 @@ class BaseLLM(abc.ABC):
         delay = self.retry.next_delay(attempt, error, waited)
         if delay is not None:
             self._record(call.model, retries=1)
+            log_retry(call.model, error, attempt, delay)
         return delay
 
     def _attempt(self, call: Call) -> ChatResponse:
@@ -448,7 +435,7 @@ class BaseLLM(abc.ABC):
         usage = response.usage
         correction = settle_token_counts(response, call.request, call.prompt_tokens)
         if correction is not None:
-            warnings.warn(f"{call.model}: {correction}", TokenCountWarning, stacklevel=4)
+            warn_user(f"{call.model}: {correction}", TokenCountWarning)
         price = self._price(call.model)
         usage.cost = (
             None
@@ -471,6 +458,7 @@ class BaseLLM(abc.ABC):
         )
         if call.use_cache:
             call.cache.set(call.key, response.to_dict())
+        remember(self.history, self, call.request, response=response)
         if response.truncated:
             self._report_truncation(call, response)
         return response
@@ -480,6 +468,8 @@ class BaseLLM(abc.ABC):
             item.cancel(call.estimate)
         if isinstance(exc, Exception):
             self._record(call.model, errors=1)
+            log_failure(call.model, exc)
+            remember(self.history, self, call.request, error=exc)
 
     def _report_truncation(self, call: Call, response: ChatResponse) -> None:
         message = (
@@ -489,7 +479,11 @@ class BaseLLM(abc.ABC):
         if self.on_truncation == "raise":
             raise TruncatedResponseError(message, response=response, model=call.model)
         if self.on_truncation == "warn":
-            warnings.warn(message, TruncationWarning, stacklevel=4)
+            warn_user(message, TruncationWarning)
+
+    def inspect_history(self, n: int = 1) -> None:
+        """Print this client's last ``n`` calls (see `opto.llm.inspect_history`)."""
+        print(self.history.render(n))
 
     def _record(self, model: str, **deltas: Any) -> None:
         self.usage.record(model, **deltas)
@@ -497,4 +491,3 @@ class BaseLLM(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, backend={self.backend_name!r})"
-

@@ -15,11 +15,14 @@ for a hard limit. Cache hits are free and do not count as calls.
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from opto.llm.errors import BudgetExceeded, PriceUnknownError
+
+logger = logging.getLogger(__name__)
 
 
 class Budget:
@@ -147,13 +150,21 @@ def budget(
 
 
 def reserve_all(budgets: Sequence[Budget], estimate: float | None, model: str | None) -> None:
-    """Reserve in every budget or in none."""
+    """Reserve in every budget or in none (each reservation and refusal is logged)."""
     taken: list[Budget] = []
     try:
         for item in budgets:
             item.reserve(estimate, model)
             taken.append(item)
-    except Exception:
+            logger.debug(
+                "%s: reserved %s for a call to %s (%r)", item.name, _money(estimate), model, item
+            )
+    except Exception as error:
+        logger.info("call to %s not made: %s", model, error)
         for item in taken:
             item.cancel(estimate)
         raise
+
+
+def _money(estimate: float | None) -> str:
+    return "an unknown cost" if estimate is None else f"${estimate:.6g}"

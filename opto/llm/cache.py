@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any, NamedTuple
 from opto.llm.errors import CacheEntryError, CacheWarning
 from opto.llm.reply_store import DEFAULT_MAX_BYTES, ReplyStore
 from opto.llm.single_flight import SingleFlight
+from opto.utils.user_warnings import warn_user
 
 EXCLUDED_KEYS = frozenset(
     {
@@ -165,10 +165,9 @@ class LLMCache:
         if disk is not None:
             disk.delete(key)
         where = disk.path if disk is not None else "the memory cache"
-        warnings.warn(
+        warn_user(
             f"dropped the damaged cache entry {key[:12]} in {where}: {reason}; the model is asked",
             CacheWarning,
-            stacklevel=2,
         )
 
     def __len__(self) -> int:

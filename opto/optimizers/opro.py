@@ -8,7 +8,6 @@ OPRO's own output format (Trace 0.2 sent OptoPrime's by mistake).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +15,7 @@ from opto.optimizers.function_feedback import FunctionFeedback
 from opto.optimizers.optoprime import OptoPrime
 from opto.optimizers.prompts import opro as templates
 from opto.trace.nodes import ParameterNode
+from opto.utils.rendering import render_json
 
 
 class OPRO(OptoPrime):
@@ -48,6 +48,6 @@ class OPRO(OptoPrime):
             "feedback": summary.user_feedback,
         }
         history = [*self.memory, current][-max(self.memory.size, 1) :]
-        examples = "\n".join(json.dumps(entry, indent=4, default=str) for entry in history)
+        examples = "\n".join(render_json(entry) for entry in history)
         user = self.user_prompt_template.format(examples=examples, instruction=self.objective)
         return self.output_format_prompt, user + self.final_prompt

@@ -19,6 +19,7 @@ from opto.optimizers.symbol_sets import OptimizerPromptSymbolSet
 from opto.optimizers.tagged_problem import tag_names
 from opto.optimizers.utils import extract_xml_like_data
 from opto.trace.nodes import ParameterNode
+from opto.utils.rendering import render_text
 
 __all__ = [
     "OPROPromptSymbolSet",
@@ -154,7 +155,7 @@ class OPROv2(OptoPrimeV2):
             instruction=section("problem_context_section_title", lambda: self.objective),
             variables=section("variable_section_title", lambda: solution(summary.variables)),
             feedback=section(
-                "feedback_section_title", lambda: "" if feedback is None else str(feedback)
+                "feedback_section_title", lambda: "" if feedback is None else render_text(feedback)
             ),
             optimizer_prompt_symbol_set=s,
         )

@@ -11,18 +11,19 @@ import copy
 import inspect
 import json
 import os
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
 from opto.optimizers.step_display import step_result_html, step_result_repr
+from opto.optimizers.step_report import missing_feedback, report_refusals
 from opto.optimizers.updates import apply_projections
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.propagators import GraphPropagator, Propagator
 from opto.trace.propagators.trace_graph import TraceGraph
 from opto.utils.atomic import atomic_write_json
+from opto.utils.user_warnings import warn_user
 
 
 class StepResult(dict):
@@ -185,9 +186,32 @@ class Optimizer(AbstractOptimizer):
         return result
 
     def propose(self, *args: Any, **kwargs: Any) -> StepResult:
-        """Compute new values without writing them (``_step`` with the options it takes)."""
-        result = self._step(*args, **self._options_for_step(kwargs))
-        return result if isinstance(result, StepResult) else StepResult(result)
+        """Compute new values without writing them (``_step`` with the options it takes).
+
+        Suggested values that were refused or name no parameter are logged (INFO, logger
+        ``opto.optimizers.step_report``) and, with ``verbose=True``, printed.
+        """
+        options = self._options_for_step(kwargs)
+        result = self._step(*args, **options)
+        result = result if isinstance(result, StepResult) else StepResult(result)
+        verbose = self._verbose_option(args, options)
+        report_refusals(type(self).__name__, result.refused, result.unknown, verbose)
+        return result
+
+    def _verbose_option(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
+        """The ``verbose`` value this step was given (by name or by position), else False."""
+        try:
+            bound = inspect.signature(self._step).bind_partial(*args, **options)
+        except TypeError:
+            return options.get("verbose", False)
+        return bound.arguments.get("verbose", False)
+
+    def missing_feedback(self) -> str | None:
+        """Why a step would have nothing to show the LLM (no parameter received feedback),
+        or None. The reason is also issued as a `NoFeedbackWarning` at the caller's line, so
+        LLM-based optimizers call this first and skip the step instead of paying for a call
+        with an empty #Variables section."""
+        return missing_feedback(type(self).__name__, self._parameters)
 
     def _options_for_step(self, options: dict[str, Any]) -> dict[str, Any]:
         """The options ``_step`` names; the others are dropped with one warning per name."""
@@ -200,10 +224,9 @@ class Optimizer(AbstractOptimizer):
         fresh = [name for name in ignored if name not in warned]
         if fresh:
             warned.update(fresh)
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__}.step() ignores option(s) {', '.join(fresh)}: "
-                "they have no effect on this optimizer",
-                stacklevel=4,
+                "they have no effect on this optimizer"
             )
         return {name: value for name, value in options.items() if name not in ignored}
 

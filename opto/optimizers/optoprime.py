@@ -13,7 +13,6 @@ each step is recorded, and the prompt can be held to a token budget.
 from __future__ import annotations
 
 import json
-import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -36,7 +35,7 @@ from opto.optimizers.function_feedback import (
 )
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
-from opto.optimizers.problem import build_problem
+from opto.optimizers.problem import build_problem, render_value
 from opto.optimizers.prompt_budget import fit_to_budget
 from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
@@ -52,6 +51,8 @@ from opto.optimizers.step_support import (
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+from opto.utils.rendering import render_json
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "FunctionFeedback",
@@ -196,7 +197,9 @@ class OptoPrime(Optimizer):
             inputs=section("inputs", lambda: self.repr_node_value(summary.inputs)),
             others=section("others", lambda: self.repr_node_value(summary.others)),
             outputs=section("outputs", lambda: self.repr_node_value(summary.output)),
-            feedback=section("feedback", lambda: "" if feedback is None else str(feedback)),
+            feedback=section(
+                "feedback", lambda: "" if feedback is None else render_value(feedback)
+            ),
         )
 
     def replace_symbols(self, text: str, symbols: Mapping[str, str]) -> str:
@@ -258,7 +261,7 @@ class OptoPrime(Optimizer):
         """Past variables and feedback (empty before the first step or without memory)."""
         if not len(self.memory):
             return ""
-        entries = "\n".join(json.dumps(entry, indent=4, default=str) for entry in self.memory)
+        entries = "\n".join(render_json(entry) for entry in self.memory)
         return templates.MEMORY_LEAD + entries + "\n\n"
 
     def _example(self) -> str:
@@ -367,20 +370,31 @@ class OptoPrime(Optimizer):
         """The ``{name: value}`` part of what ``extract_llm_suggestion`` returns."""
         return self.extract_llm_suggestion(reply)
 
-    def construct_update_dict(self, suggestion: Mapping[str, Any]) -> StepResult:
+    def construct_update_dict(
+        self,
+        suggestion: Mapping[str, Any],
+        *,
+        shown: Mapping[str, ParameterNode] | None = None,
+    ) -> StepResult:
         """``{parameter: new value}`` for the suggested values that can be applied.
 
         Values are converted to the parameter's type or refused; the result's ``refused`` and
-        ``unknown`` say what was left out and why.
+        ``unknown`` say what was left out and why. ``shown`` is the prompt's ``name ->
+        parameter`` map: a value goes to the parameter shown under its name.
         """
-        plan = plan_updates(suggestion, self.parameters)
+        plan = plan_updates(suggestion, self.parameters, shown)
         return StepResult(plan.accepted, refused=plan.refused, unknown=plan.unknown)
 
-    def _plan(self, reply: str, parsed: ParsedReply) -> tuple[Mapping[str, Any], UpdatePlan]:
+    def _plan(
+        self, reply: str, parsed: ParsedReply, shown: Mapping[str, ParameterNode] | None
+    ) -> tuple[Mapping[str, Any], UpdatePlan]:
         if parsed.terminate:
             return {}, UpdatePlan()
         suggestion = self._suggested_values(reply)
-        return suggestion, plan_from(self.construct_update_dict(suggestion))
+        if type(self).construct_update_dict is not OptoPrime.construct_update_dict:
+            # a subclass's own conversion (Trace's extension point) takes the names alone
+            return suggestion, plan_from(self.construct_update_dict(suggestion))
+        return suggestion, plan_from(self.construct_update_dict(suggestion, shown=shown))
 
     # -- the step --------------------------------------------------------------------------
 
@@ -398,6 +412,9 @@ class OptoPrime(Optimizer):
         )
 
     def _step(self, verbose: bool | str = False, mask: Sequence[str] | None = None) -> StepResult:
+        no_feedback = self.missing_feedback()
+        if no_feedback is not None:
+            return StepResult(error=no_feedback)
         summary = self.summarize()
         system_prompt, user_prompt = self.construct_prompt(summary, mask=mask)
         self._call_usages = []
@@ -410,7 +427,8 @@ class OptoPrime(Optimizer):
             {"role": "user", "content": user_prompt},
         ]
         parsed = self._parse(reply)
-        suggestion, plan = self._plan(reply, parsed)
+        shown = summary.nodes.variables if summary.nodes is not None else None
+        suggestion, plan = self._plan(reply, parsed, shown)
         for _ in range(self.repair_attempts):
             if parsed.terminate or not (plan.refused or not suggestion):
                 break
@@ -420,7 +438,7 @@ class OptoPrime(Optimizer):
             reply, more_usage = self._ask(messages, verbose)
             usage = add_usage(usage, more_usage)
             parsed = self._parse(reply)
-            suggestion, repaired = self._plan(reply, parsed)
+            suggestion, repaired = self._plan(reply, parsed, shown)
             plan = merge_plans(plan, repaired)
         result = self._result(parsed, suggestion, plan)
         self.memory.add(
@@ -446,7 +464,7 @@ class OptoPrime(Optimizer):
             error = parsed.error or "the reply has no suggestion"
             if not self.ignore_extraction_error:
                 raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-            warnings.warn(f"OptoPrime: no suggestion in the LLM reply ({error})", stacklevel=5)
+            warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
         return StepResult(
             plan.accepted,
             refused=plan.refused,
@@ -485,11 +503,28 @@ class OptoPrime(Optimizer):
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore memory, pending notes and objective; ``ValueError`` (nothing changed) for
+        a state of the wrong shape, which a damaged checkpoint can hold."""
+        memory = state.get("memory", [])
+        notes = state.get("pending_notes", "")
+        objective = state.get("objective", self.objective)
+        if not isinstance(memory, list) or not all(_is_memory_entry(e) for e in memory):
+            raise ValueError("the optimizer memory must be a list of {variables, feedback}")
+        if not isinstance(notes, str) or not isinstance(objective, str):
+            raise ValueError("the optimizer's pending_notes and objective must be strings")
         self.memory.clear()
-        for entry in state.get("memory", []):
+        for entry in memory:
             self.memory.add(entry)
-        self._pending_notes = state.get("pending_notes", "")
-        self.objective = state.get("objective", self.objective)
+        self._pending_notes = notes
+        self.objective = objective
+
+
+def _is_memory_entry(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("variables"), dict)
+        and isinstance(entry.get("feedback"), str)
+    )
 
 
 OptoPrimeV1 = OptoPrime

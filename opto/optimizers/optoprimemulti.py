@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import difflib
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +18,7 @@ from opto.optimizers.function_feedback import FunctionFeedback
 from opto.optimizers.optoprime import OptoPrime
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import GraphPropagator
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["GraphPropagator", "OptoPrime", "OptoPrimeMulti"]
 
@@ -299,10 +299,9 @@ def _concurrently(jobs: list[Callable[[], str]]) -> list[str]:
     if errors and not texts:
         raise errors[0]
     if errors:
-        warnings.warn(
+        warn_user(
             f"OptoPrimeMulti: {len(errors)} of {len(jobs)} candidate requests failed "
-            f"({type(errors[0]).__name__}: {errors[0]})",
-            stacklevel=3,
+            f"({type(errors[0]).__name__}: {errors[0]})"
         )
     return texts
 

@@ -23,15 +23,16 @@ from opto.optimizers.parsing_json import (
     loose_pairs,
 )
 from opto.optimizers.parsing_xml import (
+    ReplyScanner,
     XmlTags,
     clean_value,
     extract_between,
     extract_tag_blocks,
-    scan_reply,
     strip_cdata,
     tidy,
     unwrap_fence,
 )
+from opto.utils.rendering import render_text
 
 __all__ = [
     "SENTINEL",
@@ -102,20 +103,28 @@ def _ends_with_sentinel(text: str) -> bool:
 
 
 def normalise_name(name: object) -> str:
-    """A suggested name without surrounding whitespace, backticks, quotes, ** or <>."""
-    text = (name if isinstance(name, str) else str(name)).strip()
-    changed = True
-    while changed:
-        changed = False
+    """A suggested name without surrounding whitespace, backticks, quotes, ** or <>.
+
+    The wrappers are peeled by moving two indices inward and the name is cut once at the
+    end, so a name of a million backticks costs one pass, not a copy per layer.
+    """
+    text = name if isinstance(name, str) else render_text(name)
+    start, end = 0, len(text)
+    while True:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
         for left, right in _NAME_WRAPPERS:
             if (
-                len(text) >= len(left) + len(right)
-                and text.startswith(left)
-                and text.endswith(right)
+                end - start >= len(left) + len(right)
+                and text.startswith(left, start, end)
+                and text.endswith(right, start, end)
             ):
-                text = text[len(left) : len(text) - len(right)].strip()
-                changed = True
-    return text
+                start, end = start + len(left), end - len(right)
+                break
+        else:
+            return text[start:end]
 
 
 def _is_blank_code(name: str, value: object) -> bool:
@@ -462,12 +471,13 @@ def parse_json_reply(
 
 def _from_xml(text: str, tags: XmlTags) -> _Draft:
     draft = _Draft()
-    scan = scan_reply(text, tags)
+    scanner = ReplyScanner(text, tags)  # one index of the reply for every range scanned
+    scan = scanner.scan(0, len(text))
     variables = list(scan.variables)
     if not variables:
         for block in scan.reasonings:
             if block.closed:
-                variables += scan_reply(text, tags, block.inner_start, block.inner_end).variables
+                variables += scanner.scan(block.inner_start, block.inner_end).variables
         if variables:
             draft.notes.append(f"the variables were inside <{tags.reasoning}>")
     reasonings = [tidy(strip_cdata(text[b.inner_start : b.inner_end])) for b in scan.reasonings]

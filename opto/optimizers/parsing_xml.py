@@ -285,8 +285,12 @@ def _reply_patterns(tags: XmlTags) -> tuple[re.Pattern, re.Pattern]:
     return starter, inner
 
 
-class _ReplyScanner:
-    """Reads reasoning and variable elements of one reply, left to right."""
+class ReplyScanner:
+    """Reads reasoning and variable elements of one reply, left to right.
+
+    Building one indexes the whole reply once; ``scan`` may then be called on any number of
+    disjoint ranges (the reply, then each reasoning block) at a cost linear in the range.
+    """
 
     def __init__(self, text: str, tags: XmlTags) -> None:
         self.text, self.tags = text, tags
@@ -394,15 +398,6 @@ class XmlReply:
     variables: list[Variable]
 
 
-def scan_reply(text: str, tags: XmlTags, start: int = 0, end: int | None = None) -> XmlReply:
-    """Reasoning and variable elements of text[start:end], read left to right.
-
-    Each element's content is opaque to the other kind: a variable quoted inside the
-    reasoning is not a suggestion, and a reasoning tag inside a code value ends nothing.
-    """
-    return _ReplyScanner(text, tags).scan(start, len(text) if end is None else end)
-
-
 def extract_between(text: str, start: str, end: str) -> str | None:
     """Content of the last complete ``start ... end`` pair, tidied; None if there is none.
 
@@ -411,13 +406,15 @@ def extract_between(text: str, start: str, end: str) -> str | None:
     """
     if not all(isinstance(s, str) for s in (text, start, end)) or not start or not end:
         return None
-    markers = list(re.finditer(re.escape(start), text, re.I))
-    marker_ends = [m.end() for m in markers]
+    starts = re.finditer(re.escape(start), text, re.I)
+    upcoming = next(starts, None)
+    latest = None  # the last start marker that ends before the current end marker
     found = None
     pos = 0
     for m in re.finditer(re.escape(end), text, re.I):
-        i = bisect.bisect_right(marker_ends, m.start()) - 1
-        if i >= 0 and markers[i].start() >= pos:
-            found = text[marker_ends[i] : m.start()]
+        while upcoming is not None and upcoming.end() <= m.start():
+            latest, upcoming = upcoming, next(starts, None)
+        if latest is not None and latest.start() >= pos:
+            found = text[latest.end() : m.start()]
         pos = m.end()
     return None if found is None else clean_value(found)

@@ -10,13 +10,13 @@ documentation, because the LLM must know that the output it sees is an error.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode
 from opto.trace.propagators.trace_graph import TraceGraph
+from opto.utils.rendering import render_text
 
 
 def is_code_parameter(parameter: Node) -> bool:
@@ -24,21 +24,10 @@ def is_code_parameter(parameter: Node) -> bool:
     return "__code" in parameter._base
 
 
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>$")
-
-
 def render_value(value: Any) -> str:
-    """``str(value)``, except that objects without their own ``__str__``/``__repr__`` show no
-    memory address, so the same program gives the same prompt on every run."""
-    cls = type(value)
-    if cls is str:
-        return value
-    if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
-        return f"<{cls.__module__}.{cls.__qualname__} object>"
-    text = str(value)
-    if text.startswith("<") and text.endswith(">") and " at 0x" in text:
-        text = _ADDRESS.sub(">", text)
-    return text
+    """``str(value)`` for a prompt, bounded and without memory addresses, so the same program
+    gives the same prompt on every run and no output can stop it (``opto.utils.rendering``)."""
+    return render_text(value)
 
 
 def type_label(node: Node) -> str:
@@ -78,7 +67,8 @@ def build_problem(
     """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
-    names = {item: item.py_name for item in nodes}  # each name is built once
+    taken: set[str] = set()
+    names = {item: _unique_name(item, taken) for item in nodes}  # each name is built once
     outputs = {id(item) for item in graph.outputs}
     if not outputs and nodes:
         deepest = max(item._level for item in nodes)
@@ -99,10 +89,26 @@ def build_problem(
             problem.documentation[function] = _raised(problem.documentation[function], function)
         section = problem.outputs if id(item) in outputs else problem.others
         section[names[item]] = item
+    shown = {id(item) for item in problem.variables.values()}
     for parameter in extra_variables:
-        if parameter.trainable and parameter.py_name not in problem.variables:
-            problem.variables[parameter.py_name] = parameter
+        if parameter.trainable and id(parameter) not in shown:
+            problem.variables[_unique_name(parameter, taken)] = parameter
+            shown.add(id(parameter))
     return problem
+
+
+def _unique_name(item: Node, taken: set[str]) -> str:
+    """The node's ``py_name``, or, if another node of this problem already shows that name
+    (a copy of a parameter, a name reused after ``GRAPH.clear()``), the first free
+    ``py_name_2``, ``py_name_3``... so that each name in a prompt means one node."""
+    name = item.py_name
+    if name in taken:
+        suffix = 2
+        while f"{name}_{suffix}" in taken:
+            suffix += 1
+        name = f"{name}_{suffix}"
+    taken.add(name)
+    return name
 
 
 def _raised(documentation: str, function: str) -> str:
@@ -115,7 +121,7 @@ def _raised(documentation: str, function: str) -> str:
 
 def _feedback_text(graph: TraceGraph) -> str:
     feedback = graph.user_feedback
-    return "" if feedback is None else str(feedback)
+    return "" if feedback is None else render_text(feedback)
 
 
 def function_name(item: Node) -> str:

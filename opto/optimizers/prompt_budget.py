@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from opto.optimizers.problem import ProblemNodes
+from opto.optimizers.problem import ProblemNodes, render_value
 from opto.optimizers.tokens import count_tokens
 
 Render = Callable[[ProblemNodes, dict[str, str], dict[str, str]], str]
@@ -29,7 +29,7 @@ def fit_to_budget(problem: ProblemNodes, budget: int, render: Render) -> str:
     if count_tokens(text) <= budget:
         return text
     shrinkable = {
-        name: str(node._data) for name, node in {**problem.inputs, **problem.others}.items()
+        name: render_value(node._data) for name, node in {**problem.inputs, **problem.others}.items()
     }
     longest = max((len(value) for value in shrinkable.values()), default=0)
     limit = longest // 2

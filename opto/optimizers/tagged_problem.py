@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from opto.optimizers.function_feedback import entry_text, entry_type
+from opto.optimizers.problem import render_value
 from opto.optimizers.prompts import optoprime_v2 as templates
 from opto.optimizers.symbol_sets import SECTION_KEYS, OptimizerPromptSymbolSet
 
@@ -107,7 +108,7 @@ class MemoryInstance:
         for name, (value, _description) in self.variables.items():
             blocks.append(
                 f"<{s.improved_variable_tag}><{s.name_tag}>{name}</{s.name_tag}>"
-                f"<{s.value_tag}>\n{value}\n</{s.value_tag}></{s.improved_variable_tag}>"
+                f"<{s.value_tag}>\n{render_value(value)}\n</{s.value_tag}></{s.improved_variable_tag}>"
             )
         return self.memory_example_template.format(
             index="" if self.index is None else f" {self.index}",

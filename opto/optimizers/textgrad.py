@@ -188,12 +188,15 @@ class TextGrad(Optimizer):
         return text
 
     def _step(self, verbose: bool = False) -> StepResult:
+        no_feedback = self.missing_feedback()
+        if no_feedback is not None:
+            return StepResult(error=no_feedback)
         graph = self.trace_graph
         nodes = [node for _, node in graph.graph]
         members = {id(node) for node in nodes}
         outputs = graph.outputs or nodes[-1:]
         gradients: dict[Node, list[GradientInfo]] = {
-            output: [GradientInfo(str(graph.user_feedback))] for output in outputs
+            output: [GradientInfo(render_value(graph.user_feedback))] for output in outputs
         }
         final = set(map(id, outputs))
         calls: list[dict] = []
@@ -210,15 +213,20 @@ class TextGrad(Optimizer):
                 )
         suggestion: dict[str, Any] = {}
         failures: dict[str, str] = {}
+        shown: dict[str, ParameterNode] = {}  # each value goes to the parameter it was asked for
         for parameter in self.parameters:
             if parameter.trainable and gradients.get(parameter):
                 reply = self._update(parameter, gradients[parameter], calls, verbose)
                 value = extract_between(reply, NEW_VARIABLE_START_TAG, NEW_VARIABLE_END_TAG)
+                name = parameter.py_name
+                while name in shown:
+                    name += "_"
+                shown[name] = parameter
                 if value is None:
-                    failures[parameter.py_name] = "the reply has no <IMPROVED_VARIABLE> value"
+                    failures[name] = "the reply has no <IMPROVED_VARIABLE> value"
                 else:
-                    suggestion[parameter.py_name] = value.strip("\n")
-        plan: UpdatePlan = plan_updates(suggestion, self.parameters)
+                    suggestion[name] = value.strip("\n")
+        plan: UpdatePlan = plan_updates(suggestion, self.parameters, shown)
         if self.log is not None:
             self.log.append({"calls": calls, "suggestion": suggestion, "refused": plan.refused})
         return StepResult(plan.accepted, refused={**failures, **plan.refused}, unknown=plan.unknown)

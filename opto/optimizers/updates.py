@@ -19,6 +19,8 @@ from typing import Any
 from opto.optimizers.problem import is_code_parameter
 from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
+from opto.utils.json_values import storage_problem
+from opto.utils.rendering import render_repr, render_text
 
 
 class RefusedValue(ValueError):
@@ -48,43 +50,85 @@ def describe_refusals(refused: Mapping[str, str], unknown: Iterable[str]) -> str
 
 
 def match_parameters(
-    suggestion: Mapping[str, Any], parameters: Iterable[ParameterNode]
-) -> tuple[dict[ParameterNode, Any], list[str]]:
-    """Map suggested names to parameters (``x0`` or ``x:0``); return unknown names too."""
-    by_name: dict[str, ParameterNode] = {}
+    suggestion: Mapping[str, Any],
+    parameters: Iterable[ParameterNode],
+    shown: Mapping[str, ParameterNode] | None = None,
+) -> tuple[dict[ParameterNode, Any], list[str], list[str]]:
+    """Map suggested names to parameters: ``(matched, unknown names, ambiguous names)``.
+
+    ``shown`` is the ``name -> parameter`` map the prompt showed: those names mean those
+    parameters. Otherwise a parameter's ``x0`` and ``x:0`` match it, unless another parameter
+    answers to the same name: such a name matches neither and is reported as ambiguous,
+    never guessed.
+    """
+    shown = dict(shown or {})
+    by_name: dict[str, ParameterNode | None] = {}
     for parameter in parameters:
-        by_name.setdefault(parameter.py_name, parameter)
-        by_name.setdefault(parameter.name, parameter)
+        for name in (parameter.py_name, parameter.name):
+            known = by_name.setdefault(name, parameter)
+            if known is not parameter:
+                by_name[name] = None  # two parameters share it
+    by_name.update(shown)
     matched: dict[ParameterNode, Any] = {}
     unknown: list[str] = []
+    ambiguous: list[str] = []
     for raw_name, value in suggestion.items():
         name = str(raw_name).strip()
-        parameter = by_name.get(name) or by_name.get(name.replace(":", ""))
-        if parameter is None:
+        key = name if name in by_name else name.replace(":", "")
+        if key not in by_name:
             unknown.append(name)
+        elif by_name[key] is None:
+            ambiguous.append(name)
         else:
-            matched[parameter] = value
-    return matched, unknown
+            matched[by_name[key]] = value
+    return matched, unknown, ambiguous
 
 
-def plan_updates(suggestion: Mapping[str, Any], parameters: Iterable[ParameterNode]) -> UpdatePlan:
-    """Check and convert every suggested value; refusals are collected, never applied."""
+def plan_updates(
+    suggestion: Mapping[str, Any],
+    parameters: Iterable[ParameterNode],
+    shown: Mapping[str, ParameterNode] | None = None,
+) -> UpdatePlan:
+    """Check and convert every suggested value; refusals are collected, never applied.
+
+    ``shown`` is the prompt's ``name -> parameter`` map (``problem.variables``): a value then
+    goes to the parameter shown under that name, whatever other nodes share its name.
+    """
     parameters = [p for p in parameters if p.trainable]
-    matched, unknown = match_parameters(suggestion, parameters)
+    trainable = {id(p) for p in parameters}
+    shown = {name: p for name, p in (shown or {}).items() if id(p) in trainable}
+    matched, unknown, ambiguous = match_parameters(suggestion, parameters, shown)
     plan = UpdatePlan(unknown=unknown)
+    name_of = {id(p): name for name, p in shown.items()}
+    for name in ambiguous:
+        plan.refused[name] = "more than one variable has this name; use the name the prompt shows"
     for parameter, value in matched.items():
         if is_code_parameter(parameter) and isinstance(value, str) and not value.strip():
             continue
         try:
             converted = apply_projections(parameter, convert_value(parameter, value))
+            check_storable(parameter, converted)
             if is_code_parameter(parameter):
                 check_code(parameter._data, converted)
                 check_policy(parameter, converted)
         except RefusedValue as refusal:
-            plan.refused[parameter.py_name] = str(refusal)
+            plan.refused[name_of.get(id(parameter), parameter.py_name)] = str(refusal)
             continue
         plan.accepted[parameter] = converted
     return plan
+
+
+def check_storable(parameter: ParameterNode, value: Any) -> None:
+    """Refuse a value a checkpoint could not hold (NaN, infinity, a set, an int too long to
+    write, nesting too deep), so one reply can never stop a run that saves its state.
+
+    A parameter that already holds such a type (a set) keeps accepting it; its numbers and
+    shape are still checked.
+    """
+    strict = storage_problem(parameter._data) is None
+    problem = storage_problem(value, check_types=strict)
+    if problem is not None:
+        raise RefusedValue(f"the value holds {problem}")
 
 
 def apply_projections(parameter: ParameterNode, value: Any) -> Any:
@@ -107,8 +151,11 @@ def convert_value(parameter: ParameterNode, value: Any) -> Any:
         if isinstance(value, str):
             return value
         if isinstance(value, (dict, list)):
-            return json.dumps(value)
-        return str(value)
+            try:
+                return json.dumps(value)
+            except (TypeError, ValueError, RecursionError) as error:
+                raise RefusedValue(f"expected a str, got a {type(value).__name__} ({error})") from None
+        return render_text(value)
     if target is bool:
         return _to_bool(value)
     if target is int:
@@ -198,7 +245,7 @@ def _literal(text: str) -> Any:
 
 
 def _preview(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    text = render_repr(value, max_chars=limit + 1)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from opto.optimizers.parsing import parse_xml_reply
 from opto.optimizers.parsing_xml import extract_tag_blocks, tag_blocks
 from opto.optimizers.prompts.optoprime_v2 import TRUNCATED
+from opto.utils.rendering import render_text
 
 __all__ = [
     "extract_first_top_level_block",
@@ -58,8 +59,9 @@ def _log_message(logger: Any, message: Any) -> None:
 
 
 def truncate_expression(value: Any, limit: int) -> str:
-    """``str(value)``, cut to ``limit`` characters with a note when it is longer."""
-    text = str(value)
+    """``str(value)``, cut to ``limit`` characters with a note when it is longer (through the
+    bounded renderer: a value that ``str()`` cannot print, or only slowly, is still cut)."""
+    text = render_text(value, max_chars=max(limit, 0) + 1)
     if len(text) <= limit:
         return text
     return text[:limit] + TRUNCATED

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import logging
 import os
 import threading
 import time
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opto.runtime.errors import MemoryLimitExceeded, TimeLimitExceeded, format_bytes
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MEMORY_GROWTH = 2 << 30  # 2 GiB more than the process held when the call began
@@ -243,13 +246,16 @@ def _limit_error(budget: _Budget, trace: Any, filename: str | None) -> Exception
     limits = budget.limits
     if budget.reason == "time":
         where = f"It was stopped at line {line} of the code." if line else "It was stopped."
-        return TimeLimitExceeded(limits.timeout, detail=where, line=line)
-    grown = max(budget.peak, resident_bytes() or 0) - (budget.start_rss or 0)
-    detail = (
-        "The limit is on how much this process's memory may grow during one call; it grew by "
-        f"about {format_bytes(max(grown, 0))}."
-    )
-    return MemoryLimitExceeded(limits.memory_growth, detail=detail, line=line)
+        error: Exception = TimeLimitExceeded(limits.timeout, detail=where, line=line)
+    else:
+        grown = max(budget.peak, resident_bytes() or 0) - (budget.start_rss or 0)
+        detail = (
+            "The limit is on how much this process's memory may grow during one call; it grew "
+            f"by about {format_bytes(max(grown, 0))}."
+        )
+        error = MemoryLimitExceeded(limits.memory_growth, detail=detail, line=line)
+    logger.info("guard stopped a call of %s: %s", filename or "a function", error)
+    return error
 
 
 def _stopped_line(trace: Any, filename: str | None) -> int | None:

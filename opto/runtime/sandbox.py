@@ -16,6 +16,7 @@ import ast
 import contextlib
 import dataclasses
 import functools
+import logging
 import marshal
 import math
 import os
@@ -35,7 +36,12 @@ from typing import Any
 from opto.runtime import _wire
 from opto.runtime._names import pack_names
 from opto.runtime._outcome import LAYERS, ChildRun, outcome
-from opto.runtime.errors import FunctionNotFoundError, SandboxUnavailableError, TransferError
+from opto.runtime.errors import (
+    FunctionNotFoundError,
+    SandboxError,
+    SandboxUnavailableError,
+    TransferError,
+)
 from opto.runtime.policy import ExecutionPolicy
 from opto.runtime.sizes import parse_size
 from opto.runtime.source import (
@@ -46,6 +52,8 @@ from opto.runtime.source import (
     signature_of,
     top_level_names,
 )
+
+logger = logging.getLogger(__name__)
 
 _HERE = Path(__file__).parent
 _CHILD_MODULES = ("_seccomp", "_confine", "_guard", "_wire_format", "_child")
@@ -230,10 +238,15 @@ class _SandboxCall:
                 f"{error}). Pass plain data: numbers, strings, lists, dicts, picklable objects."
             ) from error
         request = pickle.dumps({**self.request, "arguments": arguments}, protocol=5)
-        run = _run_child(self.policy, self.filename, request)
-        if self.policy.echo_output and run.output and sys.stdout is not None:
-            sys.stdout.write(run.output)
-        return outcome(self.policy, run)
+        try:
+            run = _run_child(self.policy, self.filename, request)
+            if self.policy.echo_output and run.output and sys.stdout is not None:
+                sys.stdout.write(run.output)
+            return outcome(self.policy, run)
+        except SandboxError as error:
+            name = self.request["function_name"]
+            logger.info("sandboxed call of %s failed: %s: %s", name, type(error).__name__, error)
+            raise
 
 
 # --- running the child -----------------------------------------------------------------------

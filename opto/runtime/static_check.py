@@ -15,6 +15,7 @@ contained, put a sandbox behind it: ``StaticCheckPolicy(inner=SubprocessPolicy()
 from __future__ import annotations
 
 import builtins
+import logging
 import types
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -33,6 +34,8 @@ from opto.runtime.static_rules import (
 from opto.runtime.static_scopes import analyse
 from opto.runtime.static_values import ModuleResolver, within
 from opto.runtime.static_visitor import RuleVisitor
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ class StaticCheckPolicy(ExecutionPolicy):
         filename = filename or code_filename(source, function_name)
         violations = self.checker.check(source, namespace, filename)
         if violations:
+            logger.info("static check refused %s: %d violation(s)", function_name, len(violations))
             raise UnsafeCodeError(violations)
         scope = dict(namespace or {})
         scope["__builtins__"] = self.checker.restricted_builtins()

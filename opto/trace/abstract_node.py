@@ -13,6 +13,7 @@ import weakref
 from typing import Any, Generic, TypeVar
 
 from opto.trace.graph import GRAPH
+from opto.utils.rendering import render_text
 
 T = TypeVar("T")
 """The type of a node's data (``AbstractNode[T]``)."""
@@ -148,6 +149,7 @@ class AbstractNode(Generic[T]):
         return self._level < other._level
 
     def __str__(self) -> str:
-        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={self._data})"
+        data = render_text(self._data)
+        return f"{type(self).__name__}: ({self.name}, dtype={type(self._data)}, data={data})"
 
     __repr__ = __str__

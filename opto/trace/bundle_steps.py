@@ -184,7 +184,7 @@ class FunModuleSteps:
             name=f"exception_{self._op_name}",
             info=info,
         )
-        raise ExecutionError(exception_node) from error
+        raise ExecutionError(exception_node) from None
 
     @contextlib.contextmanager
     def _running(self) -> Iterator[list[Exception]]:

@@ -172,32 +172,68 @@ class Map(dict, ParameterContainer):
 
 
 def to_data(obj: Any) -> Any:
-    """The value with every node replaced by its data, through lists, tuples, dicts, sets."""
+    """The value with every node replaced by its data, through lists, tuples, dicts, sets.
+
+    Containers are copied once each, so a value that holds one list many times, or holds
+    itself, is copied in linear time with the same sharing (as ``copy.deepcopy`` does).
+    """
+    return _to_data(obj, {})
+
+
+def _to_data(obj: Any, memo: dict[int, Any]) -> Any:
     if isinstance(obj, Node):
-        return to_data(obj._data)
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items = [to_data(item) for item in obj]
-        if isinstance(obj, list):
-            return items if type(obj) is list else type(obj)(items)
-        return type(obj)(items) if type(obj) in (tuple, set, frozenset) else type(obj)(*items)
-    if isinstance(obj, dict):
-        return type(obj)({to_data(k): to_data(v) for k, v in obj.items()})
-    if isinstance(obj, NodeContainer) and not isinstance(obj, ParameterContainer):
+        return _to_data(obj._data, memo)
+    if not isinstance(obj, (list, tuple, set, frozenset, dict, NodeContainer)):
+        return obj
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, list):
+        copied = [] if type(obj) is list else None
+        if copied is not None:
+            memo[id(obj)] = copied
+            copied.extend(_to_data(item, memo) for item in obj)
+            return copied
+        copied = type(obj)([_to_data(item, memo) for item in obj])
+    elif isinstance(obj, (tuple, set, frozenset)):
+        items = [_to_data(item, memo) for item in obj]
+        if id(obj) in memo:  # reached again through a list or dict inside it
+            return memo[id(obj)]
+        copied = type(obj)(items) if type(obj) in (tuple, set, frozenset) else type(obj)(*items)
+    elif isinstance(obj, dict):
+        if type(obj) is dict:
+            copied = {}
+            memo[id(obj)] = copied
+            copied.update((_to_data(k, memo), _to_data(v, memo)) for k, v in obj.items())
+            return copied
+        copied = type(obj)({_to_data(k, memo): _to_data(v, memo) for k, v in obj.items()})
+    elif not isinstance(obj, ParameterContainer):
         for key, value in vars(obj).items():
             if isinstance(value, Node) and not key.startswith(RESERVED_PREFIX):
-                setattr(obj, key, to_data(value))
-        return obj
-    return obj
+                setattr(obj, key, _to_data(value, memo))
+        copied = obj
+    else:
+        copied = obj
+    memo[id(obj)] = copied
+    return copied
 
 
 def contains_node(obj: Any) -> bool:
-    """Whether a node appears anywhere inside a list, tuple, dict or set."""
-    if isinstance(obj, Node):
-        return True
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return any(contains_node(item) for item in obj)
-    if isinstance(obj, dict):
-        return any(contains_node(k) or contains_node(v) for k, v in obj.items())
+    """Whether a node appears anywhere inside a list, tuple, dict or set.
+
+    Each container is looked at once, without recursion: an output that holds the same list
+    many times, or holds itself, or is nested thousands deep is checked in linear time.
+    """
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node):
+            return True
+        if isinstance(item, (list, tuple, set, frozenset, dict)) and id(item) not in seen:
+            seen.add(id(item))
+            stack.extend(item.keys() if isinstance(item, dict) else item)
+            if isinstance(item, dict):
+                stack.extend(item.values())
     return False
 
 

@@ -17,6 +17,10 @@ class ExecutionError(TraceError):
 
     Use ``exception_node`` as the output to give feedback on, e.g.
     ``optimizer.backward(e.exception_node, e.exception_node.create_feedback("full"))``.
+    The original exception is ``e.exception`` (also ``e.__context__``); its traceback is part
+    of the message, so an uncaught error prints it once. As in Trace, ``except ValueError``
+    does not catch it: catch ``ExecutionError`` and test ``isinstance(e.exception, ...)``, or
+    let the original through with ``@bundle(catch_execution_error=False)``.
     """
 
     def __init__(self, exception_node: ExceptionNode) -> None:

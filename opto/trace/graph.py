@@ -2,8 +2,8 @@
 
 Nothing here holds a node. ``GRAPH`` only counts how many nodes of each base name were
 created, so that names are unique (``x:0``, ``x:1``) while every graph stays collectable.
-Whether operations record edges is a context variable, so threads and asyncio tasks trace
-independently and ``stop_tracing()`` nests.
+Whether operations record edges, and the ``name_scope`` prefixes, are context variables, so
+threads and asyncio tasks trace independently and both nest.
 """
 
 from __future__ import annotations
@@ -17,7 +17,52 @@ from typing import Any
 
 _TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
 
-NAME_SCOPES: list[str] = []
+
+
+class ScopeStack:
+    """The ``name_scope`` prefixes of the current thread or asyncio task, used as a list.
+
+    Trace code appends to ``NAME_SCOPES`` and pops from it directly, so it stays a list to
+    such code; its contents live in a context variable, so a scope pushed in one thread or
+    task never prefixes the names of nodes created in another.
+    """
+
+    def __init__(self) -> None:
+        self._scopes: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+            "opto_name_scopes", default=()
+        )
+
+    def append(self, scope: str) -> None:
+        self._scopes.set((*self._scopes.get(), scope))
+
+    def pop(self, index: int = -1) -> str:
+        scopes = list(self._scopes.get())
+        removed = scopes.pop(index)
+        self._scopes.set(tuple(scopes))
+        return removed
+
+    def clear(self) -> None:
+        self._scopes.set(())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scopes.get())
+
+    def __len__(self) -> int:
+        return len(self._scopes.get())
+
+    def __getitem__(self, index: int) -> str:
+        return self._scopes.get()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return list(self._scopes.get()) == other
+
+    __hash__ = None  # type: ignore[assignment]  # a list is not hashable either
+
+    def __repr__(self) -> str:
+        return repr(list(self._scopes.get()))
+
+
+NAME_SCOPES = ScopeStack()
 """Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
 
 
@@ -41,7 +86,11 @@ def stop_tracing() -> Iterator[None]:
 
 @contextlib.contextmanager
 def name_scope(scope: str) -> Iterator[None]:
-    """Prefix the names of nodes created inside the block with ``scope/``."""
+    """Prefix the names of nodes created inside the block with ``scope/``.
+
+    Local to the current thread and asyncio task: a scope opened in one thread does not
+    rename the nodes another thread creates meanwhile.
+    """
     NAME_SCOPES.append(scope)
     try:
         yield
@@ -111,7 +160,11 @@ class Graph:
         return 0 if counter is None else _peek(counter)
 
     def clear(self) -> None:
-        """Reset all counters, so the next ``x`` node is ``x:0`` again."""
+        """Reset all counters, so the next ``x`` node is ``x:0`` again.
+
+        Only for a fresh start (tests, notebooks): nodes alive from before keep their names,
+        so new ones can repeat them. opto itself never calls it.
+        """
         with self._lock:
             self._counters = {}
 

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from opto.trace.containers import ParameterContainer
+from opto.trace.display import module_html, module_repr
 from opto.utils.atomic import atomic_write_json
+from opto.utils.json_values import (
+    DamagedValue,
+    UnstorableValue,
+    decode_value,
+    encode_value,
+)
+from opto.utils.user_warnings import warn_user
 
 FORMAT = "opto.module/1"
 
@@ -31,11 +38,23 @@ class Module(ParameterContainer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    def __repr__(self) -> str:
+        """The parameters, one line each, as PyTorch prints a module (a class of the user's
+        that defines ``__repr__`` keeps its own)."""
+        try:
+            return module_repr(self)
+        except Exception:  # a half-built module still prints
+            return object.__repr__(self)
+
+    def _repr_html_(self) -> str:
+        """The parameter table a notebook shows."""
+        return module_html(self)
+
     def save(self, file_name: str | os.PathLike) -> Path:
         """Write the parameter values to the file ``file_name`` as JSON (atomically)."""
         values = {}
         for name, parameter in self.named_parameters().items():
-            values[name] = _encode(parameter._data, name)
+            values[name] = encode_parameter(parameter._data, name)
         document = {
             "format": FORMAT,
             "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -44,12 +63,15 @@ class Module(ParameterContainer):
         return atomic_write_json(file_name, document)
 
     def load(self, file_name: str | os.PathLike) -> None:
-        """Set the parameters from a file written by ``save``; all of them must be there."""
+        """Set the parameters from a file written by ``save``; all of them must be there.
+
+        Nothing is set unless every value fits: a value of another type than the parameter's
+        current one (a string for an int parameter) is refused, and so is a damaged file.
+        """
         path = file_name
-        raw = Path(path).read_bytes()
         try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            document = json.loads(Path(path).read_bytes(), parse_constant=_refuse_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise ModuleSerializationError(
                 f"{path} is not an opto JSON module file ({error}); opto never unpickles files, "
                 "so a pickle written by Trace must be converted by loading it in Trace and "
@@ -57,16 +79,27 @@ class Module(ParameterContainer):
             ) from error
         if not isinstance(document, dict) or document.get("format") != FORMAT:
             raise ModuleSerializationError(f"{path} is not an opto module file (format {FORMAT})")
-        stored = document["parameters"]
+        stored = document.get("parameters")
+        if not isinstance(stored, dict):
+            raise ModuleSerializationError(f"{path} has no object of parameter values")
         current = self.named_parameters()
         missing = sorted(set(current) - set(stored))
         if missing:
             raise ModuleSerializationError(f"{path} has no value for parameter(s) {missing}")
         extra = sorted(set(stored) - set(current))
         if extra:
-            warnings.warn(f"{path} has values for unknown parameter(s) {extra}", stacklevel=2)
+            warn_user(f"{path} has values for unknown parameter(s) {extra}")
+        values = {}
         for name, parameter in current.items():
-            parameter._set(_decode(stored[name]))
+            try:
+                values[name] = decode_value(stored[name])
+            except DamagedValue as error:
+                raise ModuleSerializationError(f"{path}: parameter {name}: {error}") from None
+            mismatch = type_mismatch(parameter._data, values[name])
+            if mismatch:
+                raise ModuleSerializationError(f"{path}: parameter {name}: {mismatch}")
+        for name, parameter in current.items():
+            parameter._set(values[name])
 
     def export(self, filename: str | os.PathLike, projections: list | None = None) -> Path:
         """Write a standalone Python file of this class with the learned code and values.
@@ -97,36 +130,38 @@ def model(cls: type) -> type:
     return type(cls.__name__, (cls, Module), namespace)
 
 
-_TUPLE = "__opto_tuple__"
+def encode_parameter(value: Any, name: str) -> Any:
+    """``value`` as JSON-ready data; ``ModuleSerializationError`` naming ``name`` if it
+    cannot be stored (see :mod:`opto.utils.json_values`)."""
+    try:
+        return encode_value(value)
+    except UnstorableValue as error:
+        raise ModuleSerializationError(f"parameter {name} holds {error}") from None
 
 
-def _encode(value: Any, name: str) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ModuleSerializationError(f"parameter {name} is {value}, which JSON cannot hold")
-        return value
-    if isinstance(value, list):
-        return [_encode(item, name) for item in value]
-    if isinstance(value, tuple):
-        return {_TUPLE: [_encode(item, name) for item in value]}
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise ModuleSerializationError(f"parameter {name} is a dict with non-string keys")
-        return {key: _encode(item, name) for key, item in value.items()}
-    raise ModuleSerializationError(
-        f"parameter {name} holds a {type(value).__module__}.{type(value).__qualname__}, which "
-        "JSON cannot represent; keep parameters as str, numbers, bools, None, lists, tuples "
-        "or dicts with string keys"
+def type_mismatch(current: Any, loaded: Any) -> str | None:
+    """Why ``loaded`` cannot replace ``current`` (another type), or None.
+
+    A parameter holding None takes any value; ints and floats are not interchangeable."""
+    if current is None or _same_json_kind(current, loaded):
+        return None
+    return (
+        f"the file holds a value of type {type(loaded).__name__}, the parameter one of type "
+        f"{type(current).__name__}"
     )
 
 
-def _decode(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if isinstance(value, dict):
-        if set(value) == {_TUPLE}:
-            return tuple(_decode(item) for item in value[_TUPLE])
-        return {key: _decode(item) for key, item in value.items()}
-    return value
+def _same_json_kind(current: Any, loaded: Any) -> bool:
+    """JSON gives back plain types: a str subclass or a dict subclass reads back as plain."""
+    for kind in (bool, str, dict, list, tuple):
+        if isinstance(current, kind):
+            return type(loaded) is kind
+    if isinstance(current, float):
+        return type(loaded) is float
+    if isinstance(current, int):
+        return type(loaded) is int
+    return False
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")

@@ -8,7 +8,6 @@ forward passes holds no memory for them.
 from __future__ import annotations
 
 import copy
-import warnings
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -22,7 +21,10 @@ from opto.trace.abstract_node import (
     creation_order,
     get_op_name,
 )
+from opto.trace.display import node_html
 from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.utils.rendering import render_text
+from opto.utils.user_warnings import warn_user
 
 if TYPE_CHECKING:
     import graphviz
@@ -53,10 +55,9 @@ def _with_constraint(description: str | None, constraint: str | None) -> str | N
     """Map Trace's old ``constraint=`` argument onto the description."""
     if constraint is None:
         return description
-    warnings.warn(
+    warn_user(
         "constraint= is deprecated; the description now holds the constraint text",
         DeprecationWarning,
-        stacklevel=3,
     )
     return constraint if description is None else f"{description}\n{constraint}"
 
@@ -332,6 +333,10 @@ class Node(AbstractNode[T]):
 
     # -- plain-Python protocol (untraced) --------------------------------------------------
 
+    def _repr_html_(self) -> str:
+        """A table of the node for notebooks (``repr`` stays Trace's text form)."""
+        return node_html(self)
+
     def __eq__(self, other: object) -> Any:
         """Compares the data, untraced (use ``eq()`` for a traced comparison)."""
         if isinstance(other, Node):
@@ -516,7 +521,7 @@ def format_exception_data(error: BaseException) -> str:
     type_name = (
         cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
-    return f"({type_name}) {error}"
+    return f"({type_name}) {render_text(error)}"
 
 
 def node(
@@ -541,10 +546,7 @@ def node(
         return ParameterNode(data, name=name, trainable=True, description=description, info=info)
     if isinstance(data, Node):
         if name is not None:
-            warnings.warn(
-                f"node() got an existing node ({data.name}); the name {name!r} is ignored",
-                stacklevel=2,
-            )
+            warn_user(f"node() got an existing node ({data.name}); the name {name!r} is ignored")
         return data
     return Node(data, name=name, description=description, info=info)
 

@@ -85,7 +85,7 @@ def raise_as_execution_error(
         name=f"exception_{op_name}",
         info=info,
     )
-    raise ExecutionError(exception_node) from error
+    raise ExecutionError(exception_node) from None
 
 
 class Operator:

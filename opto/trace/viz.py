@@ -14,6 +14,7 @@ import graphviz
 
 from opto.trace.errors import GraphvizNotFoundError
 from opto.trace.nodes import IDENTITY_OPERATORS, ExceptionNode, MessageNode, Node, ParameterNode
+from opto.utils.rendering import render_text
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -41,7 +42,7 @@ class NodeVizStyleGuide:
         if isinstance(data, dict) and "content" in data:
             data = data["content"]
         description = _shorten(x._description, self.print_limit)
-        value = _shorten(str(data), self.print_limit)
+        value = _shorten(render_text(data, max_chars=self.print_limit + 1), self.print_limit)
         parts = [x.py_name, description, value]
         return "\\n".join(graphviz.escape(part).replace("\n", "\\n") for part in parts)
 

@@ -10,7 +10,9 @@
       best_model.json   the best parameters so far (Module.save format)
 
 A checkpoint is plain JSON: parameters and search state as snapshots, data order and RNG
-states, optimizer state, usage so far. Nothing is pickled.
+states, optimizer state, usage so far. Nothing is pickled. What is read back is checked
+(:mod:`opto.trainer.checkpoint_schema`): a damaged file is a :class:`CheckpointError`, and
+temporaries a kill left behind are removed when the folder is opened again.
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from opto.trace.modules import _decode, _encode
-from opto.utils.atomic import atomic_write_json, atomic_write_text
+from opto.trace.modules import encode_parameter
+from opto.trainer.checkpoint_schema import (
+    CheckpointError,
+    DocumentPath,
+    check_checkpoint,
+    need_dict,
+    need_str,
+)
+from opto.utils.atomic import atomic_write_json, atomic_write_text, remove_leftovers
+from opto.utils.json_values import decode_value
 
 CHECKPOINT_FORMAT = "opto.trainer.checkpoint/1"
 
 
-class CheckpointError(ValueError):
-    """A run directory or checkpoint cannot be used as asked."""
-
-
 def encode_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
     """JSON form of a snapshot (tuples are marked); a value JSON cannot hold is an error."""
-    return {path: _encode(value, path) for path, value in snapshot.items()}
+    return {path: encode_parameter(value, path) for path, value in snapshot.items()}
 
 
 def decode_snapshot(data: dict[str, Any]) -> dict[str, Any]:
-    return {path: _decode(value) for path, value in data.items()}
+    """The snapshot ``encode_snapshot`` wrote (``DamagedValue`` for data it cannot have)."""
+    return {path: decode_value(value) for path, value in data.items()}
 
 
 def fingerprint(dataset: dict | None) -> str | None:
@@ -66,17 +73,23 @@ class RunDirectory:
     def has_checkpoint(self) -> bool:
         return self.checkpoint_path.exists()
 
+    def remove_leftovers(self) -> list[Path]:
+        """Delete temporaries of atomic writes a kill left behind (call when opening a run)."""
+        written = (self.checkpoint_path, self.config_path, self.datasets_path, self.model_path)
+        return [leftover for path in written for leftover in remove_leftovers(path)]
+
     def write_checkpoint(self, state: dict[str, Any]) -> Path:
         document = {"format": CHECKPOINT_FORMAT, **state}
         return atomic_write_text(self.checkpoint_path, json.dumps(document, indent=1) + "\n")
 
     def read_checkpoint(self) -> dict[str, Any]:
-        document = self._read(self.checkpoint_path, "checkpoint")
-        if document.get("format") != CHECKPOINT_FORMAT:
+        """The checkpoint, checked to be one a run could have written (``CheckpointError``)."""
+        document = self._read(self.checkpoint_path, "checkpoint", finite=True)
+        if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"{self.checkpoint_path} is not an opto trainer checkpoint ({CHECKPOINT_FORMAT})"
             )
-        return document
+        return check_checkpoint(document, str(self.checkpoint_path))
 
     def write_config(self, config: dict[str, Any]) -> Path:
         return atomic_write_text(
@@ -84,7 +97,15 @@ class RunDirectory:
         )
 
     def read_config(self) -> dict[str, Any]:
-        return self._read(self.config_path, "run configuration")
+        """The configuration the run started with (algorithm name and options)."""
+        config = self._read(self.config_path, "run configuration")
+        where = DocumentPath(str(self.config_path))
+        need_dict(config, where, ("algorithm", "options"))
+        need_str(config["algorithm"], where / "algorithm")
+        options = need_dict(config["options"], where / "options")
+        if not all(isinstance(key, str) and key.isidentifier() for key in options):
+            raise (where / "options").fail("has a key that is not an option name")
+        return config
 
     def write_datasets(self, datasets: dict[str, dict | None]) -> bool:
         """Store the datasets if JSON can hold them exactly; False (and no file) otherwise."""
@@ -98,21 +119,38 @@ class RunDirectory:
         return True
 
     def read_datasets(self) -> dict[str, dict | None]:
+        """The stored datasets by role (train, validate, test); {} if none were stored."""
         if not self.datasets_path.exists():
             return {}
-        return self._read(self.datasets_path, "datasets")
+        datasets = self._read(self.datasets_path, "datasets")
+        where = DocumentPath(str(self.datasets_path))
+        for role, dataset in need_dict(datasets, where).items():
+            if dataset is not None:
+                data = need_dict(dataset, where / role, ("inputs", "infos"))
+                for key in ("inputs", "infos"):
+                    if not isinstance(data[key], list):
+                        raise (where / role / key).fail("must be a list")
+        return datasets
 
     def write_model(self, model: Any) -> None:
         model.save(self.model_path)
 
     @staticmethod
-    def _read(path: Path, what: str) -> dict[str, Any]:
+    def _read(path: Path, what: str, finite: bool = False) -> Any:
+        """Parsed JSON; ``finite`` refuses NaN and infinities (a checkpoint never has them)."""
         if not path.exists():
             raise CheckpointError(f"{path} does not exist: no {what} in this run directory")
+        constants = {"parse_constant": _refuse_constant} if finite else {}
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise CheckpointError(f"{path} is not valid JSON ({error})") from error
+            return json.loads(path.read_text(encoding="utf-8"), **constants)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise CheckpointError(f"{path} is not valid JSON ({error})") from None
+        except RecursionError:
+            raise CheckpointError(f"{path} nests too deeply to be an opto {what}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a checkpoint holds")
 
 
 @contextlib.contextmanager

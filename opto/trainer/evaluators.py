@@ -45,6 +45,7 @@ from opto.trace.graph import stop_tracing
 from opto.trace.nodes import Node
 from opto.trainer.objectives import aggregate_score_dicts
 from opto.trainer.snapshots import materialize, snapshot_key
+from opto.utils.rendering import render_text
 
 RUN_STOPPING_ERRORS: tuple[type[BaseException], ...] = (
     BudgetError,
@@ -81,14 +82,14 @@ def score_example(
             if mode == "vector":
                 return ExampleResult(guide.get_score_dict(x, response, info))
             score, feedback = guide(x, response, info)
-            return ExampleResult(score, str(feedback))
+            return ExampleResult(score, render_text(feedback))
     except ExecutionError as error:
         failure = error.exception_node
         return ExampleResult(min_score, failure.create_feedback("full"), failure.data)
     except RUN_STOPPING_ERRORS:
         raise
     except Exception as error:
-        text = f"({type(error).__name__}) {error}"
+        text = f"({type(error).__name__}) {render_text(error)}"
         return ExampleResult(min_score, text, text)
 
 
@@ -104,7 +105,7 @@ def standard_forward(agent: Any, x: Any, guide: Any, info: Any, min_score: Any =
     except ExecutionError as error:
         target = error.exception_node
         score, feedback = min_score, target.create_feedback("full")
-    return target, score, str(feedback)
+    return target, score, render_text(feedback)
 
 
 def evaluate(

@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from opto.llm.base import BaseLLM
+from opto.llm.config import NOT_CONFIGURED_HELP, is_configured
+from opto.llm.errors import LLMNotConfiguredError
 from opto.trainer.objectives import to_score_dict
 from opto.trainer.suggest import Suggest
 from opto.utils.atomic import atomic_write_json
+from opto.utils.rendering import render_repr, render_text
 
 __all__ = [
     "AutoGuide",
@@ -129,7 +132,7 @@ class MetricGuide(Guide):
         if min(values) >= self.correct_at:
             return "Correct."
         shown = ", ".join(f"{k}={v:.3g}" for k, v in to_score_dict(score).items())
-        return f"Incorrect ({shown}). Expected {reference!r}, got {response!r}."
+        return f"Incorrect ({shown}). Expected {render_repr(reference)}, got {render_repr(response)}."
 
 
 def as_guide(guide: Any, **kwargs: Any) -> Guide:
@@ -163,6 +166,18 @@ def _positional_count(function: Callable[..., Any]) -> int:
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters):
         return 3
     return sum(1 for p in parameters if p.kind in kinds)
+
+
+JUDGE_NEEDS_A_MODEL = (
+    "LLMJudge (the guide train() uses when no guide= is given) asks an LLM whether each answer "
+    "is right, but it has no model and none is configured.\n"
+    "Score with a metric instead, e.g. train(..., guide=lambda question, answer, info: "
+    "float(answer == info)): a function of (response, reference) or (query, response, "
+    "reference) returning a number, a dict of numbers or (score, feedback); or "
+    "guide='ExactMatchGuide'.\n"
+    "Or give the judge a model: guide_kwargs={'model': 'gpt-4o-mini'}, guide=LLMJudge(llm=...), "
+    "or configure one for every client:\n" + NOT_CONFIGURED_HELP
+)
 
 
 class LLMJudge(Guide):
@@ -208,6 +223,7 @@ class LLMJudge(Guide):
         if self._llm is None:
             from opto.llm import LLM
 
+            self.require_model()
             self._llm = LLM(self.model)
         return self._llm
 
@@ -215,15 +231,21 @@ class LLMJudge(Guide):
     def llm(self, value: Any) -> None:
         self._llm = value
 
+    def require_model(self) -> None:
+        """Raise `LLMNotConfiguredError`, saying how to pass a metric instead, when this judge
+        has no client, no model and no LLM is configured (``train`` checks before it starts)."""
+        if self._llm is None and self.model is None and not is_configured():
+            raise LLMNotConfiguredError(JUDGE_NEEDS_A_MODEL)
+
     def get_feedback(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any
     ) -> tuple[float, str]:
         if reference is None:
             raise ValueError("LLMJudge needs the reference answer (the example's info)")
         prompt = self.prompt_template.format(
-            query=query,
-            response=response,
-            reference=reference,
+            query=_formattable(query),
+            response=_formattable(response),
+            reference=_formattable(reference),
             correctness_template=self.correctness_template,
             incorrectness_template=self.DEFAULT_INCORRECTNESS_TEMPLATE,
         )
@@ -236,8 +258,19 @@ class LLMJudge(Guide):
         text = text or ""
         score = 1.0 if self.correctness_template in text else 0.0
         if self.use_formatted_response:
+            query, response, reference = map(render_text, (query, response, reference))
             text = (
                 f"Query: {query}\nStudent's answer: {response}\nCorrect answer: {reference}\n"
                 f"Judge's feedback:\n{text}"
             )
         return score, text
+
+
+def _formattable(value: Any) -> Any:
+    """``value`` for ``str.format``: strings and small numbers as they are (so format specs
+    in a user template still apply), anything else as its bounded text."""
+    if isinstance(value, (str, float)) or (
+        isinstance(value, int) and value.bit_length() <= 10_000
+    ):
+        return value
+    return render_text(value)

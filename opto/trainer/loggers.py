@@ -73,7 +73,9 @@ class ConsoleLogger(BaseLogger):
             f"step {record['step']}"
             + (f"/{record['total_steps']}" if record.get("total_steps") else "")
         ]
-        parts.append(f"epoch {record.get('epoch', 0)}")
+        if record.get("epoch") is not None:
+            total = f"/{record['num_epochs']}" if record.get("num_epochs") else ""
+            parts.append(f"epoch {record['epoch']}{total}")
         for label, key in (
             ("train", "train_score"),
             ("val", "validation_score"),

@@ -19,6 +19,7 @@ from typing import Any
 from opto.trace.nodes import ExceptionNode, MessageNode, ParameterNode
 from opto.trainer.checkpoint import encode_snapshot
 from opto.trainer.loggers import JSONLinesLogger
+from opto.utils.rendering import render_repr, render_text
 
 MAX_GRAPH_NODES = 200
 LABEL_LIMIT = 100
@@ -85,14 +86,14 @@ def _new_log_entry(optimizer: Any, marker: tuple[int, int] | None) -> dict[str, 
     if not log or _log_marker(optimizer) == marker:
         return None
     entry = log[-1]
-    return dict(entry) if isinstance(entry, dict) else {"entry": repr(entry)}
+    return dict(entry) if isinstance(entry, dict) else {"entry": render_repr(entry)}
 
 
 def _encoded(snapshot: dict[str, Any]) -> dict[str, Any]:
     try:
         return encode_snapshot(snapshot)
     except (TypeError, ValueError):
-        return {path: repr(value) for path, value in snapshot.items()}
+        return {path: render_repr(value, max_chars=LABEL_LIMIT) for path, value in snapshot.items()}
 
 
 def step_graph(optimizer: Any) -> dict[str, Any] | None:
@@ -137,10 +138,8 @@ def _kind(node: Any) -> str:
 
 
 def _value_text(node: Any) -> str:
-    try:
-        return str(node.data)
-    except Exception as error:
-        return f"<{type(error).__name__}>"
+    """The node's value as bounded text (an output may be too large or odd to print)."""
+    return render_text(node.data, max_chars=LABEL_LIMIT + 1)
 
 
 def _short(text: str) -> str:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,6 +42,7 @@ from opto.trainer.sampler import BatchRollout, Sampler
 from opto.trainer.search_state import ResumableSearch
 from opto.trainer.snapshots import take_snapshot
 from opto.trainer.utils import safe_mean
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "Samples",
@@ -285,7 +285,7 @@ class SearchTemplate(ResumableSearch, Trainer):
                     self.n_iters += 1
             except BudgetError as error:
                 stopped = "budget"
-                warnings.warn(f"the training budget ran out: {error}", stacklevel=2)
+                warn_user(f"the training budget ran out: {error}")
         return self._result(stopped)
 
     def _set_samplers(
@@ -399,10 +399,7 @@ class SearchTemplate(ResumableSearch, Trainer):
             "self.n_epochs": self.train_sampler.n_epochs,
         }
         if not self.min_score <= info["mean_score"] <= self.max_score:
-            warnings.warn(
-                f"mean score {info['mean_score']} is out of the range {self._score_range}",
-                stacklevel=2,
-            )
+            warn_user(f"mean score {info['mean_score']} is out of the range {self._score_range}")
         return samples, info
 
     def evaluate(
@@ -441,9 +438,7 @@ class SearchTemplate(ResumableSearch, Trainer):
             description="Evaluating agent",
         )
         if score is not None and not self.min_score <= score <= self.max_score:
-            warnings.warn(
-                f"test score {score} is out of the range {self._score_range}", stacklevel=2
-            )
+            warn_user(f"test score {score} is out of the range {self._score_range}")
         self._last_test_score = score
         return {"test_score": score}
 
@@ -455,7 +450,7 @@ class SearchTemplate(ResumableSearch, Trainer):
             try:
                 self.logger.log(f"{prefix}{key}", value, self.n_iters)
             except Exception as error:  # a logger must not stop the training
-                warnings.warn(f"logging {prefix}{key} failed: {error}", stacklevel=2)
+                warn_user(f"logging {prefix}{key} failed: {error}")
 
 
 def _checked_range(score_range: Any) -> tuple[float, float]:

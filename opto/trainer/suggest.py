@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["KeywordSuggest", "ReferenceSuggest", "SimpleReferenceSuggest", "Suggest"]
 
@@ -129,7 +130,7 @@ class KeywordSuggest(Suggest):
         if json_file is not None and keyword_response is not None:
             raise ValueError("Cannot provide both json_file and keyword_response")
         if kwargs:
-            warnings.warn(f"KeywordSuggest ignores {sorted(kwargs)}", stacklevel=2)
+            warn_user(f"KeywordSuggest ignores {sorted(kwargs)}")
         if json_file is not None:
             keyword_response = json.loads(Path(json_file).read_text(encoding="utf-8"))
         table = keyword_response or {}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import warnings
 from typing import Any
 
 from opto import trace
@@ -25,9 +24,11 @@ from opto.trainer.estimate import (
     estimate_training,
     script_estimate_requested,
 )
-from opto.trainer.guide import Guide, as_guide
+from opto.trainer.guide import Guide, LLMJudge, as_guide
 from opto.trainer.loader import check_dataset
 from opto.trainer.loggers import BaseLogger
+from opto.utils.logging_setup import log_level_scope
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "SingleNodeModel",
@@ -64,6 +65,7 @@ def train(
     guide_kwargs: dict | None = None,
     logger_kwargs: dict | None = None,
     dry_run: bool = False,
+    log_level: str | int | None = None,
     **trainer_kwargs: Any,
 ) -> TrainResult | Estimate:
     """Train ``model`` on ``train_dataset`` (``{"inputs": [...], "infos": [...]}``).
@@ -73,7 +75,40 @@ def train(
     an error. ``algorithm`` may also be an algorithm object already built for this model.
     ``dry_run=True`` trains nothing and calls no model: it returns an ``Estimate`` of the
     calls, tokens and cost the run would spend (see ``opto.trainer.estimate``).
+    Without ``guide=`` an ``LLMJudge`` scores the answers, which needs a model; a metric
+    function (``guide=lambda question, answer, info: float(answer == info)``) needs none.
+    ``log_level`` ("DEBUG", "INFO", ...) shows opto's log lines while the run lasts (see
+    ``opto.set_log_level``); None leaves logging as it is.
     """
+    with log_level_scope(log_level):
+        return _train(
+            model,
+            train_dataset,
+            algorithm,
+            optimizer,
+            guide,
+            logger,
+            optimizer_kwargs,
+            guide_kwargs,
+            logger_kwargs,
+            dry_run,
+            trainer_kwargs,
+        )
+
+
+def _train(
+    model: Module | ParameterNode,
+    train_dataset: dict,
+    algorithm: type[Trainer] | Trainer | str,
+    optimizer: Optimizer | type | str | None,
+    guide: Guide | type | str | Any,
+    logger: BaseLogger | type | str,
+    optimizer_kwargs: dict | list[dict] | None,
+    guide_kwargs: dict | None,
+    logger_kwargs: dict | None,
+    dry_run: bool,
+    trainer_kwargs: dict[str, Any],
+) -> TrainResult | Estimate:
     dataset_check(train_dataset)
     if isinstance(model, ParameterNode):
         if not model.trainable:
@@ -86,6 +121,8 @@ def train(
     if not model.parameters():
         raise ValueError(f"{type(model).__name__} has no trainable parameters")
     guide = load_guide(guide, **(guide_kwargs or {}))
+    if isinstance(guide, LLMJudge) and not (dry_run or script_estimate_requested()):
+        guide.require_model()
     if isinstance(algorithm, Trainer):
         trainer = algorithm
     else:
@@ -203,10 +240,9 @@ def _optimizers(optimizer: Any, model: Module, kwargs: dict | list[dict] | None)
 def _build(spec: Any, module: str, base: type, what: str, kwargs: Any, model: Any = None) -> Any:
     if isinstance(spec, base):
         if kwargs:
-            warnings.warn(
+            warn_user(
                 f"{what} arguments {kwargs!r} are ignored: the {what} is already built",
                 IgnoredOptionWarning,
-                stacklevel=4,
             )
         return spec
     cls = _resolve(spec, module, base, what)

@@ -22,6 +22,7 @@ from opto.trace.nodes import Node, ParameterNode
 from opto.trainer.evaluators import run_calls
 from opto.trainer.guide import Guide
 from opto.trainer.snapshots import copy_sharing_parameters, materialize
+from opto.utils.rendering import render_text
 
 ALLOW_EXTERNAL_DEPENDENCIES = getattr(
     importlib.import_module("opto.trace.bundle"), "ALLOW_EXTERNAL_DEPENDENCIES", None
@@ -50,7 +51,7 @@ __all__ = [
 
 def id_lines(items: list[Any]) -> str:
     """``"ID [0]: a\\nID [1]: b\\n"``: how a batch is shown as one text."""
-    return "".join(f"ID [{index}]: {item}\n" for index, item in enumerate(items))
+    return "".join(f"ID [{index}]: {render_text(item)}\n" for index, item in enumerate(items))
 
 
 @bundle()

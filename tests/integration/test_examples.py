@@ -28,7 +28,13 @@ def test_quickstart_fixes_strange_sort_list(tmp_path):
     assert "SCRIPTED replies" in output
     assert "refused a suggestion for __code0: the code does not compile" in output
     assert "step 3: output = [1, 5, 2, 4, 3]\ncorrect: done" in output
-    assert (tmp_path / "out" / "quickstart_graph.gv").read_text().startswith("digraph")
+    drawing = (tmp_path / "out" / "quickstart_graph.gv").read_text()
+    assert drawing.startswith("digraph")
+    # the drawing is of the step it names, with the feedback that step was given
+    assert "trace graph of step 2 (the last step that had feedback)" in output
+    assert 'label="step 2: the graph and feedback OptoPrime was given"' in drawing
+    assert "returned [1, 2, 3, 4, 5],\\nbut the expected output is [1, 5, 2, 4, 3]." in drawing
+    assert "eval1 -> feedback" in drawing
 
 
 def test_greeting_agent_learns_to_greet_in_spanish(tmp_path):

@@ -8,7 +8,6 @@ reply text.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from opto import trace
 from opto.trace.nodes import MessageNode, Node, ParameterNode
 from opto.utils.llm import LLM, AbstractModel
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT_DESCRIPTION",
@@ -64,7 +64,7 @@ class ChatHistory:
         if role not in _ROLES:
             raise ValueError(f"Invalid role '{role}'. Must be 'user' or 'assistant'.")
         if self.messages and self.messages[-1]["role"] == role:
-            warnings.warn(f"ChatHistory: two {role} messages in a row", stacklevel=2)
+            warn_user(f"ChatHistory: two {role} messages in a row")
         self.messages.append({"role": role, "content": content})
         self._trim()
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from opto.trace.backward import walks_into
 from opto.trace.nodes import MessageNode, Node
 from opto.trace.propagators.propagators import AbstractFeedback
+from opto.utils.rendering import render_repr
 
 if TYPE_CHECKING:
     import graphviz
@@ -254,7 +255,7 @@ class _Unhashable:
         return isinstance(other, _Unhashable) and other.value == self.value
 
     def __hash__(self) -> int:
-        return hash(repr(self.value))
+        return hash(render_repr(self.value, max_chars=10_000))
 
 
 def _hashable(value: Any) -> Any:

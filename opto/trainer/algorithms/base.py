@@ -8,7 +8,6 @@ use ``self.logger``, ``self._use_asyncio(...)`` and ``self.save_agent(...)``.
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from opto.optimizers.optimizer import Optimizer
 from opto.trace.modules import Module
 from opto.trainer.loggers import BaseLogger, ConsoleLogger
 from opto.trainer.result_display import result_html, result_line, result_summary
+from opto.utils.user_warnings import warn_user
 
 
 class IgnoredOptionWarning(UserWarning):
@@ -67,10 +67,9 @@ class Trainer(AbstractAlgorithm):
             )
         if args or kwargs:
             ignored = [*map(repr, args), *kwargs]
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__}() ignores argument(s) {', '.join(ignored)}",
                 IgnoredOptionWarning,
-                stacklevel=2,
             )
         super().__init__(agent)
         self.num_threads = num_threads

@@ -15,7 +15,6 @@ In Trace the first three fail on every call; here they work as their documentati
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 from opto.trainer.algorithms.base import IgnoredOptionWarning
@@ -23,6 +22,7 @@ from opto.trainer.algorithms.candidate_memory import ModuleCandidate
 from opto.trainer.algorithms.priority_search import PrioritySearch
 from opto.trainer.search_template import save_train_config
 from opto.trainer.utils import safe_mean
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["BeamSearch", "ParetobasedPS", "SequentialSearch", "SequentialUpdate"]
 
@@ -70,11 +70,10 @@ class _PresetSearch(PrioritySearch):
             if given[name] not in (value, _DEFAULTS[name])
         ]
         if overridden:
-            warnings.warn(
+            warn_user(
                 f"{type(self).__name__} sets {', '.join(overridden)} itself; the values given "
                 "are ignored",
                 IgnoredOptionWarning,
-                stacklevel=3,
             )
         self._default_score = default_score
         self._validate_proposals = validate_proposals

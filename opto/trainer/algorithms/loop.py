@@ -25,19 +25,23 @@ from opto.trainer.checkpoint import (
     CheckpointError,
     RunDirectory,
     UsageMeter,
+    decode_snapshot,
     encode_snapshot,
     fingerprint,
     run_budget,
     run_cache,
 )
+from opto.trainer.checkpoint_schema import check_snapshot_fits
 from opto.trainer.evaluators import RemotePayload, run_calls, score_jobs, standard_forward
 from opto.trainer.loader import DataLoader, check_dataset
 from opto.trainer.loggers import CompositeLogger, JSONLinesLogger
-from opto.trainer.naming import canonical_names, fresh_names, model_nodes
+from opto.trainer.naming import canonical_model_names, canonical_names, model_nodes
 from opto.trainer.objectives import aggregate_score_dicts, scalarize, to_score_dict
 from opto.trainer.run_record import ProposalLog, describe_components
 from opto.trainer.snapshots import apply_snapshot, paths_by_parameter, snapshot_key, take_snapshot
 from opto.trainer.utils import batchify, id_lines
+from opto.utils.json_values import storage_problem
+from opto.utils.user_warnings import warn_user
 
 
 class SearchLoop(Trainer):
@@ -83,6 +87,8 @@ class SearchLoop(Trainer):
         self._jsonl = JSONLinesLogger(self.run_dir.log_path) if self.run_dir else None
         self.log = CompositeLogger(*loggers, self._jsonl)
         self.proposals = ProposalLog(self.run_dir.proposals_path if self.run_dir else None)
+        if self.run_dir:
+            self.run_dir.remove_leftovers()
         resuming = bool(self.run_dir and self.run_dir.has_checkpoint())
         if resuming and not opts["resume"]:
             raise CheckpointError(
@@ -100,7 +106,7 @@ class SearchLoop(Trainer):
         ):
             self._started = time.monotonic()
             if state:
-                self._load_state(state)
+                self._resume_from(state)
                 self.log.log_event("resume", {"step": self.step, "message": f"at step {self.step}"})
             else:
                 self._fresh_start()
@@ -153,6 +159,7 @@ class SearchLoop(Trainer):
 
     def _step(self) -> None:
         step = self.step + 1
+        epoch = self.loader.n_epochs + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
         parents = self.plan.selector.select(self.pool, self.objective, self.rng)
         proposed: list[tuple[Candidate, float, list[int]]] = []
@@ -186,7 +193,7 @@ class SearchLoop(Trainer):
         apply_snapshot(self.agent, current.snapshot)
         self.step = step
         self.train_scores.append(train_score)
-        self._last = {"new_candidates": len(proposed), "accepted": len(kept)}
+        self._last = {"new_candidates": len(proposed), "accepted": len(kept), "epoch": epoch}
 
     def _propose(
         self, parent: Candidate, indices: list[int], optimizer: Any
@@ -195,18 +202,18 @@ class SearchLoop(Trainer):
         apply_snapshot(self.agent, parent.snapshot)
         xs, infos = self.loader.batch(indices)
         kept = model_nodes(self.agent)
-        start = fresh_names(kept)
+        start = canonical_model_names(kept)  # the prompt's names depend on the model only
         calls = [
             (standard_forward, (self.agent, x, self.guide, info, self.options["min_score"]))
             for x, info in zip(xs, infos, strict=True)
         ]
         results = run_calls(calls, None, self.options["num_threads"], False, "forward")
         targets = [r[0] for r in results]
-        canonical_names(targets, kept, start)
         if len(targets) == 1:
             target, feedback = targets[0], results[0][2]
         else:
             target, feedback = batchify(*targets), id_lines([r[2] for r in results])
+        canonical_names([target], kept, start)
         optimizer.zero_feedback()
         optimizer.backward(target, feedback)
         extra = {"verbose": self.options["verbose"]} if self.options["verbose"] else {}
@@ -215,9 +222,22 @@ class SearchLoop(Trainer):
         for parameter, value in update.items():
             path = self.paths.get(id(parameter))
             if path is not None and parameter.trainable and value != snapshot.get(path):
+                if self.run_dir and not self._storable(path, value):
+                    continue
                 snapshot[path] = copy.deepcopy(value)
                 changed = True
         return [to_score_dict(r[1]) for r in results], snapshot if changed else None
+
+    def _storable(self, path: str, value: Any) -> bool:
+        """False (and a logged refusal) for a value the checkpoint could not hold: the value
+        is dropped here, at update time, so the run and every resume of it go on."""
+        problem = storage_problem(value)
+        if problem is None:
+            return True
+        message = f"the value proposed for {path} was not applied: it holds {problem}"
+        warn_user(message)
+        self.log.log_event("refused", {"step": self.step + 1, "message": message})
+        return False
 
     def _gate(self, proposed: list[tuple[Candidate, float, list[int]]]) -> list[Candidate]:
         """Score children on their minibatch if asked, and keep those that pass the gate."""
@@ -308,7 +328,9 @@ class SearchLoop(Trainer):
         return {
             "step": self.step,
             "total_steps": self.options["num_steps"],
-            "epoch": self.loader.n_epochs,
+            "num_epochs": None
+            if self.options["num_steps"] is not None
+            else self.options["num_epochs"],
             "train_score": self.train_scores[-1] if self.train_scores else None,
             "validation_score": validation,
             "best_score": current.score(self.objective),
@@ -380,6 +402,25 @@ class SearchLoop(Trainer):
             "stopped": None,
         }
         return json.loads(json.dumps(state))
+
+    def _resume_from(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint read from disk: its snapshots must fit the model, and whatever
+        else is wrong with it is a ``CheckpointError``, before the run goes on."""
+        current = take_snapshot(self.agent)
+        for candidate in state["pool"]["candidates"]:
+            problem = check_snapshot_fits(
+                decode_snapshot(candidate["snapshot"]), current, f"candidate {candidate['id']}"
+            )
+            if problem:
+                raise CheckpointError(f"the checkpoint does not fit this model: {problem}")
+        try:
+            self._load_state(state)
+        except CheckpointError:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as error:
+            raise CheckpointError(
+                f"the checkpoint is damaged: {type(error).__name__}: {error}"
+            ) from error
 
     def _load_state(self, state: dict[str, Any]) -> None:
         if state["algorithm"] != type(self).__name__:

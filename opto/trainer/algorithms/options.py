@@ -10,11 +10,11 @@ algorithm knows are still an error.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from opto.trainer.algorithms.base import IgnoredOptionWarning
 from opto.trainer.objectives import ObjectiveConfig
+from opto.utils.user_warnings import warn_user
 
 COMMON_OPTIONS: dict[str, Any] = {
     "validate_dataset": None,
@@ -142,11 +142,10 @@ def drop_trace_only_options(owner: str, unknown: dict[str, Any], strict: bool = 
             "has such an option (check the spelling)"
         )
     if ignored:
-        warnings.warn(
+        warn_user(
             f"{owner}.train() ignores option(s) {ignored}: Trace's training algorithms take "
             f"them, but they have no effect in opto's {owner}",
             IgnoredOptionWarning,
-            stacklevel=4,
         )
     return rest
 

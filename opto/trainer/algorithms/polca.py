@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,7 @@ from opto.trainer.algorithms.priority_search import PrioritySearch
 from opto.trainer.summarizer import Summarizer
 from opto.trainer.utils import async_run
 from opto.utils.llm import embed
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["POLCA", "calculate_distance_to_memory", "embed"]
 
@@ -98,7 +98,7 @@ class POLCA(PrioritySearch):
         try:
             summary = self.summarizer.summarize(history)
         except Exception as error:  # no advice this round; the search goes on
-            warnings.warn(f"the summarizer failed: {error}", stacklevel=2)
+            warn_user(f"the summarizer failed: {error}")
             return
         self.context = DEFAULT_CONTEXT + summary
         if verbose:
@@ -141,7 +141,7 @@ class POLCA(PrioritySearch):
             try:
                 return self.embedding_fn(text)
             except Exception as error:  # the candidate is kept unfiltered
-                warnings.warn(f"embedding failed: {error}", stacklevel=2)
+                warn_user(f"embedding failed: {error}")
                 return None
 
         vectors = async_run(

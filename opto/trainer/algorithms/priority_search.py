@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import heapq
 import math
-import warnings
 from typing import Any
 
 from opto import trace
@@ -44,6 +43,7 @@ from opto.trainer.objectives import (
 from opto.trainer.sampler import BatchRollout
 from opto.trainer.search_template import Samples, SearchTemplate, save_train_config
 from opto.trainer.utils import remap_update_dict, safe_mean
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["HeapMemory", "ModuleCandidate", "ParetoHeapMemory", "PrioritySearch", "trace"]
 
@@ -125,10 +125,9 @@ class PrioritySearch(MemoryState, SearchTemplate):
         if score_function == "ucb" and not all(map(math.isfinite, score_range)):
             raise ValueError("score_function='ucb' needs a finite score_range=(min, max)")
         if num_candidates < len(self._optimizers):
-            warnings.warn(
+            warn_user(
                 f"num_candidates={num_candidates} is less than the number of optimizers "
-                f"({len(self._optimizers)}); using {len(self._optimizers)}",
-                stacklevel=3,
+                f"({len(self._optimizers)}); using {len(self._optimizers)}"
             )
             num_candidates = len(self._optimizers)
         self.num_candidates = num_candidates
@@ -336,7 +335,7 @@ class PrioritySearch(MemoryState, SearchTemplate):
                         rollout["x"], rollout["target"], rollout["info"]
                     )
                 except Exception as error:  # a guide without metrics: priorities use the score
-                    warnings.warn(f"no score dict for a rollout: {error}", stacklevel=2)
+                    warn_user(f"no score dict for a rollout: {error}")
 
     def match_candidates_and_samples(
         self, candidates: list[ModuleCandidate], samples: list[BatchRollout]

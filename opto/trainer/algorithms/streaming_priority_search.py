@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import random
-import warnings
 from typing import Any
 
 from opto.trainer.algorithms.candidate_memory import ModuleCandidate
 from opto.trainer.algorithms.priority_search import PrioritySearch
 from opto.trainer.search_template import Samples, save_train_config
+from opto.utils.user_warnings import warn_user
 
 __all__ = ["StreamingPrioritySearch"]
 
@@ -63,10 +63,9 @@ class StreamingPrioritySearch(PrioritySearch):
             self.num_proposals, max(1, int(self.num_candidates * self._exploration_ratio))
         )
         if proposals_each < self.num_proposals:
-            warnings.warn(
+            warn_user(
                 f"num_proposals={self.num_proposals} is more than exploration_ratio * "
-                f"num_candidates allows; using {proposals_each}",
-                stacklevel=2,
+                f"num_candidates allows; using {proposals_each}"
             )
             self.num_proposals = proposals_each
         chosen = self._draw_pairs(pairs, self._pairs_to_improve())

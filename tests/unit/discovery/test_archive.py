@@ -19,6 +19,8 @@ def values(name, status="valid", fitness=None, origin="llm", generation=1, **ext
         "code_hash": f"hash-{name}",
         "status": status,
     }
+    if fitness is None and status == "valid":
+        fitness = 0.0  # the loop never writes a valid entry without one
     if fitness is not None:
         data["fitness"] = {"mean": fitness, "sd": 0.01, "n": 2, "per_seed": [fitness] * 2}
     data.update(extra)

@@ -463,7 +463,8 @@ def test_errors_become_exception_nodes_with_annotated_source():
     assert "ratio = a / b  <--- (ZeroDivisionError) division by zero" in full
     assert "return ratio" in full and "<---" not in full.split("return ratio")[1]
     assert "Traceback" in str(caught.value) and "ZeroDivisionError" in str(caught.value)
-    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    assert isinstance(caught.value.exception, ZeroDivisionError)
+    assert caught.value.__cause__ is None  # the traceback is in the message, printed once
 
 
 def test_errors_in_trainable_code_connect_to_the_code_parameter():

@@ -201,7 +201,7 @@ def test_train_reports_each_step_to_the_logger():
     )
     lines = stream.getvalue().splitlines()
     assert lines[0] == "start MinibatchAlgorithm"
-    assert lines[1].startswith("step 1/2 | epoch 0 | train 0.1667 | tokens ")
+    assert lines[1].startswith("step 1/2 | epoch 1 | train 0.1667 | tokens ")
     stop = lines.index("stop completed")
     assert lines[stop + 1] == "summary Training finished"  # then the run's summary
     assert lines[-1].split() == ["cost", "$0.0000"]
