@@ -1,40 +1,38 @@
 """OptoPrimeMulti: several candidate replies per step, then one is selected.
 
-``generate_candidates`` asks for candidates with one of five techniques (concurrently where
-they are independent); ``select_candidate`` picks (or writes) the reply that is then parsed
-and checked exactly as OptoPrime's. Both can be overridden, and every technique can be changed
+``generate_candidates`` asks for candidates with a generation strategy (five built in,
+concurrent where the requests are independent); ``select_candidate`` picks (or writes) the
+reply with a selection strategy; the reply is then parsed and checked exactly as OptoPrime's.
+Strategies are small objects (``opto.optimizers.candidates``) named by Trace's technique
+names or given directly; both methods can be overridden, and every technique can be changed
 for one step: ``step(num_responses=5, selection_technique="majority")``.
 """
 
 from __future__ import annotations
 
-import contextvars
-import difflib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opto.optimizers.candidates import (
+    DEFAULT_EXPERTS,
+    GENERATION_STRATEGIES,
+    SELECTION_STRATEGIES,
+    CandidateRequest,
+    GenerationStrategy,
+    SelectionRequest,
+    SelectionStrategy,
+    generation_strategy,
+    selection_strategy,
+)
 from opto.optimizers.function_feedback import FunctionFeedback
 from opto.optimizers.optoprime import OptoPrime
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import GraphPropagator
-from opto.utils.user_warnings import warn_user
 
 __all__ = ["GraphPropagator", "OptoPrime", "OptoPrimeMulti"]
 
-GENERATION_TECHNIQUES = (
-    "temperature_variation",
-    "self_refinement",
-    "iterative_alternatives",
-    "multi_experts",
-    "multi_llm",
-)
-SELECTION_TECHNIQUES = ("best_of_n", "moa", "mixture_of_agents", "majority", "last")
-DEFAULT_EXPERTS = (
-    "careful software engineer who checks edge cases",
-    "domain expert who reads the feedback literally",
-    "reviewer who prefers the smallest change that fixes the problem",
-)
+GENERATION_TECHNIQUES = tuple(GENERATION_STRATEGIES)
+SELECTION_TECHNIQUES = tuple(SELECTION_STRATEGIES)
 
 
 class OptoPrimeMulti(OptoPrime):
@@ -112,39 +110,32 @@ class OptoPrimeMulti(OptoPrime):
         mask: Sequence[str] | None = None,
         max_tokens: int | None = None,
         num_responses: int | None = None,
-        generation_technique: str | None = None,
+        generation_technique: str | GenerationStrategy | None = None,
         temperature_min_max: Sequence[float] | None = None,
         experts_list: list[str] | None = None,
         temperature_range: Sequence[float] | None = None,
     ) -> list[str]:
-        """Candidate replies to the step's prompt; a failed request is left out (warned)."""
-        technique = generation_technique or self.generation_technique
+        """Candidate replies to the step's prompt by the generation strategy (a name of
+        ``GENERATION_STRATEGIES`` or a strategy object); a failed request is left out."""
+        strategy = generation_strategy(generation_technique or self.generation_technique)
         count = num_responses or self.num_responses
-        _check_options(technique, self.selection_technique, count)
-        low, high = _temperatures(temperature_min_max, temperature_range, self.temperature_min_max)
-        experts = list(experts_list or self.experts_list)
+        _check_count(count)
 
         def ask(system: str, **options: Any) -> str:
             return self.call_llm(system, user_prompt, verbose, max_tokens, **options)[0]
 
-        if technique == "temperature_variation":
-            temperatures = [high - (high - low) * i / max(count - 1, 1) for i in range(count)]
-            jobs = [lambda t=t: ask(system_prompt, temperature=t) for t in temperatures]
-            return _concurrently(jobs)
-        if technique == "multi_experts":
-            chosen = [experts[i % len(experts)] for i in range(count)]
-            jobs = [lambda e=e: ask(f"{system_prompt}\nYou are a {e}.") for e in chosen]
-            return _concurrently(jobs)
-        if technique == "multi_llm":
-            clients = self._profile_clients()
-            order = _weighted_round_robin(len(clients), self.llm_weights, count)
-            jobs = [lambda c=clients[i]: ask(system_prompt, llm=c) for i in order]
-            return _concurrently(jobs)
-        candidates: list[str] = []
-        for _ in range(count):
-            note = _follow_up_note(technique, candidates)
-            candidates.append(ask(f"{system_prompt}\n{note}" if note else system_prompt))
-        return candidates
+        request = CandidateRequest(
+            system_prompt=system_prompt,
+            ask=ask,
+            count=count,
+            temperatures=_temperatures(
+                temperature_min_max, temperature_range, self.temperature_min_max
+            ),
+            experts=list(experts_list or self.experts_list),
+            clients=self._profile_clients,
+            weights=list(self.llm_weights),
+        )
+        return strategy.generate(request)
 
     def _profile_clients(self) -> list[Any]:
         if not self.llm_profiles:
@@ -158,45 +149,38 @@ class OptoPrimeMulti(OptoPrime):
     def select_candidate(
         self,
         candidates: list[str],
-        selection_technique: str | None = None,
+        selection_technique: str | SelectionStrategy | None = None,
         problem_summary: str = "",
     ) -> str:
-        """The reply to use: by ``selector`` when given, else by the selection technique.
+        """The reply to use: by ``selector`` when given, else by the selection strategy.
 
         ``best_of_n`` asks the LLM for the best candidate's number, ``moa`` (or
         ``mixture_of_agents``) asks it to write one reply from all, ``majority`` takes the
-        candidate most similar to the others, ``last`` the last one. No candidates: ``""``.
+        candidate most similar to the others, ``last`` the last one; a strategy object may be
+        given instead of a name. No candidates: ``""``.
         """
-        technique = selection_technique or self.selection_technique
+        strategy = selection_strategy(selection_technique or self.selection_technique)
         if not candidates:
             return ""
         if self.selector is not None:
             return self.selector(candidates)
-        if len(candidates) == 1 or technique == "last":
-            return candidates[-1]
-        if technique == "majority":
-            return _medoid(candidates)
-        listing = "\n\n".join(f"Candidate {i + 1}:\n{c}" for i, c in enumerate(candidates))
-        asked = f"{problem_summary}\n\nThese candidate responses were proposed:\n\n{listing}\n\n"
+        if len(candidates) == 1:
+            return candidates[0]
         system = self.replace_symbols(
             self.representation_prompt + self.output_format_prompt, self.prompt_symbols
         )
-        if technique == "best_of_n":
-            question = f"Reply with the number (1 to {len(candidates)}) of the best candidate only."
-            response = self.llm(
-                messages=[
-                    {"role": "system", "content": system},
-                    {"role": "user", "content": asked + question},
-                ],
-                max_tokens=16,
-            )
-            self._call_usages.append(getattr(response, "usage", None))
-            index = _first_number(response.choices[0].message.content or "", len(candidates))
-            return candidates[index - 1 if index else -1]
-        request = (
-            asked + "Write one response, in the required format, that combines their best ideas."
+        request = SelectionRequest(
+            system_prompt=system,
+            problem_summary=problem_summary,
+            ask_short=self._ask_short,
+            ask=lambda system_prompt, user: self.call_llm(system_prompt, user)[0],
         )
-        return self.call_llm(system, request)[0]
+        return strategy.select(candidates, request)
+
+    def _ask_short(self, messages: list[dict]) -> str:
+        response = self.llm(messages=messages, max_tokens=16)
+        self._call_usages.append(getattr(response, "usage", None))
+        return response.choices[0].message.content or ""
 
     # -- the step --------------------------------------------------------------------------
 
@@ -251,11 +235,13 @@ class OptoPrimeMulti(OptoPrime):
                 setattr(self, name, value)
 
 
-def _check_options(generation: str, selection: str, count: int) -> None:
-    if generation not in GENERATION_TECHNIQUES:
-        raise ValueError(f"generation_technique must be one of {GENERATION_TECHNIQUES}")
-    if selection not in SELECTION_TECHNIQUES:
-        raise ValueError(f"selection_technique must be one of {SELECTION_TECHNIQUES}")
+def _check_options(generation: Any, selection: Any, count: int) -> None:
+    generation_strategy(generation)
+    selection_strategy(selection)
+    _check_count(count)
+
+
+def _check_count(count: int) -> None:
     if count < 1:
         raise ValueError("num_responses must be at least 1")
 
@@ -271,69 +257,3 @@ def _temperatures(
         return default
     low, high = (float(value) for value in chosen)
     return (min(low, high), max(low, high))
-
-
-def _follow_up_note(technique: str, earlier: list[str]) -> str:
-    if not earlier:
-        return ""
-    if technique == "self_refinement":
-        return "Here is a previous answer; improve it if you can:\n" + earlier[-1]
-    return "Give an answer that is clearly different from these earlier ones:\n" + (
-        "\n---\n".join(earlier)
-    )
-
-
-def _concurrently(jobs: list[Callable[[], str]]) -> list[str]:
-    """Run the requests in threads; failed ones are dropped with a warning (all failed:
-    the first error is raised)."""
-    with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
-        # each job in a copy of this context: the caller's cache, budget and usage scopes
-        futures = [pool.submit(contextvars.copy_context().run, job) for job in jobs]
-    texts, errors = [], []
-    for future in futures:
-        error = future.exception()
-        if error is None:
-            texts.append(future.result())
-        else:
-            errors.append(error)
-    if errors and not texts:
-        raise errors[0]
-    if errors:
-        warn_user(
-            f"OptoPrimeMulti: {len(errors)} of {len(jobs)} candidate requests failed "
-            f"({type(errors[0]).__name__}: {errors[0]})"
-        )
-    return texts
-
-
-def _weighted_round_robin(count: int, weights: list[float], total: int) -> list[int]:
-    weights = weights or [1.0] * count
-    credits = [0.0] * count
-    order = []
-    for _ in range(total):
-        credits = [c + w for c, w in zip(credits, weights, strict=False)]
-        best = max(range(count), key=lambda i: credits[i])
-        credits[best] -= sum(weights)
-        order.append(best)
-    return order
-
-
-def _medoid(candidates: list[str]) -> str:
-    """The candidate most similar to all the others (the 'majority' answer)."""
-
-    def total_similarity(index: int) -> float:
-        return sum(
-            difflib.SequenceMatcher(None, candidates[index], other).ratio()
-            for j, other in enumerate(candidates)
-            if j != index
-        )
-
-    return candidates[max(range(len(candidates)), key=total_similarity)]
-
-
-def _first_number(text: str, limit: int) -> int | None:
-    for token in "".join(ch if ch.isdigit() else " " for ch in text).split():
-        value = int(token)
-        if 1 <= value <= limit:
-            return value
-    return None
