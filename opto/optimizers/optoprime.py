@@ -12,32 +12,28 @@ each step is recorded, and the prompt can be held to a token budget.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
 from opto.optimizers.buffers import FIFOBuffer
+from opto.optimizers.formats import PromptFormat, SuggestionExtractionError, TraceJsonFormat
+from opto.optimizers.formats.trace_json import DEFAULT_JSON_KEYS
 from opto.optimizers.function_feedback import (
     FunctionFeedback,
     ProblemInstance,
-    code_text,
     constraint_lines,
-    documentation_text,
     get_fun_name,
     node_to_function_feedback,
     repr_function_call,
-    section_text,
     summary_from_nodes,
     value_lines,
 )
 from opto.optimizers.optimizer import Optimizer, StepResult
-from opto.optimizers.parsing import ParsedReply, parse_json_reply
-from opto.optimizers.problem import build_problem, render_value
+from opto.optimizers.parsing import ParsedReply
+from opto.optimizers.problem import build_problem
 from opto.optimizers.prompt_budget import fit_to_budget
-from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.step_support import (
     add_usage,
@@ -52,8 +48,6 @@ from opto.optimizers.tokens import Tokenizer, resolve_tokenizer
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
-from opto.utils.errors import OptoError
-from opto.utils.rendering import render_json
 from opto.utils.user_warnings import warn_user
 
 __all__ = [
@@ -66,12 +60,6 @@ __all__ = [
     "node_to_function_feedback",
     "repr_function_call",
 ]
-
-DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
-
-
-class SuggestionExtractionError(OptoError, ValueError):
-    """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 
 class OptoPrime(Optimizer):
@@ -128,20 +116,25 @@ class OptoPrime(Optimizer):
         log_size: int | None = None,
         repair_attempts: int = 0,
         prompt_tokenizer: str | Tokenizer | None = None,
+        prompt_format: PromptFormat | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
         self._llm = llm
-        self.objective = objective or self.default_objective
+        self.prompt_format = prompt_format or self.default_prompt_format()
+        symbols = self.prompt_format.default_prompt_symbols(self)
+        if symbols is not type(self).default_prompt_symbols:
+            self.default_prompt_symbols = dict(symbols)
+        self.objective = objective or self.prompt_format.default_objective(self)
         self.ignore_extraction_error = ignore_extraction_error
         self.include_example = include_example
         self.memory = FIFOBuffer(memory_size)
         self.max_tokens = max_tokens
         self.prompt_symbols = {**self.default_prompt_symbols, **(prompt_symbols or {})}
         self.json_keys = {**self.default_json_keys, **(json_keys or {})}
-        if type(self).output_format_prompt == OptoPrime.output_format_prompt:
-            self.output_format_prompt = self._output_format_for_keys()
-        self.use_json_object_format = use_json_object_format
+        self.use_json_object_format = use_json_object_format and self.prompt_format.expects_json(
+            self
+        )
         self.highlight_variables = highlight_variables
         self.prompt_token_budget = prompt_token_budget
         self.prompt_tokenizer = resolve_tokenizer(prompt_tokenizer)
@@ -150,12 +143,15 @@ class OptoPrime(Optimizer):
         self.summary_log: deque | None = deque(maxlen=log_size) if log else None
         self._pending_notes = ""
         self._call_usages: list[Any] = []  # usage of each call_llm of the current step
+        self.prompt_format.initialize(self)
 
-    def _output_format_for_keys(self) -> str:
-        keys = {key: value for key, value in self.json_keys.items() if value is not None}
-        if self.json_keys.get("answer") is None:
-            return self.output_format_prompt_no_answer.format(**keys)
-        return self.output_format_prompt_original.format(**keys)
+    def default_prompt_format(self) -> PromptFormat:
+        """The part that decides the text when none is given (each preset chooses its own)."""
+        return TraceJsonFormat()
+
+    def initialize_prompt(self) -> None:
+        """Fill the prompt pieces again (after changing ``json_keys`` or a symbol set)."""
+        self.prompt_format.initialize(self)
 
     # -- the problem -----------------------------------------------------------------------
 
@@ -181,31 +177,7 @@ class OptoPrime(Optimizer):
         self, summary: FunctionFeedback, mask: Sequence[str] | None = None
     ) -> ProblemInstance:
         """The text of each section; a section whose marker is in ``mask`` is left empty."""
-        masked = set(mask or ())
-        omitted = getattr(summary, "omitted", None) or {}
-
-        def section(key: str, render: Any) -> str:
-            hidden = templates.SECTIONS[key] in masked or self.prompt_symbols.get(key) in masked
-            return section_text(hidden, render, omitted.get(key))
-
-        feedback = summary.user_feedback
-        return ProblemInstance(
-            instruction=section(
-                "instruction", lambda: self.replace_symbols(self.objective, self.prompt_symbols)
-            ),
-            code=section("code", lambda: code_text(summary)),
-            documentation=section("documentation", lambda: documentation_text(summary)),
-            variables=section("variables", lambda: self.repr_node_value(summary.variables)),
-            constraints=section(
-                "constraints", lambda: self.repr_node_constraint(summary.variables)
-            ),
-            inputs=section("inputs", lambda: self.repr_node_value(summary.inputs)),
-            others=section("others", lambda: self.repr_node_value(summary.others)),
-            outputs=section("outputs", lambda: self.repr_node_value(summary.output)),
-            feedback=section(
-                "feedback", lambda: "" if feedback is None else render_value(feedback)
-            ),
-        )
+        return self.prompt_format.problem_instance(self, summary, mask)
 
     def replace_symbols(self, text: str, symbols: Mapping[str, str]) -> str:
         """``text`` with each default section marker replaced by the one in ``symbols``."""
@@ -224,23 +196,14 @@ class OptoPrime(Optimizer):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[str, str]:
-        """``(system prompt, user prompt)`` for ``summary``, with this optimizer's symbols.
+        """``(system prompt, user prompt)`` for ``summary``, written by the prompt format.
 
         Unlike Trace's, calling it has no side effect: memory is recorded by the step only.
         """
-        system_prompt = self.replace_symbols(
-            self.representation_prompt + self.output_format_prompt, self.prompt_symbols
+        return (
+            self.prompt_format.system_prompt(self),
+            self.prompt_format.user_prompt(self, summary, mask),
         )
-        template = self.replace_symbols(self.user_prompt_template, self.prompt_symbols)
-        pieces = [self._example()] if self.include_example else []
-        pieces += fill_pieces(template, problem_instance=self._problem_text(summary, mask))
-        pieces.append(self.memory_text())
-        if self.highlight_variables:
-            names = ", ".join(summary.variables)
-            pieces.append(self.final_prompt_with_variables.format(names=names))
-        else:
-            pieces.append(self.final_prompt)
-        return system_prompt, "".join(pieces)
 
     def _problem_text(self, summary: FunctionFeedback, mask: Sequence[str] | None) -> str:
         """The problem block, shrunk to ``prompt_token_budget`` when one is set."""
@@ -255,31 +218,17 @@ class OptoPrime(Optimizer):
 
         return fit_to_budget(nodes, self.prompt_token_budget, render, self.prompt_tokenizer)
 
-    def render_problem(self, instance: ProblemInstance) -> str:
-        """``str(instance)``, with this optimizer's section markers (values are not rewritten)."""
-        if all(self.prompt_symbols.get(k) == v for k, v in self.default_prompt_symbols.items()):
-            return str(instance)
-        template = self.replace_symbols(instance.problem_template, self.prompt_symbols)
-        return fill(template, **{f.name: getattr(instance, f.name) for f in fields(instance)})
+    def render_problem(self, instance: Any) -> str:
+        """The problem block's text, by the prompt format (Trace's: with this optimizer's
+        section markers; values are not rewritten)."""
+        return self.prompt_format.render_problem(self, instance)
 
     def memory_text(self) -> str:
         """Past variables and feedback (empty before the first step or without memory)."""
-        if not len(self.memory):
-            return ""
-        entries = "\n".join(render_json(entry) for entry in self.memory)
-        return templates.MEMORY_LEAD + entries + "\n\n"
+        return self.prompt_format.memory_text(self)
 
     def _example(self) -> str:
-        keys = self.json_keys
-        reply = {keys["reasoning"]: templates.EXAMPLE_REPLY["reasoning"]}
-        if keys.get("answer") is not None:
-            reply[keys["answer"]] = templates.EXAMPLE_REPLY["answer"]
-        reply[keys["suggestion"]] = templates.EXAMPLE_REPLY["suggestion"]
-        example = self.example_problem_template.format(
-            example_problem=self.replace_symbols(templates.EXAMPLE_PROBLEM, self.prompt_symbols),
-            example_response=json.dumps(reply, indent=4),
-        )
-        return self.example_prompt.format(examples=example)
+        return self.prompt_format.example(self)
 
     # -- the LLM ---------------------------------------------------------------------------
 
@@ -333,13 +282,7 @@ class OptoPrime(Optimizer):
     # -- reading the reply -----------------------------------------------------------------
 
     def _parse(self, reply: str) -> ParsedReply:
-        keys = self.json_keys
-        return parse_json_reply(
-            reply,
-            reasoning_key=keys["reasoning"],
-            answer_key=keys.get("answer"),
-            suggestion_key=keys["suggestion"],
-        )
+        return self.prompt_format.parse(self, reply)
 
     def extract_llm_suggestion(
         self,
@@ -353,27 +296,21 @@ class OptoPrime(Optimizer):
 
         With ``return_only_suggestion=False``: ``{"reasoning": ..., "variables": {...}}``.
         ``ignore_extraction_error=False`` raises SuggestionExtractionError when nothing could be
-        read; by default nothing is raised here and the step reports the problem.
+        read; by default nothing is raised here and the step reports the problem. (The
+        prompt format reads the reply; a tagged format returns ``{"reasoning", "variables"}``.)
         """
-        keys = self.json_keys
-        parsed = parse_json_reply(
+        return self.prompt_format.extract(
+            self,
             response,
-            reasoning_key=reasoning_tag or keys["reasoning"],
-            answer_key=keys.get("answer"),
-            suggestion_key=suggestion_tag or keys["suggestion"],
+            suggestion_tag=suggestion_tag,
+            reasoning_tag=reasoning_tag,
+            return_only_suggestion=return_only_suggestion,
+            ignore_extraction_error=ignore_extraction_error,
         )
-        suggestion = dict(parsed.suggestion)
-        if not suggestion and not parsed.terminate and ignore_extraction_error is False:
-            raise SuggestionExtractionError(
-                f"no suggestion could be extracted: {parsed.error or 'the reply has none'}"
-            )
-        if return_only_suggestion:
-            return suggestion
-        return {"reasoning": parsed.reasoning or "", "variables": suggestion}
 
     def _suggested_values(self, reply: str) -> Mapping[str, Any]:
         """The ``{name: value}`` part of what ``extract_llm_suggestion`` returns."""
-        return self.extract_llm_suggestion(reply)
+        return self.prompt_format.suggested_values(self, reply)
 
     def construct_update_dict(
         self,
@@ -459,7 +396,7 @@ class OptoPrime(Optimizer):
     def _repair_request(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
     ) -> str:
-        return repair_request(parsed, suggestion, plan, "JSON")
+        return repair_request(parsed, suggestion, plan, self.prompt_format.reply_label(self))
 
     def _result(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan

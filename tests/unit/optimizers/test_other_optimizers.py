@@ -169,7 +169,13 @@ def test_optoprime_multi_other_generation_techniques(technique):
 
 def test_optoprime_multi_custom_selector_and_moa():
     x = node(1, trainable=True, name="x")
-    llm = ScriptedLLM([json.dumps({"suggestion": {"x0": v}}) for v in (2, 3)])
+
+    # candidates are requested concurrently: each reply depends on its request, not on
+    # which thread reached the script first (that order made this test flaky)
+    def by_temperature(request):
+        return json.dumps({"suggestion": {"x0": 2 if request["temperature"] == 1.0 else 3}})
+
+    llm = ScriptedLLM([by_temperature, by_temperature])
     picked = OptoPrimeMulti([x], llm=llm, num_responses=2, selector=lambda c: c[0])
     backward(picked, x + 1, "larger")
     assert picked.step() == {x: 2}

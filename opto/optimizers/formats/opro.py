@@ -1,0 +1,150 @@
+"""OPRO's formats: the history of values and feedback (``OproFormat``), and the black-box
+problem in tags (``OproTaggedFormat``, with its symbol set and problem instance)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from opto.optimizers.formats.tagged import TaggedFormat
+from opto.optimizers.formats.trace_json import TraceJsonFormat
+from opto.optimizers.function_feedback import FunctionFeedback, section_text
+from opto.optimizers.prompts import opro as templates
+from opto.optimizers.symbol_sets import OptimizerPromptSymbolSet
+from opto.optimizers.tagged_problem import tag_names
+from opto.optimizers.utils import extract_xml_like_data
+from opto.utils.rendering import render_json, render_text
+
+
+class OproFormat(TraceJsonFormat):
+    """No graph: past values of the variables with their feedback, newest last, then the
+    objective; the system prompt is the optimizer's ``output_format_prompt`` alone."""
+
+    def system_prompt(self, optimizer: Any) -> str:
+        return optimizer.output_format_prompt
+
+    def user_prompt(
+        self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
+    ) -> str:
+        """History + objective; ``mask`` does not apply (there are no sections)."""
+        current = {
+            "variables": {name: entry[0] for name, entry in summary.variables.items()},
+            "feedback": summary.user_feedback,
+        }
+        history = [*optimizer.memory, current][-max(optimizer.memory.size, 1) :]
+        examples = "\n".join(render_json(entry) for entry in history)
+        user = optimizer.user_prompt_template.format(
+            examples=examples, instruction=optimizer.objective
+        )
+        return user + optimizer.final_prompt
+
+
+class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
+    """OPROv2's names: ``# Problem Context``, ``# Solution``, ``# Feedback``; ``<solution>``."""
+
+    problem_context_section_title = "# Problem Context"
+    variable_section_title = "# Solution"
+    feedback_section_title = "# Feedback"
+    variable_tag = "solution"
+    improved_variable_tag = "solution"
+
+    @property
+    def default_prompt_symbols(self) -> dict[str, str]:
+        return {
+            "variables": self.variable_section_title,
+            "feedback": self.feedback_section_title,
+            "instruction": self.problem_context_section_title,
+        }
+
+    def section_titles(self) -> dict[str, str]:
+        """The three titles, by their placeholder names."""
+        return {
+            "problem_context_section_title": self.problem_context_section_title,
+            "variable_section_title": self.variable_section_title,
+            "feedback_section_title": self.feedback_section_title,
+        }
+
+    def output_response_extractor(self, response: str) -> dict[str, Any]:
+        """Reads ``<solution>`` blocks, or ``<variable>`` blocks when there are none."""
+        found = super().output_response_extractor(response)
+        if found["variables"] or self.improved_variable_tag == "variable":
+            return found
+        fallback = extract_xml_like_data(
+            response,
+            reasoning_tag=self.reasoning_tag,
+            improved_variable_tag="variable",
+            name_tag=self.name_tag,
+            value_tag=self.value_tag,
+        )
+        return fallback if fallback["variables"] else found
+
+
+def titles_of(symbols: OptimizerPromptSymbolSet) -> dict[str, str]:
+    """OPRO titles of a set (a plain OptimizerPromptSymbolSet gets OPRO's defaults)."""
+    if isinstance(symbols, OPROPromptSymbolSet):
+        return symbols.section_titles()
+    return OPROPromptSymbolSet().section_titles()
+
+
+@dataclass(repr=False)
+class ProblemInstance:
+    """OPROv2's problem: context, solution and feedback; ``str()`` adds the set's titles."""
+
+    instruction: str
+    variables: str
+    feedback: str
+    optimizer_prompt_symbol_set: OPROPromptSymbolSet
+
+    problem_template: ClassVar[str] = templates.OPROV2_PROBLEM_TEMPLATE
+
+    def __repr__(self) -> str:
+        return self.problem_template.format(
+            instruction=self.instruction,
+            variables=self.variables,
+            feedback=self.feedback,
+            **titles_of(self.optimizer_prompt_symbol_set),
+        )
+
+    __str__ = __repr__
+
+
+class OproTaggedFormat(TaggedFormat):
+    """OPROv2: context, solution (with descriptions) and feedback in tags."""
+
+    def initialize(self, optimizer: Any) -> None:
+        s = self.symbols(optimizer)
+        names = {**titles_of(s), **tag_names(s)}
+        optimizer.representation_prompt = type(optimizer).representation_prompt.format(**names)
+        optimizer.output_format_prompt = optimizer.output_format_prompt_template.format(
+            **names, output_format=s.output_format
+        )
+
+    def problem_instance(
+        self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
+    ) -> ProblemInstance:
+        """Context, solution (with descriptions) and feedback; masks name their titles."""
+        s = self.symbols(optimizer)
+        masked = set(mask or ())
+        titles = titles_of(s)
+
+        def section(title: str, render: Any) -> str:
+            return section_text(titles[title] in masked, render)
+
+        def solution(nodes: Mapping[str, Any]) -> str:
+            return optimizer.repr_node_value_compact(
+                nodes,
+                node_tag=s.variable_tag,
+                value_tag=s.value_tag,
+                constraint_tag=s.constraint_tag,
+            )
+
+        feedback = summary.user_feedback
+        return ProblemInstance(
+            instruction=section("problem_context_section_title", lambda: optimizer.objective),
+            variables=section("variable_section_title", lambda: solution(summary.variables)),
+            feedback=section(
+                "feedback_section_title", lambda: "" if feedback is None else render_text(feedback)
+            ),
+            optimizer_prompt_symbol_set=s,
+        )

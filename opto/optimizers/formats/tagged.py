@@ -1,0 +1,171 @@
+"""OptoPrimeV2's format (Trace 0.2): ``# Section`` titles, values in tags, tagged reply.
+
+Section titles and tag names come from the optimizer's symbol set
+(``optimizer_prompt_symbol_set``); ``initialize`` fills the optimizer's class-level
+templates with them. Values of non-variable nodes are cut at the optimizer's
+``initial_var_char_limit`` (through its ``repr_node_value_compact`` hook).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opto.optimizers.formats.base import PromptFormat
+from opto.optimizers.function_feedback import (
+    FunctionFeedback,
+    code_text,
+    documentation_text,
+    section_text,
+)
+from opto.optimizers.parsing import ParsedReply, parse_json_reply, parse_xml_reply
+from opto.optimizers.prompts import fill_pieces
+from opto.optimizers.prompts import optoprime as v1_templates
+from opto.optimizers.prompts import optoprime_v2 as templates
+from opto.optimizers.tagged_problem import MemoryInstance, ProblemInstance, tag_names, titles
+
+
+class TaggedFormat(PromptFormat):
+    """OptoPrimeV2's format: ``<variable><name>..</name><value>..</value></variable>`` replies
+    (or JSON with ``OptimizerPromptSymbolSetJSON``)."""
+
+    def symbols(self, optimizer: Any) -> Any:
+        return optimizer.optimizer_prompt_symbol_set
+
+    def reply_label(self, optimizer: Any) -> str:
+        return "JSON" if self.expects_json(optimizer) else "tag"
+
+    def initialize(self, optimizer: Any) -> None:
+        """Fill the class-level templates with the symbol set."""
+        s = self.symbols(optimizer)
+        compact = titles(s, spaced=False)
+        expression = templates.VARIABLE_EXPRESSION_FORMAT.format(**tag_names(s))
+        optimizer.representation_prompt = type(optimizer).representation_prompt.format(
+            **compact, **tag_names(s), variable_expression_format=expression
+        )
+        optimizer.output_format_prompt = optimizer.output_format_prompt_template.format(
+            **compact, **tag_names(s), output_format=s.output_format
+        )
+
+    def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
+        return self.symbols(optimizer).default_prompt_symbols
+
+    def expects_json(self, optimizer: Any) -> bool:
+        return bool(self.symbols(optimizer).expect_json)
+
+    # -- the prompt ------------------------------------------------------------------------
+
+    def system_prompt(self, optimizer: Any) -> str:
+        return optimizer.representation_prompt + optimizer.output_format_prompt
+
+    def user_prompt(
+        self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
+    ) -> str:
+        """The problem, memory, then the request naming the variables."""
+        pieces = [optimizer._example()] if optimizer.include_example else []
+        pieces += fill_pieces(
+            optimizer.user_prompt_template,
+            problem_instance=optimizer._problem_text(summary, mask),
+        )
+        pieces.append(optimizer.memory_text())
+        pieces.append(optimizer.final_prompt.format(names=", ".join(summary.variables)))
+        return "".join(pieces)
+
+    def problem_instance(
+        self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
+    ) -> ProblemInstance:
+        """The sections in tags; a section whose title (or ``#Name``) is in ``mask`` is empty."""
+        s = self.symbols(optimizer)
+        masked = set(mask or ())
+        omitted = getattr(summary, "omitted", None) or {}
+
+        def section(key: str, render: Any) -> str:
+            title = getattr(s, f"{key}_section_title")
+            hidden = title in masked or v1_templates.SECTIONS[key] in masked
+            return section_text(hidden, render, omitted.get(key))
+
+        def compact(nodes: Mapping[str, Any]) -> str:
+            return optimizer.repr_node_value_compact(
+                nodes, node_tag=s.node_tag, value_tag=s.value_tag, constraint_tag=s.constraint_tag
+            )
+
+        def variables() -> str:
+            return optimizer.repr_node_value(
+                summary.variables,
+                node_tag=s.variable_tag,
+                value_tag=s.value_tag,
+                constraint_tag=s.constraint_tag,
+            )
+
+        feedback = summary.user_feedback
+        return ProblemInstance(
+            instruction=section("instruction", lambda: optimizer.objective),
+            code=section("code", lambda: code_text(summary)),
+            documentation=section("documentation", lambda: documentation_text(summary)),
+            variables=section("variables", variables),
+            inputs=section("inputs", lambda: compact(summary.inputs)),
+            others=section("others", lambda: compact(summary.others)),
+            outputs=section("outputs", lambda: compact(summary.output)),
+            feedback=section("feedback", lambda: "" if feedback is None else str(feedback)),
+            optimizer_prompt_symbol_set=s,
+        )
+
+    def memory_text(self, optimizer: Any) -> str:
+        if not len(optimizer.memory):
+            return ""
+        rounds = [
+            str(
+                MemoryInstance(
+                    {name: (value, None) for name, value in entry["variables"].items()},
+                    entry["feedback"],
+                    self.symbols(optimizer),
+                    index=index,
+                )
+            )
+            for index, entry in enumerate(optimizer.memory, start=1)
+        ]
+        return templates.MEMORY_LEAD + "\n".join(rounds) + "\n\n"
+
+    def example(self, optimizer: Any) -> str:
+        example = FunctionFeedback(
+            graph=[(1, "y = add(x=a, y=b)"), (2, "z = subtract(x=y, y=c)")],
+            documentation={"add": "Sum: x + y.", "subtract": "Difference: x - y."},
+            others={"y": (6, None)},
+            roots={},
+            output={"z": (1, None)},
+            user_feedback="The result should be 10, but it is 1.",
+            variables={"a": (5, "a > 0")},
+            inputs={"b": (1, None), "c": (5, None)},
+        )
+        problem = dataclasses.replace(
+            optimizer.problem_instance(example), instruction=optimizer.default_objective
+        )
+        reply = self.symbols(optimizer).example_output(
+            v1_templates.EXAMPLE_REPLY["reasoning"], {"a": 14}
+        )
+        one = optimizer.example_problem_template.format(
+            example_problem=str(problem), example_response=reply
+        )
+        return optimizer.example_prompt.format(examples=one)
+
+    # -- the reply -------------------------------------------------------------------------
+
+    def parse(self, optimizer: Any, reply: str) -> ParsedReply:
+        s = self.symbols(optimizer)
+        if s.expect_json:
+            return parse_json_reply(reply)
+        return parse_xml_reply(
+            reply,
+            reasoning_tag=s.reasoning_tag,
+            variable_tag=s.improved_variable_tag,
+            name_tag=s.name_tag,
+            value_tag=s.value_tag,
+        )
+
+    def extract(self, optimizer: Any, reply: str, **options: Any) -> dict[str, Any]:
+        """``{"reasoning": str, "variables": {name: value}}`` (the symbol set reads it)."""
+        return self.symbols(optimizer).output_response_extractor(reply)
+
+    def suggested_values(self, optimizer: Any, reply: str) -> Mapping[str, Any]:
+        return optimizer.extract_llm_suggestion(reply).get("variables") or {}
