@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opto.optimizers.parsing import parse_json_reply
 from opto.optimizers.problem import ProblemNodes, is_code_parameter
 from opto.trace.nodes import Node
 
@@ -30,6 +31,9 @@ _ECHO = re.compile(
 _WRAPPING = " \t\r\n`'\"*"
 _CODE_KEYS = ("code", "function", "source", "source code", "new code", "python")
 _CODE_START = re.compile(r"\s*(?:async\s+def|def|@|class)\b")
+_CODE_KEY_IN_TEXT = re.compile(
+    r"[\"'](?:code|function|source|source code|new code|python)[\"']\s*:", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -205,3 +209,24 @@ def resolve_suggestion(suggestion: Mapping[str, Any], names: PromptNames) -> Res
         for key, _ in given:
             resolved.renamed[key] = name
     return resolved
+
+
+def code_outside_suggestion(
+    reply: str, reasoning_key: str | None = "reasoning", answer_key: str | None = "answer"
+) -> dict[str, Any]:
+    """Entries such as ``"code": "def f(...): ..."`` written next to the suggestion object
+    instead of inside it (a real reply put a correct new policy there), as ``{key: value}``.
+
+    Only code keys are taken from outside the suggestion; ``resolve_suggestion`` then gives
+    the code to a variable only when that is unambiguous.
+    """
+    if not isinstance(reply, str) or not _CODE_KEY_IN_TEXT.search(reply):
+        return {}
+    whole = parse_json_reply(
+        reply, reasoning_key=reasoning_key, answer_key=answer_key, suggestion_key=None
+    )
+    return {
+        key: value
+        for key, value in whole.suggestion.items()
+        if key.strip(_WRAPPING).casefold() in _CODE_KEYS
+    }

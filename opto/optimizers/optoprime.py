@@ -34,7 +34,12 @@ from opto.optimizers.function_feedback import (
     value_lines,
 )
 from opto.optimizers.json_mode import JsonModeRequests
-from opto.optimizers.key_resolution import PromptNames, ResolvedSuggestion, resolve_suggestion
+from opto.optimizers.key_resolution import (
+    PromptNames,
+    ResolvedSuggestion,
+    code_outside_suggestion,
+    resolve_suggestion,
+)
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
 from opto.optimizers.problem import build_problem, render_value
@@ -395,7 +400,9 @@ class OptoPrime(Optimizer):
         if parsed.terminate:
             return {}, ResolvedSuggestion(), UpdatePlan()
         suggestion = self._suggested_values(reply)
-        resolved = resolve_suggestion(suggestion, names)
+        keys = self.json_keys
+        outside = code_outside_suggestion(reply, keys["reasoning"], keys.get("answer"))
+        resolved = resolve_suggestion({**outside, **suggestion}, names)
         if type(self).construct_update_dict is not OptoPrime.construct_update_dict:
             # a subclass's own conversion (Trace's extension point) takes the names alone
             plan = plan_from(self.construct_update_dict(resolved.suggestion))

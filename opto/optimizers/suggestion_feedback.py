@@ -16,12 +16,14 @@ import logging
 from typing import Any
 
 from opto.optimizers.key_resolution import PromptNames, ResolvedSuggestion
+from opto.utils.display import shorten
 from opto.utils.rendering import render_json
 
 logger = logging.getLogger(__name__)
 
 REPEATED = "you proposed this same refused value again"
 _REMEMBERED = 256  # refused suggestions kept for recognising a repeat
+_LISTED = 5  # names not in the problem listed one by one
 
 
 class SuggestionFeedback:
@@ -54,15 +56,20 @@ class SuggestionFeedback:
                 line += f" ({REPEATED})"
             seen_now.append(key)
             lines.append(line)
+        not_shown = []
         for name in unknown:
-            line = f"- {name}: {_not_a_variable(name, names)}"
             key = (name, _fingerprint(resolved.suggestion.get(name)))
-            if key in self._refused_before:
-                line += f" ({REPEATED})"
+            again = f" ({REPEATED})" if key in self._refused_before else ""
             seen_now.append(key)
-            lines.append(line)
-        for written, name in resolved.renamed.items():
-            lines.append(f"- the key {written!r} was read as {name}: write the name alone")
+            if names.section_of(name) is None:
+                not_shown.append(repr(name) + again)
+            else:
+                lines.append(f"- {name}: {_not_a_variable(name, names)}{again}")
+        if not_shown:
+            listed = ", ".join(not_shown[:_LISTED])
+            more = len(not_shown) - _LISTED
+            listed += f" and {more} more" if more > 0 else ""
+            lines.append(f"- not names in this problem, ignored: {listed}")
         if not resolved.suggestion and not refused:
             lines.append(
                 f"- your reply could not be read: {error}"
@@ -70,6 +77,11 @@ class SuggestionFeedback:
                 else "- your reply suggested no change"
             )
         self._remember(seen_now)
+        head = "Note: parts of your previous suggestion were not applied:"
+        if not lines:
+            head = "Note: about the keys of your previous suggestion:"
+        for written, name in resolved.renamed.items():
+            lines.append(f"- the key {shorten(repr(written), 80)} was read as {name}: use the name alone")
         if not lines:
             return ""
         allowed = ", ".join(names.variables) or "(none)"
@@ -77,7 +89,7 @@ class SuggestionFeedback:
             f"The only names you may change are the variables: {allowed}. "
             "Use these names as the keys of your suggestion."
         )
-        return "Note: parts of your previous suggestion were not applied:\n" + "\n".join(lines)
+        return head + "\n" + "\n".join(lines)
 
     def _remember(self, keys: list[tuple[str, str]]) -> None:
         for key in keys:
@@ -88,15 +100,12 @@ class SuggestionFeedback:
 
 
 def _not_a_variable(name: str, names: PromptNames) -> str:
-    section = names.section_of(name)
-    if section == "input":
+    if names.section_of(name) == "input":
         return "an input or constant of the code (#Inputs), not a variable; it cannot be changed"
-    if section == "computed":
-        return (
-            "a value the code computes (#Others or #Outputs), not a variable; change the "
-            "variables it is computed from"
-        )
-    return "no such name in this problem"
+    return (
+        "a value the code computes (#Others or #Outputs), not a variable; change the variables "
+        "it is computed from"
+    )
 
 
 def _fingerprint(value: Any) -> str:
