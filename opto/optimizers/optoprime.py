@@ -1,7 +1,9 @@
-"""OptoPrime: the optimizer of "Trace is the Next AutoDiff".
+"""OptoPrime: the optimizer of "Trace is the Next AutoDiff", and the core of its variants.
 
 It shows the LLM the subgraph that links the parameters to the output (code, values,
-feedback) and asks for new values as JSON. Prompts are Trace's format by default, built by
+feedback) and asks for new values. The text of that exchange is written by the prompt format
+it is given (``prompt_format``, ``opto.optimizers.formats``); OptoPrimeV2, OPRO, OPROv2 and
+OptoPrimeMulti are this class with other parts. Prompts are Trace's format by default, built by
 the methods Trace users override (``summarize``, ``problem_instance``, ``repr_node_value``,
 ``construct_prompt``, ``call_llm``, ``extract_llm_suggestion``, ``construct_update_dict``) from
 the class-level prompt pieces (``representation_prompt``, ``output_format_prompt``, ...).
@@ -42,6 +44,7 @@ from opto.optimizers.parsing import ParsedReply
 from opto.optimizers.problem import build_problem
 from opto.optimizers.prompt_budget import fit_to_budget
 from opto.optimizers.prompts import optoprime as templates
+from opto.optimizers.saved_state import checked_state
 from opto.optimizers.step_support import (
     add_usage,
     merge_plans,
@@ -71,7 +74,10 @@ __all__ = [
 class OptoPrime(Optimizer):
     """Trace's OptoPrime with tolerant parsing, safe updates and bounded prompts.
 
-    The class attributes are the prompt pieces; a subclass (or an instance) may replace any of
+    The core of every OptoPrime-style preset: it builds the problem, calls the LLM, applies
+    values safely, repairs, remembers and logs; its ``prompt_format`` writes and reads the
+    text (each preset chooses one in ``default_prompt_format``). The class attributes are the
+    prompt pieces the formats read; a subclass (or an instance) may replace any of
     them. ``output_format_prompt`` is filled per instance from ``output_format_prompt_original``
     (or ``..._no_answer`` when ``json_keys["answer"]`` is None) unless a subclass sets its own.
 
@@ -85,7 +91,9 @@ class OptoPrime(Optimizer):
     at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
     problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
     that could not be applied); ``prompt_tokenizer`` (how the budget counts tokens:
-    ``"estimate"``, the default, ``"tiktoken"`` or a function, see ``opto.optimizers.tokens``).
+    ``"estimate"``, the default, ``"tiktoken"`` or a function, see ``opto.optimizers.tokens``);
+    ``prompt_format`` (the part that writes the prompt and reads the reply; default
+    ``default_prompt_format()``).
     """
 
     representation_prompt = templates.REPRESENTATION
@@ -213,8 +221,9 @@ class OptoPrime(Optimizer):
             self.prompt_format.user_prompt(self, summary, mask),
         )
 
-    def _problem_text(self, summary: FunctionFeedback, mask: Sequence[str] | None) -> str:
-        """The problem block, shrunk to ``prompt_token_budget`` when one is set."""
+    def problem_text(self, summary: FunctionFeedback, mask: Sequence[str] | None = None) -> str:
+        """The problem block (``render_problem(problem_instance(...))``), shrunk to
+        ``prompt_token_budget`` when one is set; prompt formats put it in the user prompt."""
         nodes = getattr(summary, "nodes", None)
         if not self.prompt_token_budget or nodes is None:
             return self.render_problem(self.problem_instance(summary, mask))
@@ -234,9 +243,6 @@ class OptoPrime(Optimizer):
     def memory_text(self) -> str:
         """Past variables and feedback (empty before the first step or without memory)."""
         return self.prompt_format.memory_text(self)
-
-    def _example(self) -> str:
-        return self.prompt_format.example(self)
 
     # -- the LLM ---------------------------------------------------------------------------
 
@@ -463,26 +469,12 @@ class OptoPrime(Optimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore memory, pending notes and objective; ``ValueError`` (nothing changed) for
         a state of the wrong shape, which a damaged checkpoint can hold."""
-        memory = state.get("memory", [])
-        notes = state.get("pending_notes", "")
-        objective = state.get("objective", self.objective)
-        if not isinstance(memory, list) or not all(_is_memory_entry(e) for e in memory):
-            raise ValueError("the optimizer memory must be a list of {variables, feedback}")
-        if not isinstance(notes, str) or not isinstance(objective, str):
-            raise ValueError("the optimizer's pending_notes and objective must be strings")
+        memory, notes, objective = checked_state(state, self.objective)
         self.memory.clear()
         for entry in memory:
             self.memory.add(entry)
         self._pending_notes = notes
         self.objective = objective
-
-
-def _is_memory_entry(entry: Any) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("variables"), dict)
-        and isinstance(entry.get("feedback"), str)
-    )
 
 
 OptoPrimeV1 = OptoPrime

@@ -81,7 +81,9 @@ class SuggestionFeedback:
         if not lines:
             head = "Note: about the keys of your previous suggestion:"
         for written, name in resolved.renamed.items():
-            lines.append(f"- the key {shorten(repr(written), 80)} was read as {name}: use the name alone")
+            lines.append(
+                f"- the key {shorten(repr(written), 80)} was read as {name}: use the name alone"
+            )
         if not lines:
             return ""
         allowed = ", ".join(names.variables) or "(none)"

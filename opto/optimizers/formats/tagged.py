@@ -63,10 +63,10 @@ class TaggedFormat(PromptFormat):
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> str:
         """The problem, memory, then the request naming the variables."""
-        pieces = [optimizer._example()] if optimizer.include_example else []
+        pieces = [self.example(optimizer)] if optimizer.include_example else []
         pieces += fill_pieces(
             optimizer.user_prompt_template,
-            problem_instance=optimizer._problem_text(summary, mask),
+            problem_instance=optimizer.problem_text(summary, mask),
         )
         pieces.append(optimizer.memory_text())
         pieces.append(optimizer.final_prompt.format(names=", ".join(summary.variables)))

@@ -58,8 +58,8 @@ class TraceJsonFormat(PromptFormat):
         template = optimizer.replace_symbols(
             optimizer.user_prompt_template, optimizer.prompt_symbols
         )
-        pieces = [optimizer._example()] if optimizer.include_example else []
-        pieces += fill_pieces(template, problem_instance=optimizer._problem_text(summary, mask))
+        pieces = [self.example(optimizer)] if optimizer.include_example else []
+        pieces += fill_pieces(template, problem_instance=optimizer.problem_text(summary, mask))
         pieces.append(optimizer.memory_text())
         if optimizer.highlight_variables:
             names = ", ".join(summary.variables)
