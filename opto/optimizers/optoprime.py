@@ -21,7 +21,7 @@ from typing import Any
 
 from opto.optimizers.buffers import FIFOBuffer
 from opto.optimizers.formats import PromptFormat, SuggestionExtractionError, TraceJsonFormat
-from opto.optimizers.formats.trace_json import DEFAULT_JSON_KEYS
+from opto.optimizers.formats.base import DEFAULT_JSON_KEYS, DEFAULT_OUTPUT_FORMAT
 from opto.optimizers.function_feedback import (
     FunctionFeedback,
     ProblemInstance,
@@ -100,7 +100,7 @@ class OptoPrime(Optimizer):
     default_objective = templates.DEFAULT_OBJECTIVE
     output_format_prompt_original = templates.OUTPUT_FORMAT_WITH_ANSWER
     output_format_prompt_no_answer = templates.OUTPUT_FORMAT_NO_ANSWER
-    output_format_prompt = templates.OUTPUT_FORMAT_WITH_ANSWER.format(**DEFAULT_JSON_KEYS)
+    output_format_prompt = DEFAULT_OUTPUT_FORMAT
     example_problem_template = templates.EXAMPLE_PROBLEM_TEMPLATE
     example_prompt = templates.EXAMPLE_PROMPT
     user_prompt_template = templates.USER_PROMPT_TEMPLATE

@@ -166,9 +166,7 @@ class OptoPrimeMulti(OptoPrime):
             return self.selector(candidates)
         if len(candidates) == 1:
             return candidates[0]
-        system = self.replace_symbols(
-            self.representation_prompt + self.output_format_prompt, self.prompt_symbols
-        )
+        system = self.prompt_format.system_prompt(self)
         request = SelectionRequest(
             system_prompt=system,
             problem_summary=problem_summary,

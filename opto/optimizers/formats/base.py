@@ -14,10 +14,28 @@ except in ``initialize`` (called once by the core, and again by ``initialize_pro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from opto.optimizers.parsing import ParsedReply
+from opto.optimizers.prompts import optoprime as trace_templates
 from opto.utils.errors import OptoError
+
+DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
+DEFAULT_OUTPUT_FORMAT = trace_templates.OUTPUT_FORMAT_WITH_ANSWER.format(**DEFAULT_JSON_KEYS)
+# Trace's prompt pieces: OptoPrime's class attributes. A class that still has one of these
+# (or none) takes the piece of its format instead (see ``PromptFormat.template``).
+TRACE_PIECES: Mapping[str, Any] = MappingProxyType(
+    {
+        "representation_prompt": trace_templates.REPRESENTATION,
+        "default_objective": trace_templates.DEFAULT_OBJECTIVE,
+        "output_format_prompt": DEFAULT_OUTPUT_FORMAT,
+        "user_prompt_template": trace_templates.USER_PROMPT_TEMPLATE,
+        "example_problem_template": trace_templates.EXAMPLE_PROBLEM_TEMPLATE,
+        "example_prompt": trace_templates.EXAMPLE_PROMPT,
+        "final_prompt": trace_templates.FINAL_PROMPT,
+    }
+)
 
 
 class SuggestionExtractionError(OptoError, ValueError):
@@ -29,7 +47,28 @@ class PromptFormat:
 
     The built-in formats are ``TraceJsonFormat`` (OptoPrime), ``TaggedFormat``
     (OptoPrimeV2), ``OproFormat`` (OPRO) and ``OproTaggedFormat`` (OPROv2).
+
+    ``pieces`` are the class-level prompt pieces the format brings (its templates). A preset
+    sets the same pieces as class attributes, and a subclass of it may change them; a plain
+    ``OptoPrime`` given the format has only Trace's pieces, so the format's are used. That is
+    what lets ``OptoPrime(params, prompt_format=TaggedFormat())`` send OptoPrimeV2's prompts.
     """
+
+    pieces: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+
+    def template(self, optimizer: Any, name: str) -> Any:
+        """The class-level piece ``name``: the optimizer class's own, or this format's when
+        the class has only Trace's default for it (or nothing)."""
+        own = getattr(type(optimizer), name, None)
+        if name in self.pieces and (own is None or own is TRACE_PIECES.get(name)):
+            return self.pieces[name]
+        return own
+
+    def piece(self, optimizer: Any, name: str) -> Any:
+        """The piece ``name`` as used: set on the optimizer instance, else ``template``."""
+        if name in vars(optimizer):
+            return vars(optimizer)[name]
+        return self.template(optimizer, name)
 
     def reply_label(self, optimizer: Any) -> str:
         """What a repair request calls the reply format ("Answer again in the same ...")."""
@@ -40,7 +79,7 @@ class PromptFormat:
 
     def default_objective(self, optimizer: Any) -> str:
         """The objective used when the optimizer is given none."""
-        return optimizer.default_objective
+        return self.piece(optimizer, "default_objective")
 
     def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
         """Section markers ``prompt_symbols`` are merged into."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from opto.optimizers.formats.tagged import TaggedFormat
@@ -19,10 +20,21 @@ from opto.utils.rendering import render_json, render_text
 
 class OproFormat(TraceJsonFormat):
     """No graph: past values of the variables with their feedback, newest last, then the
-    objective; the system prompt is the optimizer's ``output_format_prompt`` alone."""
+    objective; the system prompt is OPRO's output format alone."""
+
+    pieces = MappingProxyType(
+        {
+            "user_prompt_template": templates.OPRO_USER_TEMPLATE,
+            "output_format_prompt": templates.OPRO_OUTPUT_FORMAT,
+            "default_objective": templates.OPRO_OBJECTIVE,
+        }
+    )
+
+    def initialize(self, optimizer: Any) -> None:
+        """Nothing to fill: OPRO's output format names its keys itself."""
 
     def system_prompt(self, optimizer: Any) -> str:
-        return optimizer.output_format_prompt
+        return self.piece(optimizer, "output_format_prompt")
 
     def user_prompt(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
@@ -34,10 +46,9 @@ class OproFormat(TraceJsonFormat):
         }
         history = [*optimizer.memory, current][-max(optimizer.memory.size, 1) :]
         examples = "\n".join(render_json(entry) for entry in history)
-        user = optimizer.user_prompt_template.format(
-            examples=examples, instruction=optimizer.objective
-        )
-        return user + optimizer.final_prompt
+        template = self.piece(optimizer, "user_prompt_template")
+        user = template.format(examples=examples, instruction=optimizer.objective)
+        return user + self.piece(optimizer, "final_prompt")
 
 
 class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
@@ -110,15 +121,34 @@ class ProblemInstance:
 
 
 class OproTaggedFormat(TaggedFormat):
-    """OPROv2: context, solution (with descriptions) and feedback in tags."""
+    """OPROv2: context, solution (with descriptions) and feedback in tags.
+
+    Args:
+        symbol_set: used when the optimizer has none (default ``OPROPromptSymbolSet()``).
+        initial_var_char_limit: as for ``TaggedFormat``.
+    """
+
+    pieces = MappingProxyType(
+        {
+            **TaggedFormat.pieces,
+            "representation_prompt": templates.OPROV2_REPRESENTATION,
+            "output_format_prompt_template": templates.OPROV2_OUTPUT_FORMAT,
+            "final_prompt": templates.OPROV2_FINAL_PROMPT,
+            "default_objective": templates.OPROV2_OBJECTIVE,
+        }
+    )
+
+    def default_symbol_set(self) -> OptimizerPromptSymbolSet:
+        return OPROPromptSymbolSet()
 
     def initialize(self, optimizer: Any) -> None:
         s = self.symbols(optimizer)
         names = {**titles_of(s), **tag_names(s)}
-        optimizer.representation_prompt = type(optimizer).representation_prompt.format(**names)
-        optimizer.output_format_prompt = optimizer.output_format_prompt_template.format(
-            **names, output_format=s.output_format
-        )
+        representation = self.template(optimizer, "representation_prompt")
+        optimizer.representation_prompt = representation.format(**names)
+        optimizer.output_format_prompt = self.piece(
+            optimizer, "output_format_prompt_template"
+        ).format(**names, output_format=s.output_format)
 
     def problem_instance(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
@@ -132,12 +162,7 @@ class OproTaggedFormat(TaggedFormat):
             return section_text(titles[title] in masked, render)
 
         def solution(nodes: Mapping[str, Any]) -> str:
-            return optimizer.repr_node_value_compact(
-                nodes,
-                node_tag=s.variable_tag,
-                value_tag=s.value_tag,
-                constraint_tag=s.constraint_tag,
-            )
+            return self.entries(optimizer, nodes, s.variable_tag, compact=True)
 
         feedback = summary.user_feedback
         return ProblemInstance(

@@ -1,15 +1,17 @@
 """OptoPrimeV2's format (Trace 0.2): ``# Section`` titles, values in tags, tagged reply.
 
-Section titles and tag names come from the optimizer's symbol set
-(``optimizer_prompt_symbol_set``); ``initialize`` fills the optimizer's class-level
-templates with them. Values of non-variable nodes are cut at the optimizer's
-``initial_var_char_limit`` (through its ``repr_node_value_compact`` hook).
+Section titles and tag names come from a symbol set: the optimizer's
+(``optimizer_prompt_symbol_set``, OptoPrimeV2's) or the format's own; ``initialize`` fills
+the templates with them. Values of non-variable nodes are cut at ``initial_var_char_limit``
+characters. An optimizer with tag-aware hooks (OptoPrimeV2's ``repr_node_value`` and
+``repr_node_value_compact``) renders values through them, so its overrides apply.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from opto.optimizers.formats.base import PromptFormat
@@ -23,29 +25,87 @@ from opto.optimizers.parsing import ParsedReply, parse_json_reply, parse_xml_rep
 from opto.optimizers.prompts import fill_pieces
 from opto.optimizers.prompts import optoprime as v1_templates
 from opto.optimizers.prompts import optoprime_v2 as templates
-from opto.optimizers.tagged_problem import MemoryInstance, ProblemInstance, tag_names, titles
+from opto.optimizers.symbol_sets import OptimizerPromptSymbolSet
+from opto.optimizers.tagged_problem import (
+    MemoryInstance,
+    ProblemInstance,
+    tag_names,
+    tagged_entries,
+    titles,
+)
+from opto.optimizers.utils import truncate_expression
 
 
 class TaggedFormat(PromptFormat):
     """OptoPrimeV2's format: ``<variable><name>..</name><value>..</value></variable>`` replies
-    (or JSON with ``OptimizerPromptSymbolSetJSON``)."""
+    (or JSON with ``OptimizerPromptSymbolSetJSON``).
+
+    Args:
+        symbol_set: section titles and tag names, used when the optimizer has no
+            ``optimizer_prompt_symbol_set`` of its own (default ``OptimizerPromptSymbolSet()``).
+        initial_var_char_limit: where values of non-variable nodes are cut, when the optimizer
+            has no ``initial_var_char_limit`` of its own (0: never).
+    """
+
+    pieces = MappingProxyType(
+        {
+            "representation_prompt": templates.REPRESENTATION_TEMPLATE,
+            "output_format_prompt_template": templates.OUTPUT_FORMAT_TEMPLATE,
+            "default_objective": templates.DEFAULT_OBJECTIVE_TEMPLATE,
+            "user_prompt_template": templates.USER_PROMPT_TEMPLATE,
+            "example_problem_template": templates.EXAMPLE_PROBLEM_TEMPLATE,
+            "example_prompt": templates.EXAMPLE_PROMPT,
+            "final_prompt": templates.FINAL_PROMPT,
+        }
+    )
+
+    def __init__(
+        self, symbol_set: OptimizerPromptSymbolSet | None = None, initial_var_char_limit: int = 2000
+    ) -> None:
+        self.symbol_set = symbol_set or self.default_symbol_set()
+        self.initial_var_char_limit = initial_var_char_limit
+
+    def default_symbol_set(self) -> OptimizerPromptSymbolSet:
+        return OptimizerPromptSymbolSet()
 
     def symbols(self, optimizer: Any) -> Any:
-        return optimizer.optimizer_prompt_symbol_set
+        """The optimizer's symbol set, else the format's."""
+        return getattr(optimizer, "optimizer_prompt_symbol_set", None) or self.symbol_set
 
     def reply_label(self, optimizer: Any) -> str:
         return "JSON" if self.expects_json(optimizer) else "tag"
 
     def initialize(self, optimizer: Any) -> None:
-        """Fill the class-level templates with the symbol set."""
+        """Fill the templates with the symbol set (the optimizer's filled prompts)."""
         s = self.symbols(optimizer)
         compact = titles(s, spaced=False)
         expression = templates.VARIABLE_EXPRESSION_FORMAT.format(**tag_names(s))
-        optimizer.representation_prompt = type(optimizer).representation_prompt.format(
+        optimizer.representation_prompt = self.template(optimizer, "representation_prompt").format(
             **compact, **tag_names(s), variable_expression_format=expression
         )
-        optimizer.output_format_prompt = optimizer.output_format_prompt_template.format(
-            **compact, **tag_names(s), output_format=s.output_format
+        optimizer.output_format_prompt = self.piece(
+            optimizer, "output_format_prompt_template"
+        ).format(**compact, **tag_names(s), output_format=s.output_format)
+
+    def default_objective(self, optimizer: Any) -> str:
+        """The format's objective filled with the symbol set, or the optimizer class's own."""
+        if self.template(optimizer, "default_objective") is self.pieces["default_objective"]:
+            s = self.symbols(optimizer)
+            return self.pieces["default_objective"].format(**titles(s), **tag_names(s))
+        return optimizer.default_objective
+
+    def entries(self, optimizer: Any, nodes: Mapping[str, Any], tag: str, compact: bool) -> str:
+        """Tag blocks of ``nodes`` (values cut when ``compact``), through the optimizer's
+        tag-aware hooks when it has them."""
+        s = self.symbols(optimizer)
+        tags = {"node_tag": tag, "value_tag": s.value_tag, "constraint_tag": s.constraint_tag}
+        if hasattr(type(optimizer), "repr_node_value_compact"):
+            hook = optimizer.repr_node_value_compact if compact else optimizer.repr_node_value
+            return hook(nodes, **tags)
+        limit = getattr(optimizer, "initial_var_char_limit", self.initial_var_char_limit)
+        shorten = (lambda text: truncate_expression(text, limit)) if compact and limit else None
+        return tagged_entries(
+            nodes, tag, s.value_tag, s.constraint_tag, tag == s.variable_tag, shorten
         )
 
     def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
@@ -65,11 +125,12 @@ class TaggedFormat(PromptFormat):
         """The problem, memory, then the request naming the variables."""
         pieces = [self.example(optimizer)] if optimizer.include_example else []
         pieces += fill_pieces(
-            optimizer.user_prompt_template,
+            self.piece(optimizer, "user_prompt_template"),
             problem_instance=optimizer.problem_text(summary, mask),
         )
         pieces.append(optimizer.memory_text())
-        pieces.append(optimizer.final_prompt.format(names=", ".join(summary.variables)))
+        final = self.piece(optimizer, "final_prompt")
+        pieces.append(final.format(names=", ".join(summary.variables)))
         return "".join(pieces)
 
     def problem_instance(
@@ -86,17 +147,10 @@ class TaggedFormat(PromptFormat):
             return section_text(hidden, render, omitted.get(key))
 
         def compact(nodes: Mapping[str, Any]) -> str:
-            return optimizer.repr_node_value_compact(
-                nodes, node_tag=s.node_tag, value_tag=s.value_tag, constraint_tag=s.constraint_tag
-            )
+            return self.entries(optimizer, nodes, s.node_tag, compact=True)
 
         def variables() -> str:
-            return optimizer.repr_node_value(
-                summary.variables,
-                node_tag=s.variable_tag,
-                value_tag=s.value_tag,
-                constraint_tag=s.constraint_tag,
-            )
+            return self.entries(optimizer, summary.variables, s.variable_tag, compact=False)
 
         feedback = summary.user_feedback
         return ProblemInstance(
@@ -139,15 +193,15 @@ class TaggedFormat(PromptFormat):
             inputs={"b": (1, None), "c": (5, None)},
         )
         problem = dataclasses.replace(
-            optimizer.problem_instance(example), instruction=optimizer.default_objective
+            optimizer.problem_instance(example), instruction=self.default_objective(optimizer)
         )
         reply = self.symbols(optimizer).example_output(
             v1_templates.EXAMPLE_REPLY["reasoning"], {"a": 14}
         )
-        one = optimizer.example_problem_template.format(
+        one = self.piece(optimizer, "example_problem_template").format(
             example_problem=str(problem), example_response=reply
         )
-        return optimizer.example_prompt.format(examples=one)
+        return self.piece(optimizer, "example_prompt").format(examples=one)
 
     # -- the reply -------------------------------------------------------------------------
 

@@ -13,7 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from opto.optimizers.formats.base import PromptFormat, SuggestionExtractionError
+from opto.optimizers.formats.base import (
+    DEFAULT_OUTPUT_FORMAT,
+    PromptFormat,
+    SuggestionExtractionError,
+)
 from opto.optimizers.function_feedback import (
     FunctionFeedback,
     ProblemInstance,
@@ -26,9 +30,6 @@ from opto.optimizers.problem import render_value
 from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
 from opto.utils.rendering import render_json
-
-DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
-DEFAULT_OUTPUT_FORMAT = templates.OUTPUT_FORMAT_WITH_ANSWER.format(**DEFAULT_JSON_KEYS)
 
 
 class TraceJsonFormat(PromptFormat):

@@ -24,6 +24,7 @@ from opto.optimizers import (
     OptoPrimeMulti,
     OptoPrimeV2,
 )
+from opto.optimizers.formats import OproFormat, OproTaggedFormat, TaggedFormat
 from opto.trace import GRAPH, bundle, node
 
 PRESETS = Path(__file__).parent / "golden" / "presets"
@@ -140,3 +141,55 @@ def test_preset_requests_match_the_golden_files(name):
         PRESETS.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     assert got == json.loads(path.read_text(encoding="utf-8"))
+
+
+CORE_WITH_A_PART = {
+    "optoprime_v2": (
+        lambda p, llm: OptoPrime(p, llm, max_tokens=8192, prompt_format=TaggedFormat()),
+        tag_reply("variable"),
+    ),
+    "optoprime_v2_set2": (
+        lambda p, llm: OptoPrime(
+            p,
+            llm,
+            max_tokens=8192,
+            prompt_format=TaggedFormat(symbol_set=OptimizerPromptSymbolSet2()),
+        ),
+        tag_reply("var"),
+    ),
+    "optoprime_v2_example_memory_repair": (
+        lambda p, llm: OptoPrime(
+            p,
+            llm,
+            max_tokens=8192,
+            include_example=True,
+            memory_size=2,
+            repair_attempts=1,
+            prompt_format=TaggedFormat(),
+        ),
+        tag_reply("variable"),
+    ),
+    "opro": (
+        lambda p, llm: OptoPrime(p, llm, memory_size=20, prompt_format=OproFormat()),
+        json_reply,
+    ),
+    "oprov2": (
+        lambda p, llm: OptoPrime(
+            p,
+            llm,
+            max_tokens=8192,
+            memory_size=5,
+            include_example=True,
+            prompt_format=OproTaggedFormat(),
+        ),
+        tag_reply("solution"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORE_WITH_A_PART))
+def test_the_core_given_a_presets_part_sends_the_presets_requests(name):
+    """A preset is the OptoPrime core with its part: nothing else differs."""
+    make, reply = CORE_WITH_A_PART[name]
+    golden = json.loads((PRESETS / f"{name}.json").read_text(encoding="utf-8"))
+    assert record(make, reply) == golden
