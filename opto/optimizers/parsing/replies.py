@@ -20,13 +20,14 @@ from opto.optimizers.parsing.json_reply import (
 from opto.optimizers.parsing.reply import Draft, ParsedReply, guarded, is_terminate, terminated
 from opto.optimizers.parsing.tagged_reply import read_tags
 from opto.optimizers.parsing.tagged_scanner import XmlTags
+from opto.utils.errors import OptoError
 
 READERS = ("json", "loose_pairs", "xml")
 JSON_FALLBACKS: tuple[str, ...] = ("loose_pairs", "xml")
 XML_FALLBACKS: tuple[str, ...] = ("json",)
 
 
-class FallbackError(ValueError):
+class FallbackError(OptoError, ValueError):
     """A ``fallbacks`` argument names an unknown reader or the parser's own format."""
 
 
