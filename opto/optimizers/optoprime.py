@@ -41,26 +41,27 @@ from opto.optimizers.key_resolution import (
     resolve_suggestion,
 )
 from opto.optimizers.optimizer import Optimizer, StepResult
+from opto.optimizers.optoprime_state import checked_state
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
 from opto.optimizers.problem import build_problem, render_value
 from opto.optimizers.prompt_budget import fit_to_budget
 from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.step_support import (
+    SuggestionExtractionError,
     add_usage,
     merge_plans,
     plan_from,
     repair_request,
     step_record,
+    step_result,
 )
 from opto.optimizers.suggestion_feedback import SuggestionFeedback, report_note
 from opto.optimizers.tokens import Tokenizer, resolve_tokenizer
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
-from opto.utils.errors import OptoError
 from opto.utils.rendering import render_json
-from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "FunctionFeedback",
@@ -74,10 +75,6 @@ __all__ = [
 ]
 
 DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
-
-
-class SuggestionExtractionError(OptoError, ValueError):
-    """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 
 class OptoPrime(Optimizer):
@@ -460,59 +457,23 @@ class OptoPrime(Optimizer):
             parsed = self._parse(reply)
             suggestion, resolved, repaired = self._plan(reply, parsed, shown, names)
             plan = merge_plans(plan, repaired)
-        result = self._result(parsed, suggestion, plan)
-        self.memory.add(
-            {
-                "variables": {p.py_name: p._data for p in self.parameters if p.trainable},
-                "feedback": summary.user_feedback,
-            }
-        )
+        result = step_result(parsed, suggestion, plan, strict=not self.ignore_extraction_error)
+        trained = {p.py_name: p._data for p in self.parameters if p.trainable}
+        self.memory.add({"variables": trained, "feedback": summary.user_feedback})
         self._pending_notes = self._suggestion_feedback.note(resolved, result, names)
         report_note(type(self).__name__, self._pending_notes, verbose)
-        self._record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage, summary)
+        if self.log is not None:
+            self.log.append(
+                step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
+            )
+            instance = self.problem_instance(summary)
+            self.summary_log.append({"problem_instance": instance, "summary": summary})
         return result
 
     def _repair_request(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
     ) -> str:
         return repair_request(parsed, suggestion, plan, "JSON")
-
-    def _result(
-        self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
-    ) -> StepResult:
-        error = None
-        if not parsed.terminate and not suggestion:
-            error = parsed.error or "the reply has no suggestion"
-            if not self.ignore_extraction_error:
-                raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-            warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
-        return StepResult(
-            plan.accepted,
-            refused=plan.refused,
-            unknown=plan.unknown,
-            terminated=parsed.terminate,
-            error=error,
-        )
-
-    def _record(
-        self,
-        system_prompt: str,
-        user_prompt: str,
-        reply: str,
-        parsed: ParsedReply,
-        suggestion: Mapping[str, Any],
-        result: StepResult,
-        usage: Any,
-        summary: FunctionFeedback,
-    ) -> None:
-        if self.log is None:
-            return
-        self.log.append(
-            step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
-        )
-        self.summary_log.append(
-            {"problem_instance": self.problem_instance(summary), "summary": summary}
-        )
 
     # -- state -----------------------------------------------------------------------------
 
@@ -526,26 +487,10 @@ class OptoPrime(Optimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore memory, pending notes and objective; ``ValueError`` (nothing changed) for
         a state of the wrong shape, which a damaged checkpoint can hold."""
-        memory = state.get("memory", [])
-        notes = state.get("pending_notes", "")
-        objective = state.get("objective", self.objective)
-        if not isinstance(memory, list) or not all(_is_memory_entry(e) for e in memory):
-            raise ValueError("the optimizer memory must be a list of {variables, feedback}")
-        if not isinstance(notes, str) or not isinstance(objective, str):
-            raise ValueError("the optimizer's pending_notes and objective must be strings")
+        memory, self._pending_notes, self.objective = checked_state(state, self.objective)
         self.memory.clear()
         for entry in memory:
             self.memory.add(entry)
-        self._pending_notes = notes
-        self.objective = objective
-
-
-def _is_memory_entry(entry: Any) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("variables"), dict)
-        and isinstance(entry.get("feedback"), str)
-    )
 
 
 OptoPrimeV1 = OptoPrime

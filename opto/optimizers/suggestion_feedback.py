@@ -87,7 +87,7 @@ class SuggestionFeedback:
         allowed = ", ".join(names.variables) or "(none)"
         lines.append(
             f"The only names you may change are the variables: {allowed}. "
-            "Use these names as the keys of your suggestion."
+            "Use exactly these names in your suggestion."
         )
         return head + "\n" + "\n".join(lines)
 
