@@ -30,6 +30,7 @@ _ECHO = re.compile(
 )
 _WRAPPING = " \t\r\n`'\"*"
 _CODE_KEYS = ("code", "function", "source", "source code", "new code", "python")
+_TYPE_KEYS = ("int", "float", "str", "bool", "list", "dict", "tuple", "set")
 _CODE_START = re.compile(r"\s*(?:async\s+def|def|@|class)\b")
 _CODE_KEY_IN_TEXT = re.compile(
     r"[\"'](?:code|function|source|source code|new code|python)[\"']\s*:", re.I
@@ -145,20 +146,23 @@ def _defines_code(value: Any) -> bool:
     return True
 
 
-def _code_key_target(key: str, value: Any, names: PromptNames) -> str | None:
-    """The variable a ``"code"`` key means: the one its value's echo names, else the sole
-    code variable when the value is code that compiles; None otherwise."""
-    if key.strip(_WRAPPING).casefold() not in _CODE_KEYS:
-        return None
-    if isinstance(value, str):
-        echo = _ECHO.match(value)
-        if echo and echo.group("rest") and echo.group("type") is not None:
-            found = candidates_for(echo.group("name"), names)
-            if len(found) == 1:
-                return found[0]
-    if len(names.code_variables) == 1 and _defines_code(value):
-        return names.code_variables[0]
-    return None
+def _target_from_value(key: str, value: Any, names: PromptNames) -> tuple[str | None, Any]:
+    """The variable a key that names no variable means, judged from its value, with the value
+    to use: a code key (``"code"``) whose value echoes ``(code) name:...`` or, failing that,
+    holds code while there is exactly one code variable; a type key (``"float"``, as the line
+    ``(float) a0=1.0`` split into key and value) whose value starts with ``name=``."""
+    folded = key.strip(_WRAPPING).casefold()
+    echo = _ECHO.match(value) if isinstance(value, str) else None
+    if echo is not None and echo.group("rest"):
+        found = candidates_for(echo.group("name"), names)
+        typed = echo.group("type") is not None
+        if len(found) == 1 and folded in _CODE_KEYS and typed:
+            return found[0], value
+        if len(found) == 1 and folded in _TYPE_KEYS and not typed:
+            return found[0], echo.group("rest")[1:].strip()
+    if folded in _CODE_KEYS and len(names.code_variables) == 1 and _defines_code(value):
+        return names.code_variables[0], value
+    return None, value
 
 
 def resolve_suggestion(suggestion: Mapping[str, Any], names: PromptNames) -> ResolvedSuggestion:
@@ -179,7 +183,7 @@ def resolve_suggestion(suggestion: Mapping[str, Any], names: PromptNames) -> Res
         key = str(raw)
         found = candidates_for(key, names)
         if not found:
-            target = _code_key_target(key, value, names)
+            target, value = _target_from_value(key, value, names)
             found = [target] if target else []
         if len(found) > 1:
             listed = ", ".join(found)
