@@ -24,7 +24,7 @@ from opto.trace.nodes import Node
 
 # "(type) name" followed by nothing or by ":"/"=" and the rest of the echoed line
 _ECHO = re.compile(
-    r"\s*(?:\(\s*(?P<type>[\w.\[\], |]*)\s*\)\s*)?[`'\"*]*"
+    r"\s*(?:\((?P<type>[\w.\[\], |]*)\)\s*)?[`'\"*]*"
     r"(?P<name>[A-Za-z_]\w*(?::\d+)?)[`'\"*]*\s*(?P<rest>[:=].*)?",
     re.DOTALL,
 )
@@ -126,7 +126,7 @@ def strip_echo(value: Any, name: str, is_code: bool) -> Any:
     """
     if not isinstance(value, str):
         return value
-    typed = re.match(rf"\s*\(\s*[\w.\[\], |]*\s*\)\s*{re.escape(name)}\s*[:=]\s*", value)
+    typed = re.match(rf"\s*\([\w.\[\], |]*\)\s*{re.escape(name)}\s*[:=]\s*", value)
     if typed:
         return value[typed.end() :]
     if is_code:
