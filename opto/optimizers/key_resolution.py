@@ -28,6 +28,7 @@ _ECHO = re.compile(
     r"(?P<name>[A-Za-z_]\w*(?::\d+)?)[`'\"*]*\s*(?P<rest>[:=].*)?",
     re.DOTALL,
 )
+_TRACE_NAME = re.compile(r"[A-Za-z_]\w*:\d+")
 _WRAPPING = " \t\r\n`'\"*"
 _CODE_KEYS = ("code", "function", "source", "source code", "new code", "python")
 _TYPE_KEYS = ("int", "float", "str", "bool", "list", "dict", "tuple", "set")
@@ -106,6 +107,8 @@ def candidates_for(key: str, names: PromptNames) -> list[str]:
     text = key.strip(_WRAPPING)
     if text in known:
         return [text]
+    if _TRACE_NAME.fullmatch(text):
+        return []  # a node's own name ("x:0"): the update rules match it, ambiguity included
     match = _ECHO.fullmatch(text)
     if match is None:
         return []

@@ -31,14 +31,13 @@ NAMES = PromptNames(
         "(code) __code0:def strange_sort_list(lst):",
         '"__code0"',
         "**__code0**",
-        "__code:0",
     ],
 )
 def test_echoes_of_a_variable_line_fit_that_variable_only(key):
     assert candidates_for(key, NAMES) == ["__code0"]
 
 
-@pytest.mark.parametrize("key", ["fib4(0) -> 0", "return c", "code", "a", "x", ""])
+@pytest.mark.parametrize("key", ["fib4(0) -> 0", "return c", "code", "a", "x", "", "a:0"])
 def test_keys_that_echo_no_name_fit_nothing(key):
     assert candidates_for(key, NAMES) == []
 
