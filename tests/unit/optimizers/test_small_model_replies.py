@@ -287,3 +287,35 @@ def test_an_ambiguous_echo_is_refused_again_and_said_so():
     _, user = optimizer.construct_prompt(optimizer.summarize())
     assert "- __code0: given under 2 keys with different values" in user
     assert f"({REPEATED})" in user and "not names in this problem, ignored:" in user
+
+
+def test_a_suggestion_for_the_functions_input_is_explained_then_recognised_as_a_repeat():
+    """Real reply (no JSON mode, temperature 1.0): ``"suggestion": {"lst0": [1, 2, 3, 4, -5,
+    -6]}``, a new value for the test input instead of new code; sent twice."""
+    entry = REPLIES["strange-sort-plain-input"]
+    parameters, forward, feedback = PROBLEMS["strange_sort"]()
+    llm = ScriptedLLM([entry["reply"]] * 3)
+    optimizer = OptoPrime(parameters, llm=llm)
+    for _ in range(3):
+        optimizer.zero_feedback()
+        optimizer.backward(forward(), feedback)
+        assert optimizer.step().unknown == ["lst0"]
+    second, third = next_prompt(llm, 1), next_prompt(llm, 2)
+    line = (
+        "- lst0: an input or constant of the code (#Inputs), not a variable; it cannot be changed"
+    )
+    assert line in second and REPEATED not in second
+    assert f"{line} ({REPEATED})" in third
+    assert "The only names you may change are the variables: __code0." in third
+
+
+def test_a_suggestion_under_the_exact_name_is_applied_without_a_note():
+    """Real reply (JSON mode, temperature 1.0): a new ``instruction0``."""
+    entry = REPLIES["instruction-json-exact"]
+    [instruction], forward, feedback = PROBLEMS["instruction"]()
+    optimizer, _, [result] = run_steps([instruction], forward, feedback, [entry["reply"]])
+    assert result == {instruction: "What is 17 * 3? Reply with the number only."}
+    optimizer.zero_feedback()
+    optimizer.backward(forward(), feedback)
+    _, prompt = optimizer.construct_prompt(optimizer.summarize())
+    assert "Note:" not in prompt
