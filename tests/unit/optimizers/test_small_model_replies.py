@@ -319,3 +319,17 @@ def test_a_suggestion_under_the_exact_name_is_applied_without_a_note():
     optimizer.backward(forward(), feedback)
     _, prompt = optimizer.construct_prompt(optimizer.summarize())
     assert "Note:" not in prompt
+
+
+def test_the_same_value_for_a_renamed_constant_is_recognised_as_a_repeat():
+    """Real replies (trace-opt's side of the recording, two steps): ``"int1": 0.64``, then,
+    after the constants were made again under new names, ``"int3": 0.64``."""
+    feedback = SuggestionFeedback()
+    notes = []
+    for reply_id in ("numeric-trace-opt-1", "numeric-trace-opt-2"):
+        entry, names = recorded(reply_id)
+        resolved = resolved_keys(entry["reply"], names)
+        plan = plan_updates(resolved.suggestion, [], None)
+        notes.append(feedback.note(resolved, StepResult(unknown=plan.unknown), names))
+    assert "- int1: an input or constant" in notes[0] and REPEATED not in notes[0]
+    assert "- int3: an input or constant" in notes[1] and f"({REPEATED})" in notes[1]
