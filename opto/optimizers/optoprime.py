@@ -41,12 +41,12 @@ from opto.optimizers.key_resolution import (
     resolve_suggestion,
 )
 from opto.optimizers.optimizer import Optimizer, StepResult
-from opto.optimizers.optoprime_state import checked_state
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
 from opto.optimizers.problem import build_problem, render_value
 from opto.optimizers.prompt_budget import fit_to_budget
 from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
+from opto.optimizers.saved_state import checked_state
 from opto.optimizers.step_support import (
     SuggestionExtractionError,
     add_usage,
@@ -487,10 +487,12 @@ class OptoPrime(Optimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore memory, pending notes and objective; ``ValueError`` (nothing changed) for
         a state of the wrong shape, which a damaged checkpoint can hold."""
-        memory, self._pending_notes, self.objective = checked_state(state, self.objective)
+        memory, notes, objective = checked_state(state, self.objective)
         self.memory.clear()
         for entry in memory:
             self.memory.add(entry)
+        self._pending_notes = notes
+        self.objective = objective
 
 
 OptoPrimeV1 = OptoPrime

@@ -1,7 +1,7 @@
-"""What an OptoPrime checkpoint holds, and the check a loaded one must pass.
+"""Checking an OptoPrime state read back from a checkpoint before any of it is used.
 
-A checkpoint file can be damaged or edited by hand, so a state is checked in full before any
-of it replaces the optimizer's: a wrong shape is a ``ValueError`` and changes nothing.
+A damaged or hand-edited checkpoint may hold anything; a state of the wrong shape is refused
+with ``ValueError`` and the optimizer is left unchanged.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from typing import Any
 
 
 def checked_state(state: dict[str, Any], objective: str) -> tuple[list[dict], str, str]:
-    """``(memory, pending notes, objective)`` of a saved state, or ``ValueError``.
+    """``(memory, pending_notes, objective)`` of ``state``; ``objective`` when it has none.
 
-    Arguments:
-        state: what ``OptoPrime.state_dict()`` returned (a missing key keeps its default).
-        objective: the optimizer's current objective, kept when the state has none.
+    Raises ``ValueError`` when memory is not a list of ``{"variables": dict, "feedback":
+    str}`` or the notes or objective are not strings.
     """
     memory = state.get("memory", [])
     notes = state.get("pending_notes", "")
