@@ -48,20 +48,20 @@ from opto.optimizers.prompts import fill, fill_pieces
 from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.saved_state import checked_state
 from opto.optimizers.step_support import (
-    SuggestionExtractionError,
     add_usage,
     merge_plans,
     plan_from,
     repair_request,
     step_record,
-    step_result,
 )
 from opto.optimizers.suggestion_feedback import SuggestionFeedback, report_note
 from opto.optimizers.tokens import Tokenizer, resolve_tokenizer
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
+from opto.utils.errors import OptoError
 from opto.utils.rendering import render_json
+from opto.utils.user_warnings import warn_user
 
 __all__ = [
     "FunctionFeedback",
@@ -75,6 +75,10 @@ __all__ = [
 ]
 
 DEFAULT_JSON_KEYS = {"reasoning": "reasoning", "answer": "answer", "suggestion": "suggestion"}
+
+
+class SuggestionExtractionError(OptoError, ValueError):
+    """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 
 class OptoPrime(Optimizer):
@@ -457,23 +461,59 @@ class OptoPrime(Optimizer):
             parsed = self._parse(reply)
             suggestion, resolved, repaired = self._plan(reply, parsed, shown, names)
             plan = merge_plans(plan, repaired)
-        result = step_result(parsed, suggestion, plan, strict=not self.ignore_extraction_error)
-        trained = {p.py_name: p._data for p in self.parameters if p.trainable}
-        self.memory.add({"variables": trained, "feedback": summary.user_feedback})
+        result = self._result(parsed, suggestion, plan)
+        self.memory.add(
+            {
+                "variables": {p.py_name: p._data for p in self.parameters if p.trainable},
+                "feedback": summary.user_feedback,
+            }
+        )
         self._pending_notes = self._suggestion_feedback.note(resolved, result, names)
         report_note(type(self).__name__, self._pending_notes, verbose)
-        if self.log is not None:
-            self.log.append(
-                step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
-            )
-            instance = self.problem_instance(summary)
-            self.summary_log.append({"problem_instance": instance, "summary": summary})
+        self._record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage, summary)
         return result
 
     def _repair_request(
         self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
     ) -> str:
         return repair_request(parsed, suggestion, plan, "JSON")
+
+    def _result(
+        self, parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan
+    ) -> StepResult:
+        error = None
+        if not parsed.terminate and not suggestion:
+            error = parsed.error or "the reply has no suggestion"
+            if not self.ignore_extraction_error:
+                raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
+            warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
+        return StepResult(
+            plan.accepted,
+            refused=plan.refused,
+            unknown=plan.unknown,
+            terminated=parsed.terminate,
+            error=error,
+        )
+
+    def _record(
+        self,
+        system_prompt: str,
+        user_prompt: str,
+        reply: str,
+        parsed: ParsedReply,
+        suggestion: Mapping[str, Any],
+        result: StepResult,
+        usage: Any,
+        summary: FunctionFeedback,
+    ) -> None:
+        if self.log is None:
+            return
+        self.log.append(
+            step_record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage)
+        )
+        self.summary_log.append(
+            {"problem_instance": self.problem_instance(summary), "summary": summary}
+        )
 
     # -- state -----------------------------------------------------------------------------
 

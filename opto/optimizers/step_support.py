@@ -8,12 +8,6 @@ from typing import Any
 from opto.optimizers.optimizer import StepResult
 from opto.optimizers.parsing import ParsedReply
 from opto.optimizers.updates import UpdatePlan
-from opto.utils.errors import OptoError
-from opto.utils.user_warnings import warn_user
-
-
-class SuggestionExtractionError(OptoError, ValueError):
-    """The LLM's reply held no usable suggestion (raised when ignore_extraction_error=False)."""
 
 
 def plan_from(update: Any) -> UpdatePlan:
@@ -31,26 +25,6 @@ def merge_plans(first: UpdatePlan, second: UpdatePlan) -> UpdatePlan:
     names = {p.py_name for p in accepted}
     refused = {k: v for k, v in {**first.refused, **second.refused}.items() if k not in names}
     return UpdatePlan(accepted=accepted, refused=refused, unknown=second.unknown)
-
-
-def step_result(
-    parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan, strict: bool
-) -> StepResult:
-    """The StepResult of a planned reply. A reply without a suggestion (and not TERMINATE)
-    raises SuggestionExtractionError when ``strict``, else warns and says so in ``error``."""
-    error = None
-    if not parsed.terminate and not suggestion:
-        error = parsed.error or "the reply has no suggestion"
-        if strict:
-            raise SuggestionExtractionError(f"no suggestion could be extracted: {error}")
-        warn_user(f"OptoPrime: no suggestion in the LLM reply ({error})")
-    return StepResult(
-        plan.accepted,
-        refused=plan.refused,
-        unknown=plan.unknown,
-        terminated=parsed.terminate,
-        error=error,
-    )
 
 
 def usage_dict(usage: Any) -> dict[str, Any] | None:
