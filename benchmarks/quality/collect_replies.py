@@ -28,10 +28,10 @@ from opto.trace.graph import GRAPH
 def first_prompt(problem: str) -> tuple[str, str]:
     """The system and user prompt of the problem's first step (from a fresh graph)."""
     GRAPH.clear()
-    parameters, output, feedback = PROBLEMS[problem]()
+    parameters, forward, feedback = PROBLEMS[problem]()
     optimizer = OptoPrime(parameters, llm=object())
     optimizer.zero_feedback()
-    optimizer.backward(output, feedback)
+    optimizer.backward(forward(), feedback)
     return optimizer.construct_prompt(optimizer.summarize())
 
 

@@ -46,6 +46,12 @@ class JsonModeRequests:
     def __init__(self) -> None:
         self._rejected_by: list[Any] = []
 
+    def __deepcopy__(self, memo: dict) -> JsonModeRequests:
+        """A copy that refers to the same clients (a client is never copied)."""
+        duplicate = JsonModeRequests()
+        duplicate._rejected_by = list(self._rejected_by)
+        return duplicate
+
     def rejected_by(self, client: Any) -> bool:
         """Whether ``client`` has rejected JSON mode before (it is then not asked for)."""
         return any(known is client for known in self._rejected_by)

@@ -24,12 +24,14 @@ from opto.trace.nodes import Node
 
 # "(type) name" followed by nothing or by ":"/"=" and the rest of the echoed line
 _ECHO = re.compile(
-    r"\s*(?:\(\s*(?P<type>[\w.\[\], |]*)\s*\)\s*)?[`'\"*]*"
+    r"\s*(?:\((?P<type>[\w.\[\], |]*)\)\s*)?[`'\"*]*"
     r"(?P<name>[A-Za-z_]\w*(?::\d+)?)[`'\"*]*\s*(?P<rest>[:=].*)?",
     re.DOTALL,
 )
+_TRACE_NAME = re.compile(r"[A-Za-z_]\w*:\d+")
 _WRAPPING = " \t\r\n`'\"*"
 _CODE_KEYS = ("code", "function", "source", "source code", "new code", "python")
+_TYPE_KEYS = ("int", "float", "str", "bool", "list", "dict", "tuple", "set")
 _CODE_START = re.compile(r"\s*(?:async\s+def|def|@|class)\b")
 _CODE_KEY_IN_TEXT = re.compile(
     r"[\"'](?:code|function|source|source code|new code|python)[\"']\s*:", re.I
@@ -105,6 +107,8 @@ def candidates_for(key: str, names: PromptNames) -> list[str]:
     text = key.strip(_WRAPPING)
     if text in known:
         return [text]
+    if _TRACE_NAME.fullmatch(text):
+        return []  # a node's own name ("x:0"): the update rules match it, ambiguity included
     match = _ECHO.fullmatch(text)
     if match is None:
         return []
@@ -125,7 +129,7 @@ def strip_echo(value: Any, name: str, is_code: bool) -> Any:
     """
     if not isinstance(value, str):
         return value
-    typed = re.match(rf"\s*\(\s*[\w.\[\], |]*\s*\)\s*{re.escape(name)}\s*[:=]\s*", value)
+    typed = re.match(rf"\s*\([\w.\[\], |]*\)\s*{re.escape(name)}\s*[:=]\s*", value)
     if typed:
         return value[typed.end() :]
     if is_code:
@@ -145,20 +149,23 @@ def _defines_code(value: Any) -> bool:
     return True
 
 
-def _code_key_target(key: str, value: Any, names: PromptNames) -> str | None:
-    """The variable a ``"code"`` key means: the one its value's echo names, else the sole
-    code variable when the value is code that compiles; None otherwise."""
-    if key.strip(_WRAPPING).casefold() not in _CODE_KEYS:
-        return None
-    if isinstance(value, str):
-        echo = _ECHO.match(value)
-        if echo and echo.group("rest") and echo.group("type") is not None:
-            found = candidates_for(echo.group("name"), names)
-            if len(found) == 1:
-                return found[0]
-    if len(names.code_variables) == 1 and _defines_code(value):
-        return names.code_variables[0]
-    return None
+def _target_from_value(key: str, value: Any, names: PromptNames) -> tuple[str | None, Any]:
+    """The variable a key that names no variable means, judged from its value, with the value
+    to use: a code key (``"code"``) whose value echoes ``(code) name:...`` or, failing that,
+    holds code while there is exactly one code variable; a type key (``"float"``, as the line
+    ``(float) a0=1.0`` split into key and value) whose value starts with ``name=``."""
+    folded = key.strip(_WRAPPING).casefold()
+    echo = _ECHO.match(value) if isinstance(value, str) else None
+    if echo is not None and echo.group("rest"):
+        found = candidates_for(echo.group("name"), names)
+        typed = echo.group("type") is not None
+        if len(found) == 1 and folded in _CODE_KEYS and typed:
+            return found[0], value
+        if len(found) == 1 and folded in _TYPE_KEYS and not typed:
+            return found[0], echo.group("rest")[1:].strip()
+    if folded in _CODE_KEYS and len(names.code_variables) == 1 and _defines_code(value):
+        return names.code_variables[0], value
+    return None, value
 
 
 def resolve_suggestion(suggestion: Mapping[str, Any], names: PromptNames) -> ResolvedSuggestion:
@@ -179,7 +186,7 @@ def resolve_suggestion(suggestion: Mapping[str, Any], names: PromptNames) -> Res
         key = str(raw)
         found = candidates_for(key, names)
         if not found:
-            target = _code_key_target(key, value, names)
+            target, value = _target_from_value(key, value, names)
             found = [target] if target else []
         if len(found) > 1:
             listed = ", ".join(found)

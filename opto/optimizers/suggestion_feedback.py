@@ -58,9 +58,14 @@ class SuggestionFeedback:
             lines.append(line)
         not_shown = []
         for name in unknown:
-            key = (name, _fingerprint(resolved.suggestion.get(name)))
-            again = f" ({REPEATED})" if key in self._refused_before else ""
-            seen_now.append(key)
+            value = _fingerprint(resolved.suggestion.get(name))
+            # an input's name can change between steps (constants are made again on every
+            # forward pass: int1 becomes int3), so its section and value count as well
+            keys = [(name, value)]
+            if names.section_of(name) is not None:
+                keys.append((f"({names.section_of(name)})", value))
+            again = f" ({REPEATED})" if any(k in self._refused_before for k in keys) else ""
+            seen_now.extend(keys)
             if names.section_of(name) is None:
                 not_shown.append(repr(name) + again)
             else:
@@ -89,7 +94,7 @@ class SuggestionFeedback:
         allowed = ", ".join(names.variables) or "(none)"
         lines.append(
             f"The only names you may change are the variables: {allowed}. "
-            "Use these names as the keys of your suggestion."
+            "Use exactly these names in your suggestion."
         )
         return head + "\n" + "\n".join(lines)
 

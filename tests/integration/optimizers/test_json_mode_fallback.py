@@ -66,3 +66,17 @@ def test_a_context_window_error_is_not_retried_without_json_mode(chat_server):
     with pytest.raises(Exception, match="context"):
         optimizer.step()
     assert chat_server.count == 1
+
+
+def test_a_copy_of_the_optimizer_remembers_the_rejection_and_shares_the_client(chat_server):
+    import copy
+
+    chat_server.default = rejecting_json_mode(chat_server, 400)
+    x = node(1, trainable=True, name="x")
+    llm = LLM("local", backend="openai", base_url=chat_server.url, api_key="k", prices=(0, 0))
+    optimizer = OptoPrime([x], llm=llm)
+    two_steps(optimizer, x)
+    duplicate = copy.deepcopy(optimizer)
+    assert duplicate.llm is llm
+    two_steps(duplicate, x)
+    assert ["response_format" in body for body in chat_server.bodies] == [True] + [False] * 4
