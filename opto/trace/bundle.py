@@ -44,8 +44,7 @@ from opto.trace.errors import TraceMissingInputsError
 from opto.trace.frame_locals import update_local
 from opto.trace.graph import GRAPH
 from opto.trace.modules import Module
-from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
-from opto.trace.primitive import new_message_node
+from opto.trace.nodes import MessageNode, Node, ParameterNode, new_message_node, new_root
 from opto.trace.trainable_code import ORIGINAL, TrainableCode
 
 __all__ = [

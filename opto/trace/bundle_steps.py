@@ -26,8 +26,14 @@ from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order
 from opto.trace.containers import contains_node, to_data
 from opto.trace.errors import ExecutionError
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode, new_root
-from opto.trace.primitive import new_message_node
+from opto.trace.nodes import (
+    ExceptionNode,
+    MessageNode,
+    Node,
+    ParameterNode,
+    new_message_node,
+    new_root,
+)
 
 if TYPE_CHECKING:
     from opto.trace.binding import ArgumentBinder

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opto.trace.nodes import MessageNode, Node, ParameterNode
-from opto.trace.primitive import Operator, new_message_node, operator
+from opto.trace.nodes import MessageNode, Node, ParameterNode, new_message_node
+from opto.trace.primitive import Operator, operator
 
 
 class NodeResultOperator(Operator):

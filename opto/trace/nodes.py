@@ -7,29 +7,29 @@ forward passes holds no memory for them.
 
 from __future__ import annotations
 
-import copy
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opto.trace.abstract_node import (
+    IDENTITY_OPERATORS,
     USED_NODES,
     AbstractNode,
     T,
     base_name,
-    creation_order,
     get_op_name,
 )
+from opto.trace.backward import run_backward
 from opto.trace.display import node_html
-from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.trace.graph import _TRACING, GRAPH, NAME_SCOPES, Graph
+from opto.trace.node_copying import NodeCopying, blank_node
+from opto.trace.propagators.propagators import AbstractPropagator
 from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
 
 if TYPE_CHECKING:
     import graphviz
-
-    from opto.trace.propagators.propagators import Propagator
 
 __all__ = [
     "GRAPH",
@@ -46,9 +46,6 @@ __all__ = [
     "get_op_name",
     "node",
 ]
-
-IDENTITY_OPERATORS = ("identity", "clone")
-"""Operators that pass their input on unchanged; drawings collapse them (simple_visualization)."""
 
 
 def _with_constraint(description: str | None, constraint: str | None) -> str | None:
@@ -96,24 +93,47 @@ def _prune_children(parent: Node) -> None:
 
 def new_root(value: Any, base: str | None = None) -> Node:
     """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
-    result = _new_object(Node)
-    result._data = value
-    result._base, result._index = GRAPH.reserve(type(value).__name__ if base is None else base)
-    result._parents = []
-    result._children = None
-    result._feedback = None
-    result._backwarded = False
-    result._level = 0
-    result._has_params = False
-    result._description = "[Node]"
-    result._seq = next(creation_order)
+    name, index = GRAPH.reserve(type(value).__name__ if base is None else base)
+    return blank_node(Node, value, name, index, "[Node]")
+
+
+def new_message_node(
+    data: Any,
+    inputs: dict[str, Node],
+    description: str,
+    base_name: str,
+    op: Any,
+) -> MessageNode:
+    """Build a MessageNode without argument processing (the hot path of every op).
+
+    Args:
+        data: the operation's result.
+        inputs: the operation's named inputs (nodes); kept as given, not copied.
+        description: ``[op_name] documentation``.
+        base_name: the new node's base name (the operation's name).
+        op: the operator that made it (its ``node_info()`` is the node's ``info``), or None.
+    """
+    base, index = GRAPH.reserve(base_name)
+    result = blank_node(MessageNode, data, base, index, description)
+    result._op = op
+    if not _TRACING.get():
+        result._inputs = {}
+        return result
+    result._inputs = inputs
+    parents = list(inputs.values())
+    used = USED_NODES.get()
+    if used is not None:
+        used.extend(parents)
+    if len(parents) == 2:
+        if parents[0] is parents[1]:
+            del parents[1]
+    elif len(parents) > 2:
+        parents = list(dict.fromkeys(parents))
+    link_parents(result, parents)
     return result
 
 
-_new_object = object.__new__
-
-
-class Node(AbstractNode[T]):
+class Node(NodeCopying, AbstractNode[T]):
     """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made."""
 
     __slots__ = ("_backwarded", "_description", "_feedback", "_has_params")
@@ -249,7 +269,7 @@ class Node(AbstractNode[T]):
     def backward(
         self,
         feedback: Any = "",
-        propagator: Propagator | None = None,
+        propagator: AbstractPropagator | None = None,
         retain_graph: bool = False,
         visualize: bool = False,
         simple_visualization: bool = True,
@@ -261,8 +281,6 @@ class Node(AbstractNode[T]):
         One reverse topological walk, O(nodes + edges). Returns a ``graphviz.Digraph`` of the
         walked graph when ``visualize`` is True.
         """
-        from opto.trace.backward import run_backward
-
         return run_backward(
             self,
             feedback,
@@ -273,63 +291,6 @@ class Node(AbstractNode[T]):
             reverse_plot=reverse_plot,
             print_limit=print_limit,
         )
-
-    # -- copies ----------------------------------------------------------------------------
-
-    def _copy_without_edges(self, data: Any, base: str, index: int) -> Node:
-        duplicate = object.__new__(type(self))
-        for slot in _copied_slots(type(self)):
-            object.__setattr__(duplicate, slot, getattr(self, slot))
-        if hasattr(self, "__dict__"):
-            duplicate.__dict__.update(copy.deepcopy(self.__dict__))
-        duplicate._data = data
-        duplicate._base = base
-        duplicate._index = index
-        duplicate._parents = []
-        duplicate._children = None
-        duplicate.__dict__.pop("_child_limit", None)
-        duplicate._feedback = None
-        duplicate._backwarded = False
-        duplicate._level = 0
-        duplicate._has_params = isinstance(duplicate, ParameterNode)
-        duplicate._info = copy.deepcopy(self._info)
-        duplicate._seq = next(creation_order)
-        return duplicate
-
-    def __deepcopy__(self, memo: dict) -> Node:
-        """A copy with the same name and a deep copy of the data, cut from the graph."""
-        duplicate = self._copy_without_edges(
-            copy.deepcopy(self._data, memo), self._base, self._index
-        )
-        memo[id(self)] = duplicate
-        return duplicate
-
-    def __copy__(self) -> Node:
-        return self._copy_without_edges(self._data, self._base, self._index)
-
-    def detach(self) -> Node:
-        """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
-        base, index = GRAPH.reserve(f"{self.py_name}_copy")
-        return self._copy_without_edges(copy.deepcopy(self._data), base, index)
-
-    def clone(self) -> MessageNode:
-        """Traced copy (``[clone]`` op, deep-copies the data)."""
-        from opto.trace import operators
-
-        return operators.clone(self)
-
-    def __getstate__(self) -> dict:
-        state = {slot: getattr(self, slot) for slot in _copied_slots(type(self))}
-        state["_children"] = None
-        state["_feedback"] = None
-        state["__dict__"] = dict(getattr(self, "__dict__", {}))
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        extra = state.pop("__dict__", {})
-        for key, value in state.items():
-            object.__setattr__(self, key, value)
-        self.__dict__.update(extra)
 
     # -- plain-Python protocol (untraced) --------------------------------------------------
 
@@ -357,21 +318,13 @@ class Node(AbstractNode[T]):
         return item in self._data
 
 
-def _copied_slots(cls: type) -> list[str]:
-    slots: list[str] = []
-    for klass in cls.__mro__:
-        for slot in getattr(klass, "__slots__", ()):
-            if slot not in ("__dict__", "__weakref__") and slot not in slots:
-                slots.append(slot)
-    return slots
-
-
 class ParameterNode(Node):
     """A trainable root value (prompt, number, code) that optimizers rewrite."""
 
     __slots__ = ("_projections",)
 
     _default_prefix = "[ParameterNode]"
+    is_parameter = True
 
     def __init__(
         self,
@@ -420,6 +373,7 @@ class MessageNode(Node):
     __slots__ = ("_inputs", "_op")
 
     _default_prefix = "[MessageNode]"
+    is_message = True
 
     def __init__(
         self,
@@ -480,6 +434,7 @@ class ExceptionNode(MessageNode):
     __slots__ = ("_exception",)
 
     _default_prefix = "[ExceptionNode]"
+    is_exception = True
 
     def __init__(
         self,

@@ -14,58 +14,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from opto.trace.abstract_node import creation_order
 from opto.trace.errors import ExecutionError
-from opto.trace.graph import _TRACING
-from opto.trace.graph import GRAPH as _GRAPH
-from opto.trace.nodes import (
-    USED_NODES,
-    ExceptionNode,
-    MessageNode,
-    Node,
-    _new_object,
-    link_parents,
-    new_root,
-)
+from opto.trace.nodes import ExceptionNode, MessageNode, Node, new_message_node, new_root
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def new_message_node(
-    data: Any,
-    inputs: dict[str, Node],
-    description: str,
-    base_name: str,
-    op: Operator | None,
-) -> MessageNode:
-    """Build a MessageNode without argument processing (the hot path of every op)."""
-    result = _new_object(MessageNode)
-    result._data = data
-    result._base, result._index = _GRAPH.reserve(base_name)
-    result._children = None
-    result._feedback = None
-    result._backwarded = False
-    result._description = description
-    result._seq = next(creation_order)
-    result._op = op
-    if not _TRACING.get():
-        result._inputs = {}
-        result._parents = []
-        result._level = 0
-        result._has_params = False
-        return result
-    result._inputs = inputs
-    parents = list(inputs.values())
-    used = USED_NODES.get()
-    if used is not None:
-        used.extend(parents)
-    if len(parents) == 2:
-        if parents[0] is parents[1]:
-            del parents[1]
-    elif len(parents) > 2:
-        parents = list(dict.fromkeys(parents))
-    link_parents(result, parents)
-    return result
 
 
 def raise_as_execution_error(

@@ -1,0 +1,118 @@
+"""Building nodes without ``__init__``, and copying and pickling them.
+
+``blank_node`` is the one place that sets every field of a node built on the fast paths
+(every traced op builds one), and copies start from it too. The copy and pickle methods
+of Node live here, as ``NodeCopying``, because they only handle those fields.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, TypeVar
+
+from opto.trace.abstract_node import creation_order
+from opto.trace.graph import GRAPH
+
+N = TypeVar("N")
+
+_new_object = object.__new__
+
+# The fields blank_node sets; a copy takes every other slot from the original.
+_BLANK_FIELDS = frozenset(
+    (
+        "_data",
+        "_base",
+        "_index",
+        "_parents",
+        "_children",
+        "_feedback",
+        "_backwarded",
+        "_level",
+        "_has_params",
+        "_description",
+        "_seq",
+    )
+)
+
+
+def blank_node(cls: type[N], data: Any, base: str, index: int, description: str) -> N:
+    """A node of class ``cls`` holding ``data``, named ``base:index``, with no edges.
+
+    Args:
+        cls: Node or a subclass; its own extra fields (a MessageNode's ``_op``, ...) are left
+            for the caller to set.
+        data: the value.
+        base, index: the name, as reserved with ``GRAPH.reserve``.
+        description: the full description, ``[op] text`` included.
+    """
+    result = _new_object(cls)
+    result._data = data
+    result._base = base
+    result._index = index
+    result._parents = []
+    result._children = None
+    result._feedback = None
+    result._backwarded = False
+    result._level = 0
+    result._has_params = False
+    result._description = description
+    result._seq = next(creation_order)
+    return result
+
+
+def copied_slots(cls: type) -> list[str]:
+    """Every slot of ``cls`` and its bases, once each, in method resolution order."""
+    slots: list[str] = []
+    for klass in cls.__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if slot not in ("__dict__", "__weakref__") and slot not in slots:
+                slots.append(slot)
+    return slots
+
+
+class NodeCopying:
+    """``copy``, ``deepcopy``, ``detach`` and pickling of a node: the copy is cut from the
+    graph (no parents, no children, no feedback) and keeps the rest."""
+
+    __slots__ = ()
+
+    def _copy_without_edges(self, data: Any, base: str, index: int) -> Any:
+        duplicate = blank_node(type(self), data, base, index, self._description)
+        for slot in copied_slots(type(self)):
+            if slot not in _BLANK_FIELDS:
+                object.__setattr__(duplicate, slot, getattr(self, slot))
+        if hasattr(self, "__dict__"):
+            duplicate.__dict__.update(copy.deepcopy(self.__dict__))
+        duplicate.__dict__.pop("_child_limit", None)
+        duplicate._has_params = duplicate.is_parameter
+        duplicate._info = copy.deepcopy(self._info)
+        return duplicate
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        """A copy with the same name and a deep copy of the data, cut from the graph."""
+        duplicate = self._copy_without_edges(
+            copy.deepcopy(self._data, memo), self._base, self._index
+        )
+        memo[id(self)] = duplicate
+        return duplicate
+
+    def __copy__(self) -> Any:
+        return self._copy_without_edges(self._data, self._base, self._index)
+
+    def detach(self) -> Any:
+        """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
+        base, index = GRAPH.reserve(f"{self.py_name}_copy")
+        return self._copy_without_edges(copy.deepcopy(self._data), base, index)
+
+    def __getstate__(self) -> dict:
+        state = {slot: getattr(self, slot) for slot in copied_slots(type(self))}
+        state["_children"] = None
+        state["_feedback"] = None
+        state["__dict__"] = dict(getattr(self, "__dict__", {}))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        extra = state.pop("__dict__", {})
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        self.__dict__.update(extra)
