@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from opto.trace import operators as ops
 from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order
+from opto.trace.code_errors import error_comment
 from opto.trace.containers import contains_node, to_data
 from opto.trace.errors import ExecutionError
 from opto.trace.nodes import (
@@ -37,6 +38,7 @@ from opto.trace.nodes import (
 
 if TYPE_CHECKING:
     from opto.trace.binding import ArgumentBinder
+    from opto.trace.trainable_code import CompiledCode
 
 ACTIVE_BUNDLES: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
     "opto_active_bundles", default=frozenset()
@@ -59,6 +61,8 @@ class FunModuleSteps:
     catch_execution_error: bool
     overwrite_python_recursion: bool
     parameter: ParameterNode | None
+    _compiled: CompiledCode | None
+    _original_source: str | None
 
     @classmethod
     def overrides_a_step(cls) -> bool:
@@ -177,7 +181,13 @@ class FunModuleSteps:
         if isinstance(error, ExecutionError) and error.exception is not None:
             root = error.exception
         info = self.node_info()
-        info["error_comment"] = self._annotate(root)
+        info["error_comment"] = error_comment(
+            root,
+            code=None if self.parameter is None else self.parameter._data,
+            compiled=self._compiled,
+            fun=self._fun,
+            original_source=self._original_source,
+        )
         info["traceback"] = "".join(
             traceback.format_exception(type(error), error, error.__traceback__)
         )

@@ -7,7 +7,6 @@ forward passes holds no memory for them.
 
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from opto.trace.abstract_node import (
 from opto.trace.backward import run_backward
 from opto.trace.display import node_html
 from opto.trace.graph import _TRACING, GRAPH, NAME_SCOPES, Graph
-from opto.trace.node_copying import NodeCopying, blank_node
+from opto.trace.node_fields import NodeCopying, blank_node, link_parents
 from opto.trace.propagators.propagators import AbstractPropagator
 from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
@@ -57,38 +56,6 @@ def _with_constraint(description: str | None, constraint: str | None) -> str | N
         DeprecationWarning,
     )
     return constraint if description is None else f"{description}\n{constraint}"
-
-
-def link_parents(child: Node, parents: list[Node]) -> None:
-    """Make ``parents`` the parents of ``child``: level, parameter flag, weak child links.
-
-    A parent's list of weak child references is pruned of dead ones whenever it doubles past
-    the live count, so it stays bounded at amortised O(1) cost per link.
-    """
-    child._parents = parents
-    level = 0
-    has_params = bool(child._hidden)
-    child_ref = weakref.ref(child)
-    for parent in parents:
-        refs = parent._children
-        if refs is None:
-            parent._children = [child_ref]
-        else:
-            refs.append(child_ref)
-            if len(refs) > parent._child_limit:
-                _prune_children(parent)
-        if parent._level >= level:
-            level = parent._level + 1
-        if parent._has_params:
-            has_params = True
-    child._level = level
-    child._has_params = has_params
-
-
-def _prune_children(parent: Node) -> None:
-    live = [ref for ref in parent._children if ref() is not None]
-    parent._children = live
-    parent._child_limit = max(64, 2 * len(live))
 
 
 def new_root(value: Any, base: str | None = None) -> Node:

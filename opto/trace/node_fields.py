@@ -1,4 +1,5 @@
-"""Building nodes without ``__init__``, and copying and pickling them.
+"""A node's fields: building a node without ``__init__``, linking it to its parents, copying
+and pickling it.
 
 ``blank_node`` is the one place that sets every field of a node built on the fast paths
 (every traced op builds one), and copies start from it too. The copy and pickle methods
@@ -8,6 +9,7 @@ of Node live here, as ``NodeCopying``, because they only handle those fields.
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any, TypeVar
 
 from opto.trace.abstract_node import creation_order
@@ -58,6 +60,38 @@ def blank_node(cls: type[N], data: Any, base: str, index: int, description: str)
     result._description = description
     result._seq = next(creation_order)
     return result
+
+
+def link_parents(child: Any, parents: list[Any]) -> None:
+    """Make ``parents`` the parents of ``child``: level, parameter flag, weak child links.
+
+    A parent's list of weak child references is pruned of dead ones whenever it doubles past
+    the live count, so it stays bounded at amortised O(1) cost per link.
+    """
+    child._parents = parents
+    level = 0
+    has_params = bool(child._hidden)
+    child_ref = weakref.ref(child)
+    for parent in parents:
+        refs = parent._children
+        if refs is None:
+            parent._children = [child_ref]
+        else:
+            refs.append(child_ref)
+            if len(refs) > parent._child_limit:
+                _prune_children(parent)
+        if parent._level >= level:
+            level = parent._level + 1
+        if parent._has_params:
+            has_params = True
+    child._level = level
+    child._has_params = has_params
+
+
+def _prune_children(parent: Any) -> None:
+    live = [ref for ref in parent._children if ref() is not None]
+    parent._children = live
+    parent._child_limit = max(64, 2 * len(live))
 
 
 def copied_slots(cls: type) -> list[str]:
