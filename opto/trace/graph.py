@@ -15,7 +15,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-_TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
+_TRACING_DEFAULT = True
+_TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "opto_tracing", default=_TRACING_DEFAULT
+)
 
 
 class ScopeStack:
@@ -97,14 +100,46 @@ def name_scope(scope: str) -> Iterator[None]:
         NAME_SCOPES.pop()
 
 
+_TRACE_TOKENS: contextvars.ContextVar[tuple[contextvars.Token, ...]] = contextvars.ContextVar(
+    "opto_trace_flag_tokens", default=()
+)
+"""Tokens of the ``GRAPH.TRACE = ...`` assignments not undone yet, in this thread or task."""
+
+
 class _TraceFlag:
-    """``GRAPH.TRACE`` as in Trace, but backed by the context variable."""
+    """``GRAPH.TRACE`` as in Trace, but backed by the tracing context variable.
+
+    Trace code switches tracing off and back on by assignment
+    (``GRAPH.TRACE = False`` ... ``GRAPH.TRACE = True``). Assigning a new value keeps the
+    context variable's token; assigning back the value that token replaced resets the
+    variable with it, so the pair leaves the context as it found it (the variable unset
+    again, as in a thread that never traced differently) and repeated switching does not
+    pile up state. Like ``stop_tracing``, the flag is local to the thread or asyncio task.
+    """
 
     def __get__(self, obj: object, owner: type | None = None) -> bool:
         return _TRACING.get()
 
     def __set__(self, obj: object, value: bool) -> None:
-        _TRACING.set(bool(value))
+        value = bool(value)
+        if value == _TRACING.get():
+            return
+        tokens = _TRACE_TOKENS.get()
+        if tokens and _replaced_value(tokens[-1]) == value:
+            try:
+                _TRACING.reset(tokens[-1])
+            except ValueError:  # made in another context (a parent thread's copy)
+                pass
+            else:
+                _TRACE_TOKENS.set(tokens[:-1])
+                return
+        _TRACE_TOKENS.set((*tokens, _TRACING.set(value)))
+
+
+def _replaced_value(token: contextvars.Token) -> bool:
+    """The tracing value ``token``'s assignment replaced (the default when it was unset)."""
+    old = token.old_value
+    return _TRACING_DEFAULT if old is contextvars.Token.MISSING else old
 
 
 def _peek(counter: itertools.count) -> int:
@@ -112,7 +147,14 @@ def _peek(counter: itertools.count) -> int:
     return int(repr(counter)[6:-1])
 
 
-class Graph:
+class _GraphType(type):
+    """Makes ``Graph.TRACE = False`` (on the class) switch tracing too, instead of replacing
+    the flag with a plain class attribute."""
+
+    TRACE = _TraceFlag()
+
+
+class Graph(metaclass=_GraphType):
     """Per-name counters that give nodes unique names; holds no nodes."""
 
     TRACE = _TraceFlag()

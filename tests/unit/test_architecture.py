@@ -30,9 +30,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import opto
-
-ROOT = Path(opto.__file__).resolve().parent
+REPOSITORY = Path(__file__).resolve().parents[2]
+ROOT = REPOSITORY / "opto"
 
 LAYERS = {
     "utils": 0,
@@ -194,3 +193,38 @@ def test_the_checks_see_function_level_and_relative_imports(tmp_path):
     assert upward_imports({"opto.utils.x": {"opto.utils.llm"}, "opto.utils.llm": set()}) == [
         "opto.utils.x (layer 0) imports opto.utils.llm (layer 1)"
     ]
+
+
+def _module_state_names() -> dict[str, str]:
+    """Names of module-level context variables and of names rebound by ``global``: the
+    state that outlives any object a program creates. ``{name: module}``."""
+    found: dict[str, str] = {}
+    for path in ROOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for statement in tree.body:
+            if isinstance(statement, (ast.Assign, ast.AnnAssign)) and isinstance(
+                statement.value, ast.Call
+            ):
+                callee = ast.unparse(statement.value.func)
+                targets = (
+                    statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+                )
+                if callee.endswith("ContextVar"):
+                    for target in targets:
+                        if isinstance(target, ast.Name):
+                            found[target.id] = _module_name(path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Global):
+                for name in node.names:
+                    found[name] = _module_name(path)
+    return found
+
+
+def test_module_level_state_is_listed_in_docs_architecture():
+    text = (REPOSITORY / "docs" / "architecture.md").read_text(encoding="utf-8")
+    names = _module_state_names()
+    assert "_TRACING" in names and "ALLOW_EXTERNAL_DEPENDENCIES" in names
+    missing = sorted(
+        f"{module}.{name}" for name, module in names.items() if f"`{name}`" not in text
+    )
+    assert missing == [], "list these in docs/architecture.md (Module-level state), with the reason"
