@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
-from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
 from opto.utils.errors import OptoError
 from opto.utils.json_values import storage_problem
 from opto.utils.rendering import render_repr, render_text
+from opto.utils.source_analysis import first_function, functions, parameter_text, parse
 
 
 class RefusedValue(OptoError, ValueError):
@@ -262,16 +262,13 @@ def check_code(current: str, suggested: Any) -> None:
         raise RefusedValue(
             f"the code does not compile: {error.msg} (line {error.lineno})"
         ) from None
-    original = _first_function(ast.parse(current)) if current else None
+    original = first_function(parse(current)) if current else None
     if original is None:
         return
-    functions = {
-        s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-    }
-    proposed = functions.get(original.name)
+    proposed = {function.name: function for function in functions(tree)}.get(original.name)
     if proposed is None:
         raise RefusedValue(f"the code must define the function {original.name}()")
-    before, after = _signature(original), _signature(proposed)
+    before, after = parameter_text(original), parameter_text(proposed)
     if before != after:
         raise RefusedValue(f"the signature of {original.name} must stay ({before}), got ({after})")
 
@@ -285,23 +282,3 @@ def check_policy(parameter: ParameterNode, code: str) -> None:
     if violations:
         listed = "; ".join(str(violation) for violation in violations)
         raise RefusedValue(f"the code is not allowed by the execution policy: {listed}")
-
-
-def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    for statement in tree.body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return statement
-    return None
-
-
-def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    args = function.args
-    parts = [a.arg for a in (*args.posonlyargs, *args.args)]
-    if args.vararg:
-        parts.append("*" + args.vararg.arg)
-    elif args.kwonlyargs:
-        parts.append("*")
-    parts += [a.arg for a in args.kwonlyargs]
-    if args.kwarg:
-        parts.append("**" + args.kwarg.arg)
-    return ", ".join(parts)

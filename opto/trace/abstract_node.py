@@ -139,6 +139,11 @@ class AbstractNode(Generic[T]):
         return [child for child in (ref() for ref in refs) if child is not None]
 
     @property
+    def creation_index(self) -> int:
+        """Where this node stands in the order nodes were created (later nodes: larger)."""
+        return self._seq
+
+    @property
     def level(self) -> int:
         """0 for roots, else one more than the deepest parent."""
         return self._level

@@ -43,6 +43,7 @@ from opto.trace.graph import GRAPH
 from opto.trace.modules import Module
 from opto.trace.nodes import Node, ParameterNode
 from opto.trace.trainable_code import CompiledCode, TrainableCode
+from opto.utils.source_analysis import code_header
 
 __all__ = [
     "ALLOW_EXTERNAL_DEPENDENCIES",
@@ -214,7 +215,7 @@ class FunModule(BundleCalls, BundleBinding, FunModuleSteps, TrainableCode, Modul
             self.parameter = ParameterNode(
                 code,
                 name="__code",
-                description="The code should start with:\n" + sources.code_header(code),
+                description="The code should start with:\n" + code_header(code),
                 projections=projections,
             )
             if policy is not None:

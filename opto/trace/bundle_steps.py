@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opto.trace import operators as ops
-from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order
 from opto.trace.code_errors import error_comment
 from opto.trace.containers import contains_node, to_data
@@ -35,6 +34,7 @@ from opto.trace.nodes import (
     new_message_node,
     new_root,
 )
+from opto.utils.source_analysis import lines_through_decorator
 
 if TYPE_CHECKING:
     from opto.trace.binding import ArgumentBinder
@@ -258,7 +258,7 @@ class FunModuleSteps:
         and ValueError when the text has no ``def`` (unless ``bug_mode``).
         """
         lines, first_line = inspect.getsourcelines(obj)
-        skipped = sources.lines_through_bundle_decorator("".join(lines))
+        skipped = lines_through_decorator("".join(lines), "bundle")
         text = textwrap.dedent("".join(lines[skipped:])).strip()
         if "def" not in text and not bug_mode:
             raise ValueError(f"the source of {obj!r} defines no function: {text[:80]!r}")

@@ -152,9 +152,17 @@ class Node(NodeCopying, AbstractNode[T]):
 
     # -- value -----------------------------------------------------------------------------
 
-    def _set(self, value: Any) -> None:
-        """Replace the value (optimizers use this to write a new parameter value)."""
+    def set_data(self, value: Any) -> None:
+        """Replace the value (optimizers write a new parameter value with it).
+
+        Args:
+            value: the new value; a node's data is taken instead of the node.
+        """
         self._data = value.data if isinstance(value, Node) else value
+
+    def _set(self, value: Any) -> None:
+        """Trace's name for ``set_data`` (Trace code and optimizers call it)."""
+        self.set_data(value)
 
     @property
     def type(self) -> type:
@@ -186,6 +194,17 @@ class Node(NodeCopying, AbstractNode[T]):
         return get_op_name(self._description)
 
     # -- graph structure -------------------------------------------------------------------
+
+    @property
+    def depends_on_parameters(self) -> bool:
+        """Whether this node is a parameter or was computed from one (feedback reaches it)."""
+        return self._has_params
+
+    @property
+    def hidden_dependencies(self) -> frozenset[ParameterNode]:
+        """Parameters used inside nested traceable code but not visible as parents (only an
+        operation's output can have them)."""
+        return self._hidden
 
     def _ancestors_with_parameters(self) -> list[Node]:
         """This node and its ancestors that depend on a parameter (one walk, each once)."""
@@ -383,11 +402,6 @@ class MessageNode(Node):
     @info.setter
     def info(self, value: dict | None) -> None:
         self._info = value
-
-    @property
-    def hidden_dependencies(self) -> frozenset[ParameterNode]:
-        """Parameters used inside nested traceable code but not visible as parents."""
-        return self._hidden
 
     def _set_hidden_dependencies(self, parameters: Iterable[ParameterNode]) -> None:
         self._hidden = frozenset(parameters)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opto.runtime import ExecutionPolicy, InProcessPolicy, resolve_policy
-from opto.runtime.source import code_filename
 from opto.trace.nodes import ParameterNode
+from opto.utils.source_analysis import code_filename
 
 ORIGINAL = object()
 """Marks the decorated function itself standing for unchanged code (plain in-process runs)."""
