@@ -20,8 +20,8 @@ from opto.utils.rendering import render_text
 
 
 def is_code_parameter(parameter: Node) -> bool:
-    """Trainable function source (``__code`` parameters of bundles)."""
-    return "__code" in parameter._base
+    """Trainable function source (a bundle's code parameter: it has a ``code_spec``)."""
+    return parameter.code_spec is not None
 
 
 def render_value(value: Any) -> str:

@@ -275,7 +275,8 @@ def check_code(current: str, suggested: Any) -> None:
 
 def check_policy(parameter: ParameterNode, code: str) -> None:
     """Code that the parameter's static-check policy would refuse is refused before use."""
-    checker = getattr(getattr(parameter, "execution_policy", None), "checker", None)
+    spec = parameter.code_spec
+    checker = getattr(spec.policy, "checker", None) if spec is not None else None
     if checker is None:
         return
     violations = checker.check(code)

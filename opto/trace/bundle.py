@@ -36,6 +36,7 @@ from opto.trace.broadcast import detach_inputs, wrap_node
 from opto.trace.bundle_binding import BundleBinding, FunctionReference
 from opto.trace.bundle_call import BundleCalls
 from opto.trace.bundle_steps import FunModuleSteps
+from opto.trace.code_spec import CodeSpec
 from opto.trace.containers import RESERVED_PREFIX, BundledFunction
 from opto.trace.errors import TraceMissingInputsError
 from opto.trace.frame_locals import update_local
@@ -217,9 +218,12 @@ class FunModule(BundleCalls, BundleBinding, FunModuleSteps, TrainableCode, Modul
                 name="__code",
                 description="The code should start with:\n" + code_header(code),
                 projections=projections,
+                code_spec=CodeSpec(
+                    self._fun_name,
+                    self._signature,
+                    None if policy is None else make_policy(policy),
+                ),
             )
-            if policy is not None:
-                self.parameter.execution_policy = make_policy(policy)
             self._compiled = CompiledCode.original(code, fun)
         self._initial_code = self.parameter._data if self.parameter is not None else None
 

@@ -65,9 +65,8 @@ class BundleBinding:
                 name="__code",
                 description=self.parameter.description,
                 projections=list(self.parameter.projections),
+                code_spec=self.parameter.code_spec.copy(),
             )
-            if "execution_policy" in self.parameter.__dict__:
-                duplicate.parameter.execution_policy = self.parameter.execution_policy
         return duplicate
 
     def __copy__(self) -> Any:

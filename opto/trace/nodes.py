@@ -20,6 +20,7 @@ from opto.trace.abstract_node import (
     get_op_name,
 )
 from opto.trace.backward import run_backward
+from opto.trace.code_spec import CodeSpec
 from opto.trace.display import node_html
 from opto.trace.graph import _TRACING, GRAPH, NAME_SCOPES, Graph
 from opto.trace.node_fields import NodeCopying, blank_node, link_parents
@@ -196,6 +197,11 @@ class Node(NodeCopying, AbstractNode[T]):
     # -- graph structure -------------------------------------------------------------------
 
     @property
+    def code_spec(self) -> CodeSpec | None:
+        """What code this node holds, when it is a code parameter (see ParameterNode)."""
+        return None
+
+    @property
     def depends_on_parameters(self) -> bool:
         """Whether this node is a parameter or was computed from one (feedback reaches it)."""
         return self._has_params
@@ -307,7 +313,7 @@ class Node(NodeCopying, AbstractNode[T]):
 class ParameterNode(Node):
     """A trainable root value (prompt, number, code) that optimizers rewrite."""
 
-    __slots__ = ("_projections",)
+    __slots__ = ("_code_spec", "_projections")
 
     _default_prefix = "[ParameterNode]"
     is_parameter = True
@@ -322,7 +328,16 @@ class ParameterNode(Node):
         projections: list | None = None,
         info: dict | None = None,
         constraint: str | None = None,
+        code_spec: CodeSpec | None = None,
     ) -> None:
+        """A parameter; see ``Node`` for the arguments shared with it.
+
+        Args:
+            projections: functions a new value is passed through before it is set.
+            code_spec: what code the value is, for a bundle's code parameter. A parameter
+                whose name contains ``__code`` (Trace's convention for code made by hand)
+                gets one read from the value.
+        """
         super().__init__(
             value,
             name=name,
@@ -332,10 +347,29 @@ class ParameterNode(Node):
         )
         self._has_params = True
         self._projections = list(projections or [])
+        if code_spec is None and "__code" in self._base:
+            code_spec = CodeSpec.from_source(self._data)
+        self._code_spec = code_spec
 
     @property
     def projections(self) -> list:
         return self._projections
+
+    @property
+    def code_spec(self) -> CodeSpec | None:
+        """The description of the code this parameter holds, or None for other values."""
+        return self._code_spec
+
+    def __setstate__(self, state: dict) -> None:
+        """Also reads parameters pickled before code parameters had a ``CodeSpec`` (their
+        policy was an ``execution_policy`` attribute)."""
+        super().__setstate__(state)
+        if "_code_spec" not in state:
+            policy = self.__dict__.pop("execution_policy", None)
+            spec = CodeSpec.from_source(self._data) if "__code" in self._base else None
+            if spec is not None:
+                spec.policy = policy
+            self._code_spec = spec
 
 
 def _as_input_dict(inputs: Mapping[str, Node] | Iterable[Node]) -> dict[str, Node]:

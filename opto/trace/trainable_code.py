@@ -75,7 +75,7 @@ class TrainableCode:
         if compiled is None:
             return self._fun
         code = self.parameter._data
-        policy = resolve_policy(getattr(self.parameter, "execution_policy", None))
+        policy = resolve_policy(self.parameter.code_spec.policy)
         if compiled.serves(code, policy):
             return compiled.function
         with self._lock:
