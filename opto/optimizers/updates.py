@@ -21,7 +21,13 @@ from opto.trace.nodes import ParameterNode
 from opto.utils.errors import OptoError
 from opto.utils.json_values import storage_problem
 from opto.utils.rendering import render_repr, render_text
-from opto.utils.source_analysis import first_function, functions, parameter_text, parse
+from opto.utils.source_analysis import (
+    def_line,
+    first_function,
+    functions,
+    parameter_text,
+    parse,
+)
 
 
 class RefusedValue(OptoError, ValueError):
@@ -266,11 +272,14 @@ def check_code(current: str, suggested: Any) -> None:
     if original is None:
         return
     proposed = {function.name: function for function in functions(tree)}.get(original.name)
+    keep = f"keep exactly this signature: {def_line(original)}"
     if proposed is None:
-        raise RefusedValue(f"the code must define the function {original.name}()")
+        raise RefusedValue(f"the code must define the function {original.name}(); {keep}")
     before, after = parameter_text(original), parameter_text(proposed)
     if before != after:
-        raise RefusedValue(f"the signature of {original.name} must stay ({before}), got ({after})")
+        raise RefusedValue(
+            f"the signature of {original.name} must stay ({before}), got ({after}); {keep}"
+        )
 
 
 def check_policy(parameter: ParameterNode, code: str) -> None:

@@ -11,6 +11,7 @@ every way Python refuses a string is the same ``SyntaxError``.
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import inspect
 import linecache
@@ -178,6 +179,15 @@ def parameter_text(function: FunctionDef) -> str:
     if args.kwarg:
         parts.append("**" + args.kwarg.arg)
     return ", ".join(parts)
+
+
+def def_line(function: FunctionDef) -> str:
+    """The ``def`` line of ``function`` as Python writes it (annotations and defaults kept,
+    decorators and body left out), e.g. ``def fib4(n: int):``."""
+    header = copy.copy(function)
+    header.decorator_list = []
+    header.body = [ast.Pass()]
+    return ast.unparse(header).split("\n", 1)[0]
 
 
 def docstring_statement(
