@@ -238,7 +238,7 @@ class Optimizer(AbstractOptimizer):
         mine = {id(p) for p in self._parameters}
         for parameter, value in update_dict.items():
             if id(parameter) in mine and parameter.trainable:
-                parameter._set(value)
+                parameter.set_data(value)
 
     def _step(self, *args: Any, **kwargs: Any) -> dict[ParameterNode, Any]:
         raise NotImplementedError

@@ -116,7 +116,7 @@ def plan_updates(
             converted = apply_projections(parameter, convert_value(parameter, value))
             check_storable(parameter, converted)
             if is_code_parameter(parameter):
-                check_code(parameter._data, converted)
+                check_code(parameter.data, converted)
                 check_policy(parameter, converted)
         except RefusedValue as refusal:
             plan.refused[name_of.get(id(parameter), parameter.py_name)] = str(refusal)
@@ -132,7 +132,7 @@ def check_storable(parameter: ParameterNode, value: Any) -> None:
     A parameter that already holds such a type (a set) keeps accepting it; its numbers and
     shape are still checked.
     """
-    strict = storage_problem(parameter._data) is None
+    strict = storage_problem(parameter.data) is None
     problem = storage_problem(value, check_types=strict)
     if problem is not None:
         raise RefusedValue(f"the value holds {problem}")
@@ -150,7 +150,7 @@ def apply_projections(parameter: ParameterNode, value: Any) -> Any:
 
 def convert_value(parameter: ParameterNode, value: Any) -> Any:
     """``value`` as the type of the parameter's current value, or ``RefusedValue``."""
-    current = parameter._data
+    current = parameter.data
     if current is None:
         return value
     target = type(current)

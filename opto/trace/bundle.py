@@ -22,7 +22,6 @@ import contextlib
 import copy
 import functools
 import inspect
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -141,7 +140,8 @@ def _clean_doc(fun: Callable) -> str:
 
 def _decoration_site_locals() -> dict[str, Any]:
     """Locals of the code that applied the decorator (helpers a code string may use)."""
-    frame = sys._getframe(1)
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
     if frame is None or frame.f_locals is frame.f_globals:

@@ -190,11 +190,6 @@ class Graph(metaclass=_GraphType):
             raise TypeError(f"GRAPH.register expects a node, got {type(node).__name__}")
         node._base, node._index = self.reserve(node._base)
 
-    def register_name(self, base: str) -> str:
-        """Reserve and return the next free ``base:index`` name."""
-        scoped, index = self.reserve(base)
-        return f"{scoped}:{index}"
-
     def count(self, name: str) -> int:
         """How many nodes named ``name`` (base name, without ``:index``) were created."""
         counter = self._counters.get(name)

@@ -228,3 +228,59 @@ def test_module_level_state_is_listed_in_docs_architecture():
         f"{module}.{name}" for name, module in names.items() if f"`{name}`" not in text
     )
     assert missing == [], "list these in docs/architecture.md (Module-level state), with the reason"
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def private_reach() -> list[str]:
+    """Reads and writes of ``obj._field`` where ``_field`` belongs to another package.
+
+    A package owns a private field when its code sets it on ``self``/``cls``, lists it in
+    ``__slots__`` or defines it in a class body. ruff's SLF001 flags every ``obj._field``; this
+    check knows owners, so the trace package can read its nodes' fields while the optimizers
+    cannot.
+    """
+    owners: dict[str, set[str]] = {}
+    uses: list[tuple[str, str, int]] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        module = _module_name(path)
+        package = _package(module)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    names: list[str] = []
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        names = [item.name]
+                    elif isinstance(item, ast.Assign | ast.AnnAssign):
+                        targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                        names = [t.id for t in targets if isinstance(t, ast.Name)]
+                        if names == ["__slots__"] and item.value is not None:
+                            try:
+                                names = list(ast.literal_eval(item.value))
+                            except ValueError:
+                                names = []
+                    for name in names:
+                        owners.setdefault(name, set()).add(package)
+            if not (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                if isinstance(node.ctx, ast.Store):
+                    owners.setdefault(node.attr, set()).add(package)
+                continue
+            uses.append((module, node.attr, node.lineno))
+    return [
+        f"{module}:{line} uses {attr}, a private field of {sorted(owners[attr])}"
+        for module, attr, line in uses
+        if attr in owners and _package(module) not in owners[attr]
+    ]
+
+
+def test_no_private_fields_are_used_across_packages():
+    assert private_reach() == []
