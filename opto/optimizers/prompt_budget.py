@@ -90,8 +90,7 @@ def _plans(problem: ProblemNodes, count: Callable[[str], int]) -> list[_Plan]:
     values at the last cut, half the intermediate nodes are kept, then a quarter, ... none.
     """
     shrinkable = {
-        name: render_value(node.data)
-        for name, node in {**problem.inputs, **problem.others}.items()
+        name: render_value(node.data) for name, node in {**problem.inputs, **problem.others}.items()
     }
     full = {name: count(value) for name, value in shrinkable.items()}
     longest = max((len(value) for value in shrinkable.values()), default=0)

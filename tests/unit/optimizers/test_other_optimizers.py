@@ -35,6 +35,7 @@ def double(x):
 
 DOUBLE_SOURCE = double.parameter.data  # tests that rewrite the code start from this
 
+
 def test_optoprime_v2_prompt_and_xml_reply():
     double.parameter.set_data(DOUBLE_SOURCE)
     x = node(3, trainable=True, name="x", description="positive")
