@@ -15,7 +15,8 @@ from opto.trace.abstract_node import USED_NODES, creation_order
 from opto.trace.binding import ArgumentBinder
 from opto.trace.bundle_steps import ACTIVE_BUNDLES, CONTAINERS, PLAIN_TYPES, container_node
 from opto.trace.containers import contains_node, to_data
-from opto.trace.nodes import MessageNode, Node, ParameterNode, new_message_node, new_root
+from opto.trace.node_fields import new_node
+from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
 
 _PLAIN_TYPE_SET = frozenset(PLAIN_TYPES)
 
@@ -92,7 +93,7 @@ class BundleCalls:
                 isinstance(output, CONTAINERS) and contains_node(output)
             ):
                 data = to_data(output)
-        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
+        result = new_node(MessageNode, data, self._op_name, self._node_description, inputs, self)
         if used:
             external = self._external_nodes([n for n in used if n._seq < start], inputs)
             hidden = {n for n in external if isinstance(n, ParameterNode)}

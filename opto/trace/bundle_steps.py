@@ -26,12 +26,12 @@ from opto.trace.abstract_node import USED_NODES, creation_order
 from opto.trace.code_errors import error_comment
 from opto.trace.containers import contains_node, to_data
 from opto.trace.errors import ExecutionError
+from opto.trace.node_fields import new_node
 from opto.trace.nodes import (
     ExceptionNode,
     MessageNode,
     Node,
     ParameterNode,
-    new_message_node,
     new_root,
 )
 from opto.utils.source_analysis import lines_through_decorator
@@ -158,7 +158,7 @@ class FunModuleSteps:
             data = to_data(output)
         else:
             data = output
-        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
+        result = new_node(MessageNode, data, self._op_name, self._node_description, inputs, self)
         if inner is not None:
             result._info = {**self.node_info(), "output": inner}
         if hidden:

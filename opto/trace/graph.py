@@ -29,10 +29,9 @@ class ScopeStack:
     task never prefixes the names of nodes created in another.
     """
 
-    def __init__(self) -> None:
-        self._scopes: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-            "opto_name_scopes", default=()
-        )
+    def __init__(self, scopes: contextvars.ContextVar[tuple[str, ...]]) -> None:
+        """Show ``scopes`` (a context variable of prefixes, innermost last) as a list."""
+        self._scopes = scopes
 
     def append(self, scope: str) -> None:
         self._scopes.set((*self._scopes.get(), scope))
@@ -64,7 +63,10 @@ class ScopeStack:
         return repr(list(self._scopes.get()))
 
 
-NAME_SCOPES = ScopeStack()
+_NAME_SCOPES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "opto_name_scopes", default=()
+)
+NAME_SCOPES = ScopeStack(_NAME_SCOPES)
 """Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
 
 
@@ -172,8 +174,9 @@ class Graph(metaclass=_GraphType):
         threads never get the same index; the lock only guards creating a new counter.
         Nodes keep ``(base, index)`` and build the ``base:index`` string only when asked.
         """
-        if NAME_SCOPES:
-            base = "/".join(NAME_SCOPES) + "/" + base
+        scopes = _NAME_SCOPES.get()  # read directly: this runs for every new node
+        if scopes:
+            base = "/".join(scopes) + "/" + base
         counter = self._counters.get(base)
         if counter is None:
             with self._lock:

@@ -1,7 +1,7 @@
 """A node's fields: building a node without ``__init__``, linking it to its parents, copying
 and pickling it.
 
-``blank_node`` is the one place that sets every field of a node built on the fast paths
+``new_node`` is the one place that sets every field of a node built on the fast paths
 (every traced op builds one), and copies start from it too. The copy and pickle methods
 of Node live here, as ``NodeCopying``, because they only handle those fields.
 """
@@ -12,14 +12,12 @@ import copy
 import weakref
 from typing import Any, TypeVar
 
-from opto.trace.abstract_node import creation_order
-from opto.trace.graph import GRAPH
+from opto.trace.abstract_node import USED_NODES, creation_order
+from opto.trace.graph import _TRACING, GRAPH
 
 N = TypeVar("N")
 
-_new_object = object.__new__
-
-# The fields blank_node sets; a copy takes every other slot from the original.
+# The fields new_node sets; a copy takes every other slot from the original.
 _BLANK_FIELDS = frozenset(
     (
         "_data",
@@ -37,29 +35,65 @@ _BLANK_FIELDS = frozenset(
 )
 
 
-def blank_node(cls: type[N], data: Any, base: str, index: int, description: str) -> N:
-    """A node of class ``cls`` holding ``data``, named ``base:index``, with no edges.
+def new_node(
+    cls: type[N],
+    data: Any,
+    base: str,
+    description: str,
+    inputs: dict | None = None,
+    op: Any = None,
+    index: int | None = None,
+) -> N:
+    """A node of class ``cls`` built without ``__init__``: every traced operation's output,
+    every wrapped raw value and every copy starts here, so this is the one place that sets
+    all of a node's fields. (No keyword-only parameters: CPython's call specialisation,
+    which this hot path needs, skips functions that have them.)
 
     Args:
-        cls: Node or a subclass; its own extra fields (a MessageNode's ``_op``, ...) are left
-            for the caller to set.
+        cls: Node or a subclass (MessageNode when ``inputs`` are given).
         data: the value.
-        base, index: the name, as reserved with ``GRAPH.reserve``.
+        base: the base name; the next free index of it is reserved unless ``index`` is given.
         description: the full description, ``[op] text`` included.
+        inputs: an operation's named input nodes (kept as given, not copied); they become
+            the parents, when tracing is on. None for a node without inputs.
+        op: the operator that made the node (its ``node_info()`` is the node's ``info``).
+        index: the index of an existing name (a copy keeps its original's name).
     """
-    result = _new_object(cls)
+    if index is None:
+        base, index = GRAPH.reserve(base)
+    result = _new(cls)
     result._data = data
     result._base = base
     result._index = index
-    result._parents = []
     result._children = None
     result._feedback = None
     result._backwarded = False
-    result._level = 0
-    result._has_params = False
     result._description = description
     result._seq = next(creation_order)
+    result._parents = []
+    result._level = 0
+    result._has_params = False
+    if inputs is None:
+        return result
+    result._op = op
+    if not _TRACING.get():
+        result._inputs = {}
+        return result
+    result._inputs = inputs
+    parents = list(inputs.values())
+    used = USED_NODES.get()
+    if used is not None:
+        used.extend(parents)
+    if len(parents) == 2:
+        if parents[0] is parents[1]:
+            del parents[1]
+    elif len(parents) > 2:
+        parents = list(dict.fromkeys(parents))
+    link_parents(result, parents)
     return result
+
+
+_new = object.__new__
 
 
 def link_parents(child: Any, parents: list[Any]) -> None:
@@ -111,7 +145,7 @@ class NodeCopying:
     __slots__ = ()
 
     def _copy_without_edges(self, data: Any, base: str, index: int) -> Any:
-        duplicate = blank_node(type(self), data, base, index, self._description)
+        duplicate = new_node(type(self), data, base, self._description, None, None, index)
         for slot in copied_slots(type(self)):
             if slot not in _BLANK_FIELDS:
                 object.__setattr__(duplicate, slot, getattr(self, slot))

@@ -22,8 +22,8 @@ from opto.trace.abstract_node import (
 from opto.trace.backward import run_backward
 from opto.trace.code_spec import CodeSpec
 from opto.trace.display import node_html
-from opto.trace.graph import _TRACING, GRAPH, NAME_SCOPES, Graph
-from opto.trace.node_fields import NodeCopying, blank_node, link_parents
+from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.trace.node_fields import NodeCopying, link_parents, new_node
 from opto.trace.propagators.propagators import AbstractPropagator
 from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
@@ -61,44 +61,7 @@ def _with_constraint(description: str | None, constraint: str | None) -> str | N
 
 def new_root(value: Any, base: str | None = None) -> Node:
     """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
-    name, index = GRAPH.reserve(type(value).__name__ if base is None else base)
-    return blank_node(Node, value, name, index, "[Node]")
-
-
-def new_message_node(
-    data: Any,
-    inputs: dict[str, Node],
-    description: str,
-    base_name: str,
-    op: Any,
-) -> MessageNode:
-    """Build a MessageNode without argument processing (the hot path of every op).
-
-    Args:
-        data: the operation's result.
-        inputs: the operation's named inputs (nodes); kept as given, not copied.
-        description: ``[op_name] documentation``.
-        base_name: the new node's base name (the operation's name).
-        op: the operator that made it (its ``node_info()`` is the node's ``info``), or None.
-    """
-    base, index = GRAPH.reserve(base_name)
-    result = blank_node(MessageNode, data, base, index, description)
-    result._op = op
-    if not _TRACING.get():
-        result._inputs = {}
-        return result
-    result._inputs = inputs
-    parents = list(inputs.values())
-    used = USED_NODES.get()
-    if used is not None:
-        used.extend(parents)
-    if len(parents) == 2:
-        if parents[0] is parents[1]:
-            del parents[1]
-    elif len(parents) > 2:
-        parents = list(dict.fromkeys(parents))
-    link_parents(result, parents)
-    return result
+    return new_node(Node, value, type(value).__name__ if base is None else base, "[Node]")
 
 
 class Node(NodeCopying, AbstractNode[T]):

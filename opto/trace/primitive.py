@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from opto.trace.errors import ExecutionError
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, new_message_node, new_root
+from opto.trace.node_fields import new_node
+from opto.trace.nodes import ExceptionNode, MessageNode, Node, new_root
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -83,7 +84,7 @@ class Operator:
                 data = self.fn(x._data, y._data)
             except Exception as error:
                 raise_as_execution_error(error, inputs, self.name, self.description)
-            return new_message_node(data, inputs, self.description, self.name, self)
+            return new_node(MessageNode, data, self.name, self.description, inputs, self)
         inputs = {}
         values = []
         for key, arg in zip(names, args, strict=False):
@@ -95,11 +96,11 @@ class Operator:
             data = self.fn(*values)
         except Exception as error:
             raise_as_execution_error(error, inputs, self.name, self.description)
-        return new_message_node(data, inputs, self.description, self.name, self)
+        return new_node(MessageNode, data, self.name, self.description, inputs, self)
 
     def _call_general(self, args: tuple, kwargs: dict) -> MessageNode:
         data, inputs = self.run(args, kwargs)
-        return new_message_node(data, inputs, self.description, self.name, self)
+        return new_node(MessageNode, data, self.name, self.description, inputs, self)
 
     def run(self, args: tuple, kwargs: dict, pass_nodes: bool = False) -> tuple[Any, dict]:
         """Call the function: ``(its result, the inputs)``; an error is an ExecutionError.
