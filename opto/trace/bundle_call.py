@@ -47,7 +47,7 @@ class BundleCalls:
         values: list[Any] = []
         for key, value in zip(self._binder.positional, args, strict=True):
             if type(value) in _PLAIN_TYPE_SET:  # the common raw value: no checks needed
-                inputs[key] = new_root(value, key)
+                inputs[key] = new_node(Node, value, key, "[Node]")  # new_root, one call less
                 values.append(value)
                 continue
             if isinstance(value, Node):

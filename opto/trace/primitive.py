@@ -76,9 +76,9 @@ class Operator:
         if len(args) == 2:
             x, y = args
             if not isinstance(x, Node):
-                x = new_root(x)
+                x = new_node(Node, x, type(x).__name__, "[Node]")  # new_root, one call less
             if not isinstance(y, Node):
-                y = new_root(y)
+                y = new_node(Node, y, type(y).__name__, "[Node]")
             inputs = {names[0]: x, names[1]: y}
             try:
                 data = self.fn(x._data, y._data)
