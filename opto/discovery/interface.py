@@ -16,7 +16,8 @@ import ast
 import hashlib
 
 from opto.discovery.errors import LossContractError
-from opto.runtime.source import parse
+from opto.utils.source_analysis import docstring_statement, parse, positional_count
+from opto.utils.source_analysis import functions as top_level_functions
 
 LOSS_PARAMETERS = (
     "policy_chosen_logps",
@@ -42,13 +43,13 @@ def loss_function_name(code: str, preferred: str | None = None) -> str:
             f"the code is {len(code)} characters long; keep it under {MAX_CODE_CHARS}"
         )
     tree = parse_code(code)
-    functions = [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+    functions = top_level_functions(tree)
     wanted = ", ".join(LOSS_PARAMETERS)
-    candidates = [f for f in functions if _positional_count(f) == len(LOSS_PARAMETERS)]
+    candidates = [f for f in functions if positional_count(f) == len(LOSS_PARAMETERS)]
     if not candidates:
         if not functions:
             raise LossContractError(f"the code defines no function; define def loss({wanted})")
-        listed = ", ".join(f"{f.name} ({_positional_count(f)} parameters)" for f in functions)
+        listed = ", ".join(f"{f.name} ({positional_count(f)} parameters)" for f in functions)
         raise LossContractError(
             f"no top-level function takes the five loss arguments ({wanted}); found: {listed}"
         )
@@ -123,18 +124,9 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normalize_code(code).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _positional_count(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    return len(function.args.posonlyargs) + len(function.args.args)
-
-
 def _drop_docstring(node: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
     body = node.body
-    if (
-        body
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    ):
+    if docstring_statement(node) is not None:
         del body[0]
         if not body and not isinstance(node, ast.Module):
             body.append(ast.Pass())

@@ -30,11 +30,16 @@ def import_litellm() -> Any:
         require_module("litellm", "litellm")
         import litellm
 
-        if not getattr(litellm, "_opto_configured", False):
-            litellm.telemetry = False
-            litellm.suppress_debug_info = True
-            litellm._opto_configured = True
+        _configure(litellm)
     return litellm
+
+
+@lru_cache(maxsize=1)
+def _configure(litellm: Any) -> None:
+    """Switch litellm's telemetry and debug banner off, once per process (a later change by
+    the program stays)."""
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
 
 
 def _as_dict(chunk: Any) -> Any:

@@ -44,13 +44,13 @@ class NodeEntry(Sequence):
         self._text = text
 
     def __getitem__(self, index: Any) -> Any:
-        return (self.node._data, self.node.description)[index]
+        return (self.node.data, self.node.description)[index]
 
     def __len__(self) -> int:
         return 2
 
     def __iter__(self) -> Iterator[Any]:
-        yield self.node._data
+        yield self.node.data
         yield self.node.description
 
     def __eq__(self, other: object) -> bool:
@@ -67,7 +67,7 @@ class NodeEntry(Sequence):
     @property
     def text(self) -> str:
         """How the value is shown in the prompt."""
-        return render_value(self.node._data) if self._text is None else self._text
+        return render_value(self.node.data) if self._text is None else self._text
 
     @property
     def type_name(self) -> str:
@@ -147,7 +147,7 @@ def summary_from_nodes(
     variables, inputs = section(problem.variables), section(problem.inputs)
     return FunctionFeedback(
         graph=[
-            (item._level, line) for item, line in zip(problem.code_nodes, problem.code, strict=True)
+            (item.level, line) for item, line in zip(problem.code_nodes, problem.code, strict=True)
         ],
         documentation=dict(problem.documentation),
         others=section(problem.others),
@@ -194,10 +194,10 @@ def value_lines(node_dict: Mapping[str, Any]) -> str:
     for name, entry in node_dict.items():
         if type(entry) is NodeEntry:  # the common case, without the helpers' indirections
             item = entry.node
-            data = item._data
+            data = item.data
             code = is_code_parameter(item)
             kind = "code" if code else type(data).__name__
-            text = render_value(data) if entry._text is None else entry._text
+            text = entry.text
         else:
             kind, text = entry_type(name, entry), entry_text(entry)
             code = kind == "code"

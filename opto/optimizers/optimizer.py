@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from opto.optimizers.problem import is_code_parameter
 from opto.optimizers.step_display import step_result_html, step_result_repr
 from opto.optimizers.step_report import missing_feedback, report_refusals
 from opto.optimizers.updates import apply_projections
@@ -151,8 +150,8 @@ class Optimizer(AbstractOptimizer):
 
         resolved = make_policy(policy)
         for parameter in self._parameters:
-            if is_code_parameter(parameter) and "execution_policy" not in parameter.__dict__:
-                parameter.execution_policy = resolved
+            if parameter.code_spec is not None:
+                parameter.code_spec.adopt_policy(resolved)
 
     @property
     def propagator(self) -> Propagator:
@@ -239,7 +238,7 @@ class Optimizer(AbstractOptimizer):
         mine = {id(p) for p in self._parameters}
         for parameter, value in update_dict.items():
             if id(parameter) in mine and parameter.trainable:
-                parameter._set(value)
+                parameter.set_data(value)
 
     def _step(self, *args: Any, **kwargs: Any) -> dict[ParameterNode, Any]:
         raise NotImplementedError

@@ -406,7 +406,7 @@ class OptoPrime(Optimizer):
         result = self._result(parsed, suggestion, plan)
         self.memory.add(
             {
-                "variables": {p.py_name: p._data for p in self.parameters if p.trainable},
+                "variables": {p.py_name: p.data for p in self.parameters if p.trainable},
                 "feedback": summary.user_feedback,
             }
         )

@@ -20,8 +20,8 @@ from opto.utils.rendering import render_text
 
 
 def is_code_parameter(parameter: Node) -> bool:
-    """Trainable function source (``__code`` parameters of bundles)."""
-    return "__code" in parameter._base
+    """Trainable function source (a bundle's code parameter: it has a ``code_spec``)."""
+    return parameter.code_spec is not None
 
 
 def render_value(value: Any) -> str:
@@ -31,7 +31,7 @@ def render_value(value: Any) -> str:
 
 
 def type_label(node: Node) -> str:
-    return "code" if is_code_parameter(node) else type(node._data).__name__
+    return "code" if is_code_parameter(node) else type(node.data).__name__
 
 
 @dataclass
@@ -71,12 +71,12 @@ def build_problem(
     names = {item: _unique_name(item, taken) for item in nodes}  # each name is built once
     outputs = {id(item) for item in graph.outputs}
     if not outputs and nodes:
-        deepest = max(item._level for item in nodes)
-        outputs = {id(item) for item in nodes if item._level == deepest and item._parents}
+        deepest = max(item.level for item in nodes)
+        outputs = {id(item) for item in nodes if item.level == deepest and item.parents}
     problem = ProblemNodes(instruction=instruction, feedback=_feedback_text(graph))
     for item in nodes:
-        operation = item._parents or item._hidden
-        if not operation or not all(map(names.__contains__, item._parents)):
+        operation = item.parents or item.hidden_dependencies
+        if not operation or not all(map(names.__contains__, item.parents)):
             section = problem.variables if id(item) in trainable else problem.inputs
             section[names[item]] = item
             continue
@@ -132,7 +132,7 @@ def function_name(item: Node) -> str:
 
 
 def _inputs(item: Node) -> dict[str, Node]:
-    return item._inputs if isinstance(item, MessageNode) else {}
+    return item.inputs if isinstance(item, MessageNode) else {}
 
 
 def code_line(item: Node, names: Mapping[Node, str] | None = None) -> str:

@@ -90,8 +90,7 @@ def _plans(problem: ProblemNodes, count: Callable[[str], int]) -> list[_Plan]:
     values at the last cut, half the intermediate nodes are kept, then a quarter, ... none.
     """
     shrinkable = {
-        name: render_value(node._data)
-        for name, node in {**problem.inputs, **problem.others}.items()
+        name: render_value(node.data) for name, node in {**problem.inputs, **problem.others}.items()
     }
     full = {name: count(value) for name, value in shrinkable.items()}
     longest = max((len(value) for value in shrinkable.values()), default=0)
@@ -126,14 +125,14 @@ def _plans(problem: ProblemNodes, count: Callable[[str], int]) -> list[_Plan]:
 def _by_distance(problem: ProblemNodes) -> list:
     """Intermediate nodes, nearest the outputs first (later-created first among equals)."""
     deepest = max((n.level for n in problem.outputs.values()), default=0)
-    return sorted(problem.others.values(), key=lambda n: (deepest - n.level, -n._seq))
+    return sorted(problem.others.values(), key=lambda n: (deepest - n.level, -n.creation_index))
 
 
 def _render_plan(problem: ProblemNodes, plan: _Plan, render: Render) -> str:
     values: dict[str, str] = {}
     if plan.limit is not None:
         for name, node in {**problem.inputs, **problem.others}.items():
-            value = render_value(node._data)
+            value = render_value(node.data)
             if len(value) > plan.limit:
                 values[name] = _shorten(value, plan.limit)
     if plan.keep is None:

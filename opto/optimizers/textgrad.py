@@ -202,11 +202,11 @@ class TextGrad(Optimizer):
         calls: list[dict] = []
         for node in reversed(nodes):
             received = gradients.get(node)
-            if not received or not (node._parents or node._hidden):
+            if not received or not (node.parents or node.hidden_dependencies):
                 continue
             feedback = self._reduce(received, calls, verbose).gradient
-            targets = [p for p in node._parents if id(p) in members and p._has_params]
-            targets += [p for p in node._hidden if p not in targets]
+            targets = [p for p in node.parents if id(p) in members and p.depends_on_parameters]
+            targets += [p for p in node.hidden_dependencies if p not in targets]
             for parent in targets:
                 gradients.setdefault(parent, []).append(
                     self._gradient(node, parent, feedback, id(node) in final, calls, verbose)
@@ -241,12 +241,12 @@ class TextGrad(Optimizer):
         verbose: bool,
     ) -> GradientInfo:
         inputs = ", ".join(
-            f"{key}={render_value(value._data)}"
+            f"{key}={render_value(value.data)}"
             for key, value in getattr(node, "_inputs", {}).items()
         )
         operation = f"{code_line(node)} with {inputs}" if inputs else code_line(node)
         conversation = CONVERSATION_TEMPLATE.format(
-            prompt=operation, response_value=render_value(node._data)
+            prompt=operation, response_value=render_value(node.data)
         )
         start = (
             CONVERSATION_START_INSTRUCTION_BASE
@@ -263,7 +263,7 @@ class TextGrad(Optimizer):
             + OBJECTIVE_LINE.format(objective=self.objective)
             + EVALUATE_VARIABLE_INSTRUCTION.format(
                 variable_desc=_role(parent),
-                variable_short=get_short_value(render_value(parent._data)),
+                variable_short=get_short_value(render_value(parent.data)),
             )
         )
         text = self.call_llm(BACKWARD_SYSTEM_PROMPT, user, verbose)
@@ -303,7 +303,7 @@ class TextGrad(Optimizer):
         user = construct_tgd_prompt(
             do_constrained=bool(constraint_text),
             variable_desc=_role(parameter),
-            variable_short=render_value(parameter._data),
+            variable_short=render_value(parameter.data),
             variable_grad=feedback,
             constraint_text=constraint_text,
             **tags,
@@ -314,6 +314,6 @@ class TextGrad(Optimizer):
 
 
 def _role(node: Node) -> str:
-    kind = "python code" if is_code_parameter(node) else type(node._data).__name__
+    kind = "python code" if is_code_parameter(node) else type(node.data).__name__
     described = f": {node.description}" if node.description else ""
     return f"{node.py_name} ({kind}){described}"

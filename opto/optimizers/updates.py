@@ -10,7 +10,6 @@ until every suggestion of a step has been checked, and a refused value changes n
 from __future__ import annotations
 
 import ast
-import copy
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -18,11 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opto.optimizers.problem import is_code_parameter
-from opto.runtime.source import parse
 from opto.trace.nodes import ParameterNode
 from opto.utils.errors import OptoError
 from opto.utils.json_values import storage_problem
 from opto.utils.rendering import render_repr, render_text
+from opto.utils.source_analysis import (
+    def_line,
+    first_function,
+    functions,
+    parameter_text,
+    parse,
+)
 
 
 class RefusedValue(OptoError, ValueError):
@@ -111,7 +116,7 @@ def plan_updates(
             converted = apply_projections(parameter, convert_value(parameter, value))
             check_storable(parameter, converted)
             if is_code_parameter(parameter):
-                check_code(parameter._data, converted)
+                check_code(parameter.data, converted)
                 check_policy(parameter, converted)
         except RefusedValue as refusal:
             plan.refused[name_of.get(id(parameter), parameter.py_name)] = str(refusal)
@@ -127,7 +132,7 @@ def check_storable(parameter: ParameterNode, value: Any) -> None:
     A parameter that already holds such a type (a set) keeps accepting it; its numbers and
     shape are still checked.
     """
-    strict = storage_problem(parameter._data) is None
+    strict = storage_problem(parameter.data) is None
     problem = storage_problem(value, check_types=strict)
     if problem is not None:
         raise RefusedValue(f"the value holds {problem}")
@@ -145,7 +150,7 @@ def apply_projections(parameter: ParameterNode, value: Any) -> Any:
 
 def convert_value(parameter: ParameterNode, value: Any) -> Any:
     """``value`` as the type of the parameter's current value, or ``RefusedValue``."""
-    current = parameter._data
+    current = parameter.data
     if current is None:
         return value
     target = type(current)
@@ -263,17 +268,14 @@ def check_code(current: str, suggested: Any) -> None:
         raise RefusedValue(
             f"the code does not compile: {error.msg} (line {error.lineno})"
         ) from None
-    original = _first_function(ast.parse(current)) if current else None
+    original = first_function(parse(current)) if current else None
     if original is None:
         return
-    functions = {
-        s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-    }
-    proposed = functions.get(original.name)
+    proposed = {function.name: function for function in functions(tree)}.get(original.name)
     keep = f"keep exactly this signature: {def_line(original)}"
     if proposed is None:
         raise RefusedValue(f"the code must define the function {original.name}(); {keep}")
-    before, after = _signature(original), _signature(proposed)
+    before, after = parameter_text(original), parameter_text(proposed)
     if before != after:
         raise RefusedValue(
             f"the signature of {original.name} must stay ({before}), got ({after}); {keep}"
@@ -282,39 +284,11 @@ def check_code(current: str, suggested: Any) -> None:
 
 def check_policy(parameter: ParameterNode, code: str) -> None:
     """Code that the parameter's static-check policy would refuse is refused before use."""
-    checker = getattr(getattr(parameter, "execution_policy", None), "checker", None)
+    spec = parameter.code_spec
+    checker = getattr(spec.policy, "checker", None) if spec is not None else None
     if checker is None:
         return
     violations = checker.check(code)
     if violations:
         listed = "; ".join(str(violation) for violation in violations)
         raise RefusedValue(f"the code is not allowed by the execution policy: {listed}")
-
-
-def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    for statement in tree.body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return statement
-    return None
-
-
-def def_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """The ``def`` line of ``function`` as Python writes it (annotations and defaults kept,
-    decorators and body left out), e.g. ``def fib4(n: int):``."""
-    header = copy.copy(function)
-    header.decorator_list = []
-    header.body = [ast.Pass()]
-    return ast.unparse(header).split("\n", 1)[0]
-
-
-def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    args = function.args
-    parts = [a.arg for a in (*args.posonlyargs, *args.args)]
-    if args.vararg:
-        parts.append("*" + args.vararg.arg)
-    elif args.kwonlyargs:
-        parts.append("*")
-    parts += [a.arg for a in args.kwonlyargs]
-    if args.kwarg:
-        parts.append("**" + args.kwarg.arg)
-    return ", ".join(parts)

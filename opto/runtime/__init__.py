@@ -30,7 +30,7 @@ from opto.runtime.errors import (
 )
 from opto.runtime.policy import ExecutionPolicy, InProcessPolicy, feedback_text
 from opto.runtime.sizes import parse_size
-from opto.runtime.source import code_filename, signature_of
+from opto.utils.source_analysis import code_filename, signature_of
 
 # The sandbox and the static checker load on first use: importing opto.runtime (as every
 # bundle does) stays cheap for programs that never leave the default policy.

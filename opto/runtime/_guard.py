@@ -108,7 +108,8 @@ def install(work_dir: str, code_filename: str, report) -> None:
 def _make_hook(work_dir: str, code_filename: str, report):
     # Everything the hook uses is bound here, so code that replaces module attributes later
     # cannot make the hook call it.
-    getcwd, getpid, getframe, exit_now = os.getcwd, os.getpid, sys._getframe, os._exit
+    # sys._getframe is CPython's frame accessor (inspect.currentframe is built on it).
+    getcwd, getpid, getframe, exit_now = os.getcwd, os.getpid, sys._getframe, os._exit  # noqa: SLF001
     readlink = os.readlink
     root = _normalize(work_dir, "/")
     watched, always, path_events = _WATCHED, dict(_ALWAYS_FORBIDDEN), dict(_PATH_EVENTS)

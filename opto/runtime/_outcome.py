@@ -229,7 +229,7 @@ def _unavailable(message: dict) -> SandboxUnavailableError:
 def _decode_result(policy, blob: bytes, kind: str, run: ChildRun) -> tuple[Any, Any]:
     if not isinstance(blob, bytes):
         raise TypeError("the result is not encoded")
-    allowed = policy._allowed_results  # type: ignore[attr-defined]
+    allowed = policy._allowed_results  # type: ignore[attr-defined]  # noqa: SLF001 - runtime's own SubprocessPolicy
     try:
         return None, _wire.decode(blob, allowed, deadline=run.deadline)
     except _wire.RefusedGlobal as refused:

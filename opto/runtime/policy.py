@@ -17,7 +17,7 @@ from typing import Any
 from opto.runtime.errors import FunctionNotFoundError, RemoteTraceback, SandboxError
 from opto.runtime.guards import DEFAULT_MEMORY_GROWTH, DEFAULT_TIMEOUT, CallLimits, guard
 from opto.runtime.sizes import parse_size
-from opto.runtime.source import code_filename, compile_source
+from opto.utils.source_analysis import code_filename, compile_source
 
 
 class ExecutionPolicy(ABC):

@@ -44,7 +44,7 @@ from opto.runtime.errors import (
 )
 from opto.runtime.policy import ExecutionPolicy
 from opto.runtime.sizes import parse_size
-from opto.runtime.source import (
+from opto.utils.source_analysis import (
     code_filename,
     find_function,
     parse,

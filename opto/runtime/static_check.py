@@ -23,7 +23,6 @@ from typing import Any
 
 from opto.runtime.errors import UnsafeCodeError, Violation
 from opto.runtime.policy import ExecutionPolicy, InProcessPolicy
-from opto.runtime.source import code_filename, parse
 from opto.runtime.static_rules import (
     DEFAULT_ALLOWED_BUILTINS,
     DEFAULT_ALLOWED_IMPORTS,
@@ -34,6 +33,7 @@ from opto.runtime.static_rules import (
 from opto.runtime.static_scopes import analyse
 from opto.runtime.static_values import ModuleResolver, within
 from opto.runtime.static_visitor import RuleVisitor
+from opto.utils.source_analysis import code_filename, parse
 
 logger = logging.getLogger(__name__)
 

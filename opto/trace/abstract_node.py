@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 import itertools
 import weakref
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from opto.trace.graph import GRAPH
 from opto.utils.rendering import render_text
@@ -25,6 +25,10 @@ USED_NODES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "opto_used_nodes", default=None
 )
 """Innermost list collecting the nodes whose ``.data`` is read (see ``bundle.trace_nodes``)."""
+
+
+IDENTITY_OPERATORS = ("identity", "clone")
+"""Operators that pass their input on unchanged; drawings collapse them (simple_visualization)."""
 
 
 def base_name(name: str) -> str:
@@ -61,6 +65,17 @@ class AbstractNode(Generic[T]):
     )
 
     _child_limit = 64
+
+    # What kind of node this is, for the code that walks and draws graphs (backward, the
+    # propagators, viz). That code sits below the node classes, which call it, so it asks the
+    # node instead of importing ParameterNode or MessageNode for an isinstance check. Each
+    # node class sets its own flags, so the answer always equals the isinstance check.
+    is_parameter: ClassVar[bool] = False
+    """True for ParameterNode (and subclasses): a trainable root value."""
+    is_message: ClassVar[bool] = False
+    """True for MessageNode (and subclasses, ExceptionNode included): an operation's output."""
+    is_exception: ClassVar[bool] = False
+    """True for ExceptionNode: an error raised by an operation, kept in the graph."""
 
     def __init__(self, value: Any, *, name: str | None = None, trainable: bool = False) -> None:
         """Wrap ``value`` (a node given as value is unwrapped and keeps its base name).
@@ -122,6 +137,11 @@ class AbstractNode(Generic[T]):
         if not refs:
             return []
         return [child for child in (ref() for ref in refs) if child is not None]
+
+    @property
+    def creation_index(self) -> int:
+        """Where this node stands in the order nodes were created (later nodes: larger)."""
+        return self._seq
 
     @property
     def level(self) -> int:

@@ -9,9 +9,11 @@ Everything that can be worked out once (signature, names, descriptions, source) 
 when the function is decorated, so a call costs a few microseconds. Nothing about a call is
 stored on the bundle, so threads and asyncio tasks can call it concurrently.
 
-The steps of a call that Trace exposes as methods (``preprocess_inputs``, ``wrap`` ...) are in
-bundle_steps.py, compiling trainable code in trainable_code.py, bound methods in
-bound_method.py.
+This module holds the decoration (``bundle``, FunModule's construction and what it exposes).
+The other parts are each in a module of their own: the call paths in bundle_call.py, the
+steps of a call that Trace exposes as methods (``preprocess_inputs``, ``wrap`` ...) in
+bundle_steps.py, compiling and caching trainable code in trainable_code.py, locating an
+error in that code in code_errors.py, methods, copies and pickling in bundle_binding.py.
 """
 
 from __future__ import annotations
@@ -19,34 +21,29 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import importlib
 import inspect
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from opto.runtime import make_policy
 from opto.trace import source as sources
-from opto.trace.abstract_node import USED_NODES, creation_order, get_op_name
+from opto.trace.abstract_node import USED_NODES, get_op_name
 from opto.trace.binding import ArgumentBinder
 from opto.trace.bound_method import BoundFunModule
 from opto.trace.broadcast import detach_inputs, wrap_node
-from opto.trace.bundle_steps import (
-    ACTIVE_BUNDLES,
-    CONTAINERS,
-    PLAIN_TYPES,
-    FunModuleSteps,
-    container_node,
-)
-from opto.trace.containers import RESERVED_PREFIX, BundledFunction, contains_node, to_data
+from opto.trace.bundle_binding import BundleBinding, FunctionReference
+from opto.trace.bundle_call import BundleCalls
+from opto.trace.bundle_steps import FunModuleSteps
+from opto.trace.code_spec import CodeSpec
+from opto.trace.containers import RESERVED_PREFIX, BundledFunction
 from opto.trace.errors import TraceMissingInputsError
 from opto.trace.frame_locals import update_local
 from opto.trace.graph import GRAPH
 from opto.trace.modules import Module
-from opto.trace.nodes import MessageNode, Node, ParameterNode, new_root
-from opto.trace.primitive import new_message_node
-from opto.trace.trainable_code import ORIGINAL, TrainableCode
+from opto.trace.nodes import Node, ParameterNode
+from opto.trace.trainable_code import CompiledCode, TrainableCode
+from opto.utils.source_analysis import code_header
 
 __all__ = [
     "ALLOW_EXTERNAL_DEPENDENCIES",
@@ -66,10 +63,6 @@ ALLOW_EXTERNAL_DEPENDENCIES: bool | None = None
 setting, True allows nodes read without being inputs in every bundle, False forbids it in
 every bundle. Set it with ``disable_external_dependencies_check``."""
 
-SELF_NODE_ATTRIBUTE = RESERVED_PREFIX + "self_node"
-"""Instance attribute holding the node of ``self`` that every bundled method call uses."""
-
-_PLAIN_TYPE_SET = frozenset(PLAIN_TYPES)
 _EVAL_DESCRIPTION = (
     "[eval] Runs the function defined by the code string __code on the other inputs and "
     "returns its result: __code(*args, **kwargs)."
@@ -147,7 +140,8 @@ def _clean_doc(fun: Callable) -> str:
 
 def _decoration_site_locals() -> dict[str, Any]:
     """Locals of the code that applied the decorator (helpers a code string may use)."""
-    frame = sys._getframe(1)
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     while frame is not None and frame.f_globals.get("__name__") == __name__:
         frame = frame.f_back
     if frame is None or frame.f_locals is frame.f_globals:
@@ -155,7 +149,7 @@ def _decoration_site_locals() -> dict[str, Any]:
     return {key: value for key, value in dict(frame.f_locals).items() if key != "__builtins__"}
 
 
-class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
+class FunModule(BundleCalls, BundleBinding, FunModuleSteps, TrainableCode, Module, BundledFunction):
     """A bundled function: call it with nodes or values, get a MessageNode back.
 
     Arguments are those of ``bundle`` plus ``fun``, the function, and ``_ldict``: extra names
@@ -213,7 +207,7 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
         self._original_source = source
         self._static_source: str | None = None
         self.parameter: ParameterNode | None = None
-        self._compiled: tuple[str, Callable, str, Any] | None = None
+        self._compiled: CompiledCode | None = None
         self._lock = threading.Lock()
         self._site_locals: dict[str, Any] = {}
         if trainable:
@@ -222,12 +216,15 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
             self.parameter = ParameterNode(
                 code,
                 name="__code",
-                description="The code should start with:\n" + sources.code_header(code),
+                description="The code should start with:\n" + code_header(code),
                 projections=projections,
+                code_spec=CodeSpec(
+                    self._fun_name,
+                    self._signature,
+                    None if policy is None else make_policy(policy),
+                ),
             )
-            if policy is not None:
-                self.parameter.execution_policy = make_policy(policy)
-            self._compiled = (code, fun, "", ORIGINAL)
+            self._compiled = CompiledCode.original(code, fun)
         self._initial_code = self.parameter._data if self.parameter is not None else None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -305,97 +302,6 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
             duplicate.parameter = self.parameter.detach()
         return duplicate
 
-    # -- calling ---------------------------------------------------------------------------
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the function on ``args``/``kwargs``: a MessageNode (a coroutine for async)."""
-        if kwargs or not self._fast or len(args) != self._arity:
-            return self._general_forward(args, kwargs)
-        # The common case (plain positional call of a plain function), kept in one frame.
-        # It gives what the steps (sync_forward ...) give, in fewer function calls.
-        if self.overwrite_python_recursion and self._fun in ACTIVE_BUNDLES.get():
-            return self._raw_call(args, {})
-        inputs: dict[str, Node] = {}
-        values: list[Any] = []
-        for key, value in zip(self._binder.positional, args, strict=True):
-            if type(value) in _PLAIN_TYPE_SET:  # the common raw value: no checks needed
-                inputs[key] = new_root(value, key)
-                values.append(value)
-                continue
-            if isinstance(value, Node):
-                data = value._data
-            elif isinstance(value, CONTAINERS) and contains_node(value):
-                value = container_node(value)
-                data = value._data
-            else:
-                data = value
-                value = new_root(value, key)
-            inputs[key] = value
-            values.append(data if isinstance(data, PLAIN_TYPES) else to_data(data))
-        if self.parameter is not None:
-            inputs["__code"] = self.parameter
-        outer = USED_NODES.get()
-        if outer is not None:
-            outer.extend(inputs.values())
-        try:
-            fun = self._current_function()
-        except Exception as error:
-            self._fail(error, inputs)
-        used: list[Node] = []
-        start = next(creation_order)
-        token = USED_NODES.set(used)
-        active = (
-            ACTIVE_BUNDLES.set(ACTIVE_BUNDLES.get() | {self._fun})
-            if self.overwrite_python_recursion
-            else None
-        )
-        try:
-            output = fun(*values)
-        except Exception as error:
-            self._fail(error, inputs)
-        finally:
-            USED_NODES.reset(token)
-            if active is not None:
-                ACTIVE_BUNDLES.reset(active)
-        data = output
-        if type(output) not in _PLAIN_TYPE_SET:
-            if isinstance(output, Exception):
-                self._fail(output, inputs)
-            if isinstance(output, Node) or (
-                isinstance(output, CONTAINERS) and contains_node(output)
-            ):
-                data = to_data(output)
-        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
-        if used:
-            external = self._external_nodes([n for n in used if n._seq < start], inputs)
-            hidden = {n for n in external if isinstance(n, ParameterNode)}
-            if hidden:
-                result._set_hidden_dependencies(hidden)
-        return result
-
-    __call__ = forward
-
-    def _general_forward(self, args: tuple, kwargs: dict) -> Any:
-        if self._is_async:
-            return self._resolve_then_async_forward(args, kwargs)
-        if self.overwrite_python_recursion and self._fun in ACTIVE_BUNDLES.get():
-            return self._raw_call(args, kwargs)
-        return self.sync_forward(self._function_for_call(args, kwargs), *args, **kwargs)
-
-    async def _resolve_then_async_forward(self, args: tuple, kwargs: dict) -> MessageNode:
-        return await self.async_forward(self._function_for_call(args, kwargs), *args, **kwargs)
-
-    def _function_for_call(self, args: tuple, kwargs: dict) -> Callable:
-        """The current function; a failure to compile it is raised as the call's error."""
-        try:
-            return self._current_function()
-        except Exception as error:
-            self._fail(error, self._wrap_inputs(args, kwargs)[0])
-
-    def _raw_call(self, args: tuple, kwargs: dict) -> Any:
-        """A recursive call from inside the function: plain Python, no new nodes."""
-        return self._current_function()(*to_data(list(args)), **to_data(kwargs))
-
     def _external_nodes(self, used: list[Node], inputs: dict[str, Node]) -> list[Node]:
         """The nodes among ``used`` that are not inputs; raises unless they are allowed."""
         known = {id(value) for value in inputs.values()}
@@ -415,88 +321,10 @@ class FunModule(FunModuleSteps, TrainableCode, Module, BundledFunction):
             )
         return external
 
-    # -- methods, copies, pickling ---------------------------------------------------------
-
-    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
-        """A bundled method of ``obj``: ``obj`` is its ``self`` input.
-
-        As in Trace, the instance keeps its own copy of the bundle (with its own ``__code``
-        parameter) in ``__TRACE_RESERVED_bundle_<name>`` and the node of ``self``, shared by
-        all its bundled methods, in ``__TRACE_RESERVED_self_node``.
-        """
-        if obj is None:
-            return self
-        instance_dict = getattr(obj, "__dict__", None)
-        if instance_dict is None:  # no __dict__ (slots): nothing can be kept per instance
-            return BoundFunModule(self._for_instance(), obj, new_root(obj))
-        key = self._instance_key
-        module = instance_dict.get(key)
-        if getattr(module, "_fun", None) is not self._fun:
-            module = instance_dict[key] = self._for_instance()
-        self_node = instance_dict.get(SELF_NODE_ATTRIBUTE)
-        if not isinstance(self_node, Node):
-            self_node = instance_dict[SELF_NODE_ATTRIBUTE] = new_root(obj)
-        return BoundFunModule(module, obj, self_node)
-
-    def _for_instance(self) -> FunModule:
-        """The bundle an instance uses: a copy, with a ``__code`` parameter of its own."""
-        duplicate = copy.copy(self)
-        duplicate._lock = threading.Lock()
-        if self.parameter is not None:
-            duplicate.parameter = ParameterNode(
-                self.parameter._data,
-                name="__code",
-                description=self.parameter.description,
-                projections=list(self.parameter.projections),
-            )
-            if "execution_policy" in self.parameter.__dict__:
-                duplicate.parameter.execution_policy = self.parameter.execution_policy
-        return duplicate
-
-    def __copy__(self) -> FunModule:
-        duplicate = object.__new__(type(self))
-        duplicate.__dict__.update(self.__dict__)
-        return duplicate
-
-    def __deepcopy__(self, memo: dict) -> FunModule:
-        duplicate = copy.copy(self)
-        duplicate._lock = threading.Lock()
-        if self.parameter is not None:
-            duplicate.parameter = copy.deepcopy(self.parameter, memo)
-        memo[id(self)] = duplicate
-        return duplicate
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_fun"] = _FunctionReference(self._fun)
-        state.pop("_lock", None)
-        state["_site_locals"] = {}
-        state["_compiled"] = None
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._fun = state["_fun"].resolve()
-        self._lock = threading.Lock()
-        if self.parameter is not None:
-            self._compiled = (self._initial_code, self._fun, "", ORIGINAL)
-
     def __repr__(self) -> str:
         kind = "trainable bundle" if self.trainable else "bundle"
         return f"<{kind} {self._fun_name}>"
 
 
-class _FunctionReference:
-    """Pickles a bundled function by where it is defined, not by value."""
-
-    def __init__(self, fun: Callable) -> None:
-        self.module = fun.__module__
-        self.qualname = fun.__qualname__
-
-    def resolve(self) -> Callable:
-        found: Any = importlib.import_module(self.module)
-        for part in self.qualname.split("."):
-            found = getattr(found, part)
-        if isinstance(found, BoundFunModule):
-            found = found.module
-        return found.fn if isinstance(found, FunModule) else found
+# Pickles written before bundle_binding.py existed name the reference class here.
+_FunctionReference = FunctionReference

@@ -22,15 +22,23 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from opto.trace import operators as ops
-from opto.trace import source as sources
 from opto.trace.abstract_node import USED_NODES, creation_order
+from opto.trace.code_errors import error_comment
 from opto.trace.containers import contains_node, to_data
 from opto.trace.errors import ExecutionError
-from opto.trace.nodes import ExceptionNode, MessageNode, Node, ParameterNode, new_root
-from opto.trace.primitive import new_message_node
+from opto.trace.node_fields import new_node
+from opto.trace.nodes import (
+    ExceptionNode,
+    MessageNode,
+    Node,
+    ParameterNode,
+    new_root,
+)
+from opto.utils.source_analysis import lines_through_decorator
 
 if TYPE_CHECKING:
     from opto.trace.binding import ArgumentBinder
+    from opto.trace.trainable_code import CompiledCode
 
 ACTIVE_BUNDLES: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
     "opto_active_bundles", default=frozenset()
@@ -53,6 +61,8 @@ class FunModuleSteps:
     catch_execution_error: bool
     overwrite_python_recursion: bool
     parameter: ParameterNode | None
+    _compiled: CompiledCode | None
+    _original_source: str | None
 
     @classmethod
     def overrides_a_step(cls) -> bool:
@@ -148,7 +158,7 @@ class FunModuleSteps:
             data = to_data(output)
         else:
             data = output
-        result = new_message_node(data, inputs, self._node_description, self._op_name, self)
+        result = new_node(MessageNode, data, self._op_name, self._node_description, inputs, self)
         if inner is not None:
             result._info = {**self.node_info(), "output": inner}
         if hidden:
@@ -171,7 +181,13 @@ class FunModuleSteps:
         if isinstance(error, ExecutionError) and error.exception is not None:
             root = error.exception
         info = self.node_info()
-        info["error_comment"] = self._annotate(root)
+        info["error_comment"] = error_comment(
+            root,
+            code=None if self.parameter is None else self.parameter._data,
+            compiled=self._compiled,
+            fun=self._fun,
+            original_source=self._original_source,
+        )
         info["traceback"] = "".join(
             traceback.format_exception(type(error), error, error.__traceback__)
         )
@@ -242,7 +258,7 @@ class FunModuleSteps:
         and ValueError when the text has no ``def`` (unless ``bug_mode``).
         """
         lines, first_line = inspect.getsourcelines(obj)
-        skipped = sources.lines_through_bundle_decorator("".join(lines))
+        skipped = lines_through_decorator("".join(lines), "bundle")
         text = textwrap.dedent("".join(lines[skipped:])).strip()
         if "def" not in text and not bug_mode:
             raise ValueError(f"the source of {obj!r} defines no function: {text[:80]!r}")

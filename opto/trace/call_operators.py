@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from opto.trace.node_fields import new_node
 from opto.trace.nodes import MessageNode, Node, ParameterNode
-from opto.trace.primitive import Operator, new_message_node, operator
+from opto.trace.primitive import Operator, operator
 
 
 class NodeResultOperator(Operator):
@@ -32,8 +33,8 @@ class NodeResultOperator(Operator):
     def __call__(self, *args: Any, **kwargs: Any) -> MessageNode:
         result, inputs = self.run(args, kwargs, self.pass_nodes)
         if not isinstance(result, Node):
-            return new_message_node(result, inputs, self.description, self.name, self)
-        output = new_message_node(result._data, inputs, self.description, self.name, self)
+            return new_node(MessageNode, result, self.name, self.description, inputs, self)
+        output = new_node(MessageNode, result._data, self.name, self.description, inputs, self)
         hidden = _parameters_behind(result) - _parameters_behind(*inputs.values())
         if hidden:
             output._set_hidden_dependencies(hidden)

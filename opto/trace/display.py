@@ -28,8 +28,8 @@ def short(text: str, limit: int) -> str:
 
 
 def is_code(parameter: Any) -> bool:
-    """Whether ``parameter`` holds a bundle's trainable source (its name is ``__code...``)."""
-    return str(parameter.name).startswith("__code")
+    """Whether ``parameter`` holds a bundle's trainable source (it has a ``code_spec``)."""
+    return parameter.code_spec is not None
 
 
 def value_type(parameter: Any) -> str:

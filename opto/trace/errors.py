@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from opto.trace.abstract_node import AbstractNode
 from opto.utils.errors import OptoError
-
-if TYPE_CHECKING:
-    from opto.trace.nodes import ExceptionNode
 
 
 class TraceError(OptoError):
@@ -25,7 +21,8 @@ class ExecutionError(TraceError):
     let the original through with ``@bundle(catch_execution_error=False)``.
     """
 
-    def __init__(self, exception_node: ExceptionNode) -> None:
+    def __init__(self, exception_node: AbstractNode) -> None:
+        """Keep ``exception_node``, the ExceptionNode the failed operation left in the graph."""
         self.exception_node = exception_node
         super().__init__(exception_node)
 

@@ -15,7 +15,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-_TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
+_TRACING_DEFAULT = True
+_TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "opto_tracing", default=_TRACING_DEFAULT
+)
 
 
 class ScopeStack:
@@ -26,10 +29,9 @@ class ScopeStack:
     task never prefixes the names of nodes created in another.
     """
 
-    def __init__(self) -> None:
-        self._scopes: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-            "opto_name_scopes", default=()
-        )
+    def __init__(self, scopes: contextvars.ContextVar[tuple[str, ...]]) -> None:
+        """Show ``scopes`` (a context variable of prefixes, innermost last) as a list."""
+        self._scopes = scopes
 
     def append(self, scope: str) -> None:
         self._scopes.set((*self._scopes.get(), scope))
@@ -61,7 +63,10 @@ class ScopeStack:
         return repr(list(self._scopes.get()))
 
 
-NAME_SCOPES = ScopeStack()
+_NAME_SCOPES: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "opto_name_scopes", default=()
+)
+NAME_SCOPES = ScopeStack(_NAME_SCOPES)
 """Prefixes for new node names (``scope/name:0``); see :func:`name_scope`."""
 
 
@@ -97,14 +102,46 @@ def name_scope(scope: str) -> Iterator[None]:
         NAME_SCOPES.pop()
 
 
+_TRACE_TOKENS: contextvars.ContextVar[tuple[contextvars.Token, ...]] = contextvars.ContextVar(
+    "opto_trace_flag_tokens", default=()
+)
+"""Tokens of the ``GRAPH.TRACE = ...`` assignments not undone yet, in this thread or task."""
+
+
 class _TraceFlag:
-    """``GRAPH.TRACE`` as in Trace, but backed by the context variable."""
+    """``GRAPH.TRACE`` as in Trace, but backed by the tracing context variable.
+
+    Trace code switches tracing off and back on by assignment
+    (``GRAPH.TRACE = False`` ... ``GRAPH.TRACE = True``). Assigning a new value keeps the
+    context variable's token; assigning back the value that token replaced resets the
+    variable with it, so the pair leaves the context as it found it (the variable unset
+    again, as in a thread that never traced differently) and repeated switching does not
+    pile up state. Like ``stop_tracing``, the flag is local to the thread or asyncio task.
+    """
 
     def __get__(self, obj: object, owner: type | None = None) -> bool:
         return _TRACING.get()
 
     def __set__(self, obj: object, value: bool) -> None:
-        _TRACING.set(bool(value))
+        value = bool(value)
+        if value == _TRACING.get():
+            return
+        tokens = _TRACE_TOKENS.get()
+        if tokens and _replaced_value(tokens[-1]) == value:
+            try:
+                _TRACING.reset(tokens[-1])
+            except ValueError:  # made in another context (a parent thread's copy)
+                pass
+            else:
+                _TRACE_TOKENS.set(tokens[:-1])
+                return
+        _TRACE_TOKENS.set((*tokens, _TRACING.set(value)))
+
+
+def _replaced_value(token: contextvars.Token) -> bool:
+    """The tracing value ``token``'s assignment replaced (the default when it was unset)."""
+    old = token.old_value
+    return _TRACING_DEFAULT if old is contextvars.Token.MISSING else old
 
 
 def _peek(counter: itertools.count) -> int:
@@ -112,7 +149,14 @@ def _peek(counter: itertools.count) -> int:
     return int(repr(counter)[6:-1])
 
 
-class Graph:
+class _GraphType(type):
+    """Makes ``Graph.TRACE = False`` (on the class) switch tracing too, instead of replacing
+    the flag with a plain class attribute."""
+
+    TRACE = _TraceFlag()
+
+
+class Graph(metaclass=_GraphType):
     """Per-name counters that give nodes unique names; holds no nodes."""
 
     TRACE = _TraceFlag()
@@ -130,8 +174,9 @@ class Graph:
         threads never get the same index; the lock only guards creating a new counter.
         Nodes keep ``(base, index)`` and build the ``base:index`` string only when asked.
         """
-        if NAME_SCOPES:
-            base = "/".join(NAME_SCOPES) + "/" + base
+        scopes = _NAME_SCOPES.get()  # read directly: this runs for every new node
+        if scopes:
+            base = "/".join(scopes) + "/" + base
         counter = self._counters.get(base)
         if counter is None:
             with self._lock:
@@ -147,11 +192,6 @@ class Graph:
         if not (hasattr(node, "_base") and hasattr(node, "_index")):
             raise TypeError(f"GRAPH.register expects a node, got {type(node).__name__}")
         node._base, node._index = self.reserve(node._base)
-
-    def register_name(self, base: str) -> str:
-        """Reserve and return the next free ``base:index`` name."""
-        scoped, index = self.reserve(base)
-        return f"{scoped}:{index}"
 
     def count(self, name: str) -> int:
         """How many nodes named ``name`` (base name, without ``:index``) were created."""

@@ -7,29 +7,29 @@ forward passes holds no memory for them.
 
 from __future__ import annotations
 
-import copy
-import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opto.trace.abstract_node import (
+    IDENTITY_OPERATORS,
     USED_NODES,
     AbstractNode,
     T,
     base_name,
-    creation_order,
     get_op_name,
 )
+from opto.trace.backward import run_backward
+from opto.trace.code_spec import CodeSpec
 from opto.trace.display import node_html
 from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.trace.node_fields import NodeCopying, link_parents, new_node
+from opto.trace.propagators.propagators import AbstractPropagator
 from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
 
 if TYPE_CHECKING:
     import graphviz
-
-    from opto.trace.propagators.propagators import Propagator
 
 __all__ = [
     "GRAPH",
@@ -47,9 +47,6 @@ __all__ = [
     "node",
 ]
 
-IDENTITY_OPERATORS = ("identity", "clone")
-"""Operators that pass their input on unchanged; drawings collapse them (simple_visualization)."""
-
 
 def _with_constraint(description: str | None, constraint: str | None) -> str | None:
     """Map Trace's old ``constraint=`` argument onto the description."""
@@ -62,58 +59,12 @@ def _with_constraint(description: str | None, constraint: str | None) -> str | N
     return constraint if description is None else f"{description}\n{constraint}"
 
 
-def link_parents(child: Node, parents: list[Node]) -> None:
-    """Make ``parents`` the parents of ``child``: level, parameter flag, weak child links.
-
-    A parent's list of weak child references is pruned of dead ones whenever it doubles past
-    the live count, so it stays bounded at amortised O(1) cost per link.
-    """
-    child._parents = parents
-    level = 0
-    has_params = bool(child._hidden)
-    child_ref = weakref.ref(child)
-    for parent in parents:
-        refs = parent._children
-        if refs is None:
-            parent._children = [child_ref]
-        else:
-            refs.append(child_ref)
-            if len(refs) > parent._child_limit:
-                _prune_children(parent)
-        if parent._level >= level:
-            level = parent._level + 1
-        if parent._has_params:
-            has_params = True
-    child._level = level
-    child._has_params = has_params
-
-
-def _prune_children(parent: Node) -> None:
-    live = [ref for ref in parent._children if ref() is not None]
-    parent._children = live
-    parent._child_limit = max(64, 2 * len(live))
-
-
 def new_root(value: Any, base: str | None = None) -> Node:
     """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
-    result = _new_object(Node)
-    result._data = value
-    result._base, result._index = GRAPH.reserve(type(value).__name__ if base is None else base)
-    result._parents = []
-    result._children = None
-    result._feedback = None
-    result._backwarded = False
-    result._level = 0
-    result._has_params = False
-    result._description = "[Node]"
-    result._seq = next(creation_order)
-    return result
+    return new_node(Node, value, type(value).__name__ if base is None else base, "[Node]")
 
 
-_new_object = object.__new__
-
-
-class Node(AbstractNode[T]):
+class Node(NodeCopying, AbstractNode[T]):
     """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made."""
 
     __slots__ = ("_backwarded", "_description", "_feedback", "_has_params")
@@ -165,9 +116,17 @@ class Node(AbstractNode[T]):
 
     # -- value -----------------------------------------------------------------------------
 
-    def _set(self, value: Any) -> None:
-        """Replace the value (optimizers use this to write a new parameter value)."""
+    def set_data(self, value: Any) -> None:
+        """Replace the value (optimizers write a new parameter value with it).
+
+        Args:
+            value: the new value; a node's data is taken instead of the node.
+        """
         self._data = value.data if isinstance(value, Node) else value
+
+    def _set(self, value: Any) -> None:
+        """Trace's name for ``set_data`` (Trace code and optimizers call it)."""
+        self.set_data(value)
 
     @property
     def type(self) -> type:
@@ -199,6 +158,22 @@ class Node(AbstractNode[T]):
         return get_op_name(self._description)
 
     # -- graph structure -------------------------------------------------------------------
+
+    @property
+    def code_spec(self) -> CodeSpec | None:
+        """What code this node holds, when it is a code parameter (see ParameterNode)."""
+        return None
+
+    @property
+    def depends_on_parameters(self) -> bool:
+        """Whether this node is a parameter or was computed from one (feedback reaches it)."""
+        return self._has_params
+
+    @property
+    def hidden_dependencies(self) -> frozenset[ParameterNode]:
+        """Parameters used inside nested traceable code but not visible as parents (only an
+        operation's output can have them)."""
+        return self._hidden
 
     def _ancestors_with_parameters(self) -> list[Node]:
         """This node and its ancestors that depend on a parameter (one walk, each once)."""
@@ -249,7 +224,7 @@ class Node(AbstractNode[T]):
     def backward(
         self,
         feedback: Any = "",
-        propagator: Propagator | None = None,
+        propagator: AbstractPropagator | None = None,
         retain_graph: bool = False,
         visualize: bool = False,
         simple_visualization: bool = True,
@@ -261,8 +236,6 @@ class Node(AbstractNode[T]):
         One reverse topological walk, O(nodes + edges). Returns a ``graphviz.Digraph`` of the
         walked graph when ``visualize`` is True.
         """
-        from opto.trace.backward import run_backward
-
         return run_backward(
             self,
             feedback,
@@ -273,63 +246,6 @@ class Node(AbstractNode[T]):
             reverse_plot=reverse_plot,
             print_limit=print_limit,
         )
-
-    # -- copies ----------------------------------------------------------------------------
-
-    def _copy_without_edges(self, data: Any, base: str, index: int) -> Node:
-        duplicate = object.__new__(type(self))
-        for slot in _copied_slots(type(self)):
-            object.__setattr__(duplicate, slot, getattr(self, slot))
-        if hasattr(self, "__dict__"):
-            duplicate.__dict__.update(copy.deepcopy(self.__dict__))
-        duplicate._data = data
-        duplicate._base = base
-        duplicate._index = index
-        duplicate._parents = []
-        duplicate._children = None
-        duplicate.__dict__.pop("_child_limit", None)
-        duplicate._feedback = None
-        duplicate._backwarded = False
-        duplicate._level = 0
-        duplicate._has_params = isinstance(duplicate, ParameterNode)
-        duplicate._info = copy.deepcopy(self._info)
-        duplicate._seq = next(creation_order)
-        return duplicate
-
-    def __deepcopy__(self, memo: dict) -> Node:
-        """A copy with the same name and a deep copy of the data, cut from the graph."""
-        duplicate = self._copy_without_edges(
-            copy.deepcopy(self._data, memo), self._base, self._index
-        )
-        memo[id(self)] = duplicate
-        return duplicate
-
-    def __copy__(self) -> Node:
-        return self._copy_without_edges(self._data, self._base, self._index)
-
-    def detach(self) -> Node:
-        """A new root node ``<py_name>_copy:k`` with a deep copy of the data."""
-        base, index = GRAPH.reserve(f"{self.py_name}_copy")
-        return self._copy_without_edges(copy.deepcopy(self._data), base, index)
-
-    def clone(self) -> MessageNode:
-        """Traced copy (``[clone]`` op, deep-copies the data)."""
-        from opto.trace import operators
-
-        return operators.clone(self)
-
-    def __getstate__(self) -> dict:
-        state = {slot: getattr(self, slot) for slot in _copied_slots(type(self))}
-        state["_children"] = None
-        state["_feedback"] = None
-        state["__dict__"] = dict(getattr(self, "__dict__", {}))
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        extra = state.pop("__dict__", {})
-        for key, value in state.items():
-            object.__setattr__(self, key, value)
-        self.__dict__.update(extra)
 
     # -- plain-Python protocol (untraced) --------------------------------------------------
 
@@ -357,21 +273,13 @@ class Node(AbstractNode[T]):
         return item in self._data
 
 
-def _copied_slots(cls: type) -> list[str]:
-    slots: list[str] = []
-    for klass in cls.__mro__:
-        for slot in getattr(klass, "__slots__", ()):
-            if slot not in ("__dict__", "__weakref__") and slot not in slots:
-                slots.append(slot)
-    return slots
-
-
 class ParameterNode(Node):
     """A trainable root value (prompt, number, code) that optimizers rewrite."""
 
-    __slots__ = ("_projections",)
+    __slots__ = ("_code_spec", "_projections")
 
     _default_prefix = "[ParameterNode]"
+    is_parameter = True
 
     def __init__(
         self,
@@ -383,7 +291,16 @@ class ParameterNode(Node):
         projections: list | None = None,
         info: dict | None = None,
         constraint: str | None = None,
+        code_spec: CodeSpec | None = None,
     ) -> None:
+        """A parameter; see ``Node`` for the arguments shared with it.
+
+        Args:
+            projections: functions a new value is passed through before it is set.
+            code_spec: what code the value is, for a bundle's code parameter. A parameter
+                whose name contains ``__code`` (Trace's convention for code made by hand)
+                gets one read from the value.
+        """
         super().__init__(
             value,
             name=name,
@@ -393,10 +310,29 @@ class ParameterNode(Node):
         )
         self._has_params = True
         self._projections = list(projections or [])
+        if code_spec is None and "__code" in self._base:
+            code_spec = CodeSpec.from_source(self._data)
+        self._code_spec = code_spec
 
     @property
     def projections(self) -> list:
         return self._projections
+
+    @property
+    def code_spec(self) -> CodeSpec | None:
+        """The description of the code this parameter holds, or None for other values."""
+        return self._code_spec
+
+    def __setstate__(self, state: dict) -> None:
+        """Also reads parameters pickled before code parameters had a ``CodeSpec`` (their
+        policy was an ``execution_policy`` attribute)."""
+        super().__setstate__(state)
+        if "_code_spec" not in state:
+            policy = self.__dict__.pop("execution_policy", None)
+            spec = CodeSpec.from_source(self._data) if "__code" in self._base else None
+            if spec is not None:
+                spec.policy = policy
+            self._code_spec = spec
 
 
 def _as_input_dict(inputs: Mapping[str, Node] | Iterable[Node]) -> dict[str, Node]:
@@ -420,6 +356,7 @@ class MessageNode(Node):
     __slots__ = ("_inputs", "_op")
 
     _default_prefix = "[MessageNode]"
+    is_message = True
 
     def __init__(
         self,
@@ -463,11 +400,6 @@ class MessageNode(Node):
     def info(self, value: dict | None) -> None:
         self._info = value
 
-    @property
-    def hidden_dependencies(self) -> frozenset[ParameterNode]:
-        """Parameters used inside nested traceable code but not visible as parents."""
-        return self._hidden
-
     def _set_hidden_dependencies(self, parameters: Iterable[ParameterNode]) -> None:
         self._hidden = frozenset(parameters)
         if self._hidden:
@@ -480,6 +412,7 @@ class ExceptionNode(MessageNode):
     __slots__ = ("_exception",)
 
     _default_prefix = "[ExceptionNode]"
+    is_exception = True
 
     def __init__(
         self,

@@ -19,6 +19,40 @@ from opto.trace.call_operators import call as call
 from opto.trace.call_operators import call_llm as call_llm
 from opto.trace.call_operators import get as get
 from opto.trace.call_operators import node_getattr as node_getattr
+from opto.trace.method_operators import capitalize as capitalize
+from opto.trace.method_operators import dict_pop as dict_pop
+from opto.trace.method_operators import dict_popitem as dict_popitem
+
+# The str/dict/list/set method operations live in method_operators.py; they are part of this
+# module's names, as in Trace.
+from opto.trace.method_operators import dict_update as dict_update
+from opto.trace.method_operators import format as format
+from opto.trace.method_operators import join as join
+from opto.trace.method_operators import list_append as list_append
+from opto.trace.method_operators import list_clear as list_clear
+from opto.trace.method_operators import list_extend as list_extend
+from opto.trace.method_operators import list_insert as list_insert
+from opto.trace.method_operators import list_pop as list_pop
+from opto.trace.method_operators import list_remove as list_remove
+from opto.trace.method_operators import list_reverse as list_reverse
+from opto.trace.method_operators import list_sort as list_sort
+from opto.trace.method_operators import lower as lower
+from opto.trace.method_operators import replace as replace
+from opto.trace.method_operators import set_add as set_add
+from opto.trace.method_operators import set_clear as set_clear
+from opto.trace.method_operators import set_discard as set_discard
+from opto.trace.method_operators import set_intersection_update as set_intersection_update
+from opto.trace.method_operators import set_pop as set_pop
+from opto.trace.method_operators import set_remove as set_remove
+from opto.trace.method_operators import (
+    set_symmetric_difference_update as set_symmetric_difference_update,
+)
+from opto.trace.method_operators import set_update as set_update
+from opto.trace.method_operators import split as split
+from opto.trace.method_operators import strip as strip
+from opto.trace.method_operators import swapcase as swapcase
+from opto.trace.method_operators import title as title
+from opto.trace.method_operators import upper as upper
 from opto.trace.primitive import operator
 
 # -- unary ----------------------------------------------------------------------------------
@@ -340,191 +374,3 @@ def to_tuple(x: Any) -> tuple:
 def make_tuple(*args: Any) -> tuple:
     """A tuple of the arguments."""
     return tuple(args)
-
-
-# -- dict, list and set methods (on copies) -------------------------------------------------
-
-
-@operator
-def dict_update(x: dict, y: dict) -> dict:
-    """A copy of the dict x updated with y."""
-    result = dict(x)
-    result.update(y)
-    return result
-
-
-@operator
-def dict_pop(x: dict, key: Any) -> Any:
-    """The value x.pop(key) would remove (x itself is not changed)."""
-    return dict(x).pop(key)
-
-
-@operator
-def dict_popitem(x: dict) -> tuple:
-    """The (key, value) pair x.popitem() would remove (x itself is not changed)."""
-    return dict(x).popitem()
-
-
-@operator
-def list_append(x: list, y: Any) -> list:
-    """A copy of the list x with y appended."""
-    return [*x, y]
-
-
-@operator
-def list_clear(x: list) -> list:
-    """An empty list (what x is after x.clear())."""
-    return []
-
-
-@operator
-def list_extend(x: list, y: Any) -> list:
-    """A copy of the list x extended with the items of y."""
-    return [*x, *y]
-
-
-@operator
-def list_insert(x: list, index: int, y: Any) -> list:
-    """A copy of the list x with y inserted at index."""
-    result = list(x)
-    result.insert(index, y)
-    return result
-
-
-@operator
-def list_pop(x: list, index: int = -1) -> Any:
-    """The item x.pop(index) would remove (x itself is not changed)."""
-    return list(x).pop(index)
-
-
-@operator
-def list_remove(x: list, y: Any) -> list:
-    """A copy of the list x without its first item equal to y."""
-    result = list(x)
-    result.remove(y)
-    return result
-
-
-@operator
-def list_reverse(x: list) -> list:
-    """A reversed copy of the list x."""
-    return list(reversed(x))
-
-
-@operator
-def list_sort(x: list, key: Any = None, reverse: bool = False) -> list:
-    """A sorted copy of the list x."""
-    return sorted(x, key=key, reverse=reverse)
-
-
-@operator
-def set_add(x: set, y: Any) -> set:
-    """A copy of the set x with y added."""
-    return {*x, y}
-
-
-@operator
-def set_clear(x: set) -> set:
-    """An empty set (what x is after x.clear())."""
-    return set()
-
-
-@operator
-def set_discard(x: set, y: Any) -> set:
-    """A copy of the set x without y."""
-    return set(x) - {y}
-
-
-@operator
-def set_intersection_update(x: set, y: Any) -> set:
-    """The intersection of the set x with y."""
-    return set(x) & set(y)
-
-
-@operator
-def set_pop(x: set) -> Any:
-    """The item x.pop() would remove (x itself is not changed)."""
-    return set(x).pop()
-
-
-@operator
-def set_remove(x: set, y: Any) -> set:
-    """A copy of the set x without y (KeyError when y is missing)."""
-    result = set(x)
-    result.remove(y)
-    return result
-
-
-@operator
-def set_symmetric_difference_update(x: set, y: Any) -> set:
-    """The symmetric difference of the set x and y."""
-    return set(x) ^ set(y)
-
-
-@operator
-def set_update(x: set, y: Any) -> set:
-    """The union of the set x and y."""
-    return set(x) | set(y)
-
-
-# -- strings --------------------------------------------------------------------------------
-
-
-@operator
-def format(x: str, *args: Any, **kwargs: Any) -> str:
-    """The string x with its {} fields filled from the arguments (str.format)."""
-    return x.format(*args, **kwargs)
-
-
-@operator
-def capitalize(x: str) -> str:
-    """x with its first character upper-cased and the rest lower-cased."""
-    return x.capitalize()
-
-
-@operator
-def lower(x: str) -> str:
-    """x in lower case."""
-    return x.lower()
-
-
-@operator
-def upper(x: str) -> str:
-    """x in upper case."""
-    return x.upper()
-
-
-@operator
-def swapcase(x: str) -> str:
-    """x with upper and lower case swapped."""
-    return x.swapcase()
-
-
-@operator
-def title(x: str) -> str:
-    """x in title case."""
-    return x.title()
-
-
-@operator
-def split(x: str, sep: Any = None, maxsplit: int = -1) -> list:
-    """The words of x split at sep (whitespace when sep is None)."""
-    return x.split(sep, maxsplit)
-
-
-@operator
-def strip(x: str, chars: Any = None) -> str:
-    """x without leading and trailing chars (whitespace when chars is None)."""
-    return x.strip(chars)
-
-
-@operator
-def replace(x: str, old: str, new: str, count: int = -1) -> str:
-    """x with occurrences of old replaced by new."""
-    return x.replace(old, new, count)
-
-
-@operator
-def join(x: str, *args: Any) -> str:
-    """The arguments joined into one string with x between them."""
-    return x.join(args)

@@ -198,6 +198,10 @@ class NodeOverloads:
 
     # -- objects and calls -----------------------------------------------------------------
 
+    def clone(self) -> MessageNode:
+        """Traced copy (``[clone]`` op, deep-copies the data)."""
+        return ops.clone(self)
+
     def getattr(self, key: Any) -> MessageNode:
         """Traced attribute access."""
         return ops.node_getattr(self, key)

@@ -14,58 +14,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from opto.trace.abstract_node import creation_order
 from opto.trace.errors import ExecutionError
-from opto.trace.graph import _TRACING
-from opto.trace.graph import GRAPH as _GRAPH
-from opto.trace.nodes import (
-    USED_NODES,
-    ExceptionNode,
-    MessageNode,
-    Node,
-    _new_object,
-    link_parents,
-    new_root,
-)
+from opto.trace.node_fields import new_node
+from opto.trace.nodes import ExceptionNode, MessageNode, Node, new_root
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def new_message_node(
-    data: Any,
-    inputs: dict[str, Node],
-    description: str,
-    base_name: str,
-    op: Operator | None,
-) -> MessageNode:
-    """Build a MessageNode without argument processing (the hot path of every op)."""
-    result = _new_object(MessageNode)
-    result._data = data
-    result._base, result._index = _GRAPH.reserve(base_name)
-    result._children = None
-    result._feedback = None
-    result._backwarded = False
-    result._description = description
-    result._seq = next(creation_order)
-    result._op = op
-    if not _TRACING.get():
-        result._inputs = {}
-        result._parents = []
-        result._level = 0
-        result._has_params = False
-        return result
-    result._inputs = inputs
-    parents = list(inputs.values())
-    used = USED_NODES.get()
-    if used is not None:
-        used.extend(parents)
-    if len(parents) == 2:
-        if parents[0] is parents[1]:
-            del parents[1]
-    elif len(parents) > 2:
-        parents = list(dict.fromkeys(parents))
-    link_parents(result, parents)
-    return result
 
 
 def raise_as_execution_error(
@@ -123,15 +76,15 @@ class Operator:
         if len(args) == 2:
             x, y = args
             if not isinstance(x, Node):
-                x = new_root(x)
+                x = new_node(Node, x, type(x).__name__, "[Node]")  # new_root, one call less
             if not isinstance(y, Node):
-                y = new_root(y)
+                y = new_node(Node, y, type(y).__name__, "[Node]")
             inputs = {names[0]: x, names[1]: y}
             try:
                 data = self.fn(x._data, y._data)
             except Exception as error:
                 raise_as_execution_error(error, inputs, self.name, self.description)
-            return new_message_node(data, inputs, self.description, self.name, self)
+            return new_node(MessageNode, data, self.name, self.description, inputs, self)
         inputs = {}
         values = []
         for key, arg in zip(names, args, strict=False):
@@ -143,11 +96,11 @@ class Operator:
             data = self.fn(*values)
         except Exception as error:
             raise_as_execution_error(error, inputs, self.name, self.description)
-        return new_message_node(data, inputs, self.description, self.name, self)
+        return new_node(MessageNode, data, self.name, self.description, inputs, self)
 
     def _call_general(self, args: tuple, kwargs: dict) -> MessageNode:
         data, inputs = self.run(args, kwargs)
-        return new_message_node(data, inputs, self.description, self.name, self)
+        return new_node(MessageNode, data, self.name, self.description, inputs, self)
 
     def run(self, args: tuple, kwargs: dict, pass_nodes: bool = False) -> tuple[Any, dict]:
         """Call the function: ``(its result, the inputs)``; an error is an ExecutionError.

@@ -1,14 +1,14 @@
-"""Source code of bundled functions: finding it, compiling it, and annotating errors in it.
+"""Source code of bundled functions: finding it, and marking the line an error came from.
 
 Trace needed ``inspect.getsource``, so functions defined in a REPL, ``python -c`` or an
 ``exec``'d string could not be bundled. Here the source comes from ``inspect``, else from
 ``linecache`` (where IPython, notebooks and Python 3.13's REPL keep it), else from the
 ``source=`` argument of ``bundle``; with none of these the error says which to use.
+Analysing the text (decorators, the ``def`` header) is ``opto.utils.source_analysis``'s job.
 """
 
 from __future__ import annotations
 
-import ast
 import inspect
 import linecache
 import textwrap
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from opto.utils.errors import OptoError
+from opto.utils.source_analysis import definition_offset, strip_decorators
 
 
 class SourceUnavailableError(OptoError, OSError):
@@ -60,58 +61,8 @@ def definition_line(fun: Callable) -> int | None:
             raw = textwrap.dedent(_from_linecache(fun))
         except SourceUnavailableError:
             return None
-    try:
-        definition = ast.parse(raw).body[0]
-    except (SyntaxError, IndexError):
-        return code.co_firstlineno
-    return code.co_firstlineno + definition.lineno - 1
-
-
-def strip_decorators(source: str) -> str:
-    """Drop decorator lines so the text starts at ``def`` / ``async def``."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source
-    if not tree.body or not isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return source
-    definition = tree.body[0]
-    if not definition.decorator_list:
-        return source
-    lines = source.splitlines()
-    return "\n".join(lines[definition.lineno - 1 :])
-
-
-def code_header(source: str) -> str:
-    """The ``def`` line(s) through the docstring: what an optimizer must keep unchanged."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source.splitlines()[0] if source else ""
-    definition = tree.body[0] if tree.body else None
-    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return source.splitlines()[0] if source else ""
-    lines = source.splitlines()
-    first_statement = definition.body[0]
-    has_docstring = (
-        isinstance(first_statement, ast.Expr)
-        and isinstance(first_statement.value, ast.Constant)
-        and isinstance(first_statement.value.value, str)
-    )
-    end = first_statement.end_lineno if has_docstring else first_statement.lineno - 1
-    return "\n".join(lines[definition.lineno - 1 : end])
-
-
-def defined_function_name(source: str) -> str | None:
-    """The name of the first function the code defines, if any."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    for statement in tree.body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return statement.name
-    return None
+    offset = definition_offset(raw)
+    return code.co_firstlineno + (offset or 0)
 
 
 def annotate_error(
@@ -154,25 +105,3 @@ def _failing_line(
                 found = index
         tb = tb.tb_next
     return found
-
-
-def lines_through_bundle_decorator(source: str) -> int:
-    """How many leading lines of a function's source end with its ``@bundle(...)`` decorator.
-
-    0 when the function is not decorated with ``bundle`` (e.g. ``bundle()(f)``) or the text
-    cannot be parsed.
-    """
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return 0
-    definition = tree.body[0] if tree.body else None
-    if not isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return 0
-    end = 0
-    for decorator in definition.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
-        if name == "bundle":
-            end = decorator.end_lineno or end
-    return end

@@ -1,4 +1,4 @@
-"""Trainable code of a bundle: compiling it when it changes, and locating errors in it.
+"""Trainable code of a bundle: compiling it when it changes, and caching what was compiled.
 
 The compiled function is cached with the code string and the execution policy it was loaded
 under, so a call compiles only when either changed. While the code is the original one and
@@ -8,18 +8,45 @@ runs in-process, the decorated function itself is used.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from opto.runtime import ExecutionPolicy, InProcessPolicy, SandboxError, resolve_policy
-from opto.runtime.source import code_filename
-from opto.trace import source as sources
+from opto.runtime import ExecutionPolicy, InProcessPolicy, resolve_policy
 from opto.trace.nodes import ParameterNode
+from opto.utils.source_analysis import code_filename
 
 ORIGINAL = object()
 """Marks the decorated function itself standing for unchanged code (plain in-process runs)."""
+
+
+@dataclass(frozen=True)
+class CompiledCode:
+    """The function last loaded from a bundle's code, and what it was loaded from.
+
+    Attributes:
+        code: the code string it was loaded from.
+        function: the callable to run.
+        filename: the name its code was compiled under ("" for the decorated function
+            itself); tracebacks point there, so errors are located in ``code``.
+        loaded_with: the execution policy it was loaded under, or ``ORIGINAL`` for the
+            decorated function standing for unchanged code.
+    """
+
+    code: str
+    function: Callable
+    filename: str
+    loaded_with: Any
+
+    @classmethod
+    def original(cls, code: str | None, function: Callable) -> CompiledCode:
+        """The decorated function itself, standing for its unchanged ``code``."""
+        return cls(code, function, "", ORIGINAL)
+
+    def serves(self, code: Any, policy: ExecutionPolicy) -> bool:
+        """Whether this function is what ``code`` under ``policy`` gives (no reload needed)."""
+        return (self.code is code or self.code == code) and fits(self.loaded_with, policy)
 
 
 def is_plain(policy: ExecutionPolicy) -> bool:
@@ -36,7 +63,7 @@ class TrainableCode:
     # Set by FunModule.__init__.
     _fun: Callable
     _fun_name: str
-    _compiled: tuple[str, Callable, str, Any] | None
+    _compiled: CompiledCode | None
     _initial_code: str | None
     _lock: threading.Lock
     _original_source: str | None
@@ -48,20 +75,20 @@ class TrainableCode:
         if compiled is None:
             return self._fun
         code = self.parameter._data
-        policy = resolve_policy(getattr(self.parameter, "execution_policy", None))
-        if (compiled[0] is code or compiled[0] == code) and fits(compiled[3], policy):
-            return compiled[1]
+        policy = resolve_policy(self.parameter.code_spec.policy)
+        if compiled.serves(code, policy):
+            return compiled.function
         with self._lock:
             compiled = self._compiled
-            if compiled[0] == code and fits(compiled[3], policy):
-                return compiled[1]
+            if compiled.serves(code, policy):
+                return compiled.function
             if code == self._initial_code and type(policy) is InProcessPolicy:
                 # The decorated function itself, under the policy's guards: not recompiled.
                 function = policy.guard(self._fun)
-                self._compiled = (code, function, "", policy)
+                self._compiled = CompiledCode(code, function, "", policy)
                 return function
             function, filename = self._compile(code, policy)
-            self._compiled = (code, function, filename, policy)
+            self._compiled = CompiledCode(code, function, filename, policy)
             return function
 
     def _compile(self, code: str, policy: ExecutionPolicy) -> tuple[Callable, str]:
@@ -84,25 +111,3 @@ class TrainableCode:
             with contextlib.suppress(ValueError):
                 values[name] = cell.cell_contents
         return values
-
-    def _annotate(self, error: BaseException) -> str:
-        if self.parameter is not None and isinstance(error, (SyntaxError, SandboxError)):
-            filename = error.filename if isinstance(error, SyntaxError) else None
-            return sources.annotate_error(error, self.parameter._data, filename)
-        compiled = self._compiled
-        if compiled is not None and compiled[2]:
-            return sources.annotate_error(error, compiled[0], compiled[2])
-        code = getattr(self._fun, "__code__", None)
-        if self.parameter is not None and code is not None:
-            first_line = sources.definition_line(self._fun)
-            if first_line is not None:
-                return sources.annotate_error(
-                    error, self.parameter._data, code.co_filename, first_line
-                )
-        if code is None:
-            return sources.annotate_error(error, None, None)
-        try:
-            text = inspect.getsource(self._fun)
-        except (OSError, TypeError):
-            text = self._original_source
-        return sources.annotate_error(error, text, code.co_filename, code.co_firstlineno)

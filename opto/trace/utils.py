@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opto.trace.nodes import Node
+from opto.trace.step_view import render_opt_step
 from opto.trace.text_helpers import (
     dedent,
     escape_json_nested_quotes,
@@ -76,10 +77,3 @@ def for_all_methods(decorator: Callable[[Callable], Any]) -> Callable[[type], ty
         return cls
 
     return decorate
-
-
-def render_opt_step(*args: Any, **kwargs: Any) -> Any:
-    """See ``opto.optimizers.render.render_opt_step``."""
-    from opto.optimizers.render import render_opt_step as render
-
-    return render(*args, **kwargs)

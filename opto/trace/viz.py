@@ -1,7 +1,9 @@
 """Drawing trace graphs with Graphviz.
 
 Building a ``graphviz.Digraph`` needs only the ``graphviz`` Python package; rendering it to
-SVG or PNG needs Graphviz's ``dot`` program. Without ``dot``, rendering raises
+SVG or PNG needs Graphviz's ``dot`` program. Nodes are told apart by their ``is_parameter``
+/ ``is_exception`` flags: ``backward(visualize=True)`` draws, so this module is below the node
+classes and does not import them. Without ``dot``, rendering raises
 ``GraphvizNotFoundError`` saying how to install it.
 """
 
@@ -12,8 +14,8 @@ from typing import Any
 
 import graphviz
 
+from opto.trace.abstract_node import IDENTITY_OPERATORS, AbstractNode
 from opto.trace.errors import GraphvizNotFoundError
-from opto.trace.nodes import IDENTITY_OPERATORS, ExceptionNode, MessageNode, Node, ParameterNode
 from opto.utils.rendering import render_text
 
 
@@ -28,7 +30,7 @@ class NodeVizStyleGuide:
         self.style = style
         self.print_limit = print_limit
 
-    def get_attrs(self, x: Node) -> dict[str, str]:
+    def get_attrs(self, x: AbstractNode) -> dict[str, str]:
         attrs = {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -37,7 +39,7 @@ class NodeVizStyleGuide:
         }
         return {key: value for key, value in attrs.items() if value}
 
-    def get_label(self, x: Node) -> str:
+    def get_label(self, x: AbstractNode) -> str:
         data = x._data
         if isinstance(data, dict) and "content" in data:
             data = data["content"]
@@ -46,14 +48,14 @@ class NodeVizStyleGuide:
         parts = [x.py_name, description, value]
         return "\\n".join(graphviz.escape(part).replace("\n", "\\n") for part in parts)
 
-    def get_node_shape(self, x: Node) -> str:
-        return "box" if isinstance(x, ParameterNode) else "ellipse"
+    def get_node_shape(self, x: AbstractNode) -> str:
+        return "box" if x.is_parameter else "ellipse"
 
-    def get_color(self, x: Node) -> str:
-        return "firebrick1" if isinstance(x, ExceptionNode) else ""
+    def get_color(self, x: AbstractNode) -> str:
+        return "firebrick1" if x.is_exception else ""
 
-    def get_style(self, x: Node) -> str:
-        return "filled" if isinstance(x, ExceptionNode) else ""
+    def get_style(self, x: AbstractNode) -> str:
+        return "filled" if x.is_exception else ""
 
 
 class NodeVizStyleGuideColorful(NodeVizStyleGuide):
@@ -62,7 +64,7 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
     def __init__(self, style: str = "colorful", print_limit: int = 100) -> None:
         super().__init__(style=style, print_limit=print_limit)
 
-    def get_attrs(self, x: Node) -> dict[str, str]:
+    def get_attrs(self, x: AbstractNode) -> dict[str, str]:
         return {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -72,21 +74,21 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
             "penwidth": "1.2",
         }
 
-    def get_color(self, x: Node) -> str:
-        if isinstance(x, ExceptionNode):
+    def get_color(self, x: AbstractNode) -> str:
+        if x.is_exception:
             return "firebrick1"
-        if isinstance(x, ParameterNode):
+        if x.is_parameter:
             return "#FFE5E5"
         return "#DEEBF6"
 
-    def get_border_color(self, x: Node) -> str:
-        if isinstance(x, ExceptionNode):
+    def get_border_color(self, x: AbstractNode) -> str:
+        if x.is_exception:
             return "black"
-        if isinstance(x, ParameterNode):
+        if x.is_parameter:
             return "#FF7E79"
         return "#5C9BD5"
 
-    def get_style(self, x: Node) -> str:
+    def get_style(self, x: AbstractNode) -> str:
         return "filled,solid"
 
 
@@ -106,11 +108,13 @@ class TraceDigraph(graphviz.Digraph):
             raise GraphvizNotFoundError() from error
 
 
-def _representative(x: Node, members: dict[Node, None], simple: bool) -> Node:
+def _representative(
+    x: AbstractNode, members: dict[AbstractNode, None], simple: bool
+) -> AbstractNode:
     """With simple visualization, an identity/clone node is drawn as its input."""
     while (
         simple
-        and isinstance(x, MessageNode)
+        and x.is_message
         and x.op_name in IDENTITY_OPERATORS
         and len(x._parents) == 1
         and x._parents[0] in members
@@ -120,7 +124,7 @@ def _representative(x: Node, members: dict[Node, None], simple: bool) -> Node:
 
 
 def draw_nodes(
-    nodes: Iterable[Node],
+    nodes: Iterable[AbstractNode],
     *,
     simple_visualization: bool = True,
     reverse_plot: bool = False,
@@ -131,7 +135,7 @@ def draw_nodes(
     members = dict.fromkeys(nodes)
     style = style or NodeVizStyleGuideColorful(print_limit=print_limit)
     digraph = TraceDigraph()
-    drawn: dict[Node, None] = {}
+    drawn: dict[AbstractNode, None] = {}
     edges: dict[tuple[str, str], None] = {}
     for x in members:
         shown = _representative(x, members, simple_visualization)

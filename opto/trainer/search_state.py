@@ -85,9 +85,9 @@ class ResumableSearch:
         if document["algorithm"] != cls.__name__:
             raise ValueError(f"{path} holds a {document['algorithm']}, not a {cls.__name__}")
         algorithm = cls.__new__(cls)
-        algorithm._take_saved_counters(document, logger)
+        algorithm._take_saved_counters(document, logger)  # noqa: SLF001 - this class's own
         if agent is not None:
-            algorithm._attach_model(agent, optimizer)
+            algorithm._attach_model(agent, optimizer)  # noqa: SLF001 - this class's own
         return algorithm
 
     def resume(

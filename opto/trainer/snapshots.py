@@ -26,7 +26,7 @@ class SnapshotError(OptoError, KeyError):
 
 def take_snapshot(model: Module) -> dict[str, Any]:
     """The current value of every parameter, by path (values are deep copies)."""
-    return {path: copy.deepcopy(p._data) for path, p in model.named_parameters().items()}
+    return {path: copy.deepcopy(p.data) for path, p in model.named_parameters().items()}
 
 
 def apply_snapshot(model: Module, snapshot: dict[str, Any]) -> None:
@@ -39,7 +39,7 @@ def apply_snapshot(model: Module, snapshot: dict[str, Any]) -> None:
             f"have (it has {sorted(parameters)}); was it taken from another model?"
         )
     for path, value in snapshot.items():
-        parameters[path]._set(copy.deepcopy(value))
+        parameters[path].set_data(copy.deepcopy(value))
 
 
 def shared_clients(obj: Any) -> dict[int, Any]:

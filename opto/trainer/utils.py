@@ -226,7 +226,7 @@ def remap_update_dict(
 def set_module_parameters(agent: trace.Module, update_dict: dict[ParameterNode, Any]) -> None:
     """Write the values of ``update_dict`` (keys may belong to a copy) into ``agent``."""
     for parameter, value in remap_update_dict(agent, update_dict).items():
-        parameter._set(value)
+        parameter.set_data(value)
 
 
 def deepcopy_module(agent: trace.Module) -> trace.Module:

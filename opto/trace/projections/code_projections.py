@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
-from opto.runtime.source import parse
 from opto.trace.projections.projections import Projection
+from opto.utils.source_analysis import docstring_statement, first_function, parse
 
 __all__ = ["BlackCodeFormatter", "DocstringProjection", "Projection"]
 
@@ -50,21 +49,14 @@ class DocstringProjection(Projection):
             tree = parse(x)
         except SyntaxError:
             return x
-        definition = next(
-            (s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))), None
-        )
+        definition = first_function(tree)
         if definition is None:
             return x
         lines = x.splitlines()
         first = definition.body[0]
         indent = " " * first.col_offset
         docstring = [f'{indent}"""{self.docstring}"""']
-        has_docstring = (
-            isinstance(first, ast.Expr)
-            and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)
-        )
-        if has_docstring:
+        if docstring_statement(definition) is not None:
             lines[first.lineno - 1 : first.end_lineno] = docstring
         else:
             lines[first.lineno - 1 : first.lineno - 1] = docstring

@@ -4,6 +4,9 @@
 propagator for ``{parent: feedback}``. Subclasses say how feedback starts at an output
 (``init_feedback``), how a node's incoming feedback is combined (``aggregate``) and what each
 parent receives (``_propagate``). Per-operator rules can be registered by op name.
+The propagators are typed with ``AbstractNode``: the node classes call ``backward``, which
+uses the propagators, so this module does not import them. A propagator is called on
+operation outputs (MessageNodes).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opto.trace.abstract_node import AbstractNode
+from opto.trace.backward_walk import BackwardWalk, propagate_node_by_node
 from opto.trace.errors import PropagationError
-from opto.trace.nodes import MessageNode, Node
 
 
 class AbstractFeedback:
@@ -35,7 +39,7 @@ class AbstractFeedback:
 class AbstractPropagator:
     """Calls ``propagate(child)`` and checks the result covers every parent."""
 
-    def __call__(self, child: MessageNode) -> dict[Node, Any]:
+    def __call__(self, child: AbstractNode) -> dict[AbstractNode, Any]:
         propagated = self.propagate(child)
         if not isinstance(propagated, Mapping):
             raise PropagationError(
@@ -50,47 +54,58 @@ class AbstractPropagator:
                 )
         return dict(propagated)
 
-    def propagate(self, child: MessageNode) -> dict[Node, Any]:
+    def propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
         raise NotImplementedError
+
+    def propagate_walk(self, walk: BackwardWalk) -> None:
+        """Deliver the feedback of a whole backward pass (``run_backward`` calls this).
+
+        The default visits the nodes one by one, children before parents, calling this
+        propagator on each. A propagator that can compute every parameter's feedback more
+        directly overrides it (GraphPropagator does).
+        """
+        propagate_node_by_node(walk, self)
 
 
 class Propagator(AbstractPropagator):
     """Base class of the concrete propagators, with per-operator overrides."""
 
     def __init__(self) -> None:
-        self.override: dict[str, Callable[[MessageNode], dict[Node, Any]]] = {}
+        self.override: dict[str, Callable[[AbstractNode], dict[AbstractNode, Any]]] = {}
 
     def register(
-        self, operator_name: str, propagate_function: Callable[[MessageNode], dict[Node, Any]]
+        self,
+        operator_name: str,
+        propagate_function: Callable[[AbstractNode], dict[AbstractNode, Any]],
     ) -> None:
         """Use ``propagate_function(child)`` for nodes made by the op ``operator_name``."""
         self.override[operator_name] = propagate_function
 
-    def propagate(self, child: MessageNode) -> dict[Node, Any]:
+    def propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
         rule = self.override.get(child.op_name) if self.override else None
         if rule is not None:
             return rule(child)
         return self._propagate(child)
 
-    def init_feedback(self, node: Node, feedback: Any) -> Any:
+    def init_feedback(self, node: AbstractNode, feedback: Any) -> Any:
         """The feedback object the output ``node`` starts with."""
         raise NotImplementedError
 
-    def aggregate(self, feedback: Mapping[Node, list]) -> Any:
+    def aggregate(self, feedback: Mapping[AbstractNode, list]) -> Any:
         """Combine a node's feedback ``{child: [feedback, ...]}`` into one value."""
         raise NotImplementedError
 
-    def _propagate(self, child: MessageNode) -> dict[Node, Any]:
+    def _propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
         raise NotImplementedError
 
 
 class SumPropagator(Propagator):
     """Feedback is summed: numbers add up, strings are concatenated."""
 
-    def init_feedback(self, node: Node, feedback: Any) -> Any:
+    def init_feedback(self, node: AbstractNode, feedback: Any) -> Any:
         return feedback
 
-    def aggregate(self, feedback: Mapping[Node, list]) -> Any:
+    def aggregate(self, feedback: Mapping[AbstractNode, list]) -> Any:
         values = [value for received in feedback.values() for value in received]
         if not values:
             return ""
@@ -103,7 +118,7 @@ class SumPropagator(Propagator):
             )
         return sum(values)
 
-    def _propagate(self, child: MessageNode) -> dict[Node, Any]:
+    def _propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
         total = self.aggregate(child.feedback)
         targets = {parent: total for parent in child.parents}
         for hidden in child.hidden_dependencies:

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from opto.trace.backward import walks_into
-from opto.trace.nodes import MessageNode, Node
+from opto.trace.abstract_node import AbstractNode
+from opto.trace.backward_walk import walks_into
 from opto.trace.propagators.propagators import AbstractFeedback
 from opto.utils.rendering import render_repr
 
@@ -28,7 +28,7 @@ class BackwardPass:
 
     __slots__ = ("feedback", "output")
 
-    def __init__(self, output: Node, feedback: Any) -> None:
+    def __init__(self, output: AbstractNode, feedback: Any) -> None:
         self.output = output
         self.feedback = feedback
 
@@ -36,10 +36,10 @@ class BackwardPass:
         return f"BackwardPass(output={self.output.name}, feedback={self.feedback!r})"
 
 
-def _subgraph(output: Node, entries: Iterable[Node]) -> dict[Node, None]:
+def _subgraph(output: AbstractNode, entries: Iterable[AbstractNode]) -> dict[AbstractNode, None]:
     """The nodes between ``entries`` and ``output`` that backward walks, with their parents."""
     walked = {output: None}
-    children_in_walk: dict[Node, list[Node]] = {}
+    children_in_walk: dict[AbstractNode, list[AbstractNode]] = {}
     stack = [output]
     while stack:
         current = stack.pop()
@@ -49,7 +49,7 @@ def _subgraph(output: Node, entries: Iterable[Node]) -> dict[Node, None]:
                 if parent not in walked:
                     walked[parent] = None
                     stack.append(parent)
-    downstream: dict[Node, None] = {}
+    downstream: dict[AbstractNode, None] = {}
     stack = [entry for entry in entries if entry in walked]
     while stack:
         current = stack.pop()
@@ -57,7 +57,7 @@ def _subgraph(output: Node, entries: Iterable[Node]) -> dict[Node, None]:
             continue
         downstream[current] = None
         stack.extend(children_in_walk.get(current, ()))
-    result: dict[Node, None] = {output: None}
+    result: dict[AbstractNode, None] = {output: None}
     for current in downstream:
         result[current] = None
         for parent in current._parents:
@@ -70,27 +70,50 @@ class TraceGraph(AbstractFeedback):
 
     __slots__ = ("_cache", "_explicit", "_explicit_feedbacks", "_parts")
 
-    def __init__(self, graph: Iterable[tuple[int, Node]] | None = None, user_feedback: Any = None):
-        self._explicit: dict[Node, None] = {item[1]: None for item in graph or ()}
+    def __init__(
+        self, graph: Iterable[tuple[int, AbstractNode]] | None = None, user_feedback: Any = None
+    ):
+        self._explicit: dict[AbstractNode, None] = {item[1]: None for item in graph or ()}
         self._explicit_feedbacks: list[Any] = [] if user_feedback is None else [user_feedback]
-        self._parts: dict[BackwardPass, frozenset[Node]] = {}
-        self._cache: list[tuple[int, Node]] | None = None
+        self._parts: dict[BackwardPass, frozenset[AbstractNode]] = {}
+        self._cache: list[tuple[int, AbstractNode]] | None = None
 
     @classmethod
-    def start(cls, output: Node, feedback: Any) -> TraceGraph:
+    def start(cls, output: AbstractNode, feedback: Any) -> TraceGraph:
         """The TraceGraph an output starts with in a new backward pass."""
         graph = cls()
         graph._parts[BackwardPass(output, feedback)] = frozenset((output,))
         return graph
 
+    @classmethod
+    def from_entry(
+        cls, backward_pass: BackwardPass, entry: AbstractNode, feedbacks: list | None = None
+    ) -> TraceGraph:
+        """The graph "``backward_pass``, from ``entry`` down to its output".
+
+        This is what every node of a pass sends its parents with the default propagator, so
+        it is built without ``__init__`` (the backward pass makes one per walked node).
+
+        Args:
+            backward_pass: the pass (output and user feedback).
+            entry: the node whose downstream part of the pass the graph covers.
+            feedbacks: feedback of explicit graphs carried along (none by default).
+        """
+        graph = object.__new__(cls)
+        graph._explicit = {}
+        graph._explicit_feedbacks = [] if feedbacks is None else feedbacks
+        graph._parts = {backward_pass: frozenset((entry,))}
+        graph._cache = None
+        return graph
+
     # -- reading ---------------------------------------------------------------------------
 
     @property
-    def graph(self) -> list[tuple[int, Node]]:
+    def graph(self) -> list[tuple[int, AbstractNode]]:
         """``(level, node)`` pairs sorted by level, then by creation order."""
         if self._cache is None:
             nodes = dict(self._explicit)
-            by_output: dict[Node, set[Node]] = {}
+            by_output: dict[AbstractNode, set[AbstractNode]] = {}
             for backward_pass, entries in self._parts.items():
                 by_output.setdefault(backward_pass.output, set()).update(entries)
             for output, entries in by_output.items():
@@ -100,18 +123,20 @@ class TraceGraph(AbstractFeedback):
         return self._cache
 
     @property
-    def nodes(self) -> list[Node]:
+    def nodes(self) -> list[AbstractNode]:
         return [item for _, item in self.graph]
 
     @property
-    def feedbacks(self) -> list[tuple[Node | None, Any]]:
+    def feedbacks(self) -> list[tuple[AbstractNode | None, Any]]:
         """Each feedback with the output it was given on (None for explicit graphs)."""
-        pairs: list[tuple[Node | None, Any]] = [(None, value) for value in self._explicit_feedbacks]
+        pairs: list[tuple[AbstractNode | None, Any]] = [
+            (None, value) for value in self._explicit_feedbacks
+        ]
         pairs.extend((p.output, p.feedback) for p in self._parts)
         return pairs
 
     @property
-    def outputs(self) -> list[Node]:
+    def outputs(self) -> list[AbstractNode]:
         return list(dict.fromkeys(p.output for p in self._parts))
 
     @property
@@ -154,7 +179,7 @@ class TraceGraph(AbstractFeedback):
         """The sum of many graphs in one pass (folding ``+`` would copy the entries each time)."""
         merged = cls()
         feedbacks: dict[Any, None] = {}
-        entries_by_pass: dict[BackwardPass, set[Node]] = {}
+        entries_by_pass: dict[BackwardPass, set[AbstractNode]] = {}
         for graph in graphs:
             if not isinstance(graph, TraceGraph):
                 raise TypeError(f"expected TraceGraph feedback, got {type(graph).__name__}")
@@ -169,16 +194,16 @@ class TraceGraph(AbstractFeedback):
     __radd__ = __add__
 
     @classmethod
-    def expand(cls, node: Node) -> TraceGraph:
+    def expand(cls, node: AbstractNode) -> TraceGraph:
         """The graph inside ``node`` when it is the output of a ``traceable_code`` bundle.
 
         Backward runs from the inner output (``node.info["output"]``) with empty feedback, and
         the TraceGraphs the parameters used inside receive are summed; their feedback is then
         restored. For any other node the result is an empty TraceGraph.
         """
-        info = node.info if isinstance(node, MessageNode) else None
+        info = node.info if node.is_message else None
         inner = info.get("output") if isinstance(info, dict) else None
-        if not isinstance(inner, Node):
+        if not isinstance(inner, AbstractNode):
             return cls()
         parameters = sorted(inner.parameter_dependencies, key=lambda item: item._seq)
         saved = [item._feedback for item in parameters]
@@ -193,7 +218,7 @@ class TraceGraph(AbstractFeedback):
         graphs = [graph for graph in received if isinstance(graph, TraceGraph)]
         return cls.union(graphs) if graphs else cls()
 
-    def extended_to(self, child: Node, received_from: Iterable[Node]) -> TraceGraph:
+    def extended_to(self, child: AbstractNode, received_from: Iterable[AbstractNode]) -> TraceGraph:
         """This graph (what ``child`` received) plus ``child`` and its parents.
 
         Entries that are ``received_from`` children of ``child`` are covered by ``child``
@@ -203,7 +228,7 @@ class TraceGraph(AbstractFeedback):
         if not self._explicit and len(self._parts) == 1:
             ((backward_pass, entries),) = self._parts.items()
             if len(entries) == 1 and next(iter(entries)) in covered:
-                return _single_entry(backward_pass, child, self._explicit_feedbacks)
+                return TraceGraph.from_entry(backward_pass, child, self._explicit_feedbacks)
         extended = TraceGraph()
         if self._explicit:
             extended._explicit = dict(self._explicit)
@@ -231,16 +256,6 @@ class TraceGraph(AbstractFeedback):
             reverse_plot=reverse_plot,
             print_limit=print_limit,
         )
-
-
-def _single_entry(backward_pass: BackwardPass, entry: Node, feedbacks: list) -> TraceGraph:
-    """The common case of ``extended_to`` (one pass, one entry), without ``__init__``."""
-    graph = object.__new__(TraceGraph)
-    graph._explicit = {}
-    graph._explicit_feedbacks = feedbacks
-    graph._parts = {backward_pass: frozenset((entry,))}
-    graph._cache = None
-    return graph
 
 
 class _Unhashable:

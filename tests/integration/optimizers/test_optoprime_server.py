@@ -15,6 +15,8 @@ def strange_sort(xs):
     return sorted(xs)
 
 
+ORIGINAL_SOURCE = strange_sort.parameter.data
+
 FIXED = (
     "def strange_sort(xs):\n"
     '    """Sorts a list: minimum, then maximum of the rest, then minimum, ..."""\n'
@@ -30,7 +32,7 @@ FIXED = (
 @pytest.mark.parametrize("backend", ["openai", "litellm"])
 def test_optoprime_fixes_code_through_a_real_client(chat_server, backend):
     code = strange_sort.parameter
-    code._set(strange_sort._initial_code)
+    code.set_data(ORIGINAL_SOURCE)
     suggestion = {"reasoning": "alternate ends", "answer": "", "suggestion": {code.py_name: FIXED}}
     chat_server.push(
         chat_server.reply("```json\n" + json.dumps(suggestion) + "\n```"),

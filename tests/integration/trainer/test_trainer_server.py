@@ -14,7 +14,7 @@ def test_parallel_evaluation_of_an_llm_agent_keeps_input_order(toy_server, monke
     monkeypatch.setattr(resumable_run, "CLIENT", LLM("toy", base_url=toy_server.url, api_key="k"))
     inputs = list(range(30))
     agent = Calculator()
-    agent.offset._set(4)
+    agent.offset.set_data(4)
     scores = evaluate(agent, MetricGuide(closeness), inputs, [x + 4 for x in inputs], num_threads=8)
     assert list(scores) == [1.0] * 30
     assert len(toy_server.answered) == 30

@@ -33,8 +33,11 @@ def double(x):
     return x * 2
 
 
+DOUBLE_SOURCE = double.parameter.data  # tests that rewrite the code start from this
+
+
 def test_optoprime_v2_prompt_and_xml_reply():
-    double.parameter._set(double._initial_code)
+    double.parameter.set_data(DOUBLE_SOURCE)
     x = node(3, trainable=True, name="x", description="positive")
     code = double.parameter
     new_code = 'def double(x):\n    """Doubles x."""\n    return x + x'
@@ -59,11 +62,11 @@ def test_optoprime_v2_prompt_and_xml_reply():
     )
     assert "<reasoning>" in system and "response_format" not in llm.requests[0]
     assert llm.requests[0]["max_tokens"] == 8192
-    double.parameter._set(double._initial_code)
+    double.parameter.set_data(DOUBLE_SOURCE)
 
 
 def test_optoprime_v2_truncates_long_inputs_and_keeps_code_indentation_in_memory():
-    double.parameter._set(double._initial_code)
+    double.parameter.set_data(DOUBLE_SOURCE)
     code = double.parameter
     llm = ScriptedLLM([xml_reply("nothing", "1"), xml_reply("nothing", "1")])
     optimizer = OptoPrimeV2([code], llm=llm, memory_size=2, initial_var_char_limit=10)

@@ -95,7 +95,7 @@ def test_trainable_code_under_the_default_policy_turns_runaways_into_feedback():
     guarded = InProcessPolicy(timeout=3.0, memory_growth="200MiB")
     with use_policy(guarded):  # the default policy's guards, with limits a test can wait for
         assert strange_sort_list([3, 1]).data == [1, 3]
-        strange_sort_list.parameter._set(loops)  # what an optimizer does
+        strange_sort_list.parameter.set_data(loops)  # what an optimizer does
         with pytest.raises(trace.ExecutionError) as caught:
             strange_sort_list([3, 1, 2])
     node = caught.value.exception_node

@@ -176,7 +176,7 @@ def test_deeply_nested_code_is_refused_not_a_crash(body):
 
 
 def test_code_python_refuses_to_read_is_a_syntax_error():
-    from opto.runtime.source import compile_source, parse
+    from opto.utils.source_analysis import compile_source, parse
 
     for source in ("x = 1\x00\n", "x = '\ud800'\n"):
         with pytest.raises(SyntaxError):

@@ -35,7 +35,7 @@ def test_a_node_made_after_train_does_not_repeat_a_name_made_before():
 def test_two_parameters_with_one_name_are_shown_apart_and_updated_by_identity():
     first = node(1, trainable=True, name="w")
     second = copy.deepcopy(first)  # a copy keeps the name
-    second._set(2)
+    second.set_data(2)
     assert first.name == second.name
     prompts = []
 

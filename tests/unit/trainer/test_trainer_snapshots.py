@@ -66,7 +66,7 @@ def test_canonical_names_renumber_in_example_order():
     canonical_names([early, late], kept, start)
     assert early.name == "add:0" and late.name == "add:1"
     assert early.parents[0].name == "int:0" and late.parents[0].name == "int:1"
-    assert early._seq < late._seq
+    assert early.creation_index < late.creation_index
     assert agent.offset.name == "offset:0"
 
 

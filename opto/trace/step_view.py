@@ -1,4 +1,8 @@
-"""A readable view of one optimizer step, for notebooks (Trace's ``render_opt_step``)."""
+"""A readable view of one optimizer step, for notebooks (Trace's ``opto.trace.utils.render_opt_step``).
+
+It reads only the step log an optimizer keeps (``optimizer.log``), so it needs no optimizer class
+and lives with the trace, where Trace users import it from.
+"""
 
 from __future__ import annotations
 

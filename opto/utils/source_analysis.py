@@ -1,12 +1,21 @@
-"""Reading a code string without running it: compile, find the function, its signature, the
-names it uses. Shared by every policy, so that all of them agree on what the code defines."""
+"""Reading function source without running it: the one module that parses and analyses code.
+
+Every part of opto that looks at source text goes through here: the execution policies
+(compile, the function a string defines, its signature, the names it uses), bundles (the
+``def`` header an optimizer must keep, decorators to drop), the optimizers (a rewrite keeps
+the function's name and parameters), projections (a function's docstring) and discovery (a
+loss's parameters, code identity). So all of them agree on what a piece of code defines, and
+every way Python refuses a string is the same ``SyntaxError``.
+"""
 
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import inspect
 import linecache
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import CodeType
@@ -136,3 +145,115 @@ def _default(source: str, node: ast.expr | None):
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return _SourceDefault(ast.get_source_segment(source, node) or "...")
+
+
+# -- functions in a module ------------------------------------------------------------------
+
+
+def functions(tree: ast.Module) -> list[FunctionDef]:
+    """The top-level ``def`` and ``async def`` statements, in order."""
+    return [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def first_function(tree: ast.Module) -> FunctionDef | None:
+    """The first top-level function, or None."""
+    found = functions(tree)
+    return found[0] if found else None
+
+
+def positional_count(function: FunctionDef) -> int:
+    """How many parameters ``function`` takes positionally (not counting ``*args``)."""
+    return len(function.args.posonlyargs) + len(function.args.args)
+
+
+def parameter_text(function: FunctionDef) -> str:
+    """The parameter names and kinds, without annotations or defaults: ``a, b, *c, d, **e``
+    (``*`` alone before keyword-only names when there is no ``*args``)."""
+    args = function.args
+    parts = [a.arg for a in (*args.posonlyargs, *args.args)]
+    if args.vararg:
+        parts.append("*" + args.vararg.arg)
+    elif args.kwonlyargs:
+        parts.append("*")
+    parts.extend(a.arg for a in args.kwonlyargs)
+    if args.kwarg:
+        parts.append("**" + args.kwarg.arg)
+    return ", ".join(parts)
+
+
+def def_line(function: FunctionDef) -> str:
+    """The ``def`` line of ``function`` as Python writes it (annotations and defaults kept,
+    decorators and body left out), e.g. ``def fib4(n: int):``."""
+    header = copy.copy(function)
+    header.decorator_list = []
+    header.body = [ast.Pass()]
+    return ast.unparse(header).split("\n", 1)[0]
+
+
+def docstring_statement(
+    node: ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+) -> ast.Expr | None:
+    """The statement holding the docstring of ``node`` (a string as its first statement)."""
+    first = node.body[0] if node.body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return first
+    return None
+
+
+# -- the source of one function -------------------------------------------------------------
+
+
+def _leading_function(source: str) -> FunctionDef | None:
+    """The function ``source`` starts with (dedented), or None when it does not parse or
+    does not start with one."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    first = tree.body[0] if tree.body else None
+    return first if isinstance(first, ast.FunctionDef | ast.AsyncFunctionDef) else None
+
+
+def definition_offset(source: str) -> int | None:
+    """Lines between the start of ``source`` and its ``def`` line (its decorators), or None
+    when ``source`` does not start with a function."""
+    definition = _leading_function(source)
+    return None if definition is None else definition.lineno - 1
+
+
+def strip_decorators(source: str) -> str:
+    """``source`` from its ``def`` / ``async def`` line on (decorator lines dropped)."""
+    definition = _leading_function(source)
+    if definition is None or not definition.decorator_list:
+        return source
+    return "\n".join(source.splitlines()[definition.lineno - 1 :])
+
+
+def code_header(source: str) -> str:
+    """The ``def`` line(s) through the docstring: what an optimizer must keep unchanged."""
+    definition = _leading_function(source)
+    if definition is None:
+        return source.splitlines()[0] if source else ""
+    lines = source.splitlines()
+    docstring = docstring_statement(definition)
+    end = docstring.end_lineno if docstring is not None else definition.body[0].lineno - 1
+    return "\n".join(lines[definition.lineno - 1 : end])
+
+
+def lines_through_decorator(source: str, decorator_name: str) -> int:
+    """How many leading lines of a function's source end with its ``@decorator_name(...)``
+    decorator; 0 when it has no such decorator or the text cannot be parsed."""
+    definition = _leading_function(source)
+    if definition is None:
+        return 0
+    end = 0
+    for decorator in definition.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", None)
+        if name == decorator_name:
+            end = decorator.end_lineno or end
+    return end
