@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from opto.runtime import SubprocessPolicy
-from opto.runtime.sandbox import _STARTER
+from opto.runtime._process import STARTER
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def sandbox_processes() -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if _STARTER in cmdline and cmdline[0] == sys.executable:
+        if STARTER in cmdline and cmdline[0] == sys.executable:
             found.append(process)
     return found
 
