@@ -34,16 +34,23 @@ _JOIN_SECONDS = 10.0
 
 
 class WarmPool:
-    """Up to ``size`` started children of one policy, each handed to one call."""
+    """Up to ``size`` started children of one policy, each handed to one call.
+
+    A call finding no waiting child waits for one being started, when there are more of those
+    than calls already waiting (it would be ready sooner than a new one); otherwise it starts a
+    cold child at once.
+    """
 
     def __init__(self, policy, size: int, preload: tuple[str, ...]) -> None:
         self._policy = weakref.ref(policy)
         self._size = size
         self._preload = preload
         self._owner = os.getpid()
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         self._idle: collections.deque[Child] = collections.deque()
         self._refiller: threading.Thread | None = None
+        self._starting = 0  # children the refiller is starting
+        self._waiting = 0  # calls waiting for one of them
         self._closed = False
         self._dead_in_a_row = 0
 
@@ -52,53 +59,55 @@ class WarmPool:
         """False in a process forked from the owner: its children belong to the owner."""
         return self._owner == os.getpid()
 
-    def idle(self) -> int:
-        """How many started children wait for a call."""
-        with self._lock:
-            return len(self._idle)
-
     def take(self, launch: Launch) -> Child | None:
         """A waiting child started with ``launch``, or None (the caller starts a cold one)."""
         unusable: list[Child] = []
         found = None
-        with self._lock:
-            while self._idle and found is None:
-                child = self._idle.popleft()
-                if child.launch == launch and child.alive():
-                    found = child
-                    self._dead_in_a_row = 0
-                else:
-                    unusable.append(child)
-                    self._dead_in_a_row += child.launch == launch
+        with self._changed:
+            while found is None:
+                if self._idle:
+                    child = self._idle.popleft()
+                    if child.launch == launch and child.alive():
+                        found = child
+                    else:
+                        unusable.append(child)
+                        self._dead_in_a_row += child.launch == launch
+                    continue
+                self._refill_locked()
+                if self._closed or self._broken() or self._waiting >= self._starting:
+                    break
+                self._waiting += 1
+                try:
+                    self._changed.wait()
+                finally:
+                    self._waiting -= 1
             self._refill_locked()
         for child in unusable:
             child.discard()
         return found
 
-    def fill(self) -> None:
-        """Start refilling up to ``size`` children (no-op when full or closed)."""
-        with self._lock:
-            self._refill_locked()
-
     def wait_full(self, timeout: float) -> bool:
-        """Wait until ``size`` children wait (True) or ``timeout`` seconds pass (False)."""
+        """Wait until ``size`` children wait (True), or the pool cannot fill, or ``timeout``
+        seconds pass (False)."""
         until = time.monotonic() + timeout
-        while time.monotonic() < until:
-            with self._lock:
-                if len(self._idle) >= self._size:
-                    return True
+        with self._changed:
+            while len(self._idle) < self._size:
                 self._refill_locked()
-            time.sleep(0.005)
-        return False
+                remaining = until - time.monotonic()
+                if self._closed or self._broken() or remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
 
     def close(self) -> None:
         """End the waiting children and remove their directories; no new ones start."""
         if not self.owned_here:
             return
-        with self._lock:
+        with self._changed:
             self._closed = True
             children, refiller = list(self._idle), self._refiller
             self._idle.clear()
+            self._changed.notify_all()
         for child in children:
             child.discard()
         if refiller is not None and refiller is not threading.current_thread():
@@ -118,24 +127,29 @@ class WarmPool:
 
     def _refill(self) -> None:
         while True:
-            with self._lock:
+            with self._changed:
                 policy = self._policy()
                 missing = self._size - len(self._idle)
                 if self._closed or missing <= 0 or policy is None or self._broken():
                     self._refiller = None
+                    self._changed.notify_all()
                     return
+                self._starting = missing
             started = self._start(policy, missing)
             del policy  # the policy may be collected now; its finalizer closes this pool
-            with self._lock:
+            unusable = []
+            with self._changed:
+                self._starting = 0
                 for child in started:
                     if child.ready and not self._closed:
                         self._idle.append(child)
-                self._dead_in_a_row = (
-                    0 if any(c.ready for c in started) else self._dead_in_a_row + 1
-                )
-            for child in started:
-                if not child.ready or self._closed:
-                    child.discard()
+                    else:
+                        unusable.append(child)
+                ok = any(child.ready for child in started)
+                self._dead_in_a_row = 0 if ok else self._dead_in_a_row + 1
+                self._changed.notify_all()
+            for child in unusable:
+                child.discard()
 
     def _broken(self) -> bool:
         return self._dead_in_a_row >= _MAX_DEAD_IN_A_ROW

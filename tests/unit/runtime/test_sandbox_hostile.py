@@ -151,6 +151,7 @@ def test_nothing_is_left_behind(sandbox, private_tmp):
     assert sandbox.load("def f():\n    open('junk', 'w').write('x' * 1000)\n", "f")() is None
     with pytest.raises(SandboxCrashError):
         sandbox.load("import os\ndef f():\n    os.makedirs('a/b')\n    os._exit(1)\n", "f")()
+    sandbox.close()  # warm children waiting for calls have working directories of their own
     assert list(private_tmp.iterdir()) == []
 
 
@@ -206,4 +207,5 @@ def test_links_renames_and_changes_that_reach_outside_are_refused(
         sandbox.load(code, "f", {"OUTSIDE": str(outside)})()
     assert caught.value.line == 4
     assert outside.read_text() == "keep" and oct(outside.stat().st_mode)[-3:] != "777"
+    sandbox.close()  # warm children waiting for calls have working directories of their own
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt"]
