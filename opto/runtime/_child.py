@@ -11,8 +11,8 @@ child waiting at that point: the sequence is the same whether the request was wr
 (a cold call) or later. End of input before a request ends the child quietly (its pool closed).
 
 It answers with exactly one dict of plain data in the format of ``_wire_format`` (not a
-pickle: the parent must be able to decode a forged answer within bounds) on its original
-stdout, then ends with ``os._exit``. What the code prints goes to stderr, which the parent
+pickle: the parent must be able to decode a forged answer within bounds), preceded by its
+length, on its original stdout, then ends with ``os._exit``. What the code prints goes to stderr, which the parent
 collects.
 """
 
@@ -22,7 +22,7 @@ import sys
 _RESERVE_BYTES = 4 << 20  # freed on MemoryError so the report can still be written
 _reserve: list[bytearray] = []
 _MAX_TEXT = 20_000
-READY = b"\x06"  # sent once confined and preloaded; an answer starts with another byte
+READY = bytes(8)  # an empty frame, sent once confined and preloaded (an answer is not empty)
 
 
 def entry() -> None:
@@ -50,7 +50,8 @@ def main() -> None:
     config = _pickle.loads(_read_frame())
 
     def send(message: dict, encode=_wire_format.encode, write=os.write) -> None:
-        view = memoryview(encode(message))
+        blob = encode(message)  # framed, so the parent need not wait for this process to end
+        view = memoryview(len(blob).to_bytes(8, "little") + blob)
         while view:
             view = view[write(result_fd, view) :]
 

@@ -8,8 +8,8 @@ child, so no state of one call's code can reach another call; a child that ran n
 waits is exactly as confined as a cold one at the same point. docs/runtime.md ("Warm workers")
 says why this design was chosen over a fork server.
 
-Refilling happens on a background thread that ends when the pool is full, so an idle pool holds
-no thread. The pool holds its policy weakly: when the policy is garbage collected, or at
+Refilling happens on one background thread per pool, which waits while the pool is full and
+ends with the pool. The pool holds its policy weakly: when the policy is garbage collected, or at
 interpreter exit, ``close`` ends the waiting children and removes their directories.
 """
 
@@ -21,8 +21,9 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from opto.runtime._forkserver import ForkServer
 from opto.runtime._outcome import ChildRun
 from opto.runtime._process import Child, Launch, current_launch, start, wait_ready
 from opto.runtime.errors import SandboxError
@@ -31,6 +32,44 @@ from opto.runtime.errors import SandboxError
 # where the sandbox refuses to run, every call then starts cold and reports why).
 _MAX_DEAD_IN_A_ROW = 3
 _JOIN_SECONDS = 10.0
+
+
+class Janitor:
+    """Runs the clean-up of used children on a background thread: reaping a child waits for
+    its exit, and removing a directory that was a mount point in the child's namespace waits
+    for the kernel (milliseconds each on a busy machine), which a call need not wait for."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._tasks: collections.deque[Callable[[], object]] = collections.deque()
+        self._thread: threading.Thread | None = None
+
+    def later(self, task: Callable[[], object]) -> None:
+        """Run ``task`` on the clean-up thread."""
+        with self._changed:
+            self._tasks.append(task)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name="opto-sandbox-cleanup", daemon=True
+                )
+                self._thread.start()
+
+    def drain(self) -> None:
+        """Return once every task handed over so far has run."""
+        with self._changed:
+            while self._thread is not None:
+                self._changed.wait()
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                if not self._tasks:
+                    self._thread = None
+                    self._changed.notify_all()
+                    return
+                task = self._tasks.popleft()
+            with contextlib.suppress(Exception):  # clean-up of one child must not stop the rest
+                task()
 
 
 class WarmPool:
@@ -53,6 +92,9 @@ class WarmPool:
         self._waiting = 0  # calls waiting for one of them
         self._closed = False
         self._dead_in_a_row = 0
+        self._server: ForkServer | None = None  # used by the refilling thread only
+        self._server_failed = False
+        self.janitor = Janitor()
 
     @property
     def owned_here(self) -> bool:
@@ -60,14 +102,15 @@ class WarmPool:
         return self._owner == os.getpid()
 
     def take(self, launch: Launch) -> Child | None:
-        """A waiting child started with ``launch``, or None (the caller starts a cold one)."""
+        """A waiting child started with ``launch``, or None (the caller starts a cold one).
+        The caller calls ``fill`` once the call is done."""
         unusable: list[Child] = []
         found = None
         with self._changed:
             while found is None:
                 if self._idle:
                     child = self._idle.popleft()
-                    if child.launch == launch and child.alive():
+                    if child.launch == launch and child.idle_and_alive():
                         found = child
                     else:
                         unusable.append(child)
@@ -81,10 +124,15 @@ class WarmPool:
                     self._changed.wait()
                 finally:
                     self._waiting -= 1
-            self._refill_locked()
         for child in unusable:
             child.discard()
         return found
+
+    def fill(self) -> None:
+        """Start replacing the children taken (called after a call, so that starting them
+        does not compete with the call for the CPU)."""
+        with self._changed:
+            self._refill_locked()
 
     def wait_full(self, timeout: float) -> bool:
         """Wait until ``size`` children wait (True), or the pool cannot fill, or ``timeout``
@@ -112,29 +160,28 @@ class WarmPool:
             child.discard()
         if refiller is not None and refiller is not threading.current_thread():
             refiller.join(_JOIN_SECONDS)
+        if refiller is None and self._server is not None:
+            self._drop_server(self._server, failed=False)
+        self.janitor.drain()
 
     def _refill_locked(self) -> None:
-        if (
-            self._refiller is None
-            and not self._closed
-            and len(self._idle) < self._size
-            and not self._broken()
-        ):
-            self._refiller = threading.Thread(
-                target=self._refill, name="opto-sandbox-refill", daemon=True
-            )
-            self._refiller.start()
+        if self._closed or len(self._idle) >= self._size or self._broken():
+            return
+        if self._refiller is not None:
+            self._changed.notify_all()  # the refilling thread waits for this
+            return
+        self._refiller = threading.Thread(
+            target=self._refill, name="opto-sandbox-refill", daemon=True
+        )
+        self._refiller.start()
 
     def _refill(self) -> None:
+        """Keep ``size`` children waiting until the pool closes, its policy is collected, or
+        starting children keeps failing; between refills, wait to be told (``fill``)."""
         while True:
-            with self._changed:
-                policy = self._policy()
-                missing = self._size - len(self._idle)
-                if self._closed or missing <= 0 or policy is None or self._broken():
-                    self._refiller = None
-                    self._changed.notify_all()
-                    return
-                self._starting = missing
+            policy, missing = self._wait_for_work()
+            if policy is None:
+                return
             started = self._start(policy, missing)
             del policy  # the policy may be collected now; its finalizer closes this pool
             unusable = []
@@ -151,18 +198,48 @@ class WarmPool:
             for child in unusable:
                 child.discard()
 
+    def _wait_for_work(self):
+        """(policy, children to start), or (None, 0) when this thread is to end; then the
+        fork server is retired (it ends once its children in use have ended)."""
+        with self._changed:
+            while True:
+                policy = self._policy()
+                if self._closed or policy is None or self._broken():
+                    self._refiller = None
+                    self._changed.notify_all()
+                    server, self._server = self._server, None
+                    break
+                missing = self._size - len(self._idle)
+                if missing > 0:
+                    self._starting = missing
+                    return policy, missing
+                del policy  # waiting must not keep the policy alive
+                self._changed.wait()
+        if server is not None:
+            server.retire()
+        return None, 0
+
     def _broken(self) -> bool:
         return self._dead_in_a_row >= _MAX_DEAD_IN_A_ROW
 
     def _start(self, policy, count: int) -> list[Child]:
-        """Start ``count`` children at once and wait until each is confined and preloaded
-        (``ready``) or has failed; a child that could not start is left out."""
+        """Start ``count`` children at once and wait until each is confined (``ready``) or has
+        failed; a child that could not start is left out. Children are forked from the fork
+        server when it runs, else started as new interpreters that preload after confining."""
         deadline = time.monotonic() + policy.wall_time
         started = []
         try:
             launch = current_launch(policy)
+            server = self._server_for(policy, launch)
             for _ in range(count):
-                child = start(policy, launch, self._preload)
+                child = None
+                if server is not None:
+                    try:
+                        child = server.fork(policy)
+                    except OSError:
+                        server = self._drop_server(server, failed=True)
+                if child is None:
+                    child = start(policy, launch, self._preload)
                 started.append(child)
                 if not child.send_startup(deadline):
                     break
@@ -170,6 +247,29 @@ class WarmPool:
             pass  # a cold call reports the same failure with its message
         wait_ready(started, deadline)
         return started
+
+    def _server_for(self, policy, launch: Launch) -> ForkServer | None:
+        """The running fork server for ``launch``: started on first use, replaced when the
+        launch settings changed, None once one failed (children are then started anew)."""
+        server = self._server
+        if server is not None and server.usable and server.launch == launch:
+            return server
+        if server is not None:
+            self._drop_server(server, failed=server.launch == launch)
+        if self._server_failed or self._closed:
+            return None
+        try:
+            self._server = ForkServer(policy, launch, self._preload)
+        except OSError:
+            self._server_failed = True
+        return self._server
+
+    def _drop_server(self, server: ForkServer, failed: bool) -> None:
+        """Fork no more from ``server`` (it ends when its children in use have ended); after a
+        failure, start no other."""
+        server.retire()
+        self._server = None
+        self._server_failed = self._server_failed or failed
 
 
 class CallRunner:
@@ -185,12 +285,15 @@ class CallRunner:
         """Send ``request`` to a child of ``policy`` and return what the parent observed."""
         with self._slot():
             launch = current_launch(policy)
-            child = None
-            if policy.warm_workers:
-                child = self.pool(policy).take(launch)
+            pool = self.pool(policy) if policy.warm_workers else None
+            child = pool.take(launch) if pool is not None else None
             if child is None:
                 child = start(policy, launch)
-            return child.run(policy, request)
+            try:
+                return child.run(policy, request, pool.janitor.later if pool else None)
+            finally:
+                if pool is not None:
+                    pool.fill()
 
     def pool(self, policy) -> WarmPool:
         """The policy's warm pool, started on first use (and anew in a forked process)."""

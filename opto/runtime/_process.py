@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from opto.runtime._outcome import ChildRun
 from opto.runtime.errors import SandboxUnavailableError
 
 _HERE = Path(__file__).parent
-_CHILD_MODULES = ("_seccomp", "_confine", "_guard", "_wire_format", "_child")
+_CHILD_MODULES = ("_seccomp", "_confine", "_guard", "_wire_format", "_child", "_zygote")
 # The child's first input is its own code, compiled once here and marshalled: it neither
 # compiles nor looks up anything per call (PYTHONDONTWRITEBYTECODE would defeat .pyc files).
 STARTER = """\
@@ -46,9 +47,9 @@ while len(data) < size:
 for name, code in marshal.loads(data):
     module = sys.modules[name] = type(sys)(name)
     exec(code, module.__dict__)
-sys.modules["_child"].entry()
+sys.modules[sys.argv[2]].entry()
 """
-_READY = b"\x06"  # the child's first byte once confined and preloaded (``_child.READY``)
+_READY = bytes(8)  # the empty frame a child sends once confined and preloaded (``_child.READY``)
 _EXIT_GRACE = 0.5  # seconds a child without an answer gets to exit before it is stopped
 _F_SETPIPE_SZ = 1031  # Linux: a pipe large enough for the start-up input needs no waiting
 _OUTPUT_ENV = {
@@ -97,21 +98,47 @@ def current_launch(policy) -> Launch:
     return Launch(python, sys_path, numeric)
 
 
-class Child:
-    """A started child process with its working directory, used for at most one request."""
+class OwnProcess:
+    """A child this process started itself: the kernel tells its exit, this process kills it."""
 
-    def __init__(self, process: subprocess.Popen, base: str, output, pending: bytes, launch):
+    def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
+        self.pid = process.pid
+
+    def exited(self) -> bool:
+        """Whether it has exited (without reaping it, so its pid is not reused)."""
+        try:
+            return bool(os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT))
+        except ChildProcessError:
+            return True
+
+    def end(self) -> tuple[int | None, float]:
+        """Kill it and anything it started (same session), reap it: its status, CPU seconds."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        return _reap(self.process)
+
+
+class Child:
+    """A started child process with its working directory, used for at most one request.
+    ``process`` is an ``OwnProcess`` or a child of a fork server (``_forkserver``)."""
+
+    def __init__(self, process, stdin, stdout, base: str, output, pending: bytes, launch):
+        self.process = process
+        self.stdin = stdin
+        self.stdout = stdout
         self.base = base
         self.output_file = output
         self.pending = pending
         self.launch = launch
         self.ready = False
+        self.status: tuple[int | None, float] | None = None
+        self._ending = threading.Lock()
 
     def send_startup(self, deadline: float) -> bool:
         """Write the queued start-up input before ``deadline``, so the child confines itself
         and imports while it waits for a request; False if it could not (the child is unusable)."""
-        stdin = self.process.stdin
+        stdin = self.stdin
         with contextlib.suppress(OSError):  # the size is an optimisation only
             import fcntl
 
@@ -137,48 +164,70 @@ class Child:
         """Consume the readiness byte if it is there (call when the answer channel is readable):
         ``ready`` becomes True, else the child failed before it was ready and is unusable."""
         try:
-            first = os.read(self.process.stdout.fileno(), 1)
+            first = os.read(self.stdout.fileno(), len(_READY))  # written at once: not split
         except OSError:
             first = b""
         self.ready = first == _READY
 
-    def alive(self) -> bool:
-        """Whether the child is still running (without reaping it)."""
-        try:
-            return not os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return False
+    def idle_and_alive(self) -> bool:
+        """Whether a ready child still waits: its answer channel, of which it holds the only
+        writing end, has nothing to read (it would read as ended once the child exits)."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.stdout, selectors.EVENT_READ)
+            return not selector.select(0)
 
-    def run(self, policy, request: bytes) -> ChildRun:
-        """Send ``request``, collect the answer within ``policy.wall_time``, then end the child."""
+    def run(self, policy, request: bytes, later=None) -> ChildRun:
+        """Send ``request``, collect the answer within ``policy.wall_time``, then end the child
+        and remove its directory. With ``later(function)``, which runs a function on another
+        thread, a child that sent a whole answer is killed, reaped and removed there: the
+        answer does not wait for the child's exit (``run.settle()`` waits when needed)."""
         run = ChildRun(deadline=time.monotonic() + policy.wall_time)
+        done = False
         try:
-            payload = self.pending + len(request).to_bytes(8, "little") + request
-            _exchange(self.process, payload, run, policy.max_result_size)
-            if not self.ready and run.data.startswith(_READY):
-                run.data = run.data[1:]
+            payload = self.pending + frame(request)
+            _exchange(self.stdin, self.stdout, payload, run, policy.max_result_size, self.ready)
+            if later is not None and run.answered and not run.oversized:
+                close_quietly(self.stdin)
+                close_quietly(self.stdout)
+                run.output = _read_tail(self.output_path, policy.max_output_chars)
+                run.ending = self.finish
+                later(self.discard)
+                done = True
+                return run
             if not (run.data or run.timed_out or run.oversized):
                 until = min(run.deadline, time.monotonic() + _EXIT_GRACE)
                 run.answer_closed = not _ends_by_itself(self.process, until)
         finally:
-            run.status, run.cpu_seconds = self.finish()
-        run.output = _read_tail(os.path.join(self.base, "output"), policy.max_output_chars)
-        _remove_tree(self.base)
+            if not done:
+                run.status, run.cpu_seconds = self.finish()
+                try:
+                    run.output = _read_tail(self.output_path, policy.max_output_chars)
+                finally:
+                    if later is None:
+                        remove_tree(self.base)
+                    else:
+                        later(functools.partial(remove_tree, self.base))
         return run
 
+    @property
+    def output_path(self) -> str:
+        return os.path.join(self.base, "output")
+
     def finish(self) -> tuple[int | None, float]:
-        """Kill the child and anything it started (same session), reap it; its status and CPU
-        seconds. The working directory stays until ``discard`` or the end of ``run``."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        for stream in (self.process.stdin, self.process.stdout, self.output_file):
-            _close(stream)
-        return _reap(self.process)
+        """Kill the child and anything it started, reap it; its status and CPU seconds. The
+        working directory stays until ``discard`` or the end of ``run``. Only the first call
+        acts: the pid of a reaped child may belong to another process."""
+        with self._ending:
+            if self.status is None:
+                for stream in (self.stdin, self.stdout, self.output_file):
+                    close_quietly(stream)
+                self.status = self.process.end()
+            return self.status
 
     def discard(self) -> None:
         """End an unused child and remove its directory."""
         self.finish()
-        _remove_tree(self.base)
+        remove_tree(self.base)
 
 
 def wait_ready(children: list[Child], deadline: float) -> None:
@@ -186,7 +235,7 @@ def wait_ready(children: list[Child], deadline: float) -> None:
     afterwards each child's ``ready`` tells whether it is usable."""
     with selectors.DefaultSelector() as selector:
         for child in children:
-            selector.register(child.process.stdout, selectors.EVENT_READ, child)
+            selector.register(child.stdout, selectors.EVENT_READ, child)
         while selector.get_map():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -202,39 +251,44 @@ def start(policy, launch: Launch, preload: tuple[str, ...] = ()) -> Child:
     try:
         work = os.path.join(base, "work")
         os.mkdir(work, 0o700)
-        config = pickle.dumps(_child_config(policy, launch, work, preload), protocol=5)
-        code = _child_code()
+        config = pickle.dumps(child_config(policy, launch, work, preload), protocol=5)
+        code = child_code()
         output = open(os.path.join(base, "output"), "wb")  # noqa: SIM115 - the child owns it
     except BaseException:
-        _remove_tree(base)
+        remove_tree(base)
         raise
     try:
         process = subprocess.Popen(
-            [launch.python, "-I", "-u", "-B", "-c", STARTER, str(len(code))],
+            [launch.python, "-I", "-u", "-B", "-c", STARTER, str(len(code)), "_child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=output,
             cwd=work,
-            env=_child_env(policy, launch, work),
+            env=child_env(policy, launch, work),
             start_new_session=True,
             close_fds=True,
         )
     except OSError as error:
         output.close()
-        _remove_tree(base)
+        remove_tree(base)
         raise SandboxUnavailableError(
             f"The sandbox could not start the Python interpreter {launch.python!r}: {error}"
         ) from error
     except BaseException:
         output.close()
-        _remove_tree(base)
+        remove_tree(base)
         raise
-    pending = code + len(config).to_bytes(8, "little") + config
-    return Child(process, base, output, pending, launch)
+    pending = code + frame(config)
+    return Child(OwnProcess(process), process.stdin, process.stdout, base, output, pending, launch)
+
+
+def frame(data: bytes) -> bytes:
+    """``data`` as the child reads its inputs: 8 bytes of length, then the bytes."""
+    return len(data).to_bytes(8, "little") + data
 
 
 @functools.cache
-def _child_code() -> bytes:
+def child_code() -> bytes:
     """The child-side modules, compiled once per process and marshalled for the starter."""
     compiled = []
     for name in _CHILD_MODULES:
@@ -243,7 +297,7 @@ def _child_code() -> bytes:
     return marshal.dumps(compiled)
 
 
-def _child_config(policy, launch: Launch, work: str, preload: tuple[str, ...]) -> dict[str, Any]:
+def child_config(policy, launch: Launch, work: str, preload: tuple[str, ...]) -> dict[str, Any]:
     return {
         "work_dir": work,
         "cpu_time": math.ceil(policy.cpu_time) if policy.cpu_time else None,
@@ -260,7 +314,7 @@ def _child_config(policy, launch: Launch, work: str, preload: tuple[str, ...]) -
     }
 
 
-def _child_env(policy, launch: Launch, work: str) -> dict[str, str]:
+def child_env(policy, launch: Launch, work: str) -> dict[str, str]:
     env = {"PATH": os.defpath, "HOME": work, "TMPDIR": work, "TMP": work, "TEMP": work}
     env.update(launch.numeric_env)
     env.update(_OUTPUT_ENV)
@@ -269,12 +323,13 @@ def _child_env(policy, launch: Launch, work: str) -> dict[str, str]:
     return env
 
 
-def _exchange(process, payload: bytes, run: ChildRun, limit: int) -> None:
-    """Write the rest of the input and read the answer, never blocking past ``run.deadline``."""
-    stdin, stdout = process.stdin, process.stdout
+def _exchange(stdin, stdout, payload: bytes, run: ChildRun, limit: int, ready: bool) -> None:
+    """Write the rest of the input and read the answer, never blocking past ``run.deadline``;
+    stop reading once a whole answer frame has arrived (``ready``: the readiness frame was
+    already read). ``run.data`` is the answer, or all that was read when it is not one frame."""
     os.set_blocking(stdin.fileno(), False)
     chunks: list[bytes] = []
-    size, sent = 0, 0
+    size, sent, end = 0, 0, None
     view = memoryview(payload)
     with selectors.DefaultSelector() as selector:
         selector.register(stdin, selectors.EVENT_WRITE)
@@ -294,35 +349,56 @@ def _exchange(process, payload: bytes, run: ChildRun, limit: int) -> None:
                         sent = len(view)
                     if sent >= len(view):
                         selector.unregister(stdin)
-                        _close(stdin)
+                        close_quietly(stdin)
                     continue
                 chunk = os.read(stdout.fileno(), 1 << 16)
-                if not chunk:
-                    selector.unregister(stdout)
-                    continue
-                chunks.append(chunk)
-                size += len(chunk)
-                run.oversized = size > limit
-    _close(stdin)
-    _close(stdout)
-    run.data = b"".join(chunks)
+                if chunk:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    run.oversized = size > limit
+                    if end is None and size >= 2 * 8:
+                        end = _frame_end(b"".join(chunks[:3]), ready)
+                if end is not None and size == end:
+                    run.answered = True
+                if not chunk or (end is not None and size >= end):
+                    selector.unregister(stdout)  # a whole answer: no need to wait for the exit
+                    if sent >= len(view):
+                        break
+    close_quietly(stdin)
+    close_quietly(stdout)
+    run.data = _answer(b"".join(chunks), ready)
 
 
-def _ends_by_itself(process: subprocess.Popen, until: float) -> bool:
+def _frame_end(head: bytes, ready: bool) -> int | None:
+    """Where the answer frame ends, from the first bytes read (None: not known yet)."""
+    start = 0 if ready or not head.startswith(_READY) else len(_READY)
+    if len(head) < start + 8:
+        return None
+    return start + 8 + int.from_bytes(head[start : start + 8], "little")
+
+
+def _answer(data: bytes, ready: bool) -> bytes:
+    """The answer in ``data`` when it is one whole frame (8 bytes of length, then that many
+    bytes, after the readiness frame unless ``ready``), else all of it after the readiness
+    frame (cut short, or followed by more bytes: it will not decode)."""
+    start = 0 if ready or not data.startswith(_READY) else len(_READY)
+    if len(data) >= start + 8 and _frame_end(data, ready) == len(data):
+        return data[start + 8 :]
+    return data[start:]
+
+
+def _ends_by_itself(process, until: float) -> bool:
     """Whether the child ends (without being reaped) before ``until``: its answer channel
     closed with no answer, which happens as it exits, or because the code closed it."""
     while True:
-        try:
-            if os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
-                return True
-        except ChildProcessError:
+        if process.exited():
             return True
         if time.monotonic() >= until:
             return False
         time.sleep(0.005)
 
 
-def _close(stream) -> None:
+def close_quietly(stream) -> None:
     if stream is not None:
         with contextlib.suppress(OSError):
             stream.close()
@@ -349,7 +425,8 @@ def _read_tail(path: str, limit: int) -> str:
     return text
 
 
-def _remove_tree(path: str) -> None:
+def remove_tree(path: str) -> None:
+    """Remove a child's directory, also where the code made parts of it read-only."""
     shutil.rmtree(path, ignore_errors=True)
     if not os.path.exists(path):
         return

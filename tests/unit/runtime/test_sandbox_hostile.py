@@ -170,7 +170,7 @@ def f(kind):
     else:
         message = {"kind": "forbidden", "operation": ["not", "text"], "detail": 1}
     answer = pickle.dumps(message) if kind == "pickle" else _wire_format.encode(message)
-    os.write(3, answer)  # the answer channel of the child
+    os.write(3, len(answer).to_bytes(8, "little") + answer)  # the child's answer channel
     os._exit(0)
 """
 

@@ -88,16 +88,22 @@ def test_preloaded_modules_are_imported_before_the_call(confinable):
     assert SubprocessPolicy(**settings()).load(code, "f")() is False
 
 
-def test_a_preloaded_module_runs_confined(confinable, tmp_path, monkeypatch):
-    """Preloading happens after confinement: a module that writes outside at import time is
-    stopped, the child is discarded, and the call runs in a cold child instead."""
-    outside = tmp_path / "written-by-preload"
-    (tmp_path / "writes_on_import.py").write_text(f"open({str(outside)!r}, 'w').write('x')\n")
+def test_preloaded_modules_are_imported_once_by_the_fork_server(confinable, tmp_path, monkeypatch):
+    """``preload`` names trusted modules: the fork server imports them once, outside the
+    sandbox like the program's own imports, and every child it forks has them already."""
+    log = tmp_path / "imports.log"
+    (tmp_path / "logs_its_import.py").write_text(
+        f"import os\nopen({str(log)!r}, 'a').write(str(os.getpid()) + '\\n')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with SubprocessPolicy(**settings(warm_workers=1, preload=("writes_on_import",))) as policy:
-        assert policy.warm_up(timeout=5) is False  # the pool cannot fill
-        assert policy.load("def f():\n    return 7\n", "f")() == 7
-    assert not outside.exists()
+    code = "import os, sys\ndef f():\n    return os.getpid(), 'logs_its_import' in sys.modules\n"
+    with SubprocessPolicy(**settings(warm_workers=2, preload=("logs_its_import",))) as policy:
+        assert policy.warm_up()
+        function = policy.load(code, "f")
+        seen = [function() for _ in range(3)]
+    assert all(preloaded for _, preloaded in seen)
+    importers = log.read_text().split()
+    assert len(importers) == 1 and int(importers[0]) not in {pid for pid, _ in seen}
 
 
 def test_a_warm_child_started_with_another_sys_path_is_not_used(warm, tmp_path, monkeypatch):
@@ -144,7 +150,8 @@ def test_max_parallel_bounds_the_calls_running_at_once(confinable):
 def test_close_ends_the_waiting_children_and_removes_their_directories(confinable, private_tmp):
     policy = SubprocessPolicy(**settings(warm_workers=3))
     assert policy.warm_up()
-    assert len(sandbox_processes()) == 3 and len(list(private_tmp.iterdir())) == 3
+    # three children and the fork server they were forked from, each with its directory
+    assert len(sandbox_processes()) == 4 and len(list(private_tmp.iterdir())) == 4
     policy.close()
     assert sandbox_processes() == [] and list(private_tmp.iterdir()) == []
     assert policy.load("def f():\n    return 1\n", "f")() == 1  # a later call starts them again
@@ -176,8 +183,8 @@ if sys.argv[2] == "crash":
 """
 
 
-def _children_of(pid: int) -> list[int]:
-    return [child.pid for child in psutil.Process(pid).children()]
+def _descendants_of(pid: int) -> list[int]:
+    return [child.pid for child in psutil.Process(pid).children(recursive=True)]
 
 
 def test_no_child_or_directory_outlives_the_interpreter(confinable, tmp_path):
@@ -202,8 +209,8 @@ def test_children_end_by_themselves_when_their_program_is_killed(confinable, tmp
     try:
         assert program.stdout.readline().split() == ["5"]
         assert program.stdout.readline().strip() == "ready"
-        waiting = _children_of(program.pid)
-        assert len(waiting) == 2
+        waiting = _descendants_of(program.pid)
+        assert len(waiting) == 3  # the fork server and two children
     finally:
         os.kill(program.pid, signal.SIGKILL)
         program.wait()
@@ -211,9 +218,10 @@ def test_children_end_by_themselves_when_their_program_is_killed(confinable, tmp
     while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in waiting):
         time.sleep(0.05)
     alive = [pid for pid in waiting if psutil.pid_exists(pid)]
-    assert alive == []  # end of input before a request: each ends quietly
+    assert alive == []  # the server ends at the end of its input, its children with it
     for entry in tmp_path.iterdir():  # killed without clean-up: only empty directories remain
-        assert [p.name for p in entry.iterdir()] in (["work", "output"], ["output", "work"])
+        assert sorted(p.name for p in entry.iterdir()) in ([], ["output", "work"])
+        assert all(p.stat().st_size == 0 or p.is_dir() for p in entry.iterdir())
 
 
 def test_a_forked_process_does_not_touch_the_parents_children(warm):
@@ -228,6 +236,12 @@ def test_a_forked_process_does_not_touch_the_parents_children(warm):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert function() in waiting  # the parent's waiting child was left alone
+    ours = set(_descendants_of(os.getpid()))
+    deadline = time.monotonic() + 10  # the copy's fork server ends at the end of its input
+    while any(p.pid not in ours for p in sandbox_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        ours = set(_descendants_of(os.getpid()))
+    assert all(p.pid in ours for p in sandbox_processes())
 
 
 def test_policies_with_a_pool_copy_and_pickle_by_their_settings():
