@@ -1,16 +1,16 @@
 """Warm sandbox children and the bound on parallel calls: the mutable part of a
 ``SubprocessPolicy``, which the policy itself (immutable) owns.
 
-A warm child is an ordinary sandbox child started ahead of a call: it has confined itself
-(limits, namespaces, Landlock, seccomp, audit hook) and imported the policy's ``preload``
-modules, and waits for a request. It serves exactly ONE call and is then killed like a cold
-child, so no state of one call's code can reach another call; a child that ran nothing and
-waits is exactly as confined as a cold one at the same point. docs/runtime.md ("Warm workers")
-says why this design was chosen over a fork server.
+A warm child is an ordinary sandbox child made ahead of a call: forked from the policy's fork
+server (``_forkserver``; or, where that cannot run, started as a new interpreter), it has
+confined itself (limits, namespaces, Landlock, seccomp, audit hook) and waits for a request.
+It serves exactly ONE call and is then killed like a cold child, so no state of one call's
+code can reach another call. docs/runtime.md ("Warm workers") gives the reasons for this design.
 
 Refilling happens on one background thread per pool, which waits while the pool is full and
-ends with the pool. The pool holds its policy weakly: when the policy is garbage collected, or at
-interpreter exit, ``close`` ends the waiting children and removes their directories.
+ends with the pool; clean-up of used children (reaping, removing directories) on another. The
+pool holds its policy weakly: when the policy is garbage collected, or at interpreter exit,
+``close`` ends the waiting children and the fork server and removes their directories.
 """
 
 from __future__ import annotations

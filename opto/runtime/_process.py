@@ -3,10 +3,10 @@
 ``start`` makes a fresh working directory and starts ``python -I -u -B`` running the starter,
 in a new session, with a minimal environment; the child's start-up input (its own modules,
 compiled here and marshalled, then its configuration) is queued. ``Child.run`` sends the
-request, reads the answer without blocking past the call's deadline, then kills the child's
-whole process group, reaps it and removes its directory. A cold call does both at once; a warm
-pool (``_pool``) starts children ahead, lets them confine themselves and import, and hands
-each to exactly one call.
+request, reads the answer (one length-framed message) without blocking past the call's
+deadline, then kills the child's whole process group, reaps it and removes its directory. A
+cold call does both at once; a warm pool (``_pool``) makes children ahead (usually forked by
+``_forkserver``), lets them confine themselves, and hands each to exactly one call.
 """
 
 from __future__ import annotations

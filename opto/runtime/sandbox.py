@@ -2,8 +2,8 @@
 
 Per call, a child process runs ``python -I -u`` with ``_child`` in a new session with a fresh
 temporary working directory, a minimal environment (no API keys) and pipes (``_process``);
-it is started for the call, or ahead of it and already confined (a warm worker, ``_pool``),
-and never serves a second call. The parent sends the code,
+it is started for the call, or forked ahead of it from a fork server and already confined (a
+warm worker: ``_pool``, ``_forkserver``, ``_zygote``), and never serves a second call. The parent sends the code,
 the names it uses (``_names``: no objects that may carry credentials) and the arguments by
 pickle, and waits at most ``wall_time`` before killing the whole process group. The child
 confines itself before it unpickles or runs anything (see ``_confine``, ``_seccomp`` and
@@ -62,11 +62,11 @@ class SubprocessPolicy(ExecutionPolicy):
     variables (none of this process's are passed). ``python`` is the interpreter to run
     (default: this one); it receives this process's ``sys.path``, so use the same version.
 
-    ``warm_workers`` children are kept started ahead of calls, already confined, with the
-    modules named in ``preload`` imported (0, the default: each call starts its own child).
-    Each serves one call, so results and confinement are those of a cold child; the call skips
-    the start-up (tens of milliseconds; ``close()`` or a ``with`` block ends the waiting
-    children). ``max_parallel`` bounds the calls of this policy that run at once (None, the
+    ``warm_workers`` children are kept ready ahead of calls (0, the default: each call starts
+    its own interpreter): forked from a fork server that has imported the trusted modules named
+    in ``preload`` once, each has confined itself and serves one call, so results and
+    confinement are those of a cold child while the call skips the start-up (``close()`` or a
+    ``with`` block ends them). ``max_parallel`` bounds the calls of this policy that run at once (None, the
     default: no bound); the others wait for a turn, and the wait does not count as wall time.
     """
 
