@@ -124,7 +124,7 @@ def _become_child(fds: list, work_dir: str, env: dict, server: int) -> None:
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
-    os.closerange(3, _max_fd())  # the control socket and every other descriptor of the server
+    _close_from(3)  # the control socket and every other descriptor of the server
     os.chdir(work_dir)
     os.environ.clear()
     os.environ.update(env)
@@ -156,14 +156,21 @@ def _thread_count() -> int:
     return -1
 
 
-def _max_fd() -> int:
+def _close_from(lowest: int) -> None:
+    """Close every open descriptor from ``lowest`` up, whatever its number."""
     try:
-        import resource
+        numbers = [int(name) for name in os.listdir("/proc/self/fd")]
+    except (OSError, ValueError):
+        numbers = []
+    if numbers:
+        for fd in numbers:
+            if fd >= lowest:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        return
+    import resource
 
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        return soft if 0 < soft < (1 << 20) else 4096
-    except BaseException:
-        return 4096
+    os.closerange(lowest, max(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 16))
 
 
 def _exited(pid: int) -> bool:

@@ -70,6 +70,19 @@ def test_a_warm_child_was_started_before_the_call_and_is_confined_like_a_cold_on
     assert seen["seccomp"] == "2" and seen["no_new_privs"] == "1" and seen["work_is_tmpfs"]
 
 
+def test_a_forked_child_keeps_no_descriptor_of_the_fork_server(warm):
+    code = (
+        "import os\ndef f():\n    found = []\n    for n in os.listdir('/proc/self/fd'):\n"
+        "        try:\n            found.append(os.readlink('/proc/self/fd/' + n))\n"
+        "        except OSError:\n            pass  # the descriptor listdir used\n"
+        "    return sorted(found)\n"
+    )
+    warm_fds = warm.load(code, "f")()
+    cold_fds = SubprocessPolicy(**settings()).load(code, "f")()
+    assert not any(target.startswith("socket:") for target in warm_fds)
+    assert len(warm_fds) == len(cold_fds)  # stdin, the answer channel, the output file (twice)...
+
+
 def test_each_warm_child_serves_one_call(warm):
     code = (
         "import os\nCALLS = []\ndef f():\n    CALLS.append(1)\n    return os.getpid(), len(CALLS)\n"
