@@ -167,6 +167,9 @@ class WarmPool:
     def _refill_locked(self) -> None:
         if self._closed or len(self._idle) >= self._size or self._broken():
             return
+        # Counted as being started from now on, so that a call arriving before the refilling
+        # thread wakes up waits for one of them instead of starting a cold child.
+        self._starting = max(self._starting, self._size - len(self._idle))
         if self._refiller is not None:
             self._changed.notify_all()  # the refilling thread waits for this
             return
@@ -206,6 +209,7 @@ class WarmPool:
                 policy = self._policy()
                 if self._closed or policy is None or self._broken():
                     self._refiller = None
+                    self._starting = 0
                     self._changed.notify_all()
                     server, self._server = self._server, None
                     break
