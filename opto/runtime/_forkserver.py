@@ -35,6 +35,7 @@ from opto.runtime._process import (
 )
 
 _REPLY = struct.Struct("<qqd")
+STARTUP_SECONDS = 60.0  # at least this long for a server or child to start and import
 
 
 class ForkServerError(OSError):
@@ -95,7 +96,7 @@ class ForkServer:
         finally:
             theirs.close()
         self._socket = ours
-        self._socket.settimeout(policy.wall_time)
+        self._socket.settimeout(max(policy.wall_time, STARTUP_SECONDS))  # preload may be slow
         config = {"sys_path": list(launch.sys_path), "preload": list(preload)}
         try:
             self._socket.sendall(code + frame(pickle.dumps(config, protocol=5)))

@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 
-from opto.runtime._forkserver import ForkServer
+from opto.runtime._forkserver import STARTUP_SECONDS, ForkServer
 from opto.runtime._outcome import ChildRun
 from opto.runtime._process import Child, Launch, current_launch, start, wait_ready
 from opto.runtime.errors import SandboxError
@@ -230,7 +230,7 @@ class WarmPool:
         """Start ``count`` children at once and wait until each is confined (``ready``) or has
         failed; a child that could not start is left out. Children are forked from the fork
         server when it runs, else started as new interpreters that preload after confining."""
-        deadline = time.monotonic() + policy.wall_time
+        deadline = time.monotonic() + max(policy.wall_time, STARTUP_SECONDS)
         started = []
         try:
             launch = current_launch(policy)

@@ -20,11 +20,15 @@ from opto.runtime import (
 pytestmark = pytest.mark.usefixtures("no_leftover_processes")
 
 
-def test_an_infinite_loop_is_stopped_by_the_cpu_limit():
+@pytest.mark.parametrize("warm_workers", [0, 1])
+def test_an_infinite_loop_is_stopped_by_the_cpu_limit(warm_workers):
     # A generous wall clock, so that the CPU limit trips first even on a busy machine.
-    policy = SubprocessPolicy(wall_time=30.0, cpu_time=1.0, echo_output=False)
-    with pytest.raises(CPUTimeLimitExceeded) as caught:
-        policy.load("def f():\n    while True:\n        pass\n", "f")()
+    with SubprocessPolicy(
+        wall_time=30.0, cpu_time=1.0, echo_output=False, warm_workers=warm_workers
+    ) as policy:
+        policy.warm_up()
+        with pytest.raises(CPUTimeLimitExceeded) as caught:
+            policy.load("def f():\n    while True:\n        pass\n", "f")()
     assert caught.value.limit == 1.0
     assert "CPU time limit of 1 s" in feedback_text(caught.value)
 
