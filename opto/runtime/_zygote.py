@@ -70,7 +70,7 @@ def main() -> None:
         command = _pickle.loads(message[4:])
         kind = command[0]
         if kind == "F":
-            pid = _fork(fds, command[1], command[2], control)
+            pid = _fork(fds, command[1], command[2])
             control.sendall(reply.pack(pid, 0, 0.0))
         elif kind == "A":
             control.sendall(reply.pack(int(_exited(command[1])), 0, 0.0))
@@ -94,7 +94,7 @@ def _warm_imports() -> None:
     ctypes.get_errno()
 
 
-def _fork(fds: list, work_dir: str, env: dict, control) -> int:
+def _fork(fds: list, work_dir: str, env: dict) -> int:
     if len(fds) != 3:
         for fd in fds:
             os.close(fd)
