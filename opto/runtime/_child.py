@@ -51,9 +51,10 @@ def main() -> None:
 
     def send(message: dict, encode=_wire_format.encode, write=os.write) -> None:
         blob = encode(message)  # framed, so the parent need not wait for this process to end
-        view = memoryview(len(blob).to_bytes(8, "little") + blob)
-        while view:
-            view = view[write(result_fd, view) :]
+        for part in (len(blob).to_bytes(8, "little"), blob):
+            view = memoryview(part)
+            while view:
+                view = view[write(result_fd, view) :]
 
     import _confine as confine
 

@@ -326,7 +326,9 @@ def child_env(policy, launch: Launch, work: str) -> dict[str, str]:
 def _exchange(stdin, stdout, payload: bytes, run: ChildRun, limit: int, ready: bool) -> None:
     """Write the rest of the input and read the answer, never blocking past ``run.deadline``;
     stop reading once a whole answer frame has arrived (``ready``: the readiness frame was
-    already read). ``run.data`` is the answer, or all that was read when it is not one frame."""
+    already read). ``run.data`` is the answer when it is one whole frame (8 bytes of length,
+    then that many bytes), else all that was read after the readiness frame (cut short, or
+    followed by more bytes: it will not decode)."""
     os.set_blocking(stdin.fileno(), False)
     chunks: list[bytes] = []
     size, sent, end = 0, 0, None
@@ -357,7 +359,7 @@ def _exchange(stdin, stdout, payload: bytes, run: ChildRun, limit: int, ready: b
                     size += len(chunk)
                     run.oversized = size > limit
                     if end is None and size >= 2 * 8:
-                        end = _frame_end(b"".join(chunks[:3]), ready)
+                        end = _frame_end(_head(chunks), ready)
                 if end is not None and size == end:
                     run.answered = True
                 if not chunk or (end is not None and size >= end):
@@ -366,7 +368,11 @@ def _exchange(stdin, stdout, payload: bytes, run: ChildRun, limit: int, ready: b
                         break
     close_quietly(stdin)
     close_quietly(stdout)
-    run.data = _answer(b"".join(chunks), ready)
+    head = _head(chunks)
+    start = 0 if ready or not head.startswith(_READY) else len(_READY)
+    whole = _frame_end(head, ready) == size
+    _drop_first(chunks, start + 8 if whole else start)  # no copy of a large answer
+    run.data = b"".join(chunks)
 
 
 def _frame_end(head: bytes, ready: bool) -> int | None:
@@ -377,14 +383,24 @@ def _frame_end(head: bytes, ready: bool) -> int | None:
     return start + 8 + int.from_bytes(head[start : start + 8], "little")
 
 
-def _answer(data: bytes, ready: bool) -> bytes:
-    """The answer in ``data`` when it is one whole frame (8 bytes of length, then that many
-    bytes, after the readiness frame unless ``ready``), else all of it after the readiness
-    frame (cut short, or followed by more bytes: it will not decode)."""
-    start = 0 if ready or not data.startswith(_READY) else len(_READY)
-    if len(data) >= start + 8 and _frame_end(data, ready) == len(data):
-        return data[start + 8 :]
-    return data[start:]
+def _head(chunks: list[bytes]) -> bytes:
+    """The first 16 bytes (or fewer) of what ``chunks`` hold together."""
+    head = b""
+    for chunk in chunks:
+        head += chunk[: 16 - len(head)]
+        if len(head) >= 16:
+            break
+    return head
+
+
+def _drop_first(chunks: list[bytes], count: int) -> None:
+    """Remove the first ``count`` bytes of what ``chunks`` hold together."""
+    while count and chunks:
+        if len(chunks[0]) <= count:
+            count -= len(chunks.pop(0))
+        else:
+            chunks[0] = chunks[0][count:]
+            count = 0
 
 
 def _ends_by_itself(process, until: float) -> bool:
