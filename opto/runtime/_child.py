@@ -47,7 +47,7 @@ def main() -> None:
 
     import _wire_format
 
-    config = _pickle.loads(_read_frame())
+    config = _pickle.loads(read_frame())
 
     def send(message: dict, encode=_wire_format.encode, write=os.write) -> None:
         blob = encode(message)  # framed, so the parent need not wait for this process to end
@@ -81,9 +81,9 @@ def main() -> None:
         return
     sys.path[:] = config["sys_path"]
     sys.dont_write_bytecode = True
-    _preload(config.get("preload", ()))
+    preload_modules(config.get("preload", ()))
     os.write(result_fd, READY)  # before any request is read: the code cannot have written it
-    data = _read_frame()  # framed, not read to the end: a forked copy of the parent may
+    data = read_frame()  # framed, not read to the end: a forked copy of the parent may
     # hold the other end of this pipe open
     try:
         request = _pickle.loads(data)
@@ -219,7 +219,7 @@ def _await(awaitable):
     return asyncio.run(wait())
 
 
-def _preload(names) -> None:
+def preload_modules(names) -> None:
     """Import trusted modules the parent names, already confined, as the code itself would.
     A module that fails to import is skipped: the code's own import then reports why."""
     for name in names:
@@ -229,7 +229,7 @@ def _preload(names) -> None:
             continue
 
 
-def _read_frame() -> bytearray:
+def read_frame() -> bytearray:
     """The next input from the parent: 8 bytes of length, then that many bytes. End of input
     before it starts means the parent (its pool) no longer wants this child: exit quietly."""
     size = int.from_bytes(_read_exactly(8), "little")

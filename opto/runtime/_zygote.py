@@ -46,13 +46,14 @@ def main() -> None:
 
     import _child
 
-    config = _pickle.loads(_child._read_frame())
+    config = _pickle.loads(_child.read_frame())
     sys.path[:] = config["sys_path"]
     sys.dont_write_bytecode = True
     _warm_imports()
-    _child._preload(config.get("preload", ()))
-    if _thread_count() != 1:  # forking a process with other threads can copy a held lock
-        return
+    for name in config.get("preload", ()):
+        _child.preload_modules((name,))
+        if _thread_count() != 1:  # forking a process with other threads can copy a held lock:
+            return  # refuse at once, importing no more (the parent starts children anew)
     control = socket.socket(fileno=0)
     reply = struct.Struct("<qqd")
     while True:
