@@ -33,12 +33,13 @@ from opto.runtime._process import (
     frame,
     remove_tree,
 )
+from opto.utils.errors import OptoError
 
 _REPLY = struct.Struct("<qqd")
 STARTUP_SECONDS = 60.0  # at least this long for a server or child to start and import
 
 
-class ForkServerError(OSError):
+class ForkServerError(OptoError, OSError):
     """The fork server is gone or did not answer; the pool starts its children itself."""
 
 
