@@ -187,19 +187,22 @@ class WarmPool:
                 return
             started = self._start(policy, missing)
             del policy  # the policy may be collected now; its finalizer closes this pool
-            unusable = []
             with self._changed:
                 self._starting = 0
-                for child in started:
-                    if child.ready and not self._closed:
-                        self._idle.append(child)
-                    else:
-                        unusable.append(child)
                 ok = any(child.ready for child in started)
                 self._dead_in_a_row = 0 if ok else self._dead_in_a_row + 1
                 self._changed.notify_all()
-            for child in unusable:
-                child.discard()
+
+    def _settled(self, child: Child) -> None:
+        """A child just became ready (it joins the waiting ones at once) or failed."""
+        with self._changed:
+            usable = child.ready and not self._closed
+            if usable:
+                self._idle.append(child)
+                self._starting = max(0, self._starting - 1)
+                self._changed.notify_all()
+        if not usable:
+            child.discard()
 
     def _wait_for_work(self):
         """(policy, children to start), or (None, 0) when this thread is to end; then the
@@ -227,8 +230,8 @@ class WarmPool:
         return self._dead_in_a_row >= _MAX_DEAD_IN_A_ROW
 
     def _start(self, policy, count: int) -> list[Child]:
-        """Start ``count`` children at once and wait until each is confined (``ready``) or has
-        failed; a child that could not start is left out. Children are forked from the fork
+        """Start ``count`` children at once and wait until each is confined (``ready``: it joins
+        the waiting children at once) or has failed; a child that could not start is left out. Children are forked from the fork
         server when it runs, else started as new interpreters that preload after confining."""
         deadline = time.monotonic() + max(policy.wall_time, STARTUP_SECONDS)
         started = []
@@ -249,7 +252,7 @@ class WarmPool:
                     break
         except (SandboxError, OSError):
             pass  # a cold call reports the same failure with its message
-        wait_ready(started, deadline)
+        wait_ready(started, deadline, self._settled)
         return started
 
     def _server_for(self, policy, launch: Launch) -> ForkServer | None:

@@ -230,19 +230,27 @@ class Child:
         remove_tree(self.base)
 
 
-def wait_ready(children: list[Child], deadline: float) -> None:
-    """Wait until each child has sent its readiness byte, or failed, or ``deadline`` passed;
-    afterwards each child's ``ready`` tells whether it is usable."""
+def wait_ready(children: list[Child], deadline: float, settled=None) -> None:
+    """Wait until each child has sent its readiness frame, or failed, or ``deadline`` passed;
+    afterwards each child's ``ready`` tells whether it is usable. ``settled(child)``, if given,
+    is called for each child as soon as that is known (for the others, at the deadline)."""
+    waiting = list(children)
     with selectors.DefaultSelector() as selector:
         for child in children:
             selector.register(child.stdout, selectors.EVENT_READ, child)
         while selector.get_map():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return
+                break
             for key, _ in selector.select(remaining):
                 key.data.read_ready()
                 selector.unregister(key.fileobj)
+                waiting.remove(key.data)
+                if settled is not None:
+                    settled(key.data)
+    if settled is not None:
+        for child in waiting:
+            settled(child)
 
 
 def start(policy, launch: Launch, preload: tuple[str, ...] = ()) -> Child:
