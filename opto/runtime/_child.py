@@ -2,12 +2,18 @@
 
 The parent starts ``python -I -c <STARTER> <size>``; stdin first carries this module and
 its helper modules, compiled by the parent and marshalled (the starter installs them as
-modules), then two pickles from the trusted parent: the configuration (plain data) and the
-request. The child confines itself (``_confine``, ``_seccomp``), installs the audit hook
-(``_guard``), and only then unpickles the request and runs the code. It answers with exactly
-one dict of plain data in the format of ``_wire_format`` (not a pickle: the parent must be
-able to decode a forged answer within bounds) on its original stdout, then ends with
-``os._exit``. What the code prints goes to stderr, which the parent collects.
+modules), then the configuration from the trusted parent (plain data, a pickle preceded by
+its length), then the request (a pickle, also preceded by its length). The child reads the
+configuration, confines itself (``_confine``, ``_seccomp``), installs the audit hook
+(``_guard``) and imports the modules the configuration names in ``preload``; only then does
+it read the request, unpickle it and run the code. A warm worker of a pool (``_pool``) is a
+child waiting at that point: the sequence is the same whether the request was written at once
+(a cold call) or later. End of input before a request ends the child quietly (its pool closed).
+
+It answers with exactly one dict of plain data in the format of ``_wire_format`` (not a
+pickle: the parent must be able to decode a forged answer within bounds), preceded by its
+length, on its original stdout, then ends with ``os._exit``. What the code prints goes to stderr, which the parent
+collects.
 """
 
 import os
@@ -16,6 +22,7 @@ import sys
 _RESERVE_BYTES = 4 << 20  # freed on MemoryError so the report can still be written
 _reserve: list[bytearray] = []
 _MAX_TEXT = 20_000
+READY = bytes(8)  # an empty frame, sent once confined and preloaded (an answer is not empty)
 
 
 def entry() -> None:
@@ -37,22 +44,23 @@ def main() -> None:
     result_fd = os.dup(1)
     os.dup2(2, 1)
     import _pickle  # the C pickler: ``pickle.py`` would import ``re`` and cost start-up time
-    import io
 
     import _wire_format
 
-    stream = io.BytesIO(_read_all(0))
-    config = _pickle.Unpickler(stream).load()
+    config = _pickle.loads(read_frame())
 
     def send(message: dict, encode=_wire_format.encode, write=os.write) -> None:
-        view = memoryview(encode(message))
-        while view:
-            view = view[write(result_fd, view) :]
+        blob = encode(message)  # framed, so the parent need not wait for this process to end
+        for part in (len(blob).to_bytes(8, "little"), blob):
+            view = memoryview(part)
+            while view:
+                view = view[write(result_fd, view) :]
 
     import _confine as confine
 
     layers = confine.apply(config)
     disabled = set(config.get("disable_layers", ()))
+    name_code = None
     if "audit_hook" in disabled:
         layers["audit_hook"] = "disabled by configuration"
     else:
@@ -63,7 +71,7 @@ def main() -> None:
             _flush()
 
         sys.dont_write_bytecode = True
-        guard.install(config["work_dir"], config["filename"], report)
+        name_code = guard.install(config["work_dir"], report)
         layers["audit_hook"] = "on"
     missing = [
         name for name in config.get("require", ()) if not layers.get(name, "").startswith("on")
@@ -73,11 +81,19 @@ def main() -> None:
         return
     sys.path[:] = config["sys_path"]
     sys.dont_write_bytecode = True
+    preload_modules(config.get("preload", ()))
+    os.write(result_fd, READY)  # before any request is read: the code cannot have written it
+    data = read_frame()  # framed, not read to the end: a forked copy of the parent may
+    # hold the other end of this pipe open
     try:
-        request = _pickle.Unpickler(stream).load()
+        request = _pickle.loads(data)
+        filename = request["filename"]
     except BaseException as error:
         send({"kind": "transfer", "detail": f"the request could not be read: {_text(error)}"})
         return
+    if name_code is not None:
+        name_code(filename)
+    del name_code, data
     message = _run(request, config.get("max_result_size"))
     message["layers"] = layers
     send(message)
@@ -203,13 +219,32 @@ def _await(awaitable):
     return asyncio.run(wait())
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = os.read(fd, 1 << 20)
+def preload_modules(names) -> None:
+    """Import trusted modules the parent names, already confined, as the code itself would.
+    A module that fails to import is skipped: the code's own import then reports why."""
+    for name in names:
+        try:
+            __import__(name)
+        except BaseException:  # the code's own import of it reports the failure
+            continue
+
+
+def read_frame() -> bytearray:
+    """The next input from the parent: 8 bytes of length, then that many bytes. End of input
+    before it starts means the parent (its pool) no longer wants this child: exit quietly."""
+    size = int.from_bytes(_read_exactly(8), "little")
+    return _read_exactly(size)
+
+
+def _read_exactly(size: int) -> bytearray:
+    data = bytearray()
+    while len(data) < size:
+        chunk = os.read(0, min(size - len(data), 1 << 20))
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            _flush()
+            os._exit(0 if not data else 71)
+        data += chunk
+    return data
 
 
 def _flush() -> None:

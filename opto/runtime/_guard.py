@@ -100,14 +100,27 @@ _WATCHED = (
 )
 
 
-def install(work_dir: str, code_filename: str, report) -> None:
-    """Install the hook; ``report(operation, detail, line)`` must write the report and exit."""
-    sys.addaudithook(_make_hook(work_dir, code_filename, report))
+def install(work_dir: str, report):
+    """Install the hook; ``report(operation, detail, line)`` must write the report and exit.
+
+    Returns ``name_code(filename)``, which tells the hook, once, the file name the generated
+    code is compiled under (reports give the line in that file). The hook is installed before
+    a warm worker knows which code it will run; later calls of ``name_code`` are ignored, so
+    the code cannot relabel its own lines.
+    """
+    code_filenames: list[str] = []
+
+    def name_code(filename: str, names=code_filenames) -> None:
+        if not names:
+            names.append(filename)
+
+    sys.addaudithook(_make_hook(work_dir, code_filenames, report))
+    return name_code
 
 
-def _make_hook(work_dir: str, code_filename: str, report):
+def _make_hook(work_dir: str, code_filenames: list, report):
     # Everything the hook uses is bound here, so code that replaces module attributes later
-    # cannot make the hook call it.
+    # cannot make the hook call it. ``code_filenames`` holds at most one name, set once.
     # sys._getframe is CPython's frame accessor (inspect.currentframe is built on it).
     getcwd, getpid, getframe, exit_now = os.getcwd, os.getpid, sys._getframe, os._exit  # noqa: SLF001
     readlink = os.readlink
@@ -156,6 +169,9 @@ def _make_hook(work_dir: str, code_filename: str, report):
         return repr(path) if type(path) in (str, bytes) else "a path given as an object"
 
     def code_line():
+        if not code_filenames:
+            return None
+        code_filename = code_filenames[0]
         frame = getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == code_filename:

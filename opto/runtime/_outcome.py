@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,18 @@ class ChildRun:
     timed_out: bool = False
     oversized: bool = False
     answer_closed: bool = False
+    answered: bool = False  # a whole answer frame arrived
     status: int | None = None
     cpu_seconds: float = 0.0
     output: str = ""
+    ending: Callable[[], tuple[int | None, float]] | None = None
+
+    def settle(self) -> None:
+        """Wait for the exit ``status`` and ``cpu_seconds`` when they were left to be
+        collected later (a whole answer arrived, so they are seldom needed)."""
+        if self.ending is not None:
+            self.status, self.cpu_seconds = self.ending()
+            self.ending = None
 
 
 def outcome(policy, run: ChildRun) -> tuple[Any, dict[str, str]]:
@@ -119,6 +129,7 @@ def _judge_exit(policy, run: ChildRun) -> dict:
             message = None
         if isinstance(message, dict) and isinstance(message.get("kind"), str):
             return message
+    run.settle()
     status = run.status
     number = os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None
     if number == signal.SIGXCPU or (

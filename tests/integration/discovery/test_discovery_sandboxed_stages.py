@@ -163,3 +163,21 @@ def test_a_forged_answer_from_the_sandbox_is_a_failure(evaluate, code, stage, ke
     assert (outcome.status, outcome.stage) == ("failed", stage)
     assert message in outcome.error
     assert outcome.fitness is None
+
+
+def test_the_default_warm_policies_score_exactly_like_cold_children(objective, policies):
+    """The default policies run each stage in a child started ahead with numpy and the driver
+    imported; the outcome is the one of children started for the call."""
+    code = reference_loss_source("dpo")
+    cold = ProposalEvaluator(objective, **policies).evaluate(code)
+    evaluator = ProposalEvaluator(objective)
+    with evaluator.contract_policy, evaluator.training_policy:
+        assert evaluator.contract_policy.warm_workers == evaluator.training_policy.warm_workers == 1
+        assert evaluator.contract_policy.warm_up() and evaluator.training_policy.warm_up()
+        warm = evaluator.evaluate(code)
+    assert warm.status == cold.status == "valid"
+    assert (warm.fitness, warm.metrics, warm.diagnostics) == (
+        cold.fitness,
+        cold.metrics,
+        cold.diagnostics,
+    )

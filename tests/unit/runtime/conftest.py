@@ -7,7 +7,7 @@ import psutil
 import pytest
 
 from opto.runtime import SubprocessPolicy
-from opto.runtime.sandbox import _STARTER
+from opto.runtime._process import STARTER
 
 
 @pytest.fixture(scope="session")
@@ -18,17 +18,25 @@ def layers_missing_here() -> list[str]:
 
 
 @pytest.fixture
-def sandbox(layers_missing_here) -> SubprocessPolicy:
-    if layers_missing_here:
-        pytest.skip(f"the default sandbox refuses to run on this system: {layers_missing_here}")
-    return SubprocessPolicy(wall_time=2.0, cpu_time=1.0, memory="256MB", echo_output=False)
-
-
-@pytest.fixture
 def private_tmp(tmp_path, monkeypatch):
     """Sandbox working directories are created here, so the test can see them all."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(params=["cold", "warm"])
+def sandbox(request, layers_missing_here, private_tmp) -> SubprocessPolicy:
+    """Small limits; every test using it runs twice: each call in a child started for it
+    (cold), and in a child of a warm pool started, confined and waiting before the call."""
+    if layers_missing_here:
+        pytest.skip(f"the default sandbox refuses to run on this system: {layers_missing_here}")
+    warm = 1 if request.param == "warm" else 0
+    policy = SubprocessPolicy(
+        wall_time=2.0, cpu_time=1.0, memory="256MB", echo_output=False, warm_workers=warm
+    )
+    assert policy.warm_up()
+    yield policy
+    policy.close()
 
 
 def sandbox_processes() -> list[psutil.Process]:
@@ -37,7 +45,7 @@ def sandbox_processes() -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if _STARTER in cmdline and cmdline[0] == sys.executable:
+        if STARTER in cmdline and cmdline[0] == sys.executable:
             found.append(process)
     return found
 

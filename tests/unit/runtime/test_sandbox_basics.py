@@ -179,6 +179,7 @@ def test_each_call_gets_a_fresh_process_and_working_directory(sandbox, private_t
     first, second = function(), function()
     assert first[:2] == second[:2] == (1, "x")
     assert first[2] != second[2] and first[2].startswith(str(private_tmp))
+    sandbox.close()  # warm children waiting for calls have working directories of their own
     assert list(private_tmp.iterdir()) == []  # every working directory was removed
 
 

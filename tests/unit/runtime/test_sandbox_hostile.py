@@ -20,11 +20,15 @@ from opto.runtime import (
 pytestmark = pytest.mark.usefixtures("no_leftover_processes")
 
 
-def test_an_infinite_loop_is_stopped_by_the_cpu_limit():
+@pytest.mark.parametrize("warm_workers", [0, 1])
+def test_an_infinite_loop_is_stopped_by_the_cpu_limit(warm_workers):
     # A generous wall clock, so that the CPU limit trips first even on a busy machine.
-    policy = SubprocessPolicy(wall_time=30.0, cpu_time=1.0, echo_output=False)
-    with pytest.raises(CPUTimeLimitExceeded) as caught:
-        policy.load("def f():\n    while True:\n        pass\n", "f")()
+    with SubprocessPolicy(
+        wall_time=30.0, cpu_time=1.0, echo_output=False, warm_workers=warm_workers
+    ) as policy:
+        policy.warm_up()
+        with pytest.raises(CPUTimeLimitExceeded) as caught:
+            policy.load("def f():\n    while True:\n        pass\n", "f")()
     assert caught.value.limit == 1.0
     assert "CPU time limit of 1 s" in feedback_text(caught.value)
 
@@ -151,6 +155,7 @@ def test_nothing_is_left_behind(sandbox, private_tmp):
     assert sandbox.load("def f():\n    open('junk', 'w').write('x' * 1000)\n", "f")() is None
     with pytest.raises(SandboxCrashError):
         sandbox.load("import os\ndef f():\n    os.makedirs('a/b')\n    os._exit(1)\n", "f")()
+    sandbox.close()  # warm children waiting for calls have working directories of their own
     assert list(private_tmp.iterdir()) == []
 
 
@@ -169,7 +174,7 @@ def f(kind):
     else:
         message = {"kind": "forbidden", "operation": ["not", "text"], "detail": 1}
     answer = pickle.dumps(message) if kind == "pickle" else _wire_format.encode(message)
-    os.write(3, answer)  # the answer channel of the child
+    os.write(3, len(answer).to_bytes(8, "little") + answer)  # the child's answer channel
     os._exit(0)
 """
 
@@ -206,4 +211,5 @@ def test_links_renames_and_changes_that_reach_outside_are_refused(
         sandbox.load(code, "f", {"OUTSIDE": str(outside)})()
     assert caught.value.line == 4
     assert outside.read_text() == "keep" and oct(outside.stat().st_mode)[-3:] != "777"
+    sandbox.close()  # warm children waiting for calls have working directories of their own
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside.txt"]
