@@ -78,7 +78,9 @@ class TimeLimit(StopCondition):
 
     def __init__(self, seconds: float) -> None:
         if not isinstance(seconds, int | float) or not seconds > 0 or math.isinf(seconds):
-            raise ValueError(f"the time limit must be a finite number of seconds > 0, got {seconds!r}")
+            raise ValueError(
+                f"the time limit must be a finite number of seconds > 0, got {seconds!r}"
+            )
         self.seconds = float(seconds)
 
     def reason(self, progress: Progress) -> str | None:
