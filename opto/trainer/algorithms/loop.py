@@ -248,7 +248,7 @@ class LoopRun:
         step = state.step + 1
         epoch = state.epoch + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
-        parents = plan.selector.select(state.pool, self.objective, state.rng)
+        parents = plan.selector.select_at(state.pool, self.objective, state.rng, step)
         proposed: list[tuple[Trial, list[int]]] = []  # each new child, and its minibatch
         train_score = None
         for parent in parents:

@@ -32,6 +32,14 @@ class Selector:
         ``train(dry_run=True)`` multiplies by); one unless a selector says otherwise."""
         return 1
 
+    def select_at(
+        self, pool: Pool, objective: ObjectiveConfig, rng: random.Random, step: int
+    ) -> list[Candidate]:
+        """The parents for step ``step`` (from 1); what the loop calls. Selectors whose
+        choice depends on the step (islands taking turns) override this; others define
+        ``select`` only."""
+        return self.select(pool, objective, rng)
+
 
 class BestCandidates(Selector):
     """The ``k`` best candidates, by mean score or by an upper confidence bound (UCB).
