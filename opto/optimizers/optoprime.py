@@ -48,6 +48,7 @@ from opto.optimizers.step_support import (
     step_record,
     worth_retrying_without_json_mode,
 )
+from opto.optimizers.tokens import Tokenizer, resolve_tokenizer
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
@@ -89,7 +90,8 @@ class OptoPrime(Optimizer):
     ``use_json_object_format`` (ask for JSON mode); ``highlight_variables`` (name the variables
     at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
     problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
-    that could not be applied).
+    that could not be applied); ``prompt_tokenizer`` (how the budget counts tokens:
+    ``"estimate"``, the default, ``"tiktoken"`` or a function, see ``opto.optimizers.tokens``).
     """
 
     representation_prompt = templates.REPRESENTATION
@@ -125,6 +127,7 @@ class OptoPrime(Optimizer):
         prompt_token_budget: int | None = None,
         log_size: int | None = None,
         repair_attempts: int = 0,
+        prompt_tokenizer: str | Tokenizer | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
@@ -141,6 +144,7 @@ class OptoPrime(Optimizer):
         self.use_json_object_format = use_json_object_format
         self.highlight_variables = highlight_variables
         self.prompt_token_budget = prompt_token_budget
+        self.prompt_tokenizer = resolve_tokenizer(prompt_tokenizer)
         self.repair_attempts = repair_attempts
         self.log: deque | None = deque(maxlen=log_size) if log else None
         self.summary_log: deque | None = deque(maxlen=log_size) if log else None
@@ -249,7 +253,7 @@ class OptoPrime(Optimizer):
             shrunk.user_feedback = summary.user_feedback  # a summarize() override may edit it
             return self.render_problem(self.problem_instance(shrunk, mask))
 
-        return fit_to_budget(nodes, self.prompt_token_budget, render)
+        return fit_to_budget(nodes, self.prompt_token_budget, render, self.prompt_tokenizer)
 
     def render_problem(self, instance: ProblemInstance) -> str:
         """``str(instance)``, with this optimizer's section markers (values are not rewritten)."""

@@ -155,7 +155,9 @@ def convert_value(parameter: ParameterNode, value: Any) -> Any:
             try:
                 return json.dumps(value)
             except (TypeError, ValueError, RecursionError) as error:
-                raise RefusedValue(f"expected a str, got a {type(value).__name__} ({error})") from None
+                raise RefusedValue(
+                    f"expected a str, got a {type(value).__name__} ({error})"
+                ) from None
         return render_text(value)
     if target is bool:
         return _to_bool(value)
