@@ -79,13 +79,14 @@ complete Python code, as one JSON string). For example:
 {json.dumps(_EXAMPLE, indent=1)}"""
 
 
-def seed_message(seeds: Sequence[Entry]) -> str:
-    """The first user message: the seed losses with their fitness, then the request."""
+def seed_message(seeds: Sequence[tuple[str, str, str]]) -> str:
+    """The first user message: each seed loss ``(name, code, how it scored)``, then the
+    request (DiscoPOP's "burn-in" message)."""
     if not seeds:
         return f"No loss has been evaluated yet. {NEXT}"
     parts = ["Here are the losses evaluated so far, with their fitness (higher is better):"]
-    for entry in seeds:
-        parts.append(f"### {entry.name}: {outcome_summary(entry)}\n```python\n{entry.code}```")
+    for name, code, summary in seeds:
+        parts.append(f"### {name}: {summary}\n```python\n{code}```")
     parts.append(NEXT)
     return "\n\n".join(parts)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opto.optimize_anything.candidate import CandidateModel
+from opto.optimize_anything.candidate import CandidateModel, EvaluationCache
 from opto.optimize_anything.config import EngineConfig, GEPAConfig, ReflectionConfig
 from opto.optimize_anything.result import GEPAResult, result_from_pool
 from opto.optimize_anything.side_info import EvaluationRecord, feedback_text
@@ -126,6 +126,7 @@ def optimize_anything(
         description=_description(objective, background),
         failure_score=engine.failure_score,
         capture_stdio=engine.capture_stdio,
+        cache=EvaluationCache() if engine.cache_evaluation else None,
     )
     optimizer = _optimizer(reflection, model)
     validation = list(valset) if valset is not None else examples

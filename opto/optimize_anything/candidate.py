@@ -17,7 +17,11 @@ message as its feedback.
 from __future__ import annotations
 
 import ast
+import copy
+import hashlib
+import json
 import re
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,6 +33,35 @@ from opto.trace.nodes import ParameterNode
 
 LOADED_KEPT = 8
 """Loaded code components a model keeps (a step evaluates a few candidates at most)."""
+
+
+class EvaluationCache:
+    """Evaluation records by (component values, example), shared by every copy of a model
+    (the trainer scores candidates on copies): copying the cache gives the cache itself."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, EvaluationRecord] = {}
+        self.lock = threading.Lock()
+        self.hits = 0
+
+    @staticmethod
+    def key(values: dict[str, Any], example: Any) -> str:
+        text = json.dumps([values, repr(example)], sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, key: str) -> EvaluationRecord | None:
+        with self.lock:
+            record = self.records.get(key)
+            if record is not None:
+                self.hits += 1
+            return copy.deepcopy(record)
+
+    def put(self, key: str, record: EvaluationRecord) -> None:
+        with self.lock:
+            self.records[key] = copy.deepcopy(record)
+
+    def __deepcopy__(self, memo: dict) -> EvaluationCache:
+        return self
 
 
 class CandidateCodeError(Exception):
@@ -50,6 +83,7 @@ class CandidateModel(Module):
         description: what the operation's documentation says (objective and background).
         failure_score: the score of an evaluation that raises.
         capture_stdio: add the evaluator's printed output to the side info.
+        cache: an ``EvaluationCache`` shared by the model's copies (None: no cache).
     """
 
     def __init__(
@@ -64,6 +98,7 @@ class CandidateModel(Module):
         description: str = "",
         failure_score: float = 0.0,
         capture_stdio: bool = False,
+        cache: EvaluationCache | None = None,
     ) -> None:
         self.names = list(components)
         self.code = frozenset(code)
@@ -82,6 +117,7 @@ class CandidateModel(Module):
         self.policy = policy
         self.failure_score = failure_score
         self.capture_stdio = capture_stdio
+        self.cache = cache
         self.function_names = {name: _function_names(components[name]) for name in self.code}
         self.loaded: dict[tuple[str, str], Any] = {}
         self.operation = bundle(description=f"[evaluate] {description}".strip())(self.evaluate)
@@ -101,6 +137,12 @@ class CandidateModel(Module):
     def evaluate(self, example: Any, *components: Any) -> EvaluationRecord:
         """Run the evaluator on the components (in ``names`` order) and ``example``."""
         values = dict(zip(self.names, components, strict=True))
+        key = None
+        if self.cache is not None:
+            key = EvaluationCache.key(values, example)
+            cached = self.cache.get(key)
+            if cached is not None:
+                return cached
 
         def call() -> Any:
             given = {
@@ -112,7 +154,10 @@ class CandidateModel(Module):
                 return self.evaluator(candidate, example)
             return self.evaluator(candidate)
 
-        return run_evaluation(call, self.failure_score, self.capture_stdio)
+        record = run_evaluation(call, self.failure_score, self.capture_stdio)
+        if key is not None:
+            self.cache.put(key, record)
+        return record
 
     def _function(self, name: str, source: str) -> Callable[..., Any]:
         """The function a code component defines, loaded under the policy (kept per source)."""

@@ -38,6 +38,9 @@ class EngineConfig:
         num_threads: examples evaluated at once (None: the trainer's default).
         failure_score: the score of an evaluation that raised.
         capture_stdio: add what the evaluator prints (stdout and stderr) to the side info.
+        cache_evaluation: evaluate each (candidate, example) once per session and answer
+            repeats from memory (for deterministic evaluators; a repeat still counts as a
+            metric call, since the loop counts scored examples).
     """
 
     max_metric_calls: int | None = None
@@ -55,6 +58,7 @@ class EngineConfig:
     num_threads: int | None = None
     failure_score: float = 0.0
     capture_stdio: bool = False
+    cache_evaluation: bool = False
 
     def __post_init__(self) -> None:
         if self.candidate_selection_strategy not in SELECTION_STRATEGIES:

@@ -131,12 +131,19 @@ def feedback_text(record: EvaluationRecord, limit: int = FIELD_LIMIT) -> str:
     """The feedback the optimizer reads: the score, then each side-info field."""
     lines = [f"Score: {record.score:g}"]
     for name, value in record.side_info.items():
-        text = value if isinstance(value, str) else _show(value, limit)
+        if name == "scores" and isinstance(value, dict):
+            text = ", ".join(f"{k}={_compact(v)}" for k, v in value.items())
+        else:
+            text = value if isinstance(value, str) else _show(value, limit)
         if len(text) > limit:
             text = text[:limit] + f"\n... ({len(text) - limit} more characters cut)"
         separator = "\n" if "\n" in text else " "
         lines.append(f"{name}:{separator}{text}")
     return "\n".join(lines)
+
+
+def _compact(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else _show(value)
 
 
 def _failure(failure_score: float, message: str | None = None) -> EvaluationRecord:

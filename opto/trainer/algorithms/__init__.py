@@ -54,7 +54,7 @@ from opto.trainer.algorithms.presets import (
 )
 from opto.trainer.algorithms.priority_search import PrioritySearch
 from opto.trainer.algorithms.run_state import RunState
-from opto.trainer.algorithms.selection import BestCandidates, ParetoSampler, Selector
+from opto.trainer.algorithms.selection import BestCandidates, Newest, ParetoSampler, Selector
 from opto.trainer.algorithms.stopping import (
     MaxEvaluations,
     NoImprovement,
@@ -91,6 +91,7 @@ __all__ = [
     "MaxEvaluations",
     "Minibatch",
     "MinibatchAlgorithm",
+    "Newest",
     "NoImprovement",
     "NoValidation",
     "Novelty",

@@ -132,3 +132,14 @@ class ParetoSampler(Selector):
 
     def __repr__(self) -> str:
         return f"ParetoSampler(frontier={self.frontier!r})"
+
+
+class Newest(Selector):
+    """The candidate added to the pool last: the search follows its own latest proposal,
+    whatever it scored (DiscoPOP's transcript loop, where each turn answers the last one)."""
+
+    def select(self, pool: Pool, objective: ObjectiveConfig, rng: random.Random) -> list[Candidate]:
+        return [max(pool.candidates, key=lambda c: c.id)]
+
+    def __repr__(self) -> str:
+        return "Newest()"
