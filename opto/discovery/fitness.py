@@ -7,7 +7,7 @@ checks, then sandboxed contract tests and training) and returns its fitness, or
 ``failure_score`` when the code is invalid or failed, with side information: ``feedback``,
 the text the DiscoPOP loop feeds back (the fitness over seeds and the metrics per beta, or the
 status, stage and error), and ``"scores"``, numbers the archive keeps per candidate
-(``valid``, ``fitness_sd``, ``seconds``).
+(``valid``, ``fitness_sd``).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def side_info_of(outcome: Outcome, failure_score: float) -> tuple[float, dict[st
             error_feedback(outcome.status, outcome.stage, outcome.error or "")
         )
         score, sd = failure_score, 0.0
-    info["scores"] = {"valid": float(valid), "fitness_sd": sd, "seconds": float(outcome.seconds)}
+    # no wall time here: the feedback must be the same when a resumed run evaluates again
+    info["scores"] = {"valid": float(valid), "fitness_sd": sd}
     return score, info
 
 
