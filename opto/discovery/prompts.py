@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from opto.discovery.archive import Entry
 from opto.discovery.contract import ContractSpec
 from opto.discovery.objective import LossObjective
 
@@ -91,17 +90,6 @@ def seed_message(seeds: Sequence[tuple[str, str, str]]) -> str:
     return "\n\n".join(parts)
 
 
-def outcome_summary(entry: Entry) -> str:
-    """One line: the fitness, or the status with the first line of the error."""
-    if entry.fitness is not None:
-        fitness = entry.fitness
-        return f"fitness {fitness['mean']:.4f} ± {fitness['sd']:.4f} over {fitness['n']} seeds"
-    if entry.duplicate_of is not None:
-        return f"same code as #{entry.duplicate_of}"
-    first = (entry.error or "").strip().splitlines()
-    return f"{entry.status}: {first[0]}" if first else entry.status
-
-
 def valid_feedback(
     fitness: dict[str, Any], metrics: dict[str, Any], notes: Sequence[str] = ()
 ) -> str:
@@ -126,11 +114,3 @@ def error_feedback(status: str, stage: str | None, error: str) -> str:
     else:
         head = "Evaluation failed."
     return f"{head} Error:\n{error.strip()}\n{NEXT}"
-
-
-def duplicate_feedback(original: Entry) -> str:
-    return (
-        f"This is the same loss as entry #{original.id} ({original.name!r}) once comments, "
-        "docstrings, formatting and the function's name are ignored, so it was not evaluated "
-        f"again. That entry: {outcome_summary(original)}.\n{NEXT}"
-    )
