@@ -13,12 +13,12 @@ VARIABLE = re.compile(r"^\(str\) (\w+)=(.*)$", re.MULTILINE)
 
 class Proposer:
     """An LLM double that edits the first variable of the prompt with ``edit`` and records
-    every prompt it was sent."""
+    every prompt it was sent (``options`` go to ``ScriptedLLM``, e.g. ``prices``)."""
 
-    def __init__(self, edit=lambda value: value + "!", limit: int = 200) -> None:
+    def __init__(self, edit=lambda value: value + "!", limit: int = 200, **options) -> None:
         self.edit = edit
         self.prompts: list[str] = []
-        self.llm = ScriptedLLM([self.reply] * limit)
+        self.llm = ScriptedLLM([self.reply] * limit, **options)
 
     def variables(self, prompt: str) -> dict[str, str]:
         problem = prompt.split("#Constraints")[0]

@@ -72,6 +72,15 @@ def test_the_llm_call_budget_stops_mid_step_and_keeps_the_last_complete_step():
     assert result.candidates == ["hi", "hi!", "hi!!"]
 
 
+def test_the_cost_budget_stops_mid_step_and_keeps_the_last_complete_step():
+    priced = Proposer(prices=(1e-5, 1e-5))  # dollars per token
+    result = run(priced, max_cost=0.1, max_candidate_proposals=50)
+    assert result.stopped == "budget"
+    # a call starts only if its worst case fits; the run keeps every step completed before
+    assert 1 <= len(result.candidates) - 1 == result.usage["calls"] < 50
+    assert 0 < result.usage["cost"] <= 0.1
+
+
 def test_a_stop_condition_object_can_be_given_directly():
     flat = Proposer(edit=lambda value: value)  # proposes the same value: nothing new
     result = optimize_anything(
