@@ -30,6 +30,7 @@ from opto.runtime import resolve_policy
 from opto.trace import bundle, node
 from opto.trace.modules import Module
 from opto.trace.nodes import ParameterNode
+from opto.utils.errors import OptoError
 
 LOADED_KEPT = 8
 """Loaded code components a model keeps (a step evaluates a few candidates at most)."""
@@ -64,8 +65,9 @@ class EvaluationCache:
         return self
 
 
-class CandidateCodeError(Exception):
-    """A code component could not be loaded as a function (shown to the optimizer)."""
+class CandidateCodeError(OptoError, ValueError):
+    """A code component could not be loaded as a function (its message is the feedback the
+    optimizer reads; the evaluation it happened in scores the failure score)."""
 
 
 class CandidateModel(Module):
