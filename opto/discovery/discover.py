@@ -61,6 +61,7 @@ def discover(
     llm_options: dict[str, Any] | None = None,
     engine: dict[str, Any] | None = None,
     strategies: Strategies | None = None,
+    per_seed: bool = False,
 ) -> GEPAResult:
     """Discover code with ``llm`` for ``generations`` proposals; ``run_dir`` resumes.
 
@@ -79,6 +80,10 @@ def discover(
         llm_options: further arguments of each LLM call (transcript proposer).
         engine: further ``EngineConfig`` settings (stop conditions, budgets).
         strategies: the search's parts instead of the proposer's defaults.
+        per_seed: score each candidate seed by seed (``LossEvaluator`` only): the pool keeps a
+            fitness per seed (``val_subscores``), which Pareto selection and cascades
+            (``Cascade([Stage([0], min_score=...), Stage()])``) can use; the proposer sees
+            the feedback of every seed.
     """
     if proposer not in PROPOSERS:
         raise ValueError(f"proposer must be one of {PROPOSERS}, got {proposer!r}")
@@ -97,12 +102,18 @@ def discover(
         if not isinstance(task, LossEvaluator):
             raise ValueError("give prompt (the system prompt) for a task other than LossEvaluator")
         prompt = system_prompt(task.objective, task.contract)
+    examples = None
+    if per_seed:
+        if not isinstance(task, LossEvaluator):
+            raise ValueError("per_seed=True needs a LossEvaluator (it scores one seed at a time)")
+        examples = list(task.objective.seeds)
     failure = getattr(task, "failure_score", None)
     settings = {
         "max_candidate_proposals": generations,
         "run_dir": None if run_dir is None else str(run_dir),
         "cache_evaluation": True,
         **({"failure_score": failure} if failure is not None else {}),
+        **({"reflection_minibatch_size": len(examples)} if examples else {}),
         **(engine or {}),
     }
     if proposer == "transcript":
@@ -130,6 +141,7 @@ def discover(
     return optimize_anything(
         seed_code,
         evaluator=task,
+        dataset=examples,
         background=prompt if proposer == "optoprime" else None,
         config=GEPAConfig(engine=EngineConfig(**settings), reflection=reflection),
         strategies=plan,

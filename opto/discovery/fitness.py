@@ -12,6 +12,8 @@ status, stage and error), and ``"scores"``, numbers the archive keeps per candid
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import Any
 
 from opto.discovery.contract import ContractSpec
@@ -48,12 +50,24 @@ class LossEvaluator:
         self.failure_score = failure_score
         self.stages = evaluator or ProposalEvaluator(self.objective, self.contract)
 
-    def __call__(self, code: str) -> tuple[float, dict[str, Any]]:
+    def __call__(self, code: str, seed: int | None = None) -> tuple[float, dict[str, Any]]:
+        """``(fitness, side_info)`` of ``code`` over the objective's seeds, or over ``seed``
+        alone (then the pool keeps one fitness per seed: ``discover(..., per_seed=True)``)."""
         if not isinstance(code, str):
             outcome = Outcome("invalid", "static", f"the candidate is a {type(code).__name__}")
         else:
-            outcome = self.stages.evaluate(code)
+            outcome = self._stages_for(seed).evaluate(code)
         return side_info_of(outcome, self.failure_score)
+
+    def _stages_for(self, seed: int | None) -> ProposalEvaluator:
+        """The stage runner, with the objective narrowed to one seed when one is given."""
+        if seed is None:
+            return self.stages
+        if seed not in self.objective.seeds:
+            raise ValueError(f"seed {seed!r} is not one of the objective's {self.objective.seeds}")
+        narrowed = copy.copy(self.stages)
+        narrowed.objective = dataclasses.replace(self.objective, seeds=(seed,))
+        return narrowed
 
 
 def side_info_of(outcome: Outcome, failure_score: float) -> tuple[float, dict[str, Any]]:

@@ -11,7 +11,7 @@ result in order.
 It expects the search to follow its latest proposal (the ``Newest`` selector): the feedback on
 the parameter at each step is then the result of the previous reply. When the parameter did
 not change to the last proposed code, that proposal never became a candidate (the same code
-as one already tried): the next turn says so. A reply that cannot be read proposes nothing and
+as one already tried, or dropped by a cascade's first stage): the next turn says so. A reply that cannot be read proposes nothing and
 the next turn says what was wrong with it. The whole conversation is the optimizer's state
 (``state_dict``), so a resumed run sends exactly the messages the interrupted one would have.
 """
@@ -28,10 +28,10 @@ from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.trace.nodes import ParameterNode
 from opto.utils.rendering import render_text
 
-NOT_EVALUATED = (
-    "This proposal was not evaluated: it is the same loss as one tried before (comments, "
+NOT_KEPT = (
+    "This proposal was not kept: it is the same loss as one tried before (comments, "
     "docstrings, formatting, the names of variables and the order of independent statements "
-    "are ignored)."
+    "are ignored), or it failed a first stage of the evaluation and was dropped."
 )
 
 
@@ -88,7 +88,7 @@ class TranscriptOptimizer(Optimizer):
         if self.pending is not None:
             return self.pending
         if self.last_code is not None and self.target._data != self.last_code:
-            return f"{NOT_EVALUATED}\n{NEXT}"
+            return f"{NOT_KEPT}\n{NEXT}"
         feedback = render_text(self.trace_graph.user_feedback) if self.target.feedback else ""
         return f"{feedback.strip()}\n{NEXT}" if feedback.strip() else NEXT
 

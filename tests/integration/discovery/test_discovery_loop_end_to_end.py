@@ -104,7 +104,7 @@ def test_discopop_on_the_core_end_to_end(tmp_path, script, objective, policies):
         assert last[2 + 2 * index] == {"role": "assistant", "content": reply}
     answers = [m["content"] for m in last[3::2]]
     assert "Fitness: " in answers[0]
-    assert answers[1].startswith("This proposal was not evaluated: it is the same loss")
+    assert answers[1].startswith("This proposal was not kept: it is the same loss")
     assert "Code not valid. Error:\nSyntaxError at line 3" in answers[2]
     assert "Code not valid. Error:\nContract test failed" in answers[3]
     assert "Evaluation failed. Error:\nStopped during the contract test" in answers[4]

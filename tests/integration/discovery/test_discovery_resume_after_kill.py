@@ -65,4 +65,4 @@ def test_a_killed_run_resumes_and_records_every_proposal_once(tmp_path, monkeypa
     answers = [t["content"] for t in turns if t["role"] == "user"]
     assert len(answers) == GENERATIONS - 1
     assert answers[0].startswith("Score: ")  # focal_logistic was evaluated
-    assert answers[1].startswith("This proposal was not evaluated")  # the DPO duplicate
+    assert answers[1].startswith("This proposal was not kept")  # the DPO duplicate

@@ -95,7 +95,7 @@ def test_a_renamed_copy_is_not_evaluated_and_the_next_turn_says_so():
     result, llm, stages = run([reply("a", "return rho * 2"), copy, reply("c")])
     assert len(result.candidates) == 3  # the seed, a and c
     answer = llm.requests[2]["messages"][-1]["content"]
-    assert answer.startswith("This proposal was not evaluated: it is the same loss")
+    assert answer.startswith("This proposal was not kept: it is the same loss")
     assert not any(code.startswith("def a_copy") for code in stages.codes)
 
 
@@ -195,3 +195,78 @@ def test_unknown_settings_are_refused():
         discover(None, None, generations=1, proposer="chat")
     with pytest.raises(ValueError, match="unknown baseline"):
         discover(None, None, generations=1, baselines=("nope",))
+
+
+class PerSeedStages(StandInStages):
+    """Scores ``len(code) % 97 / 100 + seed``; remembers which seeds each code ran on."""
+
+    def __init__(self, objective):
+        super().__init__()
+        self.objective = objective
+        self.runs = []
+
+    def evaluate(self, code, name=None):
+        self.runs.append((code.split("(")[0], self.objective.seeds))
+        outcome = super().evaluate(code, name)
+        if outcome.status == "valid":
+            value = outcome.fitness["mean"] + sum(self.objective.seeds)
+            outcome.fitness = {**outcome.fitness, "mean": value}
+        return outcome
+
+
+def test_per_seed_scoring_keeps_a_fitness_per_seed_and_feeds_every_seed_back():
+    objective = LossObjective(preset="base", betas=(1.0,), seeds=(0, 1, 2), kl_budget=None)
+    stages = PerSeedStages(objective)
+    llm = ScriptedLLM([reply("a", "return rho * 2"), reply("b", "return rho * 3")])
+    result = discover(
+        llm,
+        None,
+        generations=2,
+        evaluator=LossEvaluator(objective, evaluator=stages),
+        baselines=("dpo",),
+        per_seed=True,
+    )
+    assert [sorted(s) for s in result.val_subscores] == [[0, 1, 2]] * 3
+    first = result.val_subscores[1]
+    assert first[1] - first[0] == pytest.approx(1.0) and first[2] - first[0] == pytest.approx(2.0)
+    assert result.num_val_instances == 3
+    answer = llm.requests[1]["messages"][-1]["content"]
+    assert answer.count("Fitness: ") == 3  # one block per seed
+    # each code ran once per seed (the evaluation cache answers the parent's rerun)
+    assert sorted(seeds for name, seeds in stages.runs if name == "def a") == [(0,), (1,), (2,)]
+
+
+def test_a_cascade_over_seeds_stops_a_bad_loss_after_its_first_seed():
+    from opto.trainer.algorithms import Cascade, Newest, Novelty, Stage, Strategies
+
+    objective = LossObjective(preset="base", betas=(1.0,), seeds=(0, 1, 2), kl_budget=None)
+    stages = PerSeedStages(objective)
+    llm = ScriptedLLM([reply("bad", "return INVALID"), reply("good", "return rho * 2")])
+    cascade = Cascade([Stage([0], min_score=0.0), Stage()])
+    result = discover(
+        llm,
+        None,
+        generations=2,
+        evaluator=LossEvaluator(objective, evaluator=stages),
+        baselines=("dpo",),
+        per_seed=True,
+        strategies=Strategies(Newest(), acceptance=Novelty(), evaluation=cascade),
+    )
+    assert [code.split("(")[0] for code in result.candidates] == ["def dpo", "def good"]
+    assert [seeds for name, seeds in stages.runs if name == "def bad"] == [(0,)]
+    assert cascade.dropped == 1
+    answer = llm.requests[1]["messages"][-1]["content"]
+    assert answer.startswith("This proposal was not kept") and "failed a first stage" in answer
+
+
+def test_per_seed_needs_the_preference_task():
+    with pytest.raises(ValueError, match="per_seed"):
+        discover(
+            None,
+            None,
+            generations=1,
+            evaluator=lambda code: 0.0,
+            seed_code="x",
+            prompt="p",
+            per_seed=True,
+        )
