@@ -17,6 +17,7 @@ start a run from its best loss (``best_code_of_archive``).
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,10 @@ def report(result: GEPAResult) -> str:
         scores = result.val_aggregate_subscores[index]
         valid = scores.get("valid", 1.0) >= 1.0
         fitness = f"{scores['score']:.4f}" if valid and "score" in scores else "-"
-        if valid and "fitness_sd" in scores:
+        per_seed = list(result.val_subscores[index].values())
+        if valid and len(per_seed) > 1:  # scored seed by seed: the sd over seeds
+            fitness += f" ± {statistics.stdev(per_seed):.4f}"
+        elif valid and "fitness_sd" in scores:
             fitness += f" ± {scores['fitness_sd']:.4f}"
         lines.append(
             f"{index:<4}{'-' if parent is None else parent:<8}{_name(code)[:26]:<28}"

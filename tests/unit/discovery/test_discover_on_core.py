@@ -230,6 +230,7 @@ def test_per_seed_scoring_keeps_a_fitness_per_seed_and_feeds_every_seed_back():
     first = result.val_subscores[1]
     assert first[1] - first[0] == pytest.approx(1.0) and first[2] - first[0] == pytest.approx(2.0)
     assert result.num_val_instances == 3
+    assert report(result).splitlines()[2].endswith("± 1.0000")  # the sd over the seeds
     answer = llm.requests[1]["messages"][-1]["content"]
     assert answer.count("Fitness: ") == 3  # one block per seed
     # each code ran once per seed (the evaluation cache answers the parent's rerun)
