@@ -110,6 +110,11 @@ class Archive:
         """The LLM's entries, in order."""
         return [entry for entry in self.entries if entry.origin == "llm"]
 
+    @property
+    def generations(self) -> int:
+        """LLM proposals the run made (each one used a generation, whatever its outcome)."""
+        return len(self.proposals)
+
     def get(self, entry_id: int) -> Entry:
         return self.entries[entry_id - 1]
 

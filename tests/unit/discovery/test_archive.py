@@ -123,7 +123,7 @@ def test_ranking_counts_and_best(path):
     )
     assert [e.name for e in archive.ranked()] == ["high", "tie", "seed", "low"]
     assert archive.best().name == "high"
-    assert len(archive.proposals) == 4
+    assert len(archive.proposals) == archive.generations == 4
     assert [e.name for e in archive.seeds] == ["seed"]
     assert archive.counts() == {"valid": 4, "invalid": 1}
     assert archive.get(3).name == "bad"
