@@ -1,34 +1,35 @@
 """Discover preference-optimization losses with an LLM, DiscoPOP style, on the numpy task.
 
-Each generation the LLM proposes a loss as JSON {thought, name, code}; the code is checked,
-contract-tested and trained in a sandbox, scored, recorded in a JSON archive and the result is
-fed back. The archive is written after every entry: run the same command again after an
-interruption and it continues where it stopped.
+The loop is opto's core: the loss is a code parameter, the proposer is an optimizer (the
+paper's growing transcript, or OptoPrime), each proposal is checked, contract-tested and trained
+in a sandbox by the task's evaluator, and the search, its archive and its resumable run
+directory are optimize_anything's. Run the same command again after an interruption and it
+continues where it stopped.
 
 With a model configured (OPTO_LLM_MODEL, see docs/llm.md) and without --offline this is a real
 discovery run. Otherwise the "LLM" replays SCRIPTED proposals written for this example (valid
 losses, broken code, NaN-producing code, hostile code); they do not react to the feedback.
 
-    python examples/discopop_discovery.py [--generations N] [--mode transcript|archive]
-                                          [--archive PATH] [--offline] [--fresh] [--quick]
+    python examples/discopop_discovery.py [--generations N] [--proposer transcript|optoprime]
+                                          [--run-dir DIR] [--offline] [--fresh] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
-from pathlib import Path
 
 from _support import choose_llm, run
 
 from opto.discovery import (
-    Archive,
-    ArchiveView,
-    DiscoveryLoop,
-    Entry,
+    LossEvaluator,
     LossObjective,
     PreferenceConfig,
+    ProposalEvaluator,
+    discover,
+    report,
 )
 from opto.runtime import SubprocessPolicy
 
@@ -175,97 +176,66 @@ SCRIPTED = [
     ),
 ]
 
-FULL = {
-    "objective": LossObjective(
-        preset="overfit", betas=(0.5, 1.0, 2.5, 5.0), seeds=(0, 1, 2, 3, 4), kl_budget=0.3
-    ),
-    "contract_policy": SubprocessPolicy(wall_time=30, cpu_time=3, memory="1GiB", echo_output=False),
-    "training_policy": SubprocessPolicy(
-        wall_time=600, cpu_time=600, memory="2GiB", echo_output=False
-    ),
-}
-# --quick: a small world for smoke tests (seconds per proposal, numbers not meaningful).
-QUICK = {
-    "objective": LossObjective(
-        preset=PreferenceConfig(n_prompts=30, n_responses=6, n_pairs=200, epochs=2),
-        betas=(0.5, 2.0),
-        seeds=(0, 1),
-        kl_budget=0.3,
-    ),
-    "contract_policy": SubprocessPolicy(wall_time=20, cpu_time=2, memory="1GiB", echo_output=False),
-    "training_policy": SubprocessPolicy(
-        wall_time=120, cpu_time=120, memory="2GiB", echo_output=False
-    ),
-}
 
-
-def show(entry: Entry) -> None:
-    if entry.fitness is not None:
-        result = f"fitness {entry.fitness['mean']:.3f} ± {entry.fitness['sd']:.3f}"
-    elif entry.duplicate_of is not None:
-        result = f"same code as #{entry.duplicate_of}, not evaluated"
-    else:
-        result = (entry.error or "").strip().splitlines()[0][:90]
-    origin = "seed" if entry.origin == "seed" else f"gen {entry.generation}"
-    print(
-        f"  #{entry.id:<3} {origin:<6} {entry.name[:26]:<26} {entry.status:<9} {result}"
-        f"  [{entry.seconds:.1f} s]",
-        flush=True,
+def settings(quick: bool) -> LossEvaluator:
+    """The task: the full objective, or (--quick) a small world for smoke tests (seconds per
+    proposal, numbers not meaningful)."""
+    objective = (
+        LossObjective(
+            preset=PreferenceConfig(n_prompts=30, n_responses=6, n_pairs=200, epochs=2),
+            betas=(0.5, 2.0),
+            seeds=(0, 1),
+            kl_budget=0.3,
+        )
+        if quick
+        else LossObjective(preset="overfit", betas=(0.5, 1.0, 2.5, 5.0), seeds=(0, 1, 2, 3, 4))
     )
+    limits = {"memory": "2GiB", "echo_output": False}
+    stages = ProposalEvaluator(
+        objective,
+        contract_policy=SubprocessPolicy(wall_time=30, cpu_time=3, **limits),
+        training_policy=SubprocessPolicy(wall_time=600, cpu_time=600, **limits),
+    )
+    return LossEvaluator(objective, evaluator=stages)
+
+
+def scripted(request: dict) -> str:
+    """The scripted proposer: the next SCRIPTED reply after those already in the transcript
+    (so a resumed run goes on with the right one)."""
+    done = sum(message["role"] == "assistant" for message in request["messages"])
+    return SCRIPTED[done]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generations", type=int, default=len(SCRIPTED))
-    parser.add_argument("--mode", choices=("transcript", "archive"), default="transcript")
-    parser.add_argument("--archive", default="discovery-output/discopop_archive.json")
+    parser.add_argument("--proposer", choices=("transcript", "optoprime"), default="transcript")
+    parser.add_argument("--run-dir", default="discovery-output/discopop_run")
     parser.add_argument("--offline", action="store_true", help="scripted replies even with a model")
-    parser.add_argument("--fresh", action="store_true", help="delete an existing archive first")
+    parser.add_argument("--fresh", action="store_true", help="delete an existing run first")
     parser.add_argument("--quick", action="store_true", help="a small world, for smoke tests")
     args = parser.parse_args()
 
-    path = Path(args.archive)
     if args.fresh:
-        path.unlink(missing_ok=True)
-    done = Archive.load(path).generations if path.exists() else 0
-    if done:
-        print(f"[resume] {path} already holds {done} generation(s); continuing")
-    llm, scripted = choose_llm(SCRIPTED[done:], offline=args.offline)
-    generations = args.generations
-    if scripted and generations > len(SCRIPTED):
-        print(f"[scripted] only {len(SCRIPTED)} scripted proposals; stopping there")
-        generations = len(SCRIPTED)
-    settings = QUICK if args.quick else FULL
-    loop = DiscoveryLoop(
-        llm,
-        path,
-        objective=settings["objective"],
-        mode=args.mode,
-        view=ArchiveView(top_k=5, recent=3, failures=3, max_chars=12_000),
-        baselines=("dpo", "slic", "ipo"),
-        contract_policy=settings["contract_policy"],
-        training_policy=settings["training_policy"],
-        on_entry=show,
-    )
-    print(f"[discovery] mode={args.mode}, {generations} generations, archive {path}")
-    print(f"[discovery] {loop.objective.describe()}")
+        shutil.rmtree(args.run_dir, ignore_errors=True)
+    llm, is_scripted = choose_llm([scripted] * len(SCRIPTED), offline=args.offline)
+    if is_scripted and args.proposer != "transcript":
+        parser.error("the scripted replies are in the transcript format; use a model")
+    generations = min(args.generations, len(SCRIPTED)) if is_scripted else args.generations
+    print(f"[discovery] {args.proposer} proposer, {generations} proposals, run in {args.run_dir}")
     started = time.monotonic()
-    archive = loop.run(generations)
-    print(
-        f"\nArchive after {archive.generations} generations ({time.monotonic() - started:.0f} s):"
+    result = discover(
+        llm,
+        args.run_dir,
+        generations=generations,
+        evaluator=settings(args.quick),
+        baselines=("dpo", "slic", "ipo"),
+        proposer=args.proposer,
     )
-    print(archive.table())
-    best = archive.best()
-    if best is not None:
-        print(f"\nBest: #{best.id} {best.name}, fitness {best.fitness['mean']:.3f}")
-    usage = archive.usage()
-    cost = "unknown" if usage["cost"] is None else f"${usage['cost']:.4f}"
-    estimated = " (token counts estimated)" if usage["estimated"] else ""
-    print(
-        f"LLM usage: {usage['calls']} calls, {usage['prompt_tokens']} prompt + "
-        f"{usage['completion_tokens']} completion tokens{estimated}, cost {cost}"
-    )
-    if scripted:
+    print(f"\n{report(result)}\n({time.monotonic() - started:.0f} s, stopped: {result.stopped})")
+    usage = result.usage
+    print(f"LLM usage: {usage['calls']} calls, {usage['tokens']} tokens, cost ${usage['cost']:.4f}")
+    if is_scripted:
         print("(The proposals were SCRIPTED, not written by a model: see SCRIPTED in this file.)")
 
 

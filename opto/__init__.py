@@ -30,6 +30,7 @@ _SUBPACKAGES = frozenset(
         "discovery",
         "features",
         "llm",
+        "optimize_anything",
         "optimizers",
         "runtime",
         "trainer",

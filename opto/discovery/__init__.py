@@ -1,16 +1,24 @@
 """opto.discovery: LLM-driven discovery of algorithms (needs the ``discovery`` extra).
 
 The preference task is a numpy miniature of preference optimisation (DPO and its relatives) on
-which a candidate loss is trained and measured exactly in well under a second. The discovery
-loop (:class:`DiscoveryLoop`) has an LLM propose losses, checks and trains each one in a sandbox,
-records it in a resumable JSON archive and feeds the result back. ``import opto`` does not
-import this package; numpy is needed only here.
+which a candidate loss is trained and measured exactly in well under a second. ``discover``
+runs DiscoPOP's loop on opto's core: an LLM proposes losses through an optimizer (the paper's
+transcript, ``TranscriptOptimizer``, or OptoPrime), each is checked and trained in a sandbox by
+the task's evaluator (``LossEvaluator``), and the search, its archive and its resumable run
+directory are ``optimize_anything``'s (the trainer's loop). Archives of the earlier
+``DiscoveryLoop`` load with ``Archive.load``. ``import opto`` does not import this package;
+numpy is needed only here.
 """
 
 from opto.discovery.archive import Archive, Entry
-from opto.discovery.context import MODES, ArchiveView
 from opto.discovery.contract import ContractReport, ContractSpec, run_contract
 from opto.discovery.derivatives import LossCheck, check_loss, loss_and_derivatives
+from opto.discovery.discover import (
+    DEFAULT_BASELINES,
+    best_code_of_archive,
+    discover,
+    report,
+)
 from opto.discovery.errors import (
     ArchiveError,
     DiscoveryError,
@@ -20,8 +28,8 @@ from opto.discovery.errors import (
     TrainingDivergedError,
 )
 from opto.discovery.evaluator import Outcome, ProposalEvaluator
+from opto.discovery.fitness import FAILURE_SCORE, LossEvaluator, side_info_of
 from opto.discovery.interface import code_hash, loss_function_name, normalize_code
-from opto.discovery.loop import DiscoveryLoop
 from opto.discovery.losses import (
     REFERENCE_LOSSES,
     PreferenceLoss,
@@ -42,24 +50,25 @@ from opto.discovery.preference_task import (
     train_policy,
 )
 from opto.discovery.proposal import Proposal, parse_proposal
+from opto.discovery.transcript import TranscriptOptimizer
 from opto.discovery.world import PRESETS, PreferenceConfig, PreferenceWorld, make_world
 
 __all__ = [
-    "MODES",
+    "DEFAULT_BASELINES",
+    "FAILURE_SCORE",
     "PRESETS",
     "REFERENCE_LOSSES",
     "Archive",
     "ArchiveError",
-    "ArchiveView",
     "ContractReport",
     "ContractSpec",
     "DiscoveryError",
-    "DiscoveryLoop",
     "Entry",
     "EnvironmentProblemError",
     "Evaluation",
     "LossCheck",
     "LossContractError",
+    "LossEvaluator",
     "LossObjective",
     "Outcome",
     "PreferenceConfig",
@@ -71,8 +80,11 @@ __all__ = [
     "ProposalParseError",
     "TrainedPolicy",
     "TrainingDivergedError",
+    "TranscriptOptimizer",
+    "best_code_of_archive",
     "check_loss",
     "code_hash",
+    "discover",
     "dpo",
     "ipo",
     "kto_pair",
@@ -85,7 +97,9 @@ __all__ = [
     "padll",
     "parse_proposal",
     "reference_loss_source",
+    "report",
     "run_contract",
+    "side_info_of",
     "slic",
     "train_policy",
 ]

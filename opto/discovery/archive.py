@@ -1,33 +1,25 @@
-"""The discovery archive: every proposal, its outcome and its cost, in one JSON file.
+"""Archives of the earlier ``DiscoveryLoop``: every proposal, its outcome and its cost, in one
+JSON file (format ``opto-discovery-archive``, version 1).
 
-The file is rewritten atomically after every entry (:mod:`opto.utils.atomic`), so killing the
-process at any moment leaves the previous complete archive: at most the proposal in flight is
-lost, and a resumed run asks for it again. The archive is also what the proposer is shown, in
-either feedback mode (:mod:`opto.discovery.context`): each LLM entry keeps the raw reply and the
-feedback message it received, so the paper's growing transcript can be rebuilt exactly.
-
-One writer at a time: a save first checks, under a lock on the archive's directory, that the
-file is still the one this process last read or wrote. If another process wrote it meanwhile
-(two runs pointed at one archive), the save is refused with :class:`ArchiveError` and the other
-run's entries stay as they are.
+Discovery now runs on the trainer and saves a run directory (``opto.discovery.discover``); no
+code writes these files any more. They still load, read-only: ``Archive.load`` checks every
+field (:mod:`opto.discovery.archive_schema`) and raises :class:`ArchiveError` for a file a run
+could not have written, and the queries below (ranking, best, usage, the table) summarise it.
+``best_code_of_archive`` starts a new run from an archive's best loss.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from opto.discovery.archive_display import archive_html, archive_repr
 from opto.discovery.archive_schema import check_document
 from opto.discovery.errors import ArchiveError
-from opto.utils.atomic import atomic_write_json, remove_leftovers
 
 ARCHIVE_FORMAT = "opto-discovery-archive"
 ARCHIVE_VERSION = 1
@@ -84,20 +76,12 @@ class Archive:
         self.settings = settings
         self.system_prompt = system_prompt
         self.entries: list[Entry] = list(entries or [])
-        self._seen: tuple[int, int, int] | None = None  # the file as last read or written here
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Archive:
-        """Read an archive file; :class:`ArchiveError` says why one cannot be used.
-
-        Every field is checked (:mod:`opto.discovery.archive_schema`), and temporaries that a
-        kill during a save left next to the file are removed.
-        """
+        """Read an archive file; :class:`ArchiveError` says why one cannot be used (every
+        field is checked, :mod:`opto.discovery.archive_schema`)."""
         target = Path(path)
-        if target.parent.is_dir():
-            with _directory_lock(target.parent):
-                remove_leftovers(target)
-        seen = _file_identity(target)  # before reading: a write in between is caught at save
         try:
             data = json.loads(target.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -115,37 +99,7 @@ class Archive:
             )
         check_document(data, str(target))
         items = [Entry.from_dict(item) for item in data["entries"]]
-        archive = cls(target, data["settings"], data["system_prompt"], items)
-        archive._seen = seen
-        return archive
-
-    def save(self) -> None:
-        """Write the file atomically, unless another writer changed it since it was read here."""
-        document = {
-            "format": ARCHIVE_FORMAT,
-            "version": ARCHIVE_VERSION,
-            "settings": self.settings,
-            "system_prompt": self.system_prompt,
-            "entries": [entry.to_dict() for entry in self.entries],
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _directory_lock(self.path.parent):
-            if self._seen is not None and _file_identity(self.path) != self._seen:
-                raise ArchiveError(
-                    f"the discovery archive {self.path} was written by another process since "
-                    "this one read it; nothing was written. Run one loop per archive, and "
-                    "resume from the file to continue"
-                )
-            atomic_write_json(self.path, document)
-            self._seen = _file_identity(self.path)
-
-    def add(self, **values: Any) -> Entry:
-        """Append an entry (its id is the next number) and write the file."""
-        values.setdefault("created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        entry = Entry(id=len(self.entries) + 1, **values)
-        self.entries.append(entry)
-        self.save()
-        return entry
+        return cls(target, data["settings"], data["system_prompt"], items)
 
     @property
     def seeds(self) -> list[Entry]:
@@ -158,20 +112,11 @@ class Archive:
 
     @property
     def generations(self) -> int:
-        """LLM proposals made so far (each one uses a generation, whatever its outcome)."""
+        """LLM proposals the run made (each one used a generation, whatever its outcome)."""
         return len(self.proposals)
 
     def get(self, entry_id: int) -> Entry:
         return self.entries[entry_id - 1]
-
-    def original_of(self, code_hash: str | None) -> Entry | None:
-        """The evaluated entry with this normalised-code hash, if any (never a duplicate)."""
-        if code_hash is None:
-            return None
-        for entry in self.entries:
-            if entry.code_hash == code_hash and entry.status != "duplicate":
-                return entry
-        return None
 
     def ranked(self) -> list[Entry]:
         """Valid entries, best fitness first (ties: earlier first)."""
@@ -235,31 +180,6 @@ class Archive:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
-
-
-def _file_identity(path: Path) -> tuple[int, int, int] | None:
-    """Inode, modification time and size: an atomic rewrite always changes the inode."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock shared by every process saving an archive in ``directory``."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the identity check alone still catches most races
-        yield
-        return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
 
 
 def _note(entry: Entry) -> str:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from opto.discovery.archive import Entry
 from opto.discovery.contract import ContractSpec
 from opto.discovery.objective import LossObjective
 
@@ -79,26 +78,16 @@ complete Python code, as one JSON string). For example:
 {json.dumps(_EXAMPLE, indent=1)}"""
 
 
-def seed_message(seeds: Sequence[Entry]) -> str:
-    """The first user message: the seed losses with their fitness, then the request."""
+def seed_message(seeds: Sequence[tuple[str, str, str]]) -> str:
+    """The first user message: each seed loss ``(name, code, how it scored)``, then the
+    request (DiscoPOP's "burn-in" message)."""
     if not seeds:
         return f"No loss has been evaluated yet. {NEXT}"
     parts = ["Here are the losses evaluated so far, with their fitness (higher is better):"]
-    for entry in seeds:
-        parts.append(f"### {entry.name}: {outcome_summary(entry)}\n```python\n{entry.code}```")
+    for name, code, summary in seeds:
+        parts.append(f"### {name}: {summary}\n```python\n{code}```")
     parts.append(NEXT)
     return "\n\n".join(parts)
-
-
-def outcome_summary(entry: Entry) -> str:
-    """One line: the fitness, or the status with the first line of the error."""
-    if entry.fitness is not None:
-        fitness = entry.fitness
-        return f"fitness {fitness['mean']:.4f} ± {fitness['sd']:.4f} over {fitness['n']} seeds"
-    if entry.duplicate_of is not None:
-        return f"same code as #{entry.duplicate_of}"
-    first = (entry.error or "").strip().splitlines()
-    return f"{entry.status}: {first[0]}" if first else entry.status
 
 
 def valid_feedback(
@@ -125,11 +114,3 @@ def error_feedback(status: str, stage: str | None, error: str) -> str:
     else:
         head = "Evaluation failed."
     return f"{head} Error:\n{error.strip()}\n{NEXT}"
-
-
-def duplicate_feedback(original: Entry) -> str:
-    return (
-        f"This is the same loss as entry #{original.id} ({original.name!r}) once comments, "
-        "docstrings, formatting and the function's name are ignored, so it was not evaluated "
-        f"again. That entry: {outcome_summary(original)}.\n{NEXT}"
-    )

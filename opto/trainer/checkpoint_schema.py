@@ -162,6 +162,7 @@ def check_checkpoint(document: Any, what: str = "the checkpoint") -> dict[str, A
         need_int(usage[name], root / "usage" / name)
     need_number(usage["cost"], root / "usage" / "cost", low=0.0)
     need_number(state["elapsed_s"], root / "elapsed_s", low=0.0)
+    need_int(state.get("evaluations"), root / "evaluations", optional=True)  # older runs: none
     fingerprints = need_dict(state["fingerprints"], root / "fingerprints", ("train",))
     for role in ("train", "validate", "test"):
         need_str(fingerprints.get(role), root / "fingerprints" / role, optional=True)

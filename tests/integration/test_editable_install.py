@@ -31,7 +31,7 @@ def test_opto_is_imported_from_the_installation_not_from_a_path(tmp_path):
 
 
 def test_the_discovery_demo_evaluates_its_baselines_in_the_sandbox(tmp_path):
-    archive = tmp_path / "out" / "archive.json"
+    run_dir = tmp_path / "out" / "run"
     result = run_python(
         [
             str(ROOT / "examples" / "discopop_discovery.py"),
@@ -39,14 +39,17 @@ def test_the_discovery_demo_evaluates_its_baselines_in_the_sandbox(tmp_path):
             "--quick",
             "--generations",
             "1",
-            "--archive",
-            str(archive),
+            "--run-dir",
+            str(run_dir),
         ],
         tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    entries = json.loads(archive.read_text())["entries"]
-    assert [entry["status"] for entry in entries] == ["valid"] * len(entries) and entries
+    checkpoint = json.loads((run_dir / "checkpoint.json").read_text())
+    opening = checkpoint["optimizers"][0]["opening"]
+    assert [
+        line.split(":")[1].split()[0] for line in opening.splitlines() if line.startswith("### ")
+    ] == ["Fitness"] * 3  # the three baselines were scored in the sandbox
     assert "ModuleNotFoundError" not in result.stdout
 
 

@@ -153,7 +153,9 @@ class TrainResult:
     """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``.
 
     ``usage`` holds the run's ``calls``, ``cache_hits``, ``prompt_tokens``,
-    ``completion_tokens``, ``tokens`` and ``cost`` (earlier sessions of a resumed run included).
+    ``completion_tokens``, ``tokens`` and ``cost`` (earlier sessions of a resumed run included);
+    ``evaluations`` the examples scored (guide calls), counted the same way. ``stopped`` says
+    why the run ended: ``"completed"``, ``"budget"`` or a stop condition's reason.
     """
 
     best_parameters: dict[str, Any]
@@ -166,6 +168,7 @@ class TrainResult:
     run_dir: Path | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    evaluations: int = 0
 
     def __iter__(self):
         yield self.train_scores

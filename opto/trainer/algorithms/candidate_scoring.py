@@ -8,7 +8,7 @@ executor, ``min_score`` and progress setting.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opto.trainer.algorithms.candidates import Candidate
@@ -23,11 +23,19 @@ class CandidateScoring:
         agent: the model (never changed: candidates run on copies).
         options: the run's resolved options (``executor``, ``num_threads``, ``min_score``,
             ``progress``).
+        on_examples: called with the number of examples of each batch of work, before it
+            runs (the loop counts the run's evaluations with it).
     """
 
-    def __init__(self, agent: Any, options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        agent: Any,
+        options: dict[str, Any],
+        on_examples: Callable[[int], None] | None = None,
+    ) -> None:
         self.agent = agent
         self.options = options
+        self.on_examples = on_examples
         self.payloads: dict[int, RemotePayload] = {}
 
     def run(self, guide: Any, jobs: list, description: str) -> list[list[ExampleResult]]:
@@ -38,6 +46,8 @@ class CandidateScoring:
             if id(guide) not in self.payloads:
                 self.payloads[id(guide)] = RemotePayload(self.agent, guide)
             payload = self.payloads[id(guide)]
+        if self.on_examples is not None:
+            self.on_examples(sum(len(inputs) for _, inputs, _ in jobs))
         return score_jobs(
             self.agent,
             guide,

@@ -28,6 +28,7 @@ from opto.trainer.algorithms.candidates import Candidate, Pool
 from opto.trainer.algorithms.options import options_to_save, resolve_options
 from opto.trainer.algorithms.run_output import RunOutput
 from opto.trainer.algorithms.run_state import RunState
+from opto.trainer.algorithms.stopping import Progress, first_reason
 from opto.trainer.algorithms.strategies import BestCandidates, Strategies
 from opto.trainer.checkpoint import (
     CheckpointError,
@@ -124,7 +125,7 @@ class LoopRun:
             "validate": fingerprint(validate_data),
             "test": fingerprint(self.test_data),
         }
-        self.scoring = CandidateScoring(self.agent, options)
+        self.scoring = CandidateScoring(self.agent, options, on_examples=self._count)
         self.validation = RunValidationSet(
             self.scoring, validate_data, options["validate_guide"] or self.guide
         )
@@ -176,6 +177,7 @@ class LoopRun:
         state, opts = self.state, self.options
         cache_dir = self.output.directory.cache_dir if self.output.directory else None
         stopped = "completed"
+        conditions = list(opts["stop_conditions"] or ())
         with (
             run_cache(cache_dir),
             state.usage.counting(),
@@ -190,6 +192,10 @@ class LoopRun:
                 if state.step == 0 and self._testing() and opts["test_frequency"] > 0:
                     self._test()  # a negative test_frequency skips this first test
                 while not self._done():
+                    reason = first_reason(conditions, self._progress())
+                    if reason:
+                        stopped = reason
+                        break
                     self._after_step(self._step())
                 tested_now = bool(state.test_scores) and state.test_scores[-1][0] == state.step
                 if self.test_data is not None and not tested_now:
@@ -216,6 +222,21 @@ class LoopRun:
         )
         self.output.event("start", 0, type(self.trainer).__name__)
 
+    def _progress(self) -> Progress:
+        state = self.state
+        best = state.current
+        return Progress(
+            step=state.step,
+            evaluations=state.evaluations,
+            elapsed=state.elapsed(),
+            best_score=best.score(self.objective),
+            best_step=best.step,
+        )
+
+    def _count(self, examples: int) -> None:
+        """Add scored examples to the run's count (``CandidateScoring`` reports them)."""
+        self.state.evaluations += examples
+
     def _done(self) -> bool:
         if self.options["num_steps"] is not None:
             return self.state.step >= self.options["num_steps"]
@@ -227,7 +248,7 @@ class LoopRun:
         step = state.step + 1
         epoch = state.epoch + 1  # the epoch (from 1) this step's first batch is from
         optimizer = self.optimizers[(step - 1) % len(self.optimizers)]
-        parents = plan.selector.select(state.pool, self.objective, state.rng)
+        parents = plan.selector.select_at(state.pool, self.objective, state.rng, step)
         proposed: list[tuple[Trial, list[int]]] = []  # each new child, and its minibatch
         train_score = None
         for parent in parents:
@@ -271,6 +292,7 @@ class LoopRun:
             for x, info in zip(xs, infos, strict=True)
         ]
         results = run_calls(calls, None, self.options["num_threads"], False, "forward")
+        self._count(len(calls))
         targets = [r[0] for r in results]
         if len(targets) == 1:
             target, feedback = targets[0], results[0][2]
@@ -367,6 +389,7 @@ class LoopRun:
             "parameters_hash": current.key,
             "parameters": encode_snapshot(current.snapshot),
             **state.usage.totals(),
+            "evaluations": state.evaluations,
             "elapsed_s": round(state.elapsed(), 3),
         }
 
@@ -388,6 +411,7 @@ class LoopRun:
             run_dir=self.output.directory.path if self.output.directory else None,
             history=list(state.history),
             usage=state.usage.totals(),
+            evaluations=state.evaluations,
         )
         self.output.event("summary", state.step, result.summary())
         self.output.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from opto.trainer.algorithms.base import IgnoredOptionWarning
+from opto.trainer.algorithms.stopping import StopCondition
 from opto.trainer.guide import as_guide
 from opto.trainer.objectives import ObjectiveConfig
 from opto.utils.user_warnings import warn_user
@@ -42,6 +43,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "max_calls": None,
     "verbose": False,
     "log_frequency": 1,
+    "stop_conditions": None,
 }
 """Options of ``train()`` for every algorithm; each algorithm adds its own (``OPTIONS``)."""
 
@@ -170,6 +172,7 @@ def resolve_options(trainer: Any, given: dict[str, Any]) -> dict[str, Any]:
     for name in ("validate_guide", "test_guide"):  # a metric function works as for guide=
         if options[name] is not None:
             options[name] = as_guide(options[name])
+    options["stop_conditions"] = _stop_conditions(owner, options["stop_conditions"])
     objective = options["objective_config"]
     if isinstance(objective, dict):
         objective = ObjectiveConfig(**objective)
@@ -182,4 +185,18 @@ def options_to_save(options: dict[str, Any]) -> dict[str, Any]:
     saved = {k: v for k, v in options.items() if k not in NOT_SAVED and k != "save_path"}
     saved["objective_config"] = options["objective_config"].to_dict()
     saved["run_dir"] = str(saved["run_dir"]) if saved["run_dir"] else None
+    saved["stop_conditions"] = [repr(condition) for condition in saved["stop_conditions"]]
     return saved
+
+
+def _stop_conditions(owner: str, given: Any) -> list[StopCondition]:
+    """The ``stop_conditions`` option as a list, each a ``StopCondition``."""
+    conditions = [] if given is None else [given] if isinstance(given, StopCondition) else given
+    conditions = list(conditions)
+    wrong = [c for c in conditions if not isinstance(c, StopCondition)]
+    if wrong:
+        raise TypeError(
+            f"{owner}.train() stop_conditions must be StopCondition objects "
+            f"(opto.trainer.algorithms.stopping), got {type(wrong[0]).__name__}"
+        )
+    return conditions

@@ -49,7 +49,10 @@ class RunState:
         train_scores: the score of the minibatch each step started from.
         test_scores: ``[step, score]`` of each test.
         elapsed_before: seconds spent by earlier sessions.
-        stopped: why the run stopped (``"completed"``, ``"budget"``); None while it runs.
+        evaluations: examples scored (guide calls), earlier sessions included; like usage,
+            never rolled back by ``restore``.
+        stopped: why the run stopped (``"completed"``, ``"budget"``, or a stop condition's
+            reason); None while it runs.
         history: the record of each step of this session (not saved: ``run.jsonl`` has all).
     """
 
@@ -64,6 +67,7 @@ class RunState:
     train_scores: list[float | None] = field(default_factory=list)
     test_scores: list[list] = field(default_factory=list)
     elapsed_before: float = 0.0
+    evaluations: int = 0
     stopped: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     session_start: float = field(default_factory=time.monotonic)
@@ -121,6 +125,7 @@ class RunState:
             "test_scores": self.test_scores,
             "usage": self.usage.totals(),
             "elapsed_s": self.elapsed(),
+            "evaluations": self.evaluations,
             "fingerprints": self.fingerprints,
             "stopped": self.stopped,
         }
@@ -128,7 +133,7 @@ class RunState:
 
     def restore(self, document: dict[str, Any]) -> None:
         """Go back to ``document`` (written by ``to_json`` for this run): everything saved
-        except usage and time, which were spent."""
+        except usage, time and evaluations, which were spent."""
         self.step = document["step"]
         self.loader.load_state_dict(document["loader"])
         version, internal, gauss = document["rng"]
@@ -194,6 +199,7 @@ class RunState:
             fingerprints,
             usage=UsageMeter(checked["usage"]),
             elapsed_before=checked["elapsed_s"],
+            evaluations=checked.get("evaluations", 0),
         )
         try:
             state.restore(checked)

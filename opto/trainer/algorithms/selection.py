@@ -32,6 +32,14 @@ class Selector:
         ``train(dry_run=True)`` multiplies by); one unless a selector says otherwise."""
         return 1
 
+    def select_at(
+        self, pool: Pool, objective: ObjectiveConfig, rng: random.Random, step: int
+    ) -> list[Candidate]:
+        """The parents for step ``step`` (from 1); what the loop calls. Selectors whose
+        choice depends on the step (islands taking turns) override this; others define
+        ``select`` only."""
+        return self.select(pool, objective, rng)
+
 
 class BestCandidates(Selector):
     """The ``k`` best candidates, by mean score or by an upper confidence bound (UCB).
@@ -124,3 +132,14 @@ class ParetoSampler(Selector):
 
     def __repr__(self) -> str:
         return f"ParetoSampler(frontier={self.frontier!r})"
+
+
+class Newest(Selector):
+    """The candidate added to the pool last: the search follows its own latest proposal,
+    whatever it scored (DiscoPOP's transcript loop, where each turn answers the last one)."""
+
+    def select(self, pool: Pool, objective: ObjectiveConfig, rng: random.Random) -> list[Candidate]:
+        return [max(pool.candidates, key=lambda c: c.id)]
+
+    def __repr__(self) -> str:
+        return "Newest()"

@@ -1,11 +1,11 @@
-"""The discovery loop end to end: scripted proposals of every kind, the real sandbox, the
-archive file, and what the proposer is told after each one, in both feedback modes."""
+"""DiscoPOP on the core end to end: scripted proposals of every kind, the real sandbox, the run
+directory, and what the transcript proposer is told after each one."""
 
 import json
 
 import pytest
 
-from opto.discovery import Archive, ArchiveView, DiscoveryLoop
+from opto.discovery import LossEvaluator, ProposalEvaluator, discover
 from opto.llm import ScriptedLLM
 
 
@@ -74,66 +74,53 @@ def script(code, tmp_path):
     ]
 
 
-def run_loop(path, script, objective, policies, mode, **options):
-    llm = ScriptedLLM([reply for reply, *_ in script])
-    loop = DiscoveryLoop(
-        llm, path, objective=objective, baselines=("dpo",), mode=mode, **policies, **options
-    )
-    return loop.run(len(script)), llm
+def run_discover(run_dir, script, objective, policies, skip=0):
+    llm = ScriptedLLM([reply for reply, *_ in script][skip:])
+    task = LossEvaluator(objective, evaluator=ProposalEvaluator(objective, **policies))
+    result = discover(llm, run_dir, generations=len(script), evaluator=task, baselines=("dpo",))
+    return result, llm
 
 
-def test_transcript_mode_end_to_end(tmp_path, script, objective, policies):
-    path = tmp_path / "archive.json"
-    archive, llm = run_loop(path, script, objective, policies, "transcript")
-
-    on_disk = Archive.load(path)
-    assert [e.to_dict() for e in on_disk.entries] == [e.to_dict() for e in archive.entries]
-    seed, *proposals = on_disk.entries
-    assert (seed.name, seed.origin, seed.status) == ("dpo", "seed", "valid")
-    outcomes = [(e.name, e.status, e.stage) for e in proposals]
-    assert outcomes == [(name, status, stage) for _, name, status, stage in script]
-    assert [e.generation for e in proposals] == list(range(1, len(script) + 1))
+def test_discopop_on_the_core_end_to_end(tmp_path, script, objective, policies):
+    result, llm = run_discover(tmp_path / "run", script, objective, policies)
     assert not (tmp_path / "leak.npy").exists()
 
-    smoothed, duplicate, *_, hinge = proposals
-    for valid in (seed, smoothed, hinge):
-        assert valid.fitness["n"] == 2 and valid.error is None
-        assert valid.feedback.startswith("Fitness: ") or valid.origin == "seed"
-    assert duplicate.duplicate_of == seed.id and duplicate.fitness is None
-    for entry in proposals:
-        if entry.status in ("invalid", "failed"):
-            assert entry.error and entry.fitness is None
-            assert entry.error.splitlines()[0] in entry.feedback
-        assert entry.reply is not None and entry.usage["model"] == "scripted"
+    # The pool: the seed and every proposal that was evaluated (not the duplicate, not the
+    # unreadable reply), each following the newest, with its status as a score.
+    evaluated = [name for _, name, status, _ in script if status not in ("duplicate",)]
+    evaluated = [name for name in evaluated if name != "(unreadable reply)"]
+    assert [_name(code) for code in result.candidates] == ["dpo", *evaluated]
+    assert result.parents == [[None]] + [[i] for i in range(len(evaluated))]
+    statuses = {name: status for _, name, status, _ in script}
+    for code, scores in zip(result.candidates[1:], result.val_aggregate_subscores[1:], strict=True):
+        assert scores["valid"] == (1.0 if statuses[_name(code)] == "valid" else 0.0)
+    valid = [i for i, s in enumerate(result.val_aggregate_subscores) if s["valid"] == 1.0]
+    assert result.best_idx in valid
 
-    # What the proposer read: the whole history, each reply followed by its feedback.
+    # What the proposer read: the whole history, each reply followed by the answer to it.
     last = llm.requests[-1]["messages"]
     assert len(last) == 2 + 2 * (len(script) - 1)
-    for index, entry in enumerate(proposals[:-1]):
-        assert last[2 + 2 * index] == {"role": "assistant", "content": entry.reply}
-        assert last[3 + 2 * index] == {"role": "user", "content": entry.feedback}
-    feedback = [m["content"] for m in last[3::2]]
-    assert feedback[1].startswith("This is the same loss as entry #1 ('dpo')")
-    assert feedback[3].startswith("Code not valid. Error:\nContract test failed")
-    assert feedback[4].startswith("Evaluation failed. Error:\nStopped during the contract test")
-    assert "forbidden operation" in feedback[5]
-    assert feedback[6].startswith("Reply not understood.")
+    for index, (reply, *_) in enumerate(script[:-1]):
+        assert last[2 + 2 * index] == {"role": "assistant", "content": reply}
+    answers = [m["content"] for m in last[3::2]]
+    assert "Fitness: " in answers[0]
+    assert answers[1].startswith("This proposal was not kept: it is the same loss")
+    assert "Code not valid. Error:\nSyntaxError at line 3" in answers[2]
+    assert "Code not valid. Error:\nContract test failed" in answers[3]
+    assert "Evaluation failed. Error:\nStopped during the contract test" in answers[4]
+    assert "forbidden operation" in answers[5]
+    assert answers[6].startswith("Reply not understood.")
+    assert all(answer.endswith("Please generate the next one.") for answer in answers)
 
 
-def test_archive_mode_end_to_end(tmp_path, script, objective, policies):
-    view = ArchiveView(top_k=2, recent=2, failures=2, max_chars=2500)
-    archive, llm = run_loop(
-        tmp_path / "a.json", script[:6], objective, policies, "archive", view=view
-    )
-    assert [e.status for e in archive.proposals] == [s for _, _, s, _ in script[:6]]
-    for request in llm.requests:
-        assert len(request["messages"]) == 2
-        assert len(request["messages"][1]["content"]) <= 2500
-    final_view = llm.requests[-1]["messages"][1]["content"]  # before the 6th proposal
-    assert "## Best so far (top 2 by fitness)" in final_view
-    assert "#2 smoothed (generation 1)" in final_view
-    recent = final_view.index("## Most recent proposals")
-    failures = final_view.index("## Recent failures")
-    assert recent < final_view.index("#6 spin") < final_view.index("#5 log_margin") < failures
-    assert failures < final_view.index("#4 unclosed")  # the latest failure not shown above
-    assert "invalid: SyntaxError at line 3" in final_view[failures:]
+def test_a_run_directory_resumes_with_the_same_transcript(tmp_path, script, objective, policies):
+    short = script[:3]
+    _, straight = run_discover(tmp_path / "straight", short, objective, policies)
+    run_discover(tmp_path / "run", short[:1], objective, policies)
+    _, resumed = run_discover(tmp_path / "run", short, objective, policies, skip=1)
+    assert resumed.requests == straight.requests[1:]
+
+
+def _name(code):
+    """The function a candidate defines (its first line: it may not parse)."""
+    return code.split("(", 1)[0].removeprefix("def ")

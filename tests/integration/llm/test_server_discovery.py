@@ -1,6 +1,6 @@
-"""The discovery loop with a real LLM client against the loopback chat-completions server: what
-the server receives each generation, the tokens and cost recorded per archive entry, a provider
-failure mid-run, and the example command configured for a real model."""
+"""Discovery with a real LLM client against the loopback chat-completions server: what the
+server receives each proposal, the tokens and cost recorded per proposal, a provider failure
+mid-run, and the example command configured for a real model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ import pytest
 
 pytest.importorskip("numpy")
 
-from opto.discovery import Archive, DiscoveryLoop, LossObjective, PreferenceConfig
+from opto.discovery import (
+    LossEvaluator,
+    LossObjective,
+    PreferenceConfig,
+    ProposalEvaluator,
+    discover,
+)
 from opto.llm import LLM, RetryPolicy, ServerError
 from opto.runtime import SubprocessPolicy
 
@@ -63,64 +69,59 @@ def client(server, **options) -> LLM:
     )
 
 
-def test_each_entry_records_the_tokens_and_cost_of_its_call(chat_server, tmp_path):
+def checkpoint(run_dir: Path) -> dict:
+    return json.loads((run_dir / "checkpoint.json").read_text())
+
+
+def run(server, run_dir: Path, generations: int):
+    task = LossEvaluator(TINY, evaluator=ProposalEvaluator(TINY, **POLICIES))
+    return discover(
+        client(server), run_dir, generations=generations, evaluator=task, baselines=("dpo",)
+    )
+
+
+def test_each_proposal_records_the_tokens_and_cost_of_its_call(chat_server, tmp_path):
     chat_server.push(
         chat_server.reply(SMOOTHED, usage=(1200, 80)),
         chat_server.reply(SCALAR, usage=(1900, 60)),
     )
-    path = tmp_path / "run.json"
-    loop = DiscoveryLoop(client(chat_server), path, objective=TINY, baselines=("dpo",), **POLICIES)
-    loop.run(2)
-
-    archive = Archive.load(path)
-    seed, smoothed, scalar = archive.entries
-    assert seed.usage == {}  # baselines cost no call
-    assert (smoothed.status, scalar.status, scalar.stage) == ("valid", "invalid", "contract")
-    for entry, (prompt, completion) in ((smoothed, (1200, 80)), (scalar, (1900, 60))):
-        assert entry.usage["model"] == "local"
-        assert (entry.usage["prompt_tokens"], entry.usage["completion_tokens"]) == (
-            prompt,
-            completion,
-        )
-        assert entry.usage["cost"] == pytest.approx(prompt * PRICES[0] + completion * PRICES[1])
-        assert entry.usage["cache_hit"] is False and entry.usage["estimated"] is False
-    assert archive.usage() == {
-        "calls": 2,
-        "prompt_tokens": 3100,
-        "completion_tokens": 140,
-        "cost": pytest.approx(3100 * PRICES[0] + 140 * PRICES[1]),
-        "estimated": False,
-    }
+    result = run(chat_server, tmp_path / "run", 2)
+    assert [s["valid"] for s in result.val_aggregate_subscores] == [1.0, 1.0, 0.0]
+    records = checkpoint(tmp_path / "run")["optimizers"][0]["proposals"]
+    for record, (prompt, completion) in zip(records, ((1200, 80), (1900, 60)), strict=True):
+        assert (record["prompt_tokens"], record["completion_tokens"]) == (prompt, completion)
+        assert record["cost"] == pytest.approx(prompt * PRICES[0] + completion * PRICES[1])
+    assert result.usage["calls"] == 2
+    assert result.usage["prompt_tokens"] == 3100 and result.usage["completion_tokens"] == 140
+    assert result.usage["cost"] == pytest.approx(3100 * PRICES[0] + 140 * PRICES[1])
 
     first, second = chat_server.bodies
     assert first["model"] == "local" and first["max_tokens"] == 2048
     assert [m["role"] for m in first["messages"]] == ["system", "user"]
     assert second["messages"][:2] == first["messages"]
     assert second["messages"][2] == {"role": "assistant", "content": SMOOTHED}
-    assert second["messages"][3]["content"] == smoothed.feedback
-    assert smoothed.feedback.startswith("Fitness: ")
+    assert "Fitness: " in second["messages"][3]["content"]
 
 
 def test_a_provider_failure_stops_the_run_and_a_resumed_run_continues(chat_server, tmp_path):
-    path = tmp_path / "run.json"
+    run_dir = tmp_path / "run"
     chat_server.push(
         chat_server.reply(SMOOTHED, usage=(1000, 50)),
         chat_server.status(503, "overloaded"),
         chat_server.status(503, "overloaded"),
     )
-    loop = DiscoveryLoop(client(chat_server), path, objective=TINY, baselines=("dpo",), **POLICIES)
     with pytest.raises(ServerError):
-        loop.run(2)
-    assert [entry.name for entry in Archive.load(path).proposals] == ["smoothed"]
+        run(chat_server, run_dir, 2)
+    assert checkpoint(run_dir)["step"] == 1
 
     chat_server.push(chat_server.reply(HINGE, usage=(1500, 40)))
-    resumed = DiscoveryLoop.resume(path, client(chat_server), **POLICIES)
-    archive = resumed.run(2)
-    assert [(e.name, e.generation, e.status) for e in archive.proposals] == [
-        ("smoothed", 1, "valid"),
-        ("hinge", 2, "valid"),
+    result = run(chat_server, run_dir, 2)
+    assert [code.split("(")[0] for code in result.candidates] == [
+        "def dpo",
+        "def smoothed",
+        "def hinge",
     ]
-    assert archive.usage()["prompt_tokens"] == 2500
+    assert result.usage["prompt_tokens"] == 2500
     # The failed attempts and the resumed call sent the same transcript.
     assert chat_server.bodies[1]["messages"] == chat_server.bodies[3]["messages"]
 
@@ -130,7 +131,7 @@ def test_the_example_runs_a_real_discovery_when_a_model_is_configured(chat_serve
         chat_server.reply(HINGE, usage=(2100, 90)),
         chat_server.reply("Let me think about it first.", usage=(2600, 12)),
     )
-    archive_path = tmp_path / "archive.json"
+    run_dir = tmp_path / "run"
     env = {
         key: value
         for key, value in os.environ.items()
@@ -144,7 +145,7 @@ def test_the_example_runs_a_real_discovery_when_a_model_is_configured(chat_serve
     )
     command = [sys.executable, str(EXAMPLE), "--quick", "--generations", "2"]
     finished = subprocess.run(
-        [*command, "--archive", str(archive_path)],
+        [*command, "--run-dir", str(run_dir)],
         env=env,
         capture_output=True,
         text=True,
@@ -153,15 +154,9 @@ def test_the_example_runs_a_real_discovery_when_a_model_is_configured(chat_serve
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert "using the configured model (real calls)" in finished.stdout
     assert "The proposals were SCRIPTED" not in finished.stdout
-    assert "LLM usage: 2 calls, 4700 prompt + 102 completion tokens, cost unknown" in (
-        finished.stdout
-    )
-    archive = Archive.load(archive_path)
-    assert [(e.name, e.status) for e in archive.proposals] == [
-        ("hinge", "valid"),
-        ("(unreadable reply)", "invalid"),
-    ]
-    assert archive.proposals[0].usage["prompt_tokens"] == 2100
-    assert archive.proposals[1].usage["cost"] is None  # "local" has no known price
+    assert "LLM usage: 2 calls, 4802 tokens" in finished.stdout
+    records = checkpoint(run_dir)["optimizers"][0]["proposals"]
+    assert [r["name"] for r in records] == ["hinge", None]
+    assert records[0]["prompt_tokens"] == 2100
+    assert records[1]["cost"] is None  # "local" has no known price
     assert len(chat_server.bodies) == 2
-    assert chat_server.bodies[0]["messages"][0]["content"] == archive.system_prompt

@@ -6,6 +6,7 @@ Chromium is part of the test set-up (scripts/setup.sh installs it): these tests 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from opto.discovery import Archive
+from opto.discovery.archive import ARCHIVE_FORMAT, ARCHIVE_VERSION, Entry
 
 ROOT = Path(__file__).resolve().parents[3]
 FLAGS = (
@@ -114,9 +115,9 @@ def test_a_link_can_open_the_table_sorted(training_report, tmp_path):
 
 
 def test_the_archive_report_sorts_by_fitness_and_shows_code(tmp_path):
-    archive = Archive(tmp_path / "archive.json", {"objective": {"preset": "base"}}, "prompt")
+    entries = []
     for name, generation, fitness in (("dpo", 0, 0.40), ("focal", 1, 0.35), ("best", 2, 0.47)):
-        archive.add(
+        entry = dict(
             generation=generation,
             origin="seed" if generation == 0 else "llm",
             name=name,
@@ -126,19 +127,32 @@ def test_the_archive_report_sorts_by_fitness_and_shows_code(tmp_path):
             status="valid",
             fitness={"mean": fitness, "sd": 0.01, "n": 2, "per_seed": [fitness] * 2},
         )
-    archive.add(
-        generation=3,
-        origin="llm",
-        name="<b>broken</b>",
-        thought="",
-        code="def (",
-        code_hash="x",
-        status="invalid",
-        error="SyntaxError",
+        entries.append(entry)
+    entries.append(
+        dict(
+            generation=3,
+            origin="llm",
+            name="<b>broken</b>",
+            thought="",
+            code="def (",
+            code_hash="x",
+            status="invalid",
+            error="SyntaxError",
+        )
     )
     from opto.report import write_report
 
-    report = write_report(archive.path)
+    path = tmp_path / "archive.json"
+    items = [Entry(id=i, **values).to_dict() for i, values in enumerate(entries, start=1)]
+    document = {
+        "format": ARCHIVE_FORMAT,
+        "version": ARCHIVE_VERSION,
+        "entries": items,
+        "settings": {"objective": {"preset": "base"}},
+        "system_prompt": "prompt",
+    }
+    path.write_text(json.dumps(document))  # as the earlier DiscoveryLoop wrote archives
+    report = write_report(path)
     dom = chromium(tmp_path, report.as_uri() + "#sort=fitness-desc", "--dump-dom").stdout
     body = dom[dom.index('id="entry-table"') :]
     order = re.findall(r'<tr><td data-sort="(\d+)">', body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -41,9 +42,8 @@ def archive_file(tmp_path):
     """A discovery archive: two seeds, valid and failed proposals, one with hostile text."""
     from report_toys import HOSTILE
 
-    from opto.discovery import Archive
-
-    archive = Archive(tmp_path / "disc" / "archive.json", {"objective": {"preset": "base"}}, "s")
+    path = tmp_path / "disc" / "archive.json"
+    entries = []
 
     def add(name, generation, status="valid", fitness=None, origin="llm", **extra):
         values = {
@@ -61,7 +61,7 @@ def archive_file(tmp_path):
         if fitness is not None:
             values["fitness"] = {"mean": fitness, "sd": 0.05, "n": 2, "per_seed": [fitness] * 2}
         values.update(extra)
-        archive.add(**values)
+        entries.append(values)
 
     add("dpo", 0, fitness=0.40, origin="seed")
     add("slic", 0, fitness=0.42, origin="seed")
@@ -69,4 +69,25 @@ def archive_file(tmp_path):
     add("broken", 2, status="invalid", error="SyntaxError at line 2")
     add("best_one", 3, fitness=0.47, code=f"def best_one(a, b, c, d, beta):\n    # {HOSTILE}\n")
     add(HOSTILE, 4, status="failed", error=HOSTILE)
-    return archive.path
+    return write_archive(path, entries, {"objective": {"preset": "base"}}, "s")
+
+
+def write_archive(path, entries, settings, system_prompt):
+    """Write an archive file as the earlier DiscoveryLoop did (ids 1, 2, ... in order); opto
+    reads such files but no longer writes them."""
+    from opto.discovery.archive import ARCHIVE_FORMAT, ARCHIVE_VERSION, Entry
+
+    items = [
+        Entry(id=index, created="2026-01-01T00:00:00+00:00", **values).to_dict()
+        for index, values in enumerate(entries, start=1)
+    ]
+    document = {
+        "format": ARCHIVE_FORMAT,
+        "version": ARCHIVE_VERSION,
+        "settings": settings,
+        "system_prompt": system_prompt,
+        "entries": items,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+    return path
