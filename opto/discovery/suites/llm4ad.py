@@ -226,13 +226,16 @@ def _read_answer(answer: Any) -> TaskResult:
 
 def _import(module: str):
     try:
+        importlib.import_module("llm4ad")
+    except ImportError as error:
+        missing = f" ({error.name} is missing)" if error.name not in (None, "llm4ad") else ""
+        raise SuiteUnavailableError(
+            f"the LLM4AD tasks need the llm4ad package{missing}: {INSTALL_HINT}"
+        ) from None
+    try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
-        if error.name is not None and (error.name == module or module.startswith(error.name)):
-            if error.name == "llm4ad":
-                raise SuiteUnavailableError(
-                    f"the LLM4AD tasks need the llm4ad package: {INSTALL_HINT}"
-                ) from None
+        if error.name is not None and module.startswith(error.name) and error.name != "llm4ad":
             raise SuiteUnavailableError(
                 f"llm4ad has no task module {module!r}; the optimization tasks are the folders "
                 "of llm4ad/task/optimization"
