@@ -124,7 +124,11 @@ def llm4ad(llm: Any, out: Path, proposals: int) -> dict[str, Any]:
     children = []
     for line in (run_dir / "proposals.jsonl").read_text().splitlines():
         record = json.loads(line)
-        if record.get("event") == "proposal":
+        if record.get("event") != "proposal":
+            continue
+        if not record.get("after"):  # the reply changed nothing (e.g. it named no variable)
+            children.append({"status": "no update", "fitness": None})
+        else:
             [candidate] = record["after"].values()
             info = evaluate(candidate)[1]
             children.append({"status": info["status"], "fitness": _round(info.get("score"))})
