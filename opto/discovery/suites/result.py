@@ -11,13 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from opto.utils.errors import OptoError
+
 STATUSES = ("valid", "invalid", "failed")
 
 
-class SuiteUnavailableError(ImportError):
+class SuiteUnavailableError(OptoError, ImportError):
     """The package of an external suite is not installed, or lacks the task asked for.
 
-    An ``ImportError``, so that code probing for optional parts can catch it as one.
+    An ``OptoError``, and an ``ImportError`` so that code probing for optional parts can catch
+    it as one.
     """
 
 

@@ -12,6 +12,7 @@ import pytest
 from opto.discovery.suites import LLM4ADTask, SuiteUnavailableError, TaskResult
 from opto.discovery.suites.llm4ad import _read_answer
 from opto.runtime import SubprocessPolicy
+from opto.utils.errors import OptoError
 
 SMALL_BINS = {"n_instances": 2, "n_items": 300}
 FIRST_FIT = """\
@@ -164,6 +165,7 @@ def test_settings_are_checked_before_anything_runs(monkeypatch):
     with pytest.raises(SuiteUnavailableError, match=r"pip install 'opto\[tasks\]'") as caught:
         LLM4ADTask("online_bin_packing")
     assert isinstance(caught.value, ImportError)
+    assert isinstance(caught.value, OptoError)
 
 
 def test_task_results_keep_their_invariants():
