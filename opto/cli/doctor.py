@@ -28,6 +28,7 @@ PACKAGES = (
     ("matplotlib", "discovery"),
     ("black", "format"),
     ("dask", "dask"),
+    ("llm4ad", "tasks"),
 )
 PROVIDER_ENDPOINTS = {
     "openai": "https://api.openai.com/v1/models",
