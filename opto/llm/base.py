@@ -60,6 +60,7 @@ class BaseLLM(ModelClient):
 
     @property
     def model_name(self) -> str | None:
+        """The model name (Trace's attribute; the same as `model`)."""
         return self.model
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:
