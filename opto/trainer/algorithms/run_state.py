@@ -51,6 +51,7 @@ class RunState:
         elapsed_before: seconds spent by earlier sessions.
         stopped: why the run stopped (``"completed"``, ``"budget"``); None while it runs.
         history: the record of each step of this session (not saved: ``run.jsonl`` has all).
+        session_start: the monotonic clock when this session began (for ``elapsed``).
     """
 
     algorithm: str
