@@ -179,7 +179,7 @@ def _from_message(policy, message: dict, run: ChildRun) -> tuple[Any, Any]:
     if kind == "ok":
         return _decode_result(policy, message["value"], _text(message, "type", "?"), run)
     if kind == "raised":
-        return _rebuild_exception(policy, message, line, output), None
+        return _rebuild_exception(policy, message, line, run), None
     if kind == "forbidden":
         operation, detail = _text(message, "operation"), _text(message, "detail")
         return ForbiddenOperationError(operation, detail, line=line, output=output), None
@@ -248,7 +248,11 @@ def _decode_result(policy, blob: bytes, kind: str, run: ChildRun) -> tuple[Any, 
     return TransferError(text, output=run.output), None
 
 
-def _rebuild_exception(policy, message: dict, line, output: str) -> BaseException:
+def _rebuild_exception(policy, message: dict, line, run: ChildRun) -> BaseException:
+    """The exception the child reported, rebuilt as a builtin type where it is one. Its
+    ``args`` are decoded within the call's deadline like a result: a forged report must not
+    hold the caller past ``wall_time``."""
+    output = run.output
     module, name = _text(message, "type_module"), _text(message, "type_name")
     text, remote = _text(message, "message", ""), _text(message, "traceback", "")
     if module == "builtins" and name == "MemoryError":
@@ -264,8 +268,12 @@ def _rebuild_exception(policy, message: dict, line, output: str) -> BaseExceptio
     if not (isinstance(kind, type) and issubclass(kind, Exception)):
         return RemoteCodeError(f"{module}.{name}", text, remote, line=line, output=output)
     try:
-        args = _wire.decode(message["args"]) if message.get("args") else (text,)
+        args = (
+            _wire.decode(message["args"], deadline=run.deadline) if message.get("args") else (text,)
+        )
         error = kind(*args) if isinstance(args, tuple) else kind(text)
+    except _wire.DecodeTimeout:
+        return _late(policy, output)
     except Exception:
         error = kind(text)
     error.__cause__ = RemoteTraceback(remote)

@@ -15,7 +15,7 @@ code that gets past every Python-level check (ctypes, a C extension). It refuses
 - opening a file for writing relative to a directory descriptor (``openat`` with a
   ``dir_fd``), which no Python-level check can see;
 - memory the address-space limit does not count: ``memfd_create``, ``memfd_secret``, System V
-  shared memory, larger pipe buffers;
+  shared memory and message queues, larger pipe buffers;
 - changing identity, capabilities or resource limits, and everything that reaches the mount
   table, other namespaces, the kernel's keyrings, BPF, io_uring, ``ptrace`` and other
   processes' memory.
@@ -67,6 +67,7 @@ X86_64 = {
     "vfork": 58,
     "execve": 59,
     "kill": 62,
+    "msgget": 68,
     "fcntl": 72,
     "chmod": 90,
     "fchmod": 91,
@@ -172,7 +173,7 @@ DENIED = (
     "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
     "file_setattr",
     # memory outside the address-space limit
-    "memfd_create", "memfd_secret", "shmget",
+    "memfd_create", "memfd_secret", "shmget", "msgget",
     # identity, capabilities, limits
     "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
     "setfsgid", "setgroups", "capset", "setrlimit",

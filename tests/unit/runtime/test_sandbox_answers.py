@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from opto.runtime import SandboxCrashError, TransferError
+from opto.runtime import SandboxCrashError, SubprocessPolicy, TransferError
 
 pytestmark = pytest.mark.usefixtures("no_leftover_processes")
 
@@ -98,3 +98,24 @@ def test_a_child_that_closes_its_answer_channel_is_reported_as_such(sandbox):
     message = str(caught.value)
     assert "closed the channel its result is sent back on" in message
     assert "SIGKILL" not in message and "out-of-memory" not in message
+
+
+RAISED_WITH_HUGE_ARGS = """
+import struct, _wire_format
+
+def f():  # a forged error report whose args take seconds to decode
+    count = 7_000_000
+    args = _wire_format.MAGIC + b"t" + struct.pack("<I", count) + (b"i" + bytes(8)) * count
+    send(_wire_format.encode({
+        "kind": "raised", "type_module": "builtins", "type_name": "ValueError",
+        "message": "forged", "traceback": "", "args": args,
+    }))
+"""
+
+
+def test_a_forged_error_report_is_decoded_within_the_wall_clock_limit():
+    # the args of a reported exception are decoded under the call's deadline like a result:
+    # otherwise 60 MB of them hold the caller seconds past wall_time
+    policy = SubprocessPolicy(wall_time=1, cpu_time=1, memory="512MB", echo_output=False)
+    with pytest.raises(TransferError, match="within the wall-clock limit"):
+        policy.load(WRITE_ANSWER + textwrap.dedent(RAISED_WITH_HUGE_ARGS), "f")()

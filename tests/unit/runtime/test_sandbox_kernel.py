@@ -164,10 +164,29 @@ def test_memfd_cannot_hold_memory_beyond_the_limit(confined):
         run(confined, MEMFD)
 
 
+SYSV_QUEUE = (
+    "import ctypes\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "queue = libc.msgget(0, 0o1600)  # IPC_PRIVATE, IPC_CREAT\n"
+    "if queue >= 0:\n"
+    "    libc.msgctl(queue, 0, None)  # IPC_RMID\n"
+    "    return queue\n"
+    "raise PermissionError(ctypes.get_errno(), 'msgget')"
+)
+
+
 def test_system_v_shared_memory_is_refused_by_the_kernel():
     require("seccomp")
     with pytest.raises(PermissionError):
         run(policy(("seccomp",)), SYSV_SHARED)
+
+
+def test_system_v_message_queues_are_refused_by_the_kernel():
+    # a queue's messages are kernel memory the address-space limit does not count, and a
+    # queue can outlive the call where there is no IPC namespace
+    require("seccomp")
+    with pytest.raises(PermissionError):
+        run(policy(("seccomp",)), SYSV_QUEUE)
 
 
 # --- M3: scheduling other processes ---------------------------------------------------------
@@ -182,6 +201,13 @@ SCHEDULING = {
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "if libc.syscall(251, 1, VICTIM, (3 << 13)) != 0:\n"  # IOPRIO_CLASS_IDLE
         "    raise PermissionError(ctypes.get_errno(), 'ioprio_set')"
+    ),
+    "sched_setattr": (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "attr = struct.pack('IIQIIQQQ', 48, 5, 0, 0, 0, 0, 0, 0)  # size 48, SCHED_IDLE\n"
+        "if libc.syscall(314, VICTIM, ctypes.c_char_p(attr), 0) != 0:\n"
+        "    raise PermissionError(ctypes.get_errno(), 'sched_setattr')"
     ),
 }
 
@@ -203,6 +229,21 @@ def test_other_processes_cannot_be_reniced_pinned_or_idled(victim, attempt):
     with pytest.raises(PermissionError):
         run(sandbox, SCHEDULING[attempt], VICTIM=victim.pid)
     assert (_schedule_of(victim.pid), os.getpriority(os.PRIO_PROCESS, os.getpid())) == before
+
+
+def test_process_madvise_is_refused_by_the_kernel():
+    # it acts on another process's memory through a pidfd; denied before any argument is read,
+    # so even invalid arguments give EPERM rather than EBADF
+    require("seccomp")
+    body = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "if libc.syscall(440, -1, None, 0, 0, 0) != 0 and ctypes.get_errno() == 1:\n"
+        "    raise PermissionError(1, 'process_madvise')\n"
+        "return ctypes.get_errno()"
+    )
+    with pytest.raises(PermissionError):
+        run(policy(("seccomp",)), body)
 
 
 def test_the_code_may_still_lower_its_own_priority(confined):
