@@ -62,7 +62,7 @@ PACKAGES = (
 )
 
 # The packages documented so far; the others join as their docstrings are written.
-DOCUMENTED = ("opto", "opto.cli", "opto.features", "opto.llm", "opto.runtime", "opto.trainer", "opto.utils")
+DOCUMENTED = ("opto", "opto.cli", "opto.features", "opto.llm", "opto.report", "opto.runtime", "opto.trainer", "opto.utils")
 
 CHECKED_DUNDERS = {"__init__", "__new__", "__call__"}
 SKIPPED_PARAMETERS = {"self", "cls"}
