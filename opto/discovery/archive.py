@@ -35,7 +35,19 @@ ARCHIVE_VERSION = 1
 
 @dataclass
 class Entry:
-    """One evaluated proposal (a seed loss at generation 0, or one LLM reply)."""
+    """One evaluated proposal (a seed loss at generation 0, or one LLM reply).
+
+    ``id`` numbers entries from 1 in order; ``generation`` is the proposal round (0 for
+    seeds) and ``origin`` ``seed`` or ``llm``. ``name``, ``thought`` and ``code`` are what
+    the proposer called the loss, its reasoning and its code; ``code_hash`` identifies the
+    normalised code (None when no code was read), so a repeat is recognised. ``status`` is
+    ``valid``, ``invalid``, ``failed`` or ``duplicate`` and ``stage`` where evaluation
+    stopped; ``error`` says why. ``fitness`` (mean and sd over seeds), ``metrics`` and
+    ``diagnostics`` are what evaluation measured; ``duplicate_of`` is the entry with the same
+    code; ``reply`` the proposer's raw reply and ``feedback`` the text sent back for it;
+    ``usage`` the call's tokens and cost; ``seconds`` the evaluation time and ``created`` an
+    ISO timestamp.
+    """
 
     id: int
     generation: int
@@ -59,19 +71,28 @@ class Entry:
 
     @property
     def fitness_mean(self) -> float | None:
+        """The mean fitness, or None when the entry is not valid."""
         return None if self.fitness is None else self.fitness["mean"]
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-ready data (non-finite numbers made JSON-safe)."""
         return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
+        """The entry stored as ``data`` (keys of other versions are ignored; the archive
+        schema has checked the values)."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
 class Archive:
-    """The entries of one discovery run and the settings they were produced with."""
+    """The entries of one discovery run and the settings they were produced with.
+
+    ``path`` is the JSON file it is saved to; ``settings`` the run's configuration
+    (objective, contract, baselines, mode); ``system_prompt`` the prompt the proposer gets;
+    ``entries`` the entries so far (none for a new run).
+    """
 
     def __init__(
         self,
@@ -88,7 +109,7 @@ class Archive:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Archive:
-        """Read an archive file; :class:`ArchiveError` says why one cannot be used.
+        """Read the archive file at ``path``; :class:`ArchiveError` says why one cannot be used.
 
         Every field is checked (:mod:`opto.discovery.archive_schema`), and temporaries that a
         kill during a save left next to the file are removed.
@@ -149,6 +170,7 @@ class Archive:
 
     @property
     def seeds(self) -> list[Entry]:
+        """The baseline entries (generation 0), in order."""
         return [entry for entry in self.entries if entry.origin == "seed"]
 
     @property
@@ -162,10 +184,12 @@ class Archive:
         return len(self.proposals)
 
     def get(self, entry_id: int) -> Entry:
+        """The entry whose id is ``entry_id``."""
         return self.entries[entry_id - 1]
 
     def original_of(self, code_hash: str | None) -> Entry | None:
-        """The evaluated entry with this normalised-code hash, if any (never a duplicate)."""
+        """The evaluated entry whose normalised code hashes to ``code_hash``, if any (never a
+        duplicate; None for a None hash)."""
         if code_hash is None:
             return None
         for entry in self.entries:
@@ -179,6 +203,7 @@ class Archive:
         return sorted(valid, key=lambda entry: (-entry.fitness_mean, entry.id))
 
     def best(self) -> Entry | None:
+        """The valid entry of highest mean fitness (the earliest on a tie), or None."""
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
@@ -202,6 +227,7 @@ class Archive:
         return total
 
     def counts(self) -> dict[str, int]:
+        """How many entries ended with each status."""
         counted: dict[str, int] = {}
         for entry in self.entries:
             counted[entry.status] = counted.get(entry.status, 0) + 1
@@ -214,7 +240,8 @@ class Archive:
         return archive_html(self)
 
     def table(self, width: int = 60) -> str:
-        """A text table of every entry: id, generation, name, status, fitness, note."""
+        """A text table of every entry: id, generation, name, status, fitness, note (cut to
+        ``width`` characters)."""
         rows = [("id", "gen", "name", "status", "fitness", "note")]
         for entry in self.entries:
             fitness = "-"

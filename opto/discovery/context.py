@@ -25,7 +25,8 @@ _OMISSION_RESERVE = 120
 
 
 def transcript_messages(archive: Archive) -> list[dict[str, str]]:
-    """System prompt, seed message, then (reply, feedback) for every LLM entry."""
+    """The messages of ``"transcript"`` mode for ``archive``: system prompt, seed message,
+    then (reply, feedback) for every LLM entry."""
     messages = [
         {"role": "system", "content": archive.system_prompt},
         {"role": "user", "content": seed_message(archive.seeds)},
@@ -60,10 +61,12 @@ class ArchiveView:
             raise ValueError(f"ArchiveView.max_chars must be at least 1000, got {self.max_chars}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The view's settings as a dict (stored in the archive's settings)."""
         return asdict(self)
 
     def render(self, archive: Archive) -> str:
-        """The user message of one generation; never longer than ``max_chars``."""
+        """The user message of one generation, drawn from ``archive``; never longer than
+        ``max_chars``."""
         counts = ", ".join(f"{n} {status}" for status, n in sorted(archive.counts().items()))
         header = (
             f"The archive of losses tried so far has {len(archive.entries)} entries "
@@ -108,6 +111,8 @@ class ArchiveView:
 
 
 def archive_messages(archive: Archive, view: ArchiveView) -> list[dict[str, str]]:
+    """The messages of ``"archive"`` mode: the system prompt of ``archive`` and one user
+    message with the part of it that ``view`` selects (bounded, unlike a transcript)."""
     return [
         {"role": "system", "content": archive.system_prompt},
         {"role": "user", "content": view.render(archive)},
@@ -115,7 +120,8 @@ def archive_messages(archive: Archive, view: ArchiveView) -> list[dict[str, str]
 
 
 def build_messages(mode: str, archive: Archive, view: ArchiveView) -> list[dict[str, str]]:
-    """The messages of the next LLM call in ``mode`` (one of :data:`MODES`)."""
+    """The messages of the next LLM call in ``mode`` (one of :data:`MODES`), built from
+    ``archive``; ``view`` is used in ``"archive"`` mode only."""
     if mode == "transcript":
         return transcript_messages(archive)
     if mode == "archive":

@@ -46,7 +46,8 @@ class DiscoveryLoop:
     runs. ``contract_policy`` and ``training_policy`` are the sandboxes of the two stages
     (:class:`~opto.runtime.SubprocessPolicy` with default limits when None). With
     ``static_check=False`` code importing modules other than numpy and math reaches the sandbox.
-    ``on_entry`` is called with every new entry (for progress output).
+    ``on_entry`` is called with every new entry (for progress output). ``llm_options`` are
+    sent with every call (default ``{"max_tokens": 2048}``).
     """
 
     def __init__(
@@ -117,7 +118,8 @@ class DiscoveryLoop:
 
     @classmethod
     def resume(cls, archive_path: str | os.PathLike, llm: Any, **options: Any) -> DiscoveryLoop:
-        """Continue the run recorded in ``archive_path`` (which must exist)."""
+        """Continue the run recorded in ``archive_path`` (which must exist) with the proposer
+        ``llm``; ``options`` are the constructor's."""
         if not Path(archive_path).exists():
             raise ArchiveError(f"no discovery archive at {archive_path} to resume")
         return cls(llm, archive_path, **options)
@@ -183,7 +185,9 @@ class DiscoveryLoop:
         return self.record_reply(response.content, generation, _usage(response))
 
     def record_reply(self, text: str | None, generation: int, usage: dict[str, Any]) -> Entry:
-        """Parse, deduplicate, evaluate and archive one reply of the proposer."""
+        """Parse, deduplicate, evaluate and archive one reply of the proposer: ``text`` is the
+        reply (None when the model sent none), ``generation`` its round and ``usage`` the
+        call's tokens and cost."""
         text = _encodable(text)
         reply = {"generation": generation, "origin": "llm", "reply": text, "usage": usage}
         try:

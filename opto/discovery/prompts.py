@@ -36,6 +36,8 @@ _EXAMPLE = {
 
 
 def system_prompt(objective: LossObjective, contract: ContractSpec) -> str:
+    """The proposer's system prompt: the task, the loss interface, the rules the
+    ``contract`` checks and how the ``objective`` scores a loss."""
     betas = ", ".join(f"{beta:g}" for beta in contract.betas)
     rho = max((abs(r) for r in contract.extreme_rhos), default=0.0)
     extremes = f" and for pairs with |rho| up to {rho:g}" if rho else ""
@@ -80,7 +82,8 @@ complete Python code, as one JSON string). For example:
 
 
 def seed_message(seeds: Sequence[Entry]) -> str:
-    """The first user message: the seed losses with their fitness, then the request."""
+    """The first user message: the ``seeds`` (baseline entries) with their code and fitness,
+    then the request."""
     if not seeds:
         return f"No loss has been evaluated yet. {NEXT}"
     parts = ["Here are the losses evaluated so far, with their fitness (higher is better):"]
@@ -91,7 +94,7 @@ def seed_message(seeds: Sequence[Entry]) -> str:
 
 
 def outcome_summary(entry: Entry) -> str:
-    """One line: the fitness, or the status with the first line of the error."""
+    """One line about ``entry``: the fitness, or the status with the first line of the error."""
     if entry.fitness is not None:
         fitness = entry.fitness
         return f"fitness {fitness['mean']:.4f} ± {fitness['sd']:.4f} over {fitness['n']} seeds"
@@ -104,6 +107,9 @@ def outcome_summary(entry: Entry) -> str:
 def valid_feedback(
     fitness: dict[str, Any], metrics: dict[str, Any], notes: Sequence[str] = ()
 ) -> str:
+    """The feedback on a valid proposal: its ``fitness`` (mean, sd, the beta that scored per
+    seed), its ``metrics`` per beta, the contract's ``notes``, then the request for the next
+    loss."""
     lines = [f"Fitness: {fitness['mean']:.4f} (sd {fitness['sd']:.4f} over {fitness['n']} seeds)."]
     chosen = [f"{beta:g}" if beta is not None else "none" for beta in fitness["beta_per_seed"]]
     lines.append(f"Beta that scored, per seed: {', '.join(chosen)}.")
@@ -118,6 +124,9 @@ def valid_feedback(
 
 
 def error_feedback(status: str, stage: str | None, error: str) -> str:
+    """The feedback on a proposal that failed: a head line chosen by ``status`` and
+    ``stage`` (an unreadable reply, invalid code, a failed evaluation), the ``error`` text,
+    then the request for the next loss."""
     if stage == "parse":
         head = "Reply not understood."
     elif status == "invalid":
@@ -128,6 +137,8 @@ def error_feedback(status: str, stage: str | None, error: str) -> str:
 
 
 def duplicate_feedback(original: Entry) -> str:
+    """The feedback on a repeated loss: it is the same as the entry ``original``, whose
+    outcome is restated instead of evaluating the code again."""
     return (
         f"This is the same loss as entry #{original.id} ({original.name!r}) once comments, "
         "docstrings, formatting and the function's name are ignored, so it was not evaluated "
