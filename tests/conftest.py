@@ -51,3 +51,10 @@ def fresh_graph():
     yield
     _TRACING.reset(token)
     GRAPH.clear()
+
+
+@pytest.fixture(autouse=True)
+def private_llm_cache(tmp_path_factory, monkeypatch):
+    """Each test's default LLM cache is its own empty folder: a test that turns the cache on
+    must not find replies that an earlier run left in the user's cache folder."""
+    monkeypatch.setenv("OPTO_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))

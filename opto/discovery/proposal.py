@@ -1,14 +1,15 @@
 """Reading a proposal ``{"thought", "name", "code"}`` out of an LLM reply, tolerantly.
 
 Models wrap JSON in prose and code fences, put raw newlines inside JSON strings, answer with a
-Python dict, or forget the JSON and send a fenced function. All of these are accepted; what
+Python dict, or forget the JSON and send a fenced function. All of these are accepted, read
+with the optimizers' parsing package (opto.optimizers.parsing: object candidates, the
+forgiving decoder, code fences); what
 cannot be read raises :class:`ProposalParseError` with a message meant for the model, because an
 unreadable reply is fed back and costs a generation, it never stops the loop.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import textwrap
@@ -16,10 +17,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from opto.discovery.errors import ProposalParseError
+from opto.optimizers.parsing.code_blocks import code_fences
+from opto.optimizers.parsing.json_candidates import find_candidates
+from opto.optimizers.parsing.json_reader import decode_object
 
 MAX_REPLY_CHARS = 200_000
 MAX_NAME_CHARS = 80
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)```", re.S)
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.M)
 _KEYS = {
     "code": ("code", "python", "source"),
@@ -51,10 +54,7 @@ def parse_proposal(text: str | None) -> Proposal:
             f"The reply is {len(text)} characters long; keep it under {MAX_REPLY_CHARS}."
         )
     problems: list[str] = []
-    for candidate in _candidates(text):
-        value = _load(candidate)
-        if value is None:
-            continue
+    for value in _objects(text):
         found = _proposal_from(value, problems)
         if found is not None:
             return found
@@ -69,57 +69,22 @@ def parse_proposal(text: str | None) -> Proposal:
     )
 
 
-def _candidates(text: str) -> list[str]:
-    """Substrings that may hold the proposal, most likely first."""
-    found = [text.strip()]
-    found += [body for _, body in _FENCE.findall(text)]
-    found += _balanced_objects(text)
-    unique: list[str] = []
-    for item in found:
-        if item and item not in unique:
-            unique.append(item)
-    return unique
+def _objects(text: str) -> list[dict]:
+    """Every complete object in ``text`` that decodes, in reply order (see docs/parsing.md).
 
-
-def _balanced_objects(text: str, limit: int = 20) -> list[str]:
-    """Every outermost ``{...}`` span, skipping braces inside double-quoted strings."""
-    spans: list[str] = []
-    depth, start, in_string, escaped = 0, -1, False, False
-    for index, char in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"' and depth > 0:
-            in_string = True
-        elif char == "{":
-            if depth == 0:
-                start = index
-            depth += 1
-        elif char == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                spans.append(text[start : index + 1])
-                if len(spans) >= limit:
-                    break
-    return spans
-
-
-def _load(candidate: str) -> Any:
-    """JSON (raw control characters allowed), else a Python literal; None if neither."""
-    try:
-        return json.loads(candidate, strict=False)
-    except (ValueError, RecursionError):
-        pass
-    if not candidate.lstrip().startswith("{"):
-        return None
-    try:
-        return ast.literal_eval(candidate)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
+    Objects inside one that decoded are its members, not candidates of their own; an object
+    the reply ends inside of is never used (a cut-off proposal would run half a function).
+    """
+    found: list[dict] = []
+    inside = -1
+    for candidate in find_candidates(text):
+        if candidate.start < inside or not candidate.closed:
+            continue
+        decoded = decode_object(text[candidate.start : candidate.end])
+        if decoded is not None:
+            found.append(decoded.value)
+            inside = candidate.end
+    return found
 
 
 def _field(data: dict, role: str) -> Any:
@@ -163,9 +128,9 @@ def _proposal_from(value: Any, problems: list[str], nested: bool = True) -> Prop
 
 def _clean_code(code: str) -> str:
     """Strip a code fence the model put inside the string, and common indentation."""
-    match = _FENCE.search(code)
-    if match and not code[: match.start()].strip():
-        code = match.group(2)
+    fences = code_fences(code)
+    if fences and fences[0].closed and not code[: fences[0].outer_start].strip():
+        code = code[fences[0].start : fences[0].end]
     return textwrap.dedent(code).strip("\n") + "\n"
 
 
@@ -179,10 +144,16 @@ def _clean_name(name: str, code: str) -> str:
 
 def _from_python_block(text: str) -> Proposal | None:
     """A reply with no JSON but one fenced function: take it, with the prose as the thought."""
-    for language, body in _FENCE.findall(text):
-        if language.lower() in ("", "python", "py") and _DEF.search(body):
+    fences = [fence for fence in code_fences(text) if fence.closed]
+    for fence in fences:
+        body = text[fence.start : fence.end]
+        if fence.language.lower() in ("", "python", "py") and _DEF.search(body):
             code = _clean_code(body)
-            thought = " ".join(_FENCE.sub(" ", text).split())
+            prose, pos = [], 0
+            for other in fences:
+                prose.append(text[pos : other.outer_start])
+                pos = other.outer_end
+            thought = " ".join(" ".join([*prose, text[pos:]]).split())
             return Proposal(thought=thought, name=_clean_name("", code), code=code)
     return None
 
@@ -193,9 +164,9 @@ def _why_no_json(text: str) -> str:
         return (
             "The reply ends before its JSON object is closed (was it cut off at the token limit?)."
         )
-    for candidate in _balanced_objects(text, limit=1):
+    for candidate in [c for c in find_candidates(text) if c.closed][:1]:
         try:
-            json.loads(candidate, strict=False)
+            json.loads(text[candidate.start : candidate.end], strict=False)
         except RecursionError:
             return "The JSON object in the reply is nested too deeply."
         except ValueError as error:

@@ -133,7 +133,9 @@ def transport_classes(http: ModuleType) -> tuple[type, type]:
 
     def check(exchange: Exchange, request: Any) -> None:
         if exchange.past_deadline():
-            raise http.ReadTimeout("the reply did not arrive within the call's timeout", request=request)
+            raise http.ReadTimeout(
+                "the reply did not arrive within the call's timeout", request=request
+            )
 
     class ObservedStream(http.SyncByteStream):
         def __init__(self, inner: Any, exchange: Exchange, request: Any) -> None:

@@ -92,9 +92,7 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
     if not isinstance(inner, dict):
         return None, None
     message = inner.get("message") if isinstance(inner.get("message"), str) else None
-    code = next(
-        (inner[key] for key in ("code", "type") if isinstance(inner.get(key), str)), None
-    )
+    code = next((inner[key] for key in ("code", "type") if isinstance(inner.get(key), str)), None)
     return message, code
 
 
@@ -294,8 +292,7 @@ def translate_exception(
                     getattr(exc, "litellm_response_headers", None),
                     getattr(exc, "headers", None),
                 )
-                if hasattr(headers, "items")
-                and (seconds := parse_retry_after(headers)) is not None
+                if hasattr(headers, "items") and (seconds := parse_retry_after(headers)) is not None
             ),
             None,
         )

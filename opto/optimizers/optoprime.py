@@ -33,6 +33,13 @@ from opto.optimizers.function_feedback import (
     summary_from_nodes,
     value_lines,
 )
+from opto.optimizers.json_mode import JsonModeRequests
+from opto.optimizers.key_resolution import (
+    PromptNames,
+    ResolvedSuggestion,
+    code_outside_suggestion,
+    resolve_suggestion,
+)
 from opto.optimizers.optimizer import Optimizer, StepResult
 from opto.optimizers.parsing import ParsedReply, parse_json_reply
 from opto.optimizers.problem import build_problem, render_value
@@ -42,12 +49,12 @@ from opto.optimizers.prompts import optoprime as templates
 from opto.optimizers.step_support import (
     add_usage,
     merge_plans,
-    notes_for_next_prompt,
     plan_from,
     repair_request,
     step_record,
-    worth_retrying_without_json_mode,
 )
+from opto.optimizers.suggestion_feedback import SuggestionFeedback, report_note
+from opto.optimizers.tokens import Tokenizer, resolve_tokenizer
 from opto.optimizers.updates import UpdatePlan, plan_updates
 from opto.trace.nodes import ParameterNode
 from opto.trace.propagators import Propagator
@@ -89,7 +96,8 @@ class OptoPrime(Optimizer):
     ``use_json_object_format`` (ask for JSON mode); ``highlight_variables`` (name the variables
     at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
     problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
-    that could not be applied).
+    that could not be applied); ``prompt_tokenizer`` (how the budget counts tokens:
+    ``"estimate"``, the default, ``"tiktoken"`` or a function, see ``opto.optimizers.tokens``).
     """
 
     representation_prompt = templates.REPRESENTATION
@@ -125,6 +133,7 @@ class OptoPrime(Optimizer):
         prompt_token_budget: int | None = None,
         log_size: int | None = None,
         repair_attempts: int = 0,
+        prompt_tokenizer: str | Tokenizer | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(parameters, *args, propagator=propagator, policy=policy, **kwargs)
@@ -141,10 +150,13 @@ class OptoPrime(Optimizer):
         self.use_json_object_format = use_json_object_format
         self.highlight_variables = highlight_variables
         self.prompt_token_budget = prompt_token_budget
+        self.prompt_tokenizer = resolve_tokenizer(prompt_tokenizer)
         self.repair_attempts = repair_attempts
         self.log: deque | None = deque(maxlen=log_size) if log else None
         self.summary_log: deque | None = deque(maxlen=log_size) if log else None
         self._pending_notes = ""
+        self._suggestion_feedback = SuggestionFeedback()
+        self._json_mode = JsonModeRequests()
         self._call_usages: list[Any] = []  # usage of each call_llm of the current step
 
     def _output_format_for_keys(self) -> str:
@@ -249,7 +261,7 @@ class OptoPrime(Optimizer):
             shrunk.user_feedback = summary.user_feedback  # a summarize() override may edit it
             return self.render_problem(self.problem_instance(shrunk, mask))
 
-        return fit_to_budget(nodes, self.prompt_token_budget, render)
+        return fit_to_budget(nodes, self.prompt_token_budget, render, self.prompt_tokenizer)
 
     def render_problem(self, instance: ProblemInstance) -> str:
         """``str(instance)``, with this optimizer's section markers (values are not rewritten)."""
@@ -314,17 +326,12 @@ class OptoPrime(Optimizer):
     def _call(
         self, messages: list[dict], llm: Any = None, max_tokens: int | None = None, **options: Any
     ) -> Any:
-        """One request; JSON mode when configured, retried without it if refused."""
+        """One request; JSON mode when configured, unless the client rejected it (json_mode)."""
         client = llm if llm is not None else self.llm
         options["max_tokens"] = max_tokens or self.max_tokens
         if not self.use_json_object_format:
             return client(messages=messages, **options)
-        try:
-            return client(messages=messages, response_format={"type": "json_object"}, **options)
-        except Exception as error:
-            if not worth_retrying_without_json_mode(error):
-                raise
-            return client(messages=messages, **options)
+        return self._json_mode.call(client, messages, **options)
 
     # -- reading the reply -----------------------------------------------------------------
 
@@ -387,15 +394,26 @@ class OptoPrime(Optimizer):
         return StepResult(plan.accepted, refused=plan.refused, unknown=plan.unknown)
 
     def _plan(
-        self, reply: str, parsed: ParsedReply, shown: Mapping[str, ParameterNode] | None
-    ) -> tuple[Mapping[str, Any], UpdatePlan]:
+        self,
+        reply: str,
+        parsed: ParsedReply,
+        shown: Mapping[str, ParameterNode] | None,
+        names: PromptNames,
+    ) -> tuple[Mapping[str, Any], ResolvedSuggestion, UpdatePlan]:
+        """The suggestion as written, with its keys read as prompt names, and its plan."""
         if parsed.terminate:
-            return {}, UpdatePlan()
+            return {}, ResolvedSuggestion(), UpdatePlan()
         suggestion = self._suggested_values(reply)
+        keys = self.json_keys
+        outside = code_outside_suggestion(reply, keys["reasoning"], keys.get("answer"))
+        resolved = resolve_suggestion({**outside, **suggestion}, names)
         if type(self).construct_update_dict is not OptoPrime.construct_update_dict:
             # a subclass's own conversion (Trace's extension point) takes the names alone
-            return suggestion, plan_from(self.construct_update_dict(suggestion))
-        return suggestion, plan_from(self.construct_update_dict(suggestion, shown=shown))
+            plan = plan_from(self.construct_update_dict(resolved.suggestion))
+        else:
+            plan = plan_from(self.construct_update_dict(resolved.suggestion, shown=shown))
+        plan.refused.update(resolved.refused)
+        return suggestion, resolved, plan
 
     # -- the step --------------------------------------------------------------------------
 
@@ -429,7 +447,8 @@ class OptoPrime(Optimizer):
         ]
         parsed = self._parse(reply)
         shown = summary.nodes.variables if summary.nodes is not None else None
-        suggestion, plan = self._plan(reply, parsed, shown)
+        names = PromptNames.of_problem(summary.nodes, self.parameters)
+        suggestion, resolved, plan = self._plan(reply, parsed, shown, names)
         for _ in range(self.repair_attempts):
             if parsed.terminate or not (plan.refused or not suggestion):
                 break
@@ -439,7 +458,7 @@ class OptoPrime(Optimizer):
             reply, more_usage = self._ask(messages, verbose)
             usage = add_usage(usage, more_usage)
             parsed = self._parse(reply)
-            suggestion, repaired = self._plan(reply, parsed, shown)
+            suggestion, resolved, repaired = self._plan(reply, parsed, shown, names)
             plan = merge_plans(plan, repaired)
         result = self._result(parsed, suggestion, plan)
         self.memory.add(
@@ -448,7 +467,8 @@ class OptoPrime(Optimizer):
                 "feedback": summary.user_feedback,
             }
         )
-        self._pending_notes = notes_for_next_prompt(result)
+        self._pending_notes = self._suggestion_feedback.note(resolved, result, names)
+        report_note(type(self).__name__, self._pending_notes, verbose)
         self._record(system_prompt, user_prompt, reply, parsed, suggestion, result, usage, summary)
         return result
 

@@ -19,9 +19,7 @@ def _name(parameter: Any) -> str:
 
 def step_result_repr(result: Any) -> str:
     """``StepResult({'x0': 5}, refused={'y0': 'why'}, unknown=['z'], error=...)``."""
-    applied = ", ".join(
-        f"{_name(p)!r}: {shorten(repr(v), VALUE_LIMIT)}" for p, v in result.items()
-    )
+    applied = ", ".join(f"{_name(p)!r}: {shorten(repr(v), VALUE_LIMIT)}" for p, v in result.items())
     parts = [f"{{{applied}}}"]
     if result.refused:
         parts.append(f"refused={dict(result.refused)!r}")

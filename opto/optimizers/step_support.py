@@ -7,7 +7,7 @@ from typing import Any
 
 from opto.optimizers.optimizer import StepResult
 from opto.optimizers.parsing import ParsedReply
-from opto.optimizers.updates import UpdatePlan, describe_refusals
+from opto.optimizers.updates import UpdatePlan
 
 
 def plan_from(update: Any) -> UpdatePlan:
@@ -25,21 +25,6 @@ def merge_plans(first: UpdatePlan, second: UpdatePlan) -> UpdatePlan:
     names = {p.py_name for p in accepted}
     refused = {k: v for k, v in {**first.refused, **second.refused}.items() if k not in names}
     return UpdatePlan(accepted=accepted, refused=refused, unknown=second.unknown)
-
-
-def notes_for_next_prompt(result: StepResult) -> str:
-    """What the next prompt's #Feedback says about values this step could not apply."""
-    text = describe_refusals(result.refused, result.unknown)
-    return f"Note: parts of your previous suggestion were not applied:\n{text}" if text else ""
-
-
-def worth_retrying_without_json_mode(error: Exception) -> bool:
-    """Trace retried without ``response_format`` after any error; not after budget/auth ones."""
-    from opto.llm.errors import InvalidRequestError, LLMError
-
-    if isinstance(error, LLMError):
-        return isinstance(error, InvalidRequestError)
-    return True
 
 
 def usage_dict(usage: Any) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ until every suggestion of a step has been checked, and a refused value changes n
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -155,7 +156,9 @@ def convert_value(parameter: ParameterNode, value: Any) -> Any:
             try:
                 return json.dumps(value)
             except (TypeError, ValueError, RecursionError) as error:
-                raise RefusedValue(f"expected a str, got a {type(value).__name__} ({error})") from None
+                raise RefusedValue(
+                    f"expected a str, got a {type(value).__name__} ({error})"
+                ) from None
         return render_text(value)
     if target is bool:
         return _to_bool(value)
@@ -267,11 +270,14 @@ def check_code(current: str, suggested: Any) -> None:
         s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
     }
     proposed = functions.get(original.name)
+    keep = f"keep exactly this signature: {def_line(original)}"
     if proposed is None:
-        raise RefusedValue(f"the code must define the function {original.name}()")
+        raise RefusedValue(f"the code must define the function {original.name}(); {keep}")
     before, after = _signature(original), _signature(proposed)
     if before != after:
-        raise RefusedValue(f"the signature of {original.name} must stay ({before}), got ({after})")
+        raise RefusedValue(
+            f"the signature of {original.name} must stay ({before}), got ({after}); {keep}"
+        )
 
 
 def check_policy(parameter: ParameterNode, code: str) -> None:
@@ -290,6 +296,15 @@ def _first_function(tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef 
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return statement
     return None
+
+
+def def_line(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """The ``def`` line of ``function`` as Python writes it (annotations and defaults kept,
+    decorators and body left out), e.g. ``def fib4(n: int):``."""
+    header = copy.copy(function)
+    header.decorator_list = []
+    header.body = [ast.Pass()]
+    return ast.unparse(header).split("\n", 1)[0]
 
 
 def _signature(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:

@@ -12,7 +12,7 @@ import inspect
 from typing import Any
 
 from opto.optimizers.parsing import parse_xml_reply
-from opto.optimizers.parsing_xml import extract_tag_blocks, tag_blocks
+from opto.optimizers.parsing.tag_blocks import extract_tag_blocks, tag_blocks
 from opto.optimizers.prompts.optoprime_v2 import TRUNCATED
 from opto.utils.rendering import render_text
 

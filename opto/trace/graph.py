@@ -18,7 +18,6 @@ from typing import Any
 _TRACING: contextvars.ContextVar[bool] = contextvars.ContextVar("opto_tracing", default=True)
 
 
-
 class ScopeStack:
     """The ``name_scope`` prefixes of the current thread or asyncio task, used as a list.
 

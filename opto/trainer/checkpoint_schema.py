@@ -229,7 +229,9 @@ def _check_pool(value: Any, path: DocumentPath, step: int) -> None:
     if len(ids) != len(candidates):
         raise (path / "candidates").fail("has two candidates with the same id")
     if pool["current"] not in ids or type(pool["current"]) is not int:
-        raise (path / "current").fail(f"must be the id of a candidate, not {_show(pool['current'])}")
+        raise (path / "current").fail(
+            f"must be the id of a candidate, not {_show(pool['current'])}"
+        )
 
 
 def check_snapshot_fits(

@@ -152,7 +152,9 @@ class MetricGuide(Guide):
         if min(values) >= self.correct_at:
             return "Correct."
         shown = ", ".join(f"{k}={v:.3g}" for k, v in to_score_dict(score).items())
-        return f"Incorrect ({shown}). Expected {render_repr(reference)}, got {render_repr(response)}."
+        return (
+            f"Incorrect ({shown}). Expected {render_repr(reference)}, got {render_repr(response)}."
+        )
 
 
 def as_guide(guide: Any, **kwargs: Any) -> Guide:
@@ -298,8 +300,6 @@ class LLMJudge(Guide):
 def _formattable(value: Any) -> Any:
     """``value`` for ``str.format``: strings and small numbers as they are (so format specs
     in a user template still apply), anything else as its bounded text."""
-    if isinstance(value, (str, float)) or (
-        isinstance(value, int) and value.bit_length() <= 10_000
-    ):
+    if isinstance(value, (str, float)) or (isinstance(value, int) and value.bit_length() <= 10_000):
         return value
     return render_text(value)

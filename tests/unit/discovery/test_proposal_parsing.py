@@ -104,7 +104,10 @@ def test_a_fenced_function_without_json_is_accepted_with_the_prose_as_thought():
         ('{"thought": "t", "name": "m"}', "has no \"code\" key (its keys: 'thought', 'name')"),
         ('{"thought": "t", "code": ""}', 'The "code" value is empty'),
         ('{"thought": "t", "code": 42}', 'The "code" value is empty or not a string'),
-        ('{"thought": "t" "code": "x"}', "could not be parsed: Expecting ',' delimiter"),
+        # The shared forgiving reader (opto.optimizers.parsing) reads the missing comma as part
+        # of the string "t", so the object it sees has no "code".
+        ('{"thought": "t" "code": "x"}', "has no \"code\" key (its keys: 'thought')"),
+        ('{"thought": "t", "code": @}', "could not be parsed: Expecting value"),
         ("x" * 200_001, "keep it under 200000"),
     ],
 )
@@ -168,3 +171,20 @@ def test_a_proposal_is_looked_for_one_level_deep_only():
     assert parse_proposal(json.dumps({"proposal": inner})).code == CODE
     with pytest.raises(ProposalParseError, match='no "code" key'):
         parse_proposal(json.dumps({"reply": {"proposal": inner}}))
+
+
+def test_repairs_of_the_shared_json_reader_apply_to_proposals():
+    # Trailing commas, comments and unquoted keys cost a generation before the discovery
+    # parser used opto.optimizers.parsing; now they are read.
+    reply = '{thought: "t", // why\n "name": "m", "code": "def f(a):\\n    return a",}'
+    proposal = parse_proposal(reply)
+    assert (proposal.thought, proposal.name, proposal.code) == (
+        "t",
+        "m",
+        "def f(a):\n    return a\n",
+    )
+
+
+def test_an_unclosed_fence_is_not_taken_as_a_function():
+    with pytest.raises(ProposalParseError):
+        parse_proposal("I propose:\n```python\ndef f(a):\n    return a\n")

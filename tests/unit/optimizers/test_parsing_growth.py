@@ -25,7 +25,7 @@ JSON_SHAPES = {
     "unclosed braces": lambda n: repeat_to("{", n),
     "closing braces": lambda n: repeat_to("}", n),
     "unclosed keys": lambda n: repeat_to('{"a":', n),
-    "loose pairs with open quotes": lambda n: repeat_to("\"a\": '", n),
+    "loose pairs with open quotes": lambda n: repeat_to('"a": \'', n),
     "double quotes": lambda n: repeat_to('"', n),
     "single quotes": lambda n: repeat_to("'", n),
     "open lists": lambda n: repeat_to("[", n, prefix='{"suggestion": '),
@@ -103,8 +103,18 @@ def test_parse_xml_reply_is_linear(shape):
 
 @pytest.mark.parametrize(
     ("left", "right"),
-    [("`", "`"), ("*", "*"), ("**", "**"), ("'", "'"), ('"', '"'), (" ", " "), ("<", ">"),
-     ("`*", "*`"), ("<`", "`>"), ("` ", " `")],
+    [
+        ("`", "`"),
+        ("*", "*"),
+        ("**", "**"),
+        ("'", "'"),
+        ('"', '"'),
+        (" ", " "),
+        ("<", ">"),
+        ("`*", "*`"),
+        ("<`", "`>"),
+        ("` ", " `"),
+    ],
 )
 def test_normalise_name_is_linear(left, right):
     def wrapped(n):

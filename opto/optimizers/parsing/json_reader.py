@@ -1,8 +1,9 @@
-"""Find JSON objects in an LLM reply and decode them despite the damage models do to them.
+"""Decode one JSON object despite the damage models do to it (and Python-literal dicts).
 
-Used through opto.optimizers.parsing. Every step is a linear scan: one pass to find object
-candidates, one pass per candidate to decode it, so a 200 KB reply costs milliseconds and no
-input can make a regular expression backtrack.
+json_candidates.py finds where objects may be; this module reads one candidate, strictly
+first and then forgivingly, in one linear pass without recursion past MAX_DEPTH, so no input
+can make it backtrack or overflow the stack. ``loose_pairs`` is the last resort for a reply
+whose objects cannot be read at all.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ from dataclasses import dataclass
 from opto.utils.errors import OptoError
 
 MAX_DEPTH = 200  # deeper nesting is refused instead of recursing towards RecursionError
-MAX_UNCLOSED_CANDIDATES = 3  # unclosed "{" tried as cut-off objects, outermost first
-
 _SPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?")
 _NUMBER_CHARS = re.compile(r"[-+0-9.eE]*")
 _WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 _QUOTE_OR_BACKSLASH = {'"': re.compile(r'["\\]'), "'": re.compile(r"['\\]")}
-_SCANNER_STOP = re.compile(r"""[{}"'/#]""")
 _ESCAPE = re.compile(
     r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
     r"|u([0-9a-fA-F]{4})|([\"\\/bfnrt'])|(\n))"
@@ -70,117 +68,10 @@ def complete(value: object) -> object:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """Where an object may be: text[start:end]; ``closed`` when its braces balanced."""
-
-    start: int
-    end: int
-    closed: bool
-
-
-@dataclass(frozen=True)
 class Decoded:
     value: dict
     partial: bool
     repairs: tuple[str, ...]
-
-
-def fenced_blocks(text: str) -> list[tuple[int, int]]:
-    """Content spans of ``` fenced blocks; an unclosed last fence runs to the end."""
-    spans = []
-    pos = 0
-    while True:
-        opening = text.find("```", pos)
-        if opening < 0:
-            return spans
-        line_end = text.find("\n", opening)
-        if line_end < 0:
-            return spans
-        closing = text.find("```", line_end + 1)
-        if closing < 0:
-            spans.append((line_end + 1, len(text)))
-            return spans
-        spans.append((line_end + 1, closing))
-        pos = closing + 3
-
-
-def _at_token_start(text: str, index: int, lower: int) -> bool:
-    """True if a quote at ``index`` can open a string: only space back to one of {[,:( ."""
-    j = index - 1
-    while j >= lower and text[j] in " \t\r\n":
-        j -= 1
-    return j >= lower and text[j] in "{[,:("
-
-
-def _skip_string(text: str, index: int, end: int) -> int:
-    """Index just after the string opened at ``index`` (strict: any unescaped quote ends it)."""
-    stop = _QUOTE_OR_BACKSLASH[text[index]]
-    pos = index + 1
-    while True:
-        m = stop.search(text, pos, end)
-        if m is None:
-            return end
-        if text[m.start()] == "\\":
-            pos = m.start() + 2
-        else:
-            return m.end()
-
-
-def scan_objects(text: str, start: int, end: int) -> list[Candidate]:
-    """Brace-balanced objects in text[start:end], aware of strings and comments.
-
-    Returns the outermost closed objects, the closed objects directly inside an opener that
-    never closed (a stray "{" in prose must not hide the real object), and the first few
-    unclosed openers as cut-off candidates.
-    """
-    stack: list[int] = []
-    closed: list[tuple[int, int, int | None]] = []
-    pos = start
-    while pos < end:
-        if not stack:
-            pos = text.find("{", pos, end)
-            if pos < 0:
-                break
-            stack.append(pos)
-            pos += 1
-            continue
-        m = _SCANNER_STOP.search(text, pos, end)
-        if m is None:
-            break
-        j = m.start()
-        c = text[j]
-        if c == "{":
-            stack.append(j)
-            pos = j + 1
-        elif c == "}":
-            opener = stack.pop()
-            closed.append((opener, j + 1, stack[-1] if stack else None))
-            pos = j + 1
-        elif c == '"' or (c == "'" and _at_token_start(text, j, start)):
-            pos = _skip_string(text, j, end)
-        elif c == "#" or text.startswith("//", j):
-            newline = text.find("\n", j, end)
-            pos = end if newline < 0 else newline + 1
-        elif text.startswith("/*", j):
-            close = text.find("*/", j + 2, end)
-            pos = end if close < 0 else close + 2
-        else:
-            pos = j + 1
-    unclosed = set(stack)
-    found = [
-        Candidate(s, e, True) for s, e, parent in closed if parent is None or parent in unclosed
-    ]
-    found += [Candidate(s, end, False) for s in stack[:MAX_UNCLOSED_CANDIDATES]]
-    return found
-
-
-def find_candidates(text: str) -> list[Candidate]:
-    """Object candidates in the whole reply and inside each fenced block, in reply order."""
-    found = {(c.start, c.end): c for c in scan_objects(text, 0, len(text))}
-    for a, b in fenced_blocks(text):
-        for c in scan_objects(text, a, b):
-            found.setdefault((c.start, c.end), c)
-    return sorted(found.values(), key=lambda c: (c.start, -c.end))
 
 
 def decode_escapes(raw: str) -> str:
