@@ -19,7 +19,13 @@ from opto.utils.rendering import render_json
 
 
 class OPRO(OptoPrime):
-    """Shows past variable values and their feedback, newest last; asks for new values."""
+    """Shows past variable values and their feedback, newest last; asks for new values.
+
+    OPRO learns from the history of (values, feedback) rather than from the graph: the
+    prompt holds the last ``memory_size`` rounds (default 20) and the current one. Takes
+    OptoPrime's other arguments (``parameters`` to train, ``llm``, ...; see
+    ``help(OptoPrime)``).
+    """
 
     user_prompt_template = templates.OPRO_USER_TEMPLATE
     output_format_prompt = templates.OPRO_OUTPUT_FORMAT
@@ -42,7 +48,8 @@ class OPRO(OptoPrime):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[str, str]:
-        """``(output format, history + objective)``; ``mask`` does not apply (no sections)."""
+        """``(output format, history + objective)``: the current values and feedback of
+        ``summary`` after the remembered rounds; ``mask`` does not apply (no sections)."""
         current = {
             "variables": {name: entry[0] for name, entry in summary.variables.items()},
             "feedback": summary.user_feedback,

@@ -56,7 +56,8 @@ class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
         }
 
     def output_response_extractor(self, response: str) -> dict[str, Any]:
-        """Reads ``<solution>`` blocks, or ``<variable>`` blocks when there are none."""
+        """Reads the reply ``response``: ``<solution>`` blocks, or ``<variable>`` blocks when
+        there are none (models often keep the usual tag)."""
         found = super().output_response_extractor(response)
         if found["variables"] or self.improved_variable_tag == "variable":
             return found
@@ -72,7 +73,12 @@ class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
 
 @dataclass(repr=False)
 class ProblemInstance:
-    """OPROv2's problem: context, solution and feedback; ``str()`` adds the set's titles."""
+    """OPROv2's problem: context, solution and feedback; ``str()`` adds the set's titles.
+
+    ``instruction`` is the problem context (the objective), ``variables`` the rendered
+    solution, ``feedback`` the feedback text; ``optimizer_prompt_symbol_set`` supplies the
+    section titles.
+    """
 
     instruction: str
     variables: str
@@ -93,7 +99,12 @@ class ProblemInstance:
 
 
 class OPROv2(OptoPrimeV2):
-    """Shows context, solution and feedback in tags; asks for revised solutions."""
+    """Shows context, solution and feedback in tags; asks for revised solutions.
+
+    Takes OptoPrimeV2's arguments (``parameters``, ``llm``, ...; see ``help(OptoPrimeV2)``)
+    with other defaults: ``optimizer_prompt_symbol_set`` is an ``OPROPromptSymbolSet``
+    (``<solution>`` tags), ``include_example`` False, ``memory_size`` 5 past rounds shown.
+    """
 
     representation_prompt = templates.OPROV2_REPRESENTATION
     output_format_prompt_template = templates.OPROV2_OUTPUT_FORMAT
@@ -134,7 +145,8 @@ class OPROv2(OptoPrimeV2):
     def problem_instance(  # type: ignore[override]
         self, summary: FunctionFeedback, mask: Sequence[str] | None = None
     ) -> ProblemInstance:
-        """Context, solution (with descriptions) and feedback; masks name their titles."""
+        """Context, solution (with descriptions) and feedback of ``summary``; a section whose
+        title is in ``mask`` is left empty."""
         s = self.optimizer_prompt_symbol_set
         masked = set(mask or ())
         titles = _titles_of(s)

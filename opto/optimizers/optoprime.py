@@ -177,18 +177,20 @@ class OptoPrime(Optimizer):
 
     @staticmethod
     def repr_node_value(node_dict: Mapping[str, Any]) -> str:
-        """``(type) name=value`` per entry, ``(code) name:source`` for code parameters."""
+        """``(type) name=value`` per entry of ``node_dict`` (name -> (value, description)),
+        ``(code) name:source`` for code parameters."""
         return value_lines(node_dict)
 
     @staticmethod
     def repr_node_constraint(node_dict: Mapping[str, Any]) -> str:
-        """``(type) name: description`` per entry that has a description."""
+        """``(type) name: description`` per entry of ``node_dict`` that has a description."""
         return constraint_lines(node_dict)
 
     def problem_instance(
         self, summary: FunctionFeedback, mask: Sequence[str] | None = None
     ) -> ProblemInstance:
-        """The text of each section; a section whose marker is in ``mask`` is left empty."""
+        """The text of each section of ``summary`` (the problem ``summarize`` returned); a
+        section whose marker is in ``mask`` is left empty."""
         masked = set(mask or ())
         omitted = getattr(summary, "omitted", None) or {}
 
@@ -234,7 +236,8 @@ class OptoPrime(Optimizer):
     ) -> tuple[str, str]:
         """``(system prompt, user prompt)`` for ``summary``, with this optimizer's symbols.
 
-        Unlike Trace's, calling it has no side effect: memory is recorded by the step only.
+        Sections whose markers are in ``mask`` are left empty. Unlike Trace's, calling it has
+        no side effect: memory is recorded by the step only.
         """
         system_prompt = self.replace_symbols(
             self.representation_prompt + self.output_format_prompt, self.prompt_symbols
@@ -298,10 +301,11 @@ class OptoPrime(Optimizer):
         verbose: bool | str = False,
         max_tokens: int | None = None,
     ) -> str:
-        """Ask the LLM once; returns the reply text.
+        """Ask the LLM once with ``system_prompt`` and ``user_prompt``; returns the reply text.
 
         ``verbose=True`` prints the system and the user prompt and the reply;
-        ``verbose="output"`` prints the reply only.
+        ``verbose="output"`` prints the reply only. ``max_tokens`` bounds the reply (None:
+        the optimizer's ``max_tokens``).
         """
         messages = [
             {"role": "system", "content": system_prompt},
@@ -352,8 +356,10 @@ class OptoPrime(Optimizer):
         return_only_suggestion: bool = True,
         ignore_extraction_error: bool | None = None,
     ) -> dict[str, Any]:
-        """The suggested ``{name: value}`` of a reply (``{}`` when there is none).
+        """The suggested ``{name: value}`` of the reply ``response`` (``{}`` when there is none).
 
+        ``suggestion_tag`` and ``reasoning_tag`` override the JSON keys the reply uses for the
+        suggestion and the reasoning (default: ``json_keys``).
         With ``return_only_suggestion=False``: ``{"reasoning": ..., "variables": {...}}``.
         ``ignore_extraction_error=False`` raises SuggestionExtractionError when nothing could be
         read; by default nothing is raised here and the step reports the problem.
@@ -384,7 +390,8 @@ class OptoPrime(Optimizer):
         *,
         shown: Mapping[str, ParameterNode] | None = None,
     ) -> StepResult:
-        """``{parameter: new value}`` for the suggested values that can be applied.
+        """``{parameter: new value}`` for the values of ``suggestion`` (name -> value) that
+        can be applied.
 
         Values are converted to the parameter's type or refused; the result's ``refused`` and
         ``unknown`` say what was left out and why. ``shown`` is the prompt's ``name ->

@@ -67,7 +67,16 @@ class SymbolTemplate:
 
 
 class OptoPrimeV2(OptoPrime):
-    """OptoPrime speaking XML tags (``<variable><name>...</name><value>...</value>``)."""
+    """OptoPrime speaking XML tags (``<variable><name>...</name><value>...</value>``).
+
+    Takes OptoPrime's arguments (``parameters``, ``llm``, ...; see ``help(OptoPrime)``) and:
+    ``max_tokens``, the reply limit (default 8192, as replies restate whole values);
+    ``initial_var_char_limit``, the characters of each value shown in the compact sections
+    (inputs, others, outputs; 0 or None shows them whole); ``optimizer_prompt_symbol_set``,
+    the tags and section titles of the prompt and the reply (default
+    ``OptimizerPromptSymbolSet()``; ``OptimizerPromptSymbolSetJSON()`` asks for JSON);
+    ``truncate_expression``, the function ``(text, limit) -> str`` that shortens values.
+    """
 
     representation_prompt = templates.REPRESENTATION_TEMPLATE
     output_format_prompt_template = templates.OUTPUT_FORMAT_TEMPLATE
@@ -122,7 +131,9 @@ class OptoPrimeV2(OptoPrime):
         value_tag: str = "value",
         constraint_tag: str = "constraint",
     ) -> str:
-        """Tag blocks with full values (the #Variables section)."""
+        """Tag blocks with full values (the #Variables section): one ``node_tag`` block per
+        entry of ``node_dict`` (name -> (value, description)) with the value in a
+        ``value_tag`` and, for variables, the description in a ``constraint_tag``."""
         with_constraints = node_tag == self.optimizer_prompt_symbol_set.variable_tag
         return tagged_entries(node_dict, node_tag, value_tag, constraint_tag, with_constraints)
 
@@ -133,7 +144,8 @@ class OptoPrimeV2(OptoPrime):
         value_tag: str = "value",
         constraint_tag: str = "constraint",
     ) -> str:
-        """Tag blocks with values cut at ``initial_var_char_limit`` characters."""
+        """Tag blocks with values cut at ``initial_var_char_limit`` characters; ``node_dict``,
+        ``node_tag``, ``value_tag`` and ``constraint_tag`` as for :meth:`repr_node_value`."""
         with_constraints = node_tag == self.optimizer_prompt_symbol_set.variable_tag
         limit = self.initial_var_char_limit
         shorten = (lambda text: self.truncate_expression(text, limit)) if limit else None
@@ -144,7 +156,8 @@ class OptoPrimeV2(OptoPrime):
     def problem_instance(
         self, summary: FunctionFeedback, mask: Sequence[str] | None = None
     ) -> ProblemInstance:
-        """The sections in tags; a section whose title (or ``#Name``) is in ``mask`` is empty."""
+        """The sections of ``summary`` in tags; a section whose title (or ``#Name``) is in
+        ``mask`` is empty."""
         s = self.optimizer_prompt_symbol_set
         masked = set(mask or ())
         omitted = getattr(summary, "omitted", None) or {}
@@ -192,7 +205,8 @@ class OptoPrimeV2(OptoPrime):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[str, str]:
-        """``(system prompt, user prompt)``; the user prompt ends asking for the variables."""
+        """``(system prompt, user prompt)`` for ``summary`` (sections in ``mask`` left
+        empty); the user prompt ends asking for the variables."""
         system_prompt = self.representation_prompt + self.output_format_prompt
         pieces = [self._example()] if self.include_example else []
         pieces += fill_pieces(
@@ -255,7 +269,8 @@ class OptoPrimeV2(OptoPrime):
         )
 
     def extract_llm_suggestion(self, response: str) -> dict[str, Any]:  # type: ignore[override]
-        """``{"reasoning": str, "variables": {name: value}}`` (the symbol set reads it)."""
+        """``{"reasoning": str, "variables": {name: value}}`` read from the reply ``response``
+        (the symbol set reads it, so a JSON symbol set reads JSON)."""
         return self.optimizer_prompt_symbol_set.output_response_extractor(response)
 
     def _suggested_values(self, reply: str) -> Mapping[str, Any]:

@@ -40,7 +40,16 @@ DEFAULT_EXPERTS = (
 class OptoPrimeMulti(OptoPrime):
     """OptoPrime with ``num_responses`` candidate replies per step and a selection rule.
 
-    ``temperature_range`` (Trace 0.1's name) is accepted for ``temperature_min_max``.
+    Takes OptoPrime's arguments (``parameters``, ``llm``, ...; see ``help(OptoPrime)``) and:
+    ``generation_technique``, how candidates are asked for: ``temperature_variation``
+    (temperatures spread over ``temperature_min_max``, default (0, 1)), ``self_refinement``
+    (each candidate improves the previous one), ``iterative_alternatives`` (each one differs
+    from the earlier ones), ``multi_experts`` (each from a persona of ``experts_list``) or
+    ``multi_llm`` (each from a client of ``llm_profiles``, chosen in proportion to
+    ``llm_weights``). ``selection_technique`` picks the reply to use (see
+    :meth:`select_candidate`), unless ``selector``, a function from the candidates to one,
+    is given. ``temperature_range`` (Trace 0.1's name) is accepted for
+    ``temperature_min_max``.
     """
 
     def __init__(
@@ -84,7 +93,12 @@ class OptoPrimeMulti(OptoPrime):
         temperature: float = 0.0,
         llm: Any = None,
     ) -> list[str]:
-        """``num_responses`` replies to one request (as a list of texts)."""
+        """``num_responses`` replies to one request (as a list of texts).
+
+        ``system_prompt`` and ``user_prompt`` make the request; ``temperature`` is sent with
+        it; ``llm`` is the client to ask (None: this optimizer's); ``max_tokens`` bounds each
+        reply; ``verbose`` prints the prompt and replies as in OptoPrime.
+        """
         messages = [
             {"role": "system", "content": system_prompt},
             {"role": "user", "content": user_prompt},
@@ -117,7 +131,14 @@ class OptoPrimeMulti(OptoPrime):
         experts_list: list[str] | None = None,
         temperature_range: Sequence[float] | None = None,
     ) -> list[str]:
-        """Candidate replies to the step's prompt; a failed request is left out (warned)."""
+        """Candidate replies to the step's prompt; a failed request is left out (warned).
+
+        ``system_prompt`` and ``user_prompt`` are the step's prompt (built from ``summary``
+        with ``mask``); ``verbose`` and ``max_tokens`` are passed to each call. The other
+        arguments override the constructor's for this step: ``num_responses``,
+        ``generation_technique``, ``temperature_min_max`` (or Trace's ``temperature_range``)
+        and ``experts_list``.
+        """
         technique = generation_technique or self.generation_technique
         count = num_responses or self.num_responses
         _check_options(technique, self.selection_technique, count)
@@ -166,6 +187,8 @@ class OptoPrimeMulti(OptoPrime):
         ``best_of_n`` asks the LLM for the best candidate's number, ``moa`` (or
         ``mixture_of_agents``) asks it to write one reply from all, ``majority`` takes the
         candidate most similar to the others, ``last`` the last one. No candidates: ``""``.
+        ``selection_technique`` overrides the constructor's for this call;
+        ``problem_summary`` is the problem text shown to the LLM with the candidates.
         """
         technique = selection_technique or self.selection_technique
         if not candidates:
