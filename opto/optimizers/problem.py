@@ -20,7 +20,8 @@ from opto.utils.rendering import render_text
 
 
 def is_code_parameter(parameter: Node) -> bool:
-    """Trainable function source (``__code`` parameters of bundles)."""
+    """Whether ``parameter`` holds trainable function source (the ``__code`` parameters of
+    bundles)."""
     return "__code" in parameter._base
 
 
@@ -31,13 +32,21 @@ def render_value(value: Any) -> str:
 
 
 def type_label(node: Node) -> str:
+    """The type shown for ``node`` in prompts: ``code`` for code parameters, else the type
+    name of its value."""
     return "code" if is_code_parameter(node) else type(node._data).__name__
 
 
 @dataclass
 class ProblemNodes:
     """The sections of an optimization problem as ordered ``name -> node`` maps; the code
-    lines and, per function name, its documentation text (without the ``[name]`` prefix)."""
+    lines and, per function name, its documentation text (without the ``[name]`` prefix).
+
+    ``instruction`` is the objective; ``code`` the code lines and ``code_nodes`` the node
+    each line computes; ``variables`` the parameters being trained, ``inputs`` the other
+    roots, ``others`` the intermediate results and ``outputs`` the results the feedback is
+    about; ``feedback`` the feedback text.
+    """
 
     instruction: str
     code: list[str] = field(default_factory=list)
@@ -51,6 +60,8 @@ class ProblemNodes:
 
     @property
     def constraints(self) -> dict[str, str]:
+        """Each variable's description, for the #Constraints section (those without one are
+        left out)."""
         return {
             name: node.description
             for name, node in self.variables.items()
@@ -64,7 +75,12 @@ def build_problem(
     instruction: str,
     extra_variables: Iterable[ParameterNode] = (),
 ) -> ProblemNodes:
-    """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
+    """Classify the nodes of ``graph`` and render the code lines: O(nodes + edges).
+
+    Roots among ``parameters`` (trainable ones) become variables, other roots inputs;
+    ``instruction`` is the objective text; ``extra_variables`` are trainable parameters shown
+    as variables even though the graph does not reach them (so the LLM may still change them).
+    """
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
     taken: set[str] = set()
@@ -125,7 +141,7 @@ def _feedback_text(graph: TraceGraph) -> str:
 
 
 def function_name(item: Node) -> str:
-    """The function a node's operation called (Trace's ``get_fun_name``)."""
+    """The function the operation that made ``item`` called (Trace's ``get_fun_name``)."""
     if isinstance(item, MessageNode):
         return item.info.get("fun_name") or item.op_name or "unknown"
     return item.op_name or "unknown"
@@ -136,7 +152,8 @@ def _inputs(item: Node) -> dict[str, Node]:
 
 
 def code_line(item: Node, names: Mapping[Node, str] | None = None) -> str:
-    """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``.
+    """The code line of ``item``: ``out = fun(arg=input, ...)``; a call without arguments
+    renders as ``out = fun()``.
 
     ``names`` maps nodes to their prompt names when the caller has them already."""
     inputs = _inputs(item)

@@ -31,7 +31,11 @@ class RefusedValue(OptoError, ValueError):
 
 @dataclass
 class UpdatePlan:
-    """What a step will write (``accepted``) and what it refused, with reasons."""
+    """What a step will write (``accepted``) and what it refused, with reasons.
+
+    ``refused`` maps a name to why its value was not applied; ``unknown`` lists suggested
+    names that are no variable.
+    """
 
     accepted: dict[ParameterNode, Any] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -43,7 +47,8 @@ class UpdatePlan:
 
 
 def describe_refusals(refused: Mapping[str, str], unknown: Iterable[str]) -> str:
-    """One line per refused value, and one for names that are not variables."""
+    """One line per entry of ``refused`` (name -> reason), and one listing the ``unknown``
+    names, which are not variables."""
     lines = [f"- {name}: {reason}" for name, reason in refused.items()]
     unknown = list(unknown)
     if unknown:
@@ -56,7 +61,8 @@ def match_parameters(
     parameters: Iterable[ParameterNode],
     shown: Mapping[str, ParameterNode] | None = None,
 ) -> tuple[dict[ParameterNode, Any], list[str], list[str]]:
-    """Map suggested names to parameters: ``(matched, unknown names, ambiguous names)``.
+    """Map the names of ``suggestion`` to ``parameters``: ``(matched, unknown names,
+    ambiguous names)``.
 
     ``shown`` is the ``name -> parameter`` map the prompt showed: those names mean those
     parameters. Otherwise a parameter's ``x0`` and ``x:0`` match it, unless another parameter
@@ -91,7 +97,8 @@ def plan_updates(
     parameters: Iterable[ParameterNode],
     shown: Mapping[str, ParameterNode] | None = None,
 ) -> UpdatePlan:
-    """Check and convert every suggested value; refusals are collected, never applied.
+    """Check and convert every value of ``suggestion`` (name -> value) for the trainable
+    ones of ``parameters``; refusals are collected, never applied.
 
     ``shown`` is the prompt's ``name -> parameter`` map (``problem.variables``): a value then
     goes to the parameter shown under that name, whatever other nodes share its name.
@@ -254,7 +261,8 @@ def _preview(value: Any, limit: int = 60) -> str:
 
 
 def check_code(current: str, suggested: Any) -> None:
-    """Suggested code must compile and define the same function with the same signature."""
+    """Raise ``RefusedValue`` unless the ``suggested`` code compiles and defines the function
+    of the ``current`` code with the same signature (callers pass arguments by it)."""
     if not isinstance(suggested, str):
         raise RefusedValue(f"code must be a string, got {type(suggested).__name__}")
     try:
@@ -281,7 +289,8 @@ def check_code(current: str, suggested: Any) -> None:
 
 
 def check_policy(parameter: ParameterNode, code: str) -> None:
-    """Code that the parameter's static-check policy would refuse is refused before use."""
+    """Refuse (``RefusedValue``) ``code`` that the static-check policy of ``parameter``
+    would refuse when run, so the LLM hears it now rather than at the next call."""
     checker = getattr(getattr(parameter, "execution_policy", None), "checker", None)
     if checker is None:
         return
