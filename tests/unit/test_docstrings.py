@@ -74,6 +74,7 @@ DOCUMENTED = (
     "opto.discovery",
     "opto.features",
     "opto.llm",
+    "opto.optimizers",
     "opto.report",
     "opto.runtime",
     "opto.trainer",
