@@ -79,7 +79,12 @@ def run_backward(
     reverse_plot: bool = False,
     print_limit: int = 100,
 ) -> graphviz.Digraph | None:
-    """Propagate ``feedback`` from ``output`` to every parameter it depends on."""
+    """Propagate ``feedback`` from ``output`` to every parameter it depends on.
+
+    The other arguments are those of :meth:`Node.backward`: ``propagator``,
+    ``retain_graph``, and the drawing options ``visualize``, ``simple_visualization``,
+    ``reverse_plot`` and ``print_limit``.
+    """
     if propagator is None:
         from opto.trace.propagators.graph_propagator import GraphPropagator
 

@@ -38,7 +38,12 @@ def new_message_node(
     base_name: str,
     op: Operator | None,
 ) -> MessageNode:
-    """Build a MessageNode without argument processing (the hot path of every op)."""
+    """Build a MessageNode without argument processing (the hot path of every op).
+
+    ``data`` is the result, ``inputs`` the input nodes by argument name, ``description`` the
+    full ``[name] doc`` text, ``base_name`` the node's base name and ``op`` the operator that
+    made it (None for hand-built nodes); its info is computed from ``op`` when asked for.
+    """
     result = _new_object(MessageNode)
     result._data = data
     result._base, result._index = _GRAPH.reserve(base_name)
@@ -71,7 +76,8 @@ def new_message_node(
 def raise_as_execution_error(
     error: Exception, inputs: dict[str, Node], op_name: str, description: str
 ) -> None:
-    """Record ``error`` as an ExceptionNode on the op's inputs and raise ExecutionError."""
+    """Record ``error`` as an ExceptionNode on the op's ``inputs`` and raise ExecutionError;
+    ``op_name`` and ``description`` are the operator's, kept on the exception node."""
     formatted = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     info = {
         "fun_name": op_name,
@@ -89,7 +95,12 @@ def raise_as_execution_error(
 
 
 class Operator:
-    """A traced primitive: calling it with nodes or plain values returns a MessageNode."""
+    """A traced primitive: calling it with nodes or plain values returns a MessageNode.
+
+    ``fn`` computes on plain data; its docstring becomes the operator's description, which
+    optimizers see in #Documentation. ``name`` is the operator's name (default: the
+    function's).
+    """
 
     def __init__(self, fn: Callable, name: str | None = None) -> None:
         self.fn = fn
@@ -170,7 +181,8 @@ class Operator:
             raise_as_execution_error(error, inputs, self.name, self.description)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], int]:
-        """Name the arguments as the op's inputs (extra positionals are ``args_0``, ...).
+        """Name the call's ``args`` and ``kwargs`` as the op's inputs (extra positionals are
+        ``args_0``, ...).
 
         Returns the inputs (raw values wrapped as nodes), positional ones first, and how
         many of them are positional.
@@ -203,7 +215,8 @@ def _find_operator(module: str, qualname: str) -> Operator:
 
 
 def operator(fn: Callable | None = None, *, name: str | None = None) -> Any:
-    """Decorator making a primitive traced operator (``@operator`` or ``@operator(name=..)``)."""
+    """Decorator making a primitive traced operator (``@operator`` or ``@operator(name=..)``):
+    ``fn`` is the function when used bare, ``name`` the operator's name."""
     if fn is None:
         return lambda function: Operator(function, name=name)
     return Operator(fn, name=name)

@@ -24,7 +24,8 @@ class SourceUnavailableError(OptoError, OSError):
 
 
 def function_source(fun: Callable, explicit: str | None = None) -> str:
-    """The dedented source of ``fun`` without decorators."""
+    """The dedented source of ``fun`` without decorators; ``explicit``, when given, is used
+    instead (for functions defined where Python keeps no source)."""
     if explicit is not None:
         return strip_decorators(textwrap.dedent(explicit).strip("\n"))
     try:
@@ -49,7 +50,8 @@ def _from_linecache(fun: Callable) -> str:
 
 
 def definition_line(fun: Callable) -> int | None:
-    """The file line of ``def`` (after any decorators), or None when the source is unknown."""
+    """The file line of the ``def`` of ``fun`` (after any decorators), or None when the
+    source is unknown."""
     code = getattr(fun, "__code__", None)
     if code is None:
         return None
@@ -68,7 +70,7 @@ def definition_line(fun: Callable) -> int | None:
 
 
 def strip_decorators(source: str) -> str:
-    """Drop decorator lines so the text starts at ``def`` / ``async def``."""
+    """``source`` without its decorator lines, so the text starts at ``def`` / ``async def``."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -83,7 +85,8 @@ def strip_decorators(source: str) -> str:
 
 
 def code_header(source: str) -> str:
-    """The ``def`` line(s) through the docstring: what an optimizer must keep unchanged."""
+    """The ``def`` line(s) of ``source`` through the docstring: what an optimizer must keep
+    unchanged."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -103,7 +106,7 @@ def code_header(source: str) -> str:
 
 
 def defined_function_name(source: str) -> str | None:
-    """The name of the first function the code defines, if any."""
+    """The name of the first function the code ``source`` defines, if any."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -120,7 +123,8 @@ def annotate_error(
     filename: str | None,
     first_line: int = 1,
 ) -> str:
-    """The source with ``<--- (Type) message`` after the line that failed, then the traceback.
+    """``source`` with ``<--- (Type) message`` after the line where ``error`` was raised, then
+    the traceback (the traceback alone when the source is unknown).
 
     ``filename``/``first_line`` locate the code in tracebacks (a file path and the function's
     first line, or a compiled code string with first line 1).

@@ -22,13 +22,18 @@ def _shorten(text: str, limit: int) -> str:
 
 
 class NodeVizStyleGuide:
-    """Graphviz attributes of a node: shape and label (``py_name``, description, data)."""
+    """Graphviz attributes of a node: shape and label (``py_name``, description, data).
+
+    ``style`` names the style (Trace's argument, kept for subclasses); ``print_limit`` cuts
+    the description and value in a label to that many characters.
+    """
 
     def __init__(self, style: str = "default", print_limit: int = 100) -> None:
         self.style = style
         self.print_limit = print_limit
 
     def get_attrs(self, x: Node) -> dict[str, str]:
+        """The Graphviz attributes of node ``x`` (label, shape, fill colour, style)."""
         attrs = {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -38,6 +43,7 @@ class NodeVizStyleGuide:
         return {key: value for key, value in attrs.items() if value}
 
     def get_label(self, x: Node) -> str:
+        """The label of node ``x``: its Python name, description and value, each cut."""
         data = x._data
         if isinstance(data, dict) and "content" in data:
             data = data["content"]
@@ -47,22 +53,29 @@ class NodeVizStyleGuide:
         return "\\n".join(graphviz.escape(part).replace("\n", "\\n") for part in parts)
 
     def get_node_shape(self, x: Node) -> str:
+        """``box`` for a parameter ``x``, ``ellipse`` for other nodes."""
         return "box" if isinstance(x, ParameterNode) else "ellipse"
 
     def get_color(self, x: Node) -> str:
+        """The fill colour of node ``x``: red for errors, none otherwise."""
         return "firebrick1" if isinstance(x, ExceptionNode) else ""
 
     def get_style(self, x: Node) -> str:
+        """The Graphviz style of node ``x``: filled for errors."""
         return "filled" if isinstance(x, ExceptionNode) else ""
 
 
 class NodeVizStyleGuideColorful(NodeVizStyleGuide):
-    """The style ``backward(visualize=True)`` uses: parameters red boxes, errors bright red."""
+    """The style ``backward(visualize=True)`` uses: parameters red boxes, errors bright red.
+
+    ``style`` and ``print_limit`` as for :class:`NodeVizStyleGuide`.
+    """
 
     def __init__(self, style: str = "colorful", print_limit: int = 100) -> None:
         super().__init__(style=style, print_limit=print_limit)
 
     def get_attrs(self, x: Node) -> dict[str, str]:
+        """The Graphviz attributes of node ``x``, with a border colour and width."""
         return {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -73,6 +86,7 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         }
 
     def get_color(self, x: Node) -> str:
+        """The fill colour of node ``x``: red for errors, pink for parameters, else blue."""
         if isinstance(x, ExceptionNode):
             return "firebrick1"
         if isinstance(x, ParameterNode):
@@ -80,6 +94,7 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         return "#DEEBF6"
 
     def get_border_color(self, x: Node) -> str:
+        """The border colour of node ``x``, by the same kinds as the fill."""
         if isinstance(x, ExceptionNode):
             return "black"
         if isinstance(x, ParameterNode):
@@ -87,6 +102,7 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         return "#5C9BD5"
 
     def get_style(self, x: Node) -> str:
+        """Every node ``x`` is drawn filled with a solid border."""
         return "filled,solid"
 
 
@@ -127,7 +143,9 @@ def draw_nodes(
     print_limit: int = 100,
     style: NodeVizStyleGuide | None = None,
 ) -> TraceDigraph:
-    """A Digraph of ``nodes`` and the parent edges among them."""
+    """A Digraph of ``nodes`` and the parent edges among them, drawn in ``style`` (default:
+    the colourful one); ``simple_visualization``, ``reverse_plot`` and ``print_limit`` as
+    for :meth:`Node.backward`."""
     members = dict.fromkeys(nodes)
     style = style or NodeVizStyleGuideColorful(print_limit=print_limit)
     digraph = TraceDigraph()

@@ -15,7 +15,10 @@ in it, the names listed in ``__all__`` or, without ``__all__``, the classes and 
 module itself defines with a name not starting with ``_``; in a public class, the attributes
 its own body defines with a name not starting with ``_`` (methods, class and static methods,
 properties, nested classes). Only objects defined in opto are checked; an object re-exported
-from several modules is checked once.
+from several modules is checked once. Public callables that are instances rather than functions
+(the traced operators of ``opto.trace.operators``, module-level ``@bundle`` functions) are not
+walked: their docstring is the ``#Documentation`` text optimizers show the LLM, so it says what
+the operation computes in the prompt's words, and changing it changes every prompt.
 
 Allow-list, and why:
 
@@ -63,20 +66,6 @@ PACKAGES = (
     "opto.report",
     "opto.runtime",
     "opto.trace",
-    "opto.trainer",
-    "opto.utils",
-)
-
-# The packages documented so far; the others join as their docstrings are written.
-DOCUMENTED = (
-    "opto",
-    "opto.cli",
-    "opto.discovery",
-    "opto.features",
-    "opto.llm",
-    "opto.optimizers",
-    "opto.report",
-    "opto.runtime",
     "opto.trainer",
     "opto.utils",
 )
@@ -251,7 +240,7 @@ def problems_in(package: str) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("package", DOCUMENTED)
+@pytest.mark.parametrize("package", PACKAGES)
 def test_every_public_object_documents_itself_and_its_arguments(package):
     problems = problems_in(package)
     assert not problems, f"{len(problems)} gaps in {package}:\n" + "\n".join(problems)

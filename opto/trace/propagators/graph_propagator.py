@@ -29,13 +29,16 @@ class GraphPropagator(Propagator):
         return TraceGraph.start(node, feedback)
 
     def aggregate(self, feedback: Mapping[Node, list]) -> TraceGraph:
-        """The union of the TraceGraphs a node received from its children."""
+        """The union of the TraceGraphs a node received from its children; ``feedback`` maps
+        each child to the graphs it sent."""
         received = [graph for graphs in feedback.values() for graph in graphs]
         if len(received) == 1:
             return received[0]
         return TraceGraph.union(received)
 
     def __call__(self, child: MessageNode) -> dict[Node, TraceGraph]:
+        """The TraceGraph each parent (and hidden parameter) of ``child`` receives: what
+        ``child`` received, extended by ``child`` itself."""
         if self.override:
             return super().__call__(child)
         return self._propagate(child)

@@ -51,6 +51,8 @@ class AbstractPropagator:
         return dict(propagated)
 
     def propagate(self, child: MessageNode) -> dict[Node, Any]:
+        """``{parent: feedback}`` for every parent of ``child``, from the feedback ``child``
+        received; what a propagator defines."""
         raise NotImplementedError
 
 
@@ -67,6 +69,8 @@ class Propagator(AbstractPropagator):
         self.override[operator_name] = propagate_function
 
     def propagate(self, child: MessageNode) -> dict[Node, Any]:
+        """``{parent: feedback}`` for the parents of ``child``: by the rule registered for
+        its operator, if any, else by the propagator's own rule."""
         rule = self.override.get(child.op_name) if self.override else None
         if rule is not None:
             return rule(child)

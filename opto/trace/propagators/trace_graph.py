@@ -78,7 +78,8 @@ class TraceGraph(AbstractFeedback):
 
     @classmethod
     def start(cls, output: Node, feedback: Any) -> TraceGraph:
-        """The TraceGraph an output starts with in a new backward pass."""
+        """The TraceGraph ``output`` starts with in a new backward pass that gives it
+        ``feedback``."""
         graph = cls()
         graph._parts[BackwardPass(output, feedback)] = frozenset((output,))
         return graph
@@ -101,6 +102,7 @@ class TraceGraph(AbstractFeedback):
 
     @property
     def nodes(self) -> list[Node]:
+        """The subgraph's nodes in ``graph`` order."""
         return [item for _, item in self.graph]
 
     @property
@@ -112,6 +114,7 @@ class TraceGraph(AbstractFeedback):
 
     @property
     def outputs(self) -> list[Node]:
+        """The outputs that feedback was given on, in the order of their backward passes."""
         return list(dict.fromkeys(p.output for p in self._parts))
 
     @property
@@ -222,7 +225,9 @@ class TraceGraph(AbstractFeedback):
     def visualize(
         self, simple_visualization: bool = True, reverse_plot: bool = False, print_limit: int = 100
     ) -> graphviz.Digraph:
-        """Draw this subgraph with Graphviz."""
+        """Draw this subgraph with Graphviz: ``simple_visualization`` shows values without
+        descriptions, ``reverse_plot`` draws edges from outputs to inputs, ``print_limit``
+        cuts each value to that many characters."""
         from opto.trace.viz import draw_nodes
 
         return draw_nodes(
