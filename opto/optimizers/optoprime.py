@@ -87,17 +87,40 @@ class OptoPrime(Optimizer):
     them. ``output_format_prompt`` is filled per instance from ``output_format_prompt_original``
     (or ``..._no_answer`` when ``json_keys["answer"]`` is None) unless a subclass sets its own.
 
-    Arguments (Trace's, then opto's): ``parameters`` to train; ``llm`` (default ``LLM()``, made
-    at the first step); ``propagator``; ``objective`` (default ``default_objective``);
-    ``ignore_extraction_error`` (False: a reply without suggestion raises); ``include_example``
-    (a worked example before the problem); ``memory_size`` (past rounds shown); ``max_tokens``;
-    ``log`` (keep ``log`` and ``summary_log``); ``prompt_symbols`` (section markers);
-    ``json_keys`` (names of the reply's keys; ``answer: None`` drops the answer);
-    ``use_json_object_format`` (ask for JSON mode); ``highlight_variables`` (name the variables
-    at the end); ``policy`` (how code it writes runs); ``prompt_token_budget`` (shrink the
-    problem to fit); ``log_size`` (bound the logs); ``repair_attempts`` (ask again about values
-    that could not be applied); ``prompt_tokenizer`` (how the budget counts tokens:
-    ``"estimate"``, the default, ``"tiktoken"`` or a function, see ``opto.optimizers.tokens``).
+    Typical use: ``opt = OptoPrime(agent.parameters())``, then per step ``opt.zero_feedback()``,
+    ``output.backward(feedback)`` and ``opt.step()``.
+
+    Args (Trace's first, then opto's):
+        parameters: the ParameterNodes to train (``module.parameters()``, or a node).
+        llm: the client asked for new values; default ``LLM()``, made at the first step, so
+            building an optimizer needs no configured model.
+        propagator: how feedback travels backward (default: the ``GraphPropagator``, which
+            gives each parameter the subgraph linking it to the outputs).
+        objective: the #Instruction text (default ``default_objective``: improve the output
+            according to the feedback).
+        ignore_extraction_error: False raises ``SuggestionExtractionError`` when a reply holds
+            no suggestion; True (default) reports it in the step's result and goes on.
+        include_example: put a worked example problem and reply before the problem.
+        memory_size: how many past rounds (values and feedback) the prompt shows (0: none).
+        max_tokens: the longest reply asked for, in tokens.
+        log: keep each step's prompts, reply and outcome in ``log`` and the problem in
+            ``summary_log`` (for ``render_opt_step`` and the run report).
+        prompt_symbols: replacements of the section markers (``{"variables": "#Params"}``).
+        json_keys: the names of the reply's keys (``reasoning``, ``answer``, ``suggestion``);
+            ``answer: None`` drops the answer from the requested format.
+        use_json_object_format: ask the provider for JSON mode (dropped by itself when the
+            client refuses it).
+        highlight_variables: end the prompt by naming the variables to change.
+        policy: how code this optimizer writes runs (an ``opto.runtime`` policy or its name),
+            for code parameters whose bundle chose none.
+        prompt_token_budget: shrink long values and distant parts of the problem until the
+            prompt fits in this many tokens (None: never shrink).
+        log_size: keep only the last ``log_size`` entries of the logs (None: all).
+        repair_attempts: how many times to ask again, within one step, about values that
+            could not be applied (with the reasons); 0 asks once.
+        prompt_tokenizer: how the budget counts tokens: ``"estimate"`` (default, four
+            characters a token), ``"tiktoken"``, ``"tiktoken:<encoding>"`` or a function
+            ``str -> int`` (see ``opto.optimizers.tokens``).
     """
 
     representation_prompt = templates.REPRESENTATION
