@@ -88,7 +88,8 @@ class LLMFactory:
 
     @classmethod
     def get_llm(cls, profile: str = "default", **overrides: Any) -> BaseLLM:
-        """A new client from a profile; non-None `overrides` replace the profile's settings."""
+        """A new client from the named `profile` (see `list_profiles`); non-None `overrides`
+        replace the profile's settings."""
         info = cls.get_profile_info(profile)
         params = dict(info["params"])
         params.update({key: value for key, value in overrides.items() if value is not None})
