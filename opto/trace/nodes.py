@@ -273,7 +273,8 @@ class Node(AbstractNode[T]):
             retain_graph: keep the graph usable for another backward pass; by default a
                 node that was walked refuses a second walk, as in Trace.
             visualize: also draw the walked graph.
-            simple_visualization: in the drawing, show values without their descriptions.
+            simple_visualization: in the drawing, show identity and clone nodes as their
+                input, so the graph shows only real operations.
             reverse_plot: draw edges from outputs to inputs.
             print_limit: characters of each value shown in the drawing.
         """

@@ -225,9 +225,9 @@ class TraceGraph(AbstractFeedback):
     def visualize(
         self, simple_visualization: bool = True, reverse_plot: bool = False, print_limit: int = 100
     ) -> graphviz.Digraph:
-        """Draw this subgraph with Graphviz: ``simple_visualization`` shows values without
-        descriptions, ``reverse_plot`` draws edges from outputs to inputs, ``print_limit``
-        cuts each value to that many characters."""
+        """Draw this subgraph with Graphviz: ``simple_visualization`` draws identity and
+        clone nodes as their input, ``reverse_plot`` draws edges from outputs to inputs,
+        ``print_limit`` cuts each value to that many characters."""
         from opto.trace.viz import draw_nodes
 
         return draw_nodes(
