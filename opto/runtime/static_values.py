@@ -46,7 +46,7 @@ class ModuleResolver:
     """Looks up modules, their attributes and submodules for one check.
 
     ``allowed_imports`` are the top-level packages the code may use; ``forbidden_modules``
-    submodules of those it still may not (``os.path`` is fine where ``os`` is not, say);
+    submodules of those it still may not (``numpy`` is allowed, ``numpy.ctypeslib`` is not);
     ``allowed_builtins`` the builtins it may call. Only allowed modules are ever imported.
     """
 

@@ -133,8 +133,8 @@ class RunDirectory:
         return datasets
 
     def write_model(self, model: Any) -> None:
-        """Save the parameter values of ``model`` as ``best_model.json`` (the model keeps the
-        best values at each checkpoint)."""
+        """Save the parameter values of ``model`` as ``best_model.json``, next to the
+        checkpoint that was just written."""
         model.save(self.model_path)
 
     @staticmethod

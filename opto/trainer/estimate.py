@@ -46,7 +46,8 @@ class Schedule:
     """What the run will do: ``steps``, optimizer steps per optimizer, examples per purpose.
 
     ``optimizer_steps`` counts the steps of each optimizer (they take turns); ``training``
-    the examples run to make feedback, ``rollouts`` the extra runs some searches make,
+    the examples run to make feedback, ``rollouts`` the runs of new candidates on the
+    minibatch they came from (algorithms that score a child there before keeping it),
     ``validation`` and ``test`` the examples run to score candidates and to test.
     """
 
