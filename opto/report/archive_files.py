@@ -27,7 +27,7 @@ class EntryRow:
 
     ``id`` numbers entries; ``generation`` is the proposal round (0 for seeds) and
     ``origin`` ``seed`` or ``llm``; ``name`` the proposal's name and ``status`` how its
-    evaluation ended (``valid``, ``duplicate``, an error kind). ``fitness`` is the mean
+    evaluation ended (``valid``, ``invalid``, ``failed``, ``duplicate``). ``fitness`` is the mean
     fitness over seeds and ``sd`` its standard deviation. ``code`` is the proposed code and
     ``thought`` the reasoning given with it; ``error`` and ``feedback`` what the evaluation
     said; ``metrics`` the other figures measured; ``usage`` the tokens and cost of the

@@ -64,8 +64,8 @@ class CallView:
     ``system_prompt`` and ``user_prompt`` are what was sent and ``response`` the reply;
     ``reasoning`` and ``suggestion`` what was parsed from it; ``applied`` the values written,
     ``refused`` the refused ones with why, ``unknown`` names that are no parameter;
-    ``terminated`` says the optimizer declared itself done; ``error`` why the call failed,
-    if it did; ``usage`` its tokens and cost.
+    ``terminated`` says the LLM answered TERMINATE (nothing to change); ``error`` why the step
+    produced no suggestion, if it did; ``usage`` its tokens and cost.
     """
 
     system_prompt: str
