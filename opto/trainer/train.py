@@ -168,9 +168,10 @@ def resume(
     (``train_dataset``, or ``validate_dataset``/``test_dataset`` among the overrides).
 
     A checkpoint holds values, not code, so the run's code is given again: ``model`` (the
-    same model, into which the saved values are loaded), ``guide`` and, unless the recorded
-    class is one of opto's, ``optimizer``; ``logger``, ``optimizer_kwargs``,
-    ``guide_kwargs`` and ``logger_kwargs`` mean what they mean for :func:`train`.
+    same model, into which the saved values are loaded), ``guide``, and ``optimizer`` (with
+    ``optimizer_kwargs``) when the run did not use the default; the optimizers made get the
+    saved optimizer state. ``logger``, ``optimizer_kwargs``, ``guide_kwargs`` and
+    ``logger_kwargs`` mean what they mean for :func:`train`.
     """
     run = RunDirectory(run_dir)
     config = run.read_config()
