@@ -41,13 +41,15 @@ PROVIDER_ENDPOINTS = {
 
 @dataclass
 class Check:
-    """One line of the report: ``status`` is ``ok``, ``warn`` or ``FAIL``."""
+    """One line of the report: ``status`` is ``ok``, ``warn`` or ``FAIL``, ``name`` says
+    what was checked (``Graphviz``, ``LLM``, ``sandbox``) and ``detail`` what was found."""
 
     status: str
     name: str
     detail: str
 
     def line(self) -> str:
+        """The check as one aligned line of the report, status first."""
         return f"[{self.status:<4}] {self.name}: {self.detail}"
 
 
@@ -68,6 +70,8 @@ def versions() -> str:
 
 
 def check_graphviz() -> Check:
+    """Whether Graphviz's ``dot`` is on the PATH and runs: without it graphs are still
+    built, but not drawn (a warning, not a failure)."""
     program = shutil.which("dot")
     if program is None:
         return Check(
@@ -85,7 +89,11 @@ def check_graphviz() -> Check:
 
 
 def check_llm(timeout: float, network: bool) -> list[Check]:
-    """The configured model, and whether its endpoint answers (any HTTP status counts)."""
+    """The configured model, and whether its endpoint answers (any HTTP status counts).
+
+    ``timeout`` bounds the probe in seconds; ``network=False`` (``opto doctor --offline``)
+    reports the configuration without contacting the endpoint.
+    """
     from opto.llm.config import resolve_config
     from opto.llm.errors import BackendUnavailableError
 
@@ -169,7 +177,11 @@ def check_sandbox() -> Check:
 
 
 def doctor(timeout: float = 3.0, network: bool = True) -> tuple[str, bool]:
-    """The report's text and whether every check passed (no ``FAIL``)."""
+    """The report's text and whether every check passed (no ``FAIL``).
+
+    ``timeout`` is how many seconds the LLM endpoint has to answer; ``network=False`` skips
+    every check that would leave the machine.
+    """
     checks = [check_graphviz(), *check_llm(timeout, network), check_sandbox()]
     text = "\n".join([versions(), *(check.line() for check in checks)])
     return text, all(check.status != "FAIL" for check in checks)

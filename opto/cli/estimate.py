@@ -17,7 +17,11 @@ from opto.trainer.estimate import Estimate, EstimateReady, estimating_scripts
 
 
 def estimate_script(script: str, arguments: list[str]) -> Estimate:
-    """Run ``script`` up to its first ``train()`` and return that run's projection."""
+    """Run ``script`` up to its first ``train()`` and return that run's projection.
+
+    ``arguments`` become the script's ``sys.argv[1:]`` while it runs, so a script that reads
+    its own command line sees what the user passed after ``opto estimate SCRIPT``.
+    """
     path = Path(script)
     if not path.is_file():
         raise CommandError(f"no script {script}", USAGE)
@@ -35,7 +39,7 @@ def estimate_script(script: str, arguments: list[str]) -> Estimate:
 
 
 def estimate_json(estimate: Estimate) -> str:
-    """The projection as JSON (totals, parts, examples, notes)."""
+    """The projection ``estimate`` as JSON (totals, parts, examples, notes), for scripts."""
     return json.dumps(
         {
             "algorithm": estimate.algorithm,

@@ -33,6 +33,8 @@ EXIT_CODES = f"""exit codes:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``opto`` with its subcommands; separate from ``main`` so tests
+    and the docs can read the ``--help`` text without running anything."""
     parser = argparse.ArgumentParser(
         prog="opto",
         description="Inspect, report, resume and estimate opto runs; check this machine.",
@@ -162,7 +164,11 @@ def printable(text: str) -> str:
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Execute the parsed command; returns the exit code."""
+    """Execute the parsed command; returns the exit code.
+
+    ``arguments`` is what ``build_parser().parse_args`` returned: its ``command`` picks the
+    subcommand and the other attributes are that subcommand's options.
+    """
     name = arguments.command
     if name == "show":
         from opto.cli.show import show
@@ -204,7 +210,11 @@ def run(arguments: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``opto`` script; returns the exit code."""
+    """Entry point of the ``opto`` script; returns the exit code.
+
+    ``argv`` is the command line without the program name (``None`` reads ``sys.argv``);
+    passing a list lets tests and other programs run a command in-process.
+    """
     parser = build_parser()
     arguments = parser.parse_args(argv)
     if arguments.version:

@@ -21,8 +21,8 @@ GUIDES_NEEDING_CODE = ("MetricGuide",)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a value is read as JSON when it is JSON (``5``, ``0.5``, ``true``,
-    ``null``, ``[1, 2]``), else kept as text."""
+    """The ``--set`` options as a dict: ``items`` are ``KEY=VALUE`` texts; a value is read as
+    JSON when it is JSON (``5``, ``0.5``, ``true``, ``null``, ``[1, 2]``), else kept as text."""
     overrides: dict[str, Any] = {}
     for item in items:
         key, separator, raw = item.partition("=")
@@ -56,7 +56,12 @@ def model_from(spec: str) -> Any:
 
 
 def component(given: str | None, recorded: Any, what: str) -> Any:
-    """``--guide``/``--optimizer``: a name of opto's, ``MODULE:NAME``, or the recorded name."""
+    """The guide or optimizer to resume with (``what`` is ``"guide"`` or ``"optimizer"``).
+
+    ``given`` is the command-line value: a name of opto's or ``MODULE:NAME`` (loaded). Without
+    it the name ``recorded`` in the run is used, unless that component wraps user code, which
+    only the user can name. ``None`` means neither says.
+    """
     if given is not None:
         return load_target(given, f"--{what}") if ":" in given else given
     if isinstance(recorded, str) and recorded.isidentifier():
@@ -78,7 +83,14 @@ def resume_run(
     overrides: list[str] | None = None,
     logger: str = "ConsoleLogger",
 ) -> int:
-    """Resume the run; the exit code (``BUDGET_STOPPED`` if it stopped on its budget)."""
+    """Resume the run; the exit code (``BUDGET_STOPPED`` if it stopped on its budget).
+
+    ``run_dir`` is the run directory with a checkpoint; ``model`` names the model to load the
+    checkpoint into (``MODULE:NAME`` of an instance, or of a callable without arguments that
+    makes one) because a checkpoint holds values, not code. ``guide`` and ``optimizer`` name
+    components when the recorded names are not enough; ``overrides`` are ``KEY=VALUE`` texts
+    that change training options; ``logger`` is the logger class to report with.
+    """
     run = read_run(run_dir)  # a missing or damaged directory is reported before any import
     if run.checkpoint_step is None:
         raise CommandError(

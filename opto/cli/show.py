@@ -15,7 +15,8 @@ TOP_ENTRIES = 5
 
 
 def show(path: str, as_json: bool = False) -> str:
-    """The text (or JSON) ``opto show`` prints for the run directory or archive at ``path``."""
+    """The text ``opto show`` prints for the run directory or archive at ``path``; with
+    ``as_json`` the same summary as JSON, for scripts."""
     data = read(path)
     if as_json:
         return json.dumps(_summary(data), indent=2, ensure_ascii=False)

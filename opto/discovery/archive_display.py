@@ -45,7 +45,7 @@ def _summary(archive: Any) -> str:
 
 
 def archive_html(archive: Any) -> str:
-    """The summary and the ``TOP_ENTRIES`` best entries."""
+    """``archive`` as HTML for notebooks: the summary and the ``TOP_ENTRIES`` best entries."""
     try:
         return _html(archive)
     except (TypeError, ValueError, KeyError, AttributeError):

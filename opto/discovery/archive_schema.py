@@ -21,7 +21,8 @@ MAX_DEPTH = 32
 
 
 def check_document(data: Any, target: str) -> None:
-    """Raise ``ArchiveError`` unless ``data`` (parsed JSON) is an archive a run could write."""
+    """Raise ``ArchiveError`` unless ``data`` (parsed JSON) is an archive a run could write;
+    ``target`` names the file in the message."""
     if _depth(data) > MAX_DEPTH:
         raise ArchiveError(f"the discovery archive {target} nests deeper than {MAX_DEPTH} levels")
     try:

@@ -45,22 +45,30 @@ class ContractSpec:
         object.__setattr__(self, "extreme_rhos", rhos)
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as JSON-ready data (stored in the archive's settings)."""
         return {"betas": list(self.betas), "extreme_rhos": list(self.extreme_rhos)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ContractSpec:
+        """The spec :meth:`to_dict` wrote as ``data`` (validated again)."""
         return cls(betas=tuple(data["betas"]), extreme_rhos=tuple(data["extreme_rhos"]))
 
 
 @dataclass(frozen=True)
 class ContractReport:
-    """What the contract tests learned about a loss that passed them."""
+    """What the contract tests learned about a loss that passed them.
+
+    ``pointwise`` says each pair's loss depends on that pair alone (then derivatives are
+    cheap); ``initial_slope`` maps each training beta to the loss's slope where training
+    starts; ``notes`` are warnings for the proposer (a loss that starts uphill or flat).
+    """
 
     pointwise: bool
     initial_slope: dict[str, float]  # str(beta) -> d loss / d(beta * rho) at rho = 0
     notes: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
         data = asdict(self)
         data["notes"] = list(self.notes)
         return data
@@ -69,7 +77,9 @@ class ContractReport:
 def run_contract(
     loss: PreferenceLoss, spec: ContractSpec, training_betas: tuple[float, ...]
 ) -> ContractReport:
-    """Test ``loss``; raises :class:`LossContractError` naming the first broken rule."""
+    """Test ``loss`` at the betas and extreme pairs of ``spec``; raises
+    :class:`LossContractError` naming the first broken rule. ``training_betas`` are the betas
+    training will use, where the initial slope is measured for the report."""
     pointwise = True
     with np.errstate(all="ignore"):
         for beta in spec.betas:
@@ -117,7 +127,8 @@ def _check_extremes(
 
 
 def initial_slope(loss: PreferenceLoss, beta: float, *, pointwise: bool) -> float:
-    """d loss / d(beta * rho) where training starts (policy = reference, so rho = 0)."""
+    """d loss / d(beta * rho) of ``loss`` at ``beta`` where training starts (policy =
+    reference, so rho = 0); ``pointwise`` as found by the contract (how to differentiate)."""
     reference = -3.0 - np.linspace(0.0, 1.0, _SLOPE_BATCH)
     batch = [reference, reference - 0.5, reference, reference - 0.5]
     _, d_chosen, _ = loss_and_derivatives(loss, *batch, beta, pointwise=pointwise)

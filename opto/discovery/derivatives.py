@@ -42,7 +42,7 @@ def finite_difference_step(beta: float) -> float:
 
 
 def validate_beta(beta: float) -> float:
-    """Beta as a positive finite float, or a ValueError saying what was wrong."""
+    """``beta`` as a positive finite float, or a ValueError saying what was wrong."""
     try:
         value = float(beta)
     except (TypeError, ValueError) as exc:
@@ -67,6 +67,10 @@ def call_loss(
     beta: float,
 ) -> np.ndarray:
     """One call of ``loss`` with read-only inputs; its output checked to be a float array (B,).
+
+    ``policy_chosen_logps``, ``policy_rejected_logps``, ``reference_chosen_logps``,
+    ``reference_rejected_logps`` and ``beta`` are the loss's five arguments (see
+    :mod:`opto.discovery.losses`).
 
     Any exception raised inside the loss, an in-place write to an input, or an output of the wrong
     type or shape becomes a :class:`LossContractError` whose message can be shown to the author.
@@ -137,6 +141,10 @@ def loss_and_derivatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pair losses and the derivatives of their mean w.r.t. the policy log-probs.
 
+    ``loss`` is called with ``policy_chosen_logps``, ``policy_rejected_logps``,
+    ``reference_chosen_logps``, ``reference_rejected_logps`` and ``beta``, its five arguments
+    (see :mod:`opto.discovery.losses`); the derivatives are taken numerically.
+
     Returns ``(losses, d_chosen, d_rejected)``, each of shape (B,). ``pointwise=True`` is only
     correct for losses whose i-th output depends on pair i alone (see :func:`check_loss`).
     """
@@ -178,7 +186,8 @@ def loss_and_derivatives(
 
 @dataclass(frozen=True)
 class LossCheck:
-    """What :func:`check_loss` learned about a loss that honours the contract."""
+    """What :func:`check_loss` learned about a loss that honours the contract: whether it is
+    ``pointwise`` (each pair's loss depends on that pair alone)."""
 
     pointwise: bool
 

@@ -19,7 +19,8 @@ class LossContractError(DiscoveryError, ValueError):
 class TrainingDivergedError(DiscoveryError, ArithmeticError):
     """Training produced a non-finite loss, derivative or parameter.
 
-    ``epoch`` and ``step`` locate the failure; the parameters at that point are discarded.
+    ``message`` says what diverged; ``epoch`` and ``step`` locate the failure; the
+    parameters at that point are discarded.
     """
 
     def __init__(self, message: str, *, epoch: int, step: int) -> None:

@@ -43,7 +43,13 @@ def {entry}(stage, settings):
 
 @dataclass
 class Outcome:
-    """The result of evaluating one proposal (``fitness`` and ``metrics`` only when valid)."""
+    """The result of evaluating one proposal (``fitness`` and ``metrics`` only when valid).
+
+    ``status`` is ``valid``, ``invalid`` or ``failed``; ``stage`` the stage that refused it
+    (``static``, ``contract``, ``train``; None when valid) and ``error`` why, in words for
+    the proposer. ``diagnostics`` are figures measured along the way (also on failure);
+    ``seconds`` the time evaluation took.
+    """
 
     status: str
     stage: str | None = None
@@ -88,7 +94,14 @@ def default_training_policy():
 
 
 class ProposalEvaluator:
-    """Runs the stages for one code string; thread-safe (it holds only settings)."""
+    """Runs the stages for one code string; thread-safe (it holds only settings).
+
+    ``objective`` says how a loss is trained and scored; ``contract`` the properties it must
+    have (default: the standard contract). ``contract_policy`` and ``training_policy`` are
+    the sandboxes the two stages run in (default: subprocess sandboxes with tight and with
+    generous limits); ``static_check=False`` skips the static safety check (the sandbox
+    still contains the code).
+    """
 
     def __init__(
         self,

@@ -68,7 +68,7 @@ def loss_function_name(code: str, preferred: str | None = None) -> str:
 
 
 def parse_code(code: str) -> ast.Module:
-    """``ast.parse``, with every way it can refuse a string raised as ``SyntaxError``."""
+    """``ast.parse(code)``, with every way it can refuse a string raised as ``SyntaxError``."""
     return parse(code, "<proposal>")
 
 
@@ -120,7 +120,8 @@ def _stripped_lines(code: str) -> str:
 
 
 def code_hash(code: str) -> str:
-    """SHA-256 of :func:`normalize_code`: equal for proposals that are the same loss."""
+    """SHA-256 of ``code`` after :func:`normalize_code`: equal for proposals that are the
+    same loss written with other blank lines or indentation."""
     return hashlib.sha256(normalize_code(code).encode("utf-8", "surrogatepass")).hexdigest()
 
 

@@ -153,7 +153,8 @@ REFERENCE_LOSSES: dict[str, PreferenceLoss] = {
 
 
 def reference_loss_source(name: str) -> str:
-    """The source of a reference loss, as a proposal string (it needs ``np`` in scope)."""
+    """The source of the reference loss ``name`` (a key of ``REFERENCE_LOSSES``), as a proposal
+    string (it needs ``np`` in scope)."""
     if name not in REFERENCE_LOSSES:
         known = ", ".join(sorted(REFERENCE_LOSSES))
         raise KeyError(f"no reference loss named {name!r}; known: {known}")

@@ -17,12 +17,14 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def expected_reward(log_probs: np.ndarray, reward: np.ndarray) -> float:
-    """E_x E_{y ~ pi(.|x)} r(x, y)."""
+    """E_x E_{y ~ pi(.|x)} r(x, y): the mean true ``reward`` of the policy whose
+    log-probabilities are ``log_probs`` (both indexed [prompt, response])."""
     return float(np.mean(np.sum(np.exp(log_probs) * reward, axis=1)))
 
 
 def kl_divergence(log_probs: np.ndarray, reference_log_probs: np.ndarray) -> float:
-    """E_x KL(pi(.|x) || pi_ref(.|x)), in nats; responses with pi = 0 contribute 0."""
+    """E_x KL(pi(.|x) || pi_ref(.|x)), in nats, of the policy ``log_probs`` from the
+    reference ``reference_log_probs``; responses with pi = 0 contribute 0."""
     probs = np.exp(log_probs)
     with np.errstate(invalid="ignore"):
         terms = np.where(probs > 0, probs * (log_probs - reference_log_probs), 0.0)
@@ -30,7 +32,9 @@ def kl_divergence(log_probs: np.ndarray, reference_log_probs: np.ndarray) -> flo
 
 
 def win_rate(log_probs: np.ndarray, reference_log_probs: np.ndarray, reward: np.ndarray) -> float:
-    """P(r(x, y) > r(x, y')) for y ~ pi, y' ~ pi_ref, ties counted as half a win."""
+    """P(r(x, y) > r(x, y')) for y ~ pi, y' ~ pi_ref, ties counted as half a win: how often
+    the policy ``log_probs`` beats the reference ``reference_log_probs`` on the true
+    ``reward``."""
     difference = reward[:, :, None] - reward[:, None, :]
     score = (difference > 0) + 0.5 * (difference == 0)
     wins = np.einsum(
@@ -46,7 +50,11 @@ def preference_accuracy(
     chosen: np.ndarray,
     rejected: np.ndarray,
 ) -> float:
-    """Fraction of pairs with rho > 0, i.e. ranked the labelled way relative to the reference."""
+    """Fraction of pairs with rho > 0, i.e. ranked the labelled way relative to the reference.
+
+    The pairs are given by ``prompts``, ``chosen`` and ``rejected`` (indices); ``log_probs``
+    is the policy and ``reference_log_probs`` the reference.
+    """
     implicit = log_probs - reference_log_probs
     rho = implicit[prompts, chosen] - implicit[prompts, rejected]
     return float(np.mean(rho > 0))
@@ -55,7 +63,9 @@ def preference_accuracy(
 def tilted_policy(
     reference_log_probs: np.ndarray, reward: np.ndarray, inverse_temperature: float
 ) -> np.ndarray:
-    """pi_t(y|x) proportional to pi_ref(y|x) exp(t r(x, y)): the KL-regularised optimum."""
+    """pi_t(y|x) proportional to pi_ref(y|x) exp(t r(x, y)): the KL-regularised optimum, as
+    log-probabilities, for the reference ``reference_log_probs``, the true ``reward`` and
+    t = ``inverse_temperature``."""
     return log_softmax(reference_log_probs + inverse_temperature * reward)
 
 
@@ -74,7 +84,8 @@ def optimal_reward_at_kl(
     """The highest expected reward of any policy with KL(pi || pi_ref) <= kl.
 
     The optimum is the tilted policy pi_t; its KL and reward both grow with t, so t is found by
-    bisection. Beyond the greedy policy's KL the answer is the greedy policy's reward.
+    bisection (``iterations`` halvings). Beyond the greedy policy's KL the answer is the
+    greedy policy's reward. ``reference_log_probs`` is pi_ref and ``reward`` the true reward.
     """
     if kl <= 0:
         return expected_reward(reference_log_probs, reward)
@@ -99,5 +110,6 @@ def optimal_reward_at_kl(
 def optimal_frontier(
     reference_log_probs: np.ndarray, reward: np.ndarray, kls: np.ndarray
 ) -> np.ndarray:
-    """:func:`optimal_reward_at_kl` at each KL in ``kls`` (for plotting the frontier)."""
+    """:func:`optimal_reward_at_kl` of ``reference_log_probs`` and ``reward`` at each KL in
+    ``kls`` (for plotting the frontier)."""
     return np.array([optimal_reward_at_kl(reference_log_probs, reward, float(k)) for k in kls])

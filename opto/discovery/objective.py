@@ -23,7 +23,13 @@ METRICS = ("reward", "kl", "win_rate", "frontier_gap", "train_accuracy")
 
 @dataclass(frozen=True)
 class LossObjective:
-    """How proposals are trained and scored (defaults: ``overfit``, 6 betas, 5 seeds, KL 0.3)."""
+    """How proposals are trained and scored (defaults: ``overfit``, 6 betas, 5 seeds, KL 0.3).
+
+    ``preset`` names a world of :data:`~opto.discovery.world.PRESETS` or is a
+    ``PreferenceConfig`` of one's own; each loss is trained at every beta of ``betas`` on
+    every seed of ``seeds``; ``kl_budget`` is the drift from the reference (in nats) a run
+    may have and still count (None: no limit). See the module docstring for the fitness.
+    """
 
     preset: str | PreferenceConfig = "overfit"
     betas: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -52,10 +58,12 @@ class LossObjective:
 
     @property
     def config(self) -> PreferenceConfig:
+        """The world's configuration the preset stands for."""
         return resolve_config(self.preset)[1]
 
     @property
     def preset_name(self) -> str:
+        """The preset's name (``custom`` for a configuration given directly)."""
         return resolve_config(self.preset)[0]
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +78,7 @@ class LossObjective:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LossObjective:
+        """The objective :meth:`to_dict` wrote as ``data`` (validated again)."""
         preset = data["preset"]
         if isinstance(preset, dict):
             preset = PreferenceConfig(**preset)
@@ -110,7 +119,8 @@ class LossObjective:
         )
 
     def score(self, evaluations: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``(fitness, metrics)`` from one ``Evaluation.to_dict()`` per (seed, beta).
+        """``(fitness, metrics)`` from ``evaluations``, one ``Evaluation.to_dict()`` per
+        (seed, beta).
 
         ``fitness``: mean, sd (sample, 0 for one seed), n, and per seed the score and the beta
         that achieved it (None: no beta fitted the budget). ``metrics``: per beta, the mean over

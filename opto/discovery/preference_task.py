@@ -58,7 +58,12 @@ class _Adam:
 
 @dataclass(frozen=True, eq=False)
 class TrainedPolicy:
-    """The result of :func:`train_policy`: the policy's log-probs and its parameters."""
+    """The result of :func:`train_policy`: the policy's log-probs and its parameters.
+
+    ``log_probs`` is log pi(y|x); ``weights`` the feature weights and ``residual`` the
+    tabular logits (None without ``tabular``); ``steps`` the optimiser steps taken and
+    ``last_epoch_loss`` the mean loss over the last epoch.
+    """
 
     log_probs: np.ndarray
     weights: np.ndarray
@@ -70,7 +75,8 @@ class TrainedPolicy:
 def policy_log_probs(
     world: PreferenceWorld, weights: np.ndarray, residual: np.ndarray | None = None
 ) -> np.ndarray:
-    """log pi(y|x) of the log-linear policy with these parameters."""
+    """log pi(y|x) of the log-linear policy on ``world``: the reference logits plus the
+    features times ``weights``, plus ``residual`` (the tabular logits) when given."""
     logits = world.reference_logits + world.features @ weights
     if residual is not None:
         logits = logits + residual
@@ -84,7 +90,8 @@ def train_policy(
     *,
     pointwise: bool | None = None,
 ) -> TrainedPolicy:
-    """Minimise the mean of ``loss`` over the world's pairs; deterministic for a world.
+    """Minimise the mean of ``loss`` at ``beta`` over the pairs of ``world``; deterministic
+    for a world.
 
     ``pointwise=None`` runs :func:`check_loss` first (contract test, and it decides how the loss
     is differentiated). Raises :class:`LossContractError` for a loss that breaks the interface and
@@ -149,6 +156,10 @@ def loss_gradient(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-pair losses of the pairs ``batch`` and the gradient of their mean.
 
+    ``world`` holds the pairs; ``loss`` is evaluated at ``beta`` for the policy with
+    ``weights`` and ``residual`` (see :func:`policy_log_probs`); ``pointwise`` says how the
+    loss may be differentiated (see :func:`~opto.discovery.derivatives.check_loss`).
+
     Returns ``(losses, d_weights, d_logits)``; ``d_logits`` (prompts x responses) is also the
     gradient for the tabular residual. Uses d log pi(y|x) / d logit(x, y') = [y = y'] - pi(y'|x).
     """
@@ -179,6 +190,10 @@ class Evaluation:
 
     ``frontier_gap`` is the reward the best policy with the same KL would get, minus ``reward``.
     ``train_accuracy`` is the fraction of training pairs with rho > 0 (ranked as labelled).
+    ``preset``, ``loss``, ``beta`` and ``seed`` say what was trained; ``kl`` is the drift
+    from the reference in nats and ``win_rate`` how often the policy beats the reference;
+    ``reference_reward`` the reference policy's reward; ``last_epoch_loss`` and ``steps``
+    describe the training.
     """
 
     preset: str
@@ -200,7 +215,8 @@ class Evaluation:
 
 
 def measure(world: PreferenceWorld, log_probs: np.ndarray) -> dict[str, float]:
-    """Reward, KL, win rate, frontier gap and training-pair accuracy of a policy, exactly."""
+    """Reward, KL, win rate, frontier gap and training-pair accuracy of the policy
+    ``log_probs`` on ``world``, exactly (no sampling)."""
     reference = world.reference_log_probs
     reward = expected_reward(log_probs, world.reward)
     kl = kl_divergence(log_probs, reference)
@@ -246,7 +262,11 @@ class PreferenceTask:
         pointwise: bool | None = None,
         name: str | None = None,
     ) -> Evaluation:
-        """Train with ``loss`` at ``beta`` on the world of ``seed`` and measure the result."""
+        """Train with ``loss`` at ``beta`` on the world of ``seed`` and measure the result.
+
+        ``pointwise`` skips the contract check when known; ``name`` labels the loss in the
+        result (default: the function's name).
+        """
         world = self.world(seed)
         trained = train_policy(world, loss, beta, pointwise=pointwise)
         return Evaluation(

@@ -33,13 +33,15 @@ _KEYS = {
 
 @dataclass(frozen=True)
 class Proposal:
-    """One proposed loss: the reasoning behind it, a short name, and its source code."""
+    """One proposed loss: the reasoning behind it (``thought``), a short ``name``, and its
+    source ``code``."""
 
     thought: str
     name: str
     code: str
 
     def to_dict(self) -> dict[str, str]:
+        """The proposal as ``{"thought", "name", "code"}``."""
         return asdict(self)
 
 

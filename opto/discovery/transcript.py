@@ -87,7 +87,7 @@ class TranscriptOptimizer(Optimizer):
         """The user turn that answers the previous reply (see the module docstring)."""
         if self.pending is not None:
             return self.pending
-        if self.last_code is not None and self.target._data != self.last_code:
+        if self.last_code is not None and self.target.data != self.last_code:
             return f"{NOT_KEPT}\n{NEXT}"
         feedback = render_text(self.trace_graph.user_feedback) if self.target.feedback else ""
         return f"{feedback.strip()}\n{NEXT}" if feedback.strip() else NEXT

@@ -23,7 +23,11 @@ STAGES = ("contract", "train")
 
 
 def run_stage(loss: PreferenceLoss, stage: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """Run one stage (``"contract"`` or ``"train"``) of the evaluation of ``loss``."""
+    """Run one stage (``"contract"`` or ``"train"``) of the evaluation of ``loss``.
+
+    ``settings`` are the archive's objective and contract as JSON data (the child process
+    rebuilds them), plus the proposal's ``code`` for locating errors in it.
+    """
     objective = LossObjective.from_dict(settings["objective"])
     try:
         with np.errstate(all="ignore"):
@@ -42,7 +46,8 @@ def run_stage(loss: PreferenceLoss, stage: str, settings: dict[str, Any]) -> dic
 
 
 def train_all(loss: PreferenceLoss, objective: LossObjective) -> list[dict[str, Any]]:
-    """One evaluation per (seed, beta), as plain dicts; stops at the first diverged run."""
+    """Train ``loss`` once per (seed, beta) of ``objective``: the evaluations as plain
+    dicts; stops at the first diverged run."""
     task = PreferenceTask(objective.preset)
     evaluations = []
     for seed in objective.seeds:

@@ -29,7 +29,17 @@ MINIMUM_SIZES = {
 
 @dataclass(frozen=True)
 class PreferenceConfig:
-    """Sizes, label noise, policy capacity and optimiser of one preference task."""
+    """Sizes, label noise, policy capacity and optimiser of one preference task.
+
+    Sizes: ``n_prompts`` prompts with ``n_responses`` responses each, described by
+    ``n_features`` features; ``n_pairs`` labelled preference pairs. ``misspecification`` is
+    the weight of the part of the true reward the features cannot express and
+    ``reference_noise`` that of the reference policy's noise. Labels: ``label_sharpness`` is
+    the Bradley-Terry kappa (higher: labels follow the reward more often) and
+    ``label_flip_rate`` the share of labels flipped at random. ``tabular`` adds a free logit
+    per (prompt, response), so the policy can memorise pairs. Training: ``epochs`` passes of
+    minibatch Adam with ``batch_size`` pairs and ``learning_rate``.
+    """
 
     n_prompts: int = 200
     n_responses: int = 16
@@ -95,7 +105,13 @@ def resolve_config(preset: str | PreferenceConfig) -> tuple[str, PreferenceConfi
 
 @dataclass(frozen=True, eq=False)
 class PreferenceWorld:
-    """One seeded instance of a task. Arrays are indexed [prompt, response(, feature)]."""
+    """One seeded instance of a task. Arrays are indexed [prompt, response(, feature)].
+
+    ``config`` and ``seed`` made it (see :func:`make_world`). ``features`` are phi(x, y);
+    ``reference_logits`` and ``reference_log_probs`` the frozen reference policy; ``reward``
+    the hidden true reward (mean 0, sd 1 under the reference). The pairs: ``prompts`` holds
+    each pair's prompt, ``chosen`` and ``rejected`` its preferred and other response.
+    """
 
     config: PreferenceConfig
     seed: int
@@ -129,7 +145,8 @@ def _sample(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 
 
 def make_world(config: PreferenceConfig, seed: int) -> PreferenceWorld:
-    """Draw the world of ``seed``: the same seed always gives the same arrays."""
+    """Draw the world of ``seed`` with the sizes and noise of ``config``: the same seed
+    always gives the same arrays."""
     seed = validate_seed(seed)
     rng = np.random.default_rng([seed, 0])
     p, r, d = config.n_prompts, config.n_responses, config.n_features

@@ -37,6 +37,8 @@ from opto.utils.user_warnings import warn_user
 class BaseLLM(ModelClient):
     """A chat model client: `llm(messages=[...], **params)` returns a `ChatResponse`.
 
+    `model` is the model's name as the backend knows it (sent with every request unless a
+    call names another).
     Options: `timeout` (seconds per attempt, None for none), `retry` (a `RetryPolicy`, which
     may also set a deadline for the whole call), `max_concurrency` (calls in flight at once,
     None for no limit), `cache` (True/False, or None to follow the global rule), `max_cost` /
@@ -60,6 +62,7 @@ class BaseLLM(ModelClient):
 
     @property
     def model_name(self) -> str | None:
+        """The model name (Trace's attribute; the same as `model`)."""
         return self.model
 
     def __call__(self, *args: Any, **kwargs: Any) -> ChatResponse:

@@ -26,7 +26,12 @@ logger = logging.getLogger(__name__)
 
 
 class Budget:
-    """Limits on money (`max_cost`, US dollars) and number of calls (`max_calls`)."""
+    """Limits on money (`max_cost`, US dollars) and number of calls (`max_calls`).
+
+    None means no limit of that kind. `name` appears in refusals and logs, so that a user
+    with several budgets (a client's, a training run's) can tell which one stopped a call.
+    `spent` and `calls` count what the calls settled so far really used.
+    """
 
     def __init__(
         self, max_cost: float | None = None, max_calls: int | None = None, name: str = "budget"
@@ -46,14 +51,20 @@ class Budget:
 
     @property
     def remaining_cost(self) -> float | None:
+        """Dollars left before `max_cost` (never negative); None without a cost limit."""
         return None if self.max_cost is None else max(0.0, self.max_cost - self.spent)
 
     @property
     def remaining_calls(self) -> int | None:
+        """Calls left before `max_calls` (never negative); None without a call limit."""
         return None if self.max_calls is None else max(0, self.max_calls - self.calls)
 
     def reserve(self, estimate: float | None, model: str | None = None) -> None:
-        """Hold room for one call costing `estimate` (None: price unknown) or raise."""
+        """Hold room for one call costing `estimate` (None: price unknown) or raise.
+
+        Raises `BudgetExceeded` when the call would pass a limit and `PriceUnknownError`
+        when a cost limit cannot be checked; `model` is named in either error.
+        """
         with self._lock:
             if (
                 self.max_calls is not None
@@ -92,7 +103,8 @@ class Budget:
             self._reserved_cost += estimate or 0.0
 
     def settle(self, estimate: float | None, cost: float | None) -> None:
-        """Replace a reservation by what the call really cost."""
+        """Replace the reservation of `estimate` (as passed to `reserve`) by `cost`, what the
+        call really cost (None: unknown, counted as free)."""
         with self._lock:
             self._reserved_calls -= 1
             self._reserved_cost -= estimate or 0.0
@@ -100,13 +112,14 @@ class Budget:
             self.spent += cost or 0.0
 
     def charge(self, cost: float, calls: int) -> None:
-        """Count calls made where this budget could not see them (another process)."""
+        """Count `calls` calls costing `cost` dollars in total that were made where this
+        budget could not see them (another process, such as a sandboxed worker)."""
         with self._lock:
             self.calls += calls
             self.spent += cost
 
     def cancel(self, estimate: float | None) -> None:
-        """Give a reservation back: the call failed."""
+        """Give the reservation of `estimate` (as passed to `reserve`) back: the call failed."""
         with self._lock:
             self._reserved_calls -= 1
             self._reserved_cost -= estimate or 0.0
@@ -140,6 +153,10 @@ def budget(
     (`contextvars.copy_context().run`). Calls made elsewhere (another run in another thread)
     are not counted. For a limit on one client only, pass `max_cost` / `max_calls` to that
     client instead.
+
+    `max_cost` is in US dollars and `max_calls` counts calls (None: no limit); `name`
+    identifies this scope in refusals and logs. The block receives the `Budget` to read
+    what it spent.
     """
     scope = Budget(max_cost=max_cost, max_calls=max_calls, name=name)
     token = _ACTIVE.set((*_ACTIVE.get(), scope))
@@ -150,7 +167,9 @@ def budget(
 
 
 def reserve_all(budgets: Sequence[Budget], estimate: float | None, model: str | None) -> None:
-    """Reserve in every budget or in none (each reservation and refusal is logged)."""
+    """Reserve `estimate` dollars for one call to `model` in each of `budgets`, or in none:
+    if one refuses, those already taken are given back before the error propagates (each
+    reservation and refusal is logged)."""
     taken: list[Budget] = []
     try:
         for item in budgets:

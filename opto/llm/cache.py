@@ -124,7 +124,7 @@ class LLMCache:
                 self._memory.popitem(last=False)
 
     def get(self, key: str) -> dict[str, Any] | None:
-        """The stored JSON object, or None (absent, or damaged and now dropped)."""
+        """The JSON object stored under `key`, or None (absent, or damaged and now dropped)."""
         with self._lock:
             text = self._memory.get(key)
             if text is not None:
@@ -152,6 +152,7 @@ class LLMCache:
         return value
 
     def set(self, key: str, value: dict[str, Any]) -> None:
+        """Store the JSON object `value` under `key`, in memory and, if it has one, on disk."""
         text = json.dumps(value, ensure_ascii=False)
         self._remember(key, text)
         disk = self._disk_store()
@@ -159,7 +160,8 @@ class LLMCache:
             disk.set(key, text)
 
     def discard(self, key: str, reason: str) -> None:
-        """Drop a damaged entry (memory and disk) and say so with a `CacheWarning`."""
+        """Drop the damaged entry `key` (memory and disk) and say so with a `CacheWarning`
+        that gives `reason`; the next call asks the model again."""
         with self._lock:
             self._memory.pop(key, None)
         disk = self._disk_store()
@@ -176,6 +178,7 @@ class LLMCache:
         return len(disk) if disk is not None else len(self._memory)
 
     def clear(self) -> None:
+        """Remove every entry, in memory and on disk."""
         with self._lock:
             self._memory.clear()
         disk = self._disk_store()
@@ -183,6 +186,7 @@ class LLMCache:
             disk.clear()
 
     def close(self) -> None:
+        """Release the disk store (its file handle); a later use opens it again."""
         with self._lock:
             if self._disk is not None:
                 self._disk.close()
@@ -226,7 +230,8 @@ def configure_cache(
     `enabled`: True caches every call, False none, None follows `OPTO_LLM_CACHE` and then the
     rule (temperature 0).
     `directory` (or `disk=False` for memory only) replaces the store; keys already on disk in
-    that directory are reused.
+    that directory are reused. `memory_items` is how many recent replies the new store keeps
+    in memory in front of the disk (0: none).
     """
     with _state_lock:
         if enabled is not _UNSET:
@@ -307,7 +312,11 @@ def should_cache(
 ) -> bool:
     """First answer wins: the call, the client, the `cache_scope`, the process-wide switch,
     then the rule: requests whose reply is always the same (`always_same`, e.g. embeddings)
-    and requests with an explicit temperature of 0."""
+    and requests with an explicit temperature of 0.
+
+    `per_call` is the call's `cache=` argument and `client` the client's (None: no opinion);
+    `request` is the request about to be sent, read for its temperature.
+    """
     scope = _SCOPE.get()
     scoped = scope.enabled if scope is not None else None
     for choice in (per_call, client, scoped, cache_enabled_globally()):

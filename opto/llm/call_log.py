@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 def log_retry(model: str, error: BaseException, attempt: int, delay: float) -> None:
-    """A failed attempt that will be retried after ``delay`` seconds."""
+    """Log that attempt number ``attempt`` of a call to ``model`` failed with ``error`` and
+    will be retried after ``delay`` seconds (INFO: a user watching a slow run sees why)."""
     logger.info(
         "%s: attempt %d failed (%s: %s); retrying in %.2f s",
         model,
@@ -29,17 +30,19 @@ def log_retry(model: str, error: BaseException, attempt: int, delay: float) -> N
 
 
 def log_cache_hit(model: str, key: str | None) -> None:
-    """The cache answered; no tokens, no cost."""
+    """Log that the cache answered a call to ``model`` under ``key`` (no tokens, no cost)."""
     logger.debug("%s: answered from the cache (key %s)", model, (key or "")[:12])
 
 
 def log_flight_wait(model: str, key: str | None) -> None:
-    """An identical cacheable call is in flight; this one waits for its reply."""
+    """Log that an identical cacheable call to ``model`` (same cache ``key``) is in flight
+    and this one waits for its reply instead of paying twice."""
     logger.debug("%s: waiting for an identical call in flight (key %s)", model, (key or "")[:12])
 
 
 def log_failure(model: str, error: BaseException) -> None:
-    """The call failed for good; the error is raised to the caller."""
+    """Log that a call to ``model`` failed for good with ``error``, which is then raised to
+    the caller."""
     attempts = getattr(error, "attempts", 0) or 1
     logger.debug("%s: call failed after %d attempt(s): %s", model, attempts, error)
 
@@ -51,5 +54,6 @@ def remember(
     response: Any = None,
     error: BaseException | None = None,
 ) -> None:
-    """Record the call in the client's history and the process-wide one."""
+    """Record a call of ``client`` in its ``history`` and in the process-wide one, for
+    ``inspect_history``: the ``request`` sent and either its ``response`` or its ``error``."""
     remember_call(history, repr(client), request, response=response, error=error)

@@ -59,6 +59,15 @@ class Call:
     `timeout` is the time the current attempt may take: the client's or the caller's
     `timeout` when the call starts, cut before each attempt to what is left of the call's
     deadline (`RetryPolicy.total_timeout`). Backends pass it on to the provider.
+
+    The other fields: `args` and `kwargs` are what the caller passed (without opto's control
+    keywords); `request` is what the provider receives (model, client defaults, kwargs);
+    `stream` and `on_delta` ask for a streamed reply and the function each text piece is
+    given to. `use_cache`, `key` and `cache` say whether, under which key and in which cache
+    the reply is looked up and stored; `flight` is the single-flight this call leads (others
+    with the same key wait for it). `prompt_tokens` and `estimate` are the measured prompt
+    size and the dollars reserved in `budgets`; `started` is the monotonic clock at the start,
+    for latency and the deadline.
     """
 
     args: tuple[Any, ...]
@@ -78,6 +87,7 @@ class Call:
 
     @property
     def model(self) -> str:
+        """The model named in the request (``unknown`` if none), for logs and errors."""
         return str(self.request.get("model") or "unknown")
 
 

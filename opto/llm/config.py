@@ -41,6 +41,13 @@ AUTOGEN_HELP = (
 
 @dataclass(frozen=True)
 class LLMConfig:
+    """Which client `LLM()` builds, resolved from arguments and the environment.
+
+    `backend` is ``litellm`` or ``openai``; `model` the model name (None: not configured);
+    `base_url` the server of an OpenAI-compatible endpoint (None: the provider's default);
+    `api_key` the key given through opto's or Trace's variables (None: the SDK finds its own).
+    """
+
     backend: str
     model: str | None
     base_url: str | None
@@ -56,6 +63,8 @@ def _first(env: Mapping[str, str], *names: str) -> str | None:
 
 
 def normalize_backend(name: str) -> str:
+    """The backend ``name`` (Trace's ``LiteLLM``/``CustomLLM`` or opto's ``litellm``/``openai``,
+    in any case) as opto's key; a typed error for an unknown or unsupported one."""
     key = name.strip().lower().replace("_", "").replace("-", "")
     if key.endswith("llm") and key not in BACKEND_NAMES:
         key = key[: -len("llm")]
@@ -76,6 +85,12 @@ def resolve_config(
     api_key: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> LLMConfig:
+    """Fill in what the arguments leave open from the environment, as Trace's variables do.
+
+    `backend`, `model`, `base_url` and `api_key` win when given; the rest come from
+    OPTO_LLM_* and then Trace's TRACE_* variables in `env` (None: `os.environ`; a dict lets
+    tests resolve without touching the process). A base URL alone picks the openai backend.
+    """
     env = os.environ if env is None else env
     base_url = base_url or env.get("OPTO_LLM_BASE_URL") or None
     named = backend or _first(env, "OPTO_LLM_BACKEND", "TRACE_DEFAULT_LLM_BACKEND")
@@ -95,7 +110,8 @@ def resolve_config(
 
 
 def configured_model(env: Mapping[str, str] | None = None) -> str | None:
-    """The model `LLM()` would use, or None. Never raises."""
+    """The model `LLM()` would use with the variables in `env` (None: `os.environ`), or None.
+    Never raises."""
     try:
         return resolve_config(env=env).model
     except BackendUnavailableError:
@@ -103,11 +119,14 @@ def configured_model(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def is_configured(env: Mapping[str, str] | None = None) -> bool:
-    """True when `LLM()` has a model to call; examples use it to choose scripted replies."""
+    """True when `LLM()` has a model to call given `env` (None: `os.environ`); examples use it
+    to choose between a real model and scripted replies."""
     return configured_model(env) is not None
 
 
 def require_module(module: str, backend: str) -> None:
+    """Raise `BackendUnavailableError` naming the extra to install when the package
+    `module` that `backend` needs is missing, before a confusing ImportError deep inside."""
     if importlib.util.find_spec(module) is None:
         raise BackendUnavailableError(
             f"the {backend} backend needs the {module!r} package: pip install 'opto[llm]' "

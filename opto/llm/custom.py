@@ -30,6 +30,14 @@ _PROVIDER_MODULES = ("openai", "litellm", "httpx", "httpx2", "anthropic")
 
 
 class CallableLLM(BaseLLM):
+    """A chat client that calls `fn`, your own function, instead of a provider.
+
+    `fn` receives exactly what the caller passed and may return a string, a chat-completion
+    dict or an OpenAI-style response; `model` is the name the calls are recorded under (in
+    usage, history and cache keys). Other keyword arguments are `BaseLLM` options, so the
+    function gets timeouts, retries, budgets and caching like any provider.
+    """
+
     backend_name = "callable"
 
     def __init__(self, fn: Callable[..., Any], model: str = "callable", **options: Any) -> None:

@@ -32,7 +32,8 @@ class RecordedCall:
 
     ``prompt_tokens`` is opto's estimate of the request's prompt (the one budgets use);
     ``max_tokens`` the reply limit the request set (None if none); ``choices`` how many replies
-    it asked for (``n``); ``price`` the client's price per token (None if unknown).
+    it asked for (``n``); ``price`` the client's price per token (None if unknown); ``model``
+    the model the request named.
     """
 
     model: str
@@ -43,7 +44,11 @@ class RecordedCall:
 
 
 class DryRunRecorder:
-    """The calls intercepted during one ``dry_run()`` block, in the order they were made."""
+    """The calls intercepted during one ``dry_run()`` block, in the order they were made.
+
+    ``reply`` is the text every intercepted chat call returns, so that the program keeps
+    running without a model (a parser that needs more than a placeholder may fail on it).
+    """
 
     def __init__(self, reply: str = PLACEHOLDER_REPLY) -> None:
         self.reply = reply
@@ -53,7 +58,9 @@ class DryRunRecorder:
     def record(
         self, model: str, prompt_tokens: int, request: dict[str, Any], price: Price | None
     ) -> RecordedCall:
-        """Record the call described by ``request`` (a chat or an embedding request)."""
+        """Record the call described by ``request`` (a chat or an embedding request) to
+        ``model``, whose prompt measured ``prompt_tokens`` and which costs ``price`` per token
+        (None: unknown)."""
         limit = request.get("max_tokens") or request.get("max_completion_tokens")
         choices = request.get("n") or 1
         recorded = RecordedCall(
@@ -70,7 +77,8 @@ class DryRunRecorder:
     def answer(
         self, model: str, prompt_tokens: int, request: dict[str, Any], price: Price | None
     ) -> ChatResponse:
-        """Record the chat call described by ``request`` and return the placeholder reply."""
+        """Record the chat call described by ``request`` (see :meth:`record` for ``model``,
+        ``prompt_tokens`` and ``price``) and return the placeholder reply instead of calling."""
         recorded = self.record(model, prompt_tokens, request, price)
         return ChatResponse(
             choices=[

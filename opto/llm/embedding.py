@@ -56,7 +56,8 @@ class Embedder(LiteLLMConnection, ModelClient):
         return self._call((text,), params)
 
     async def acall(self, text: str, **params: Any) -> EmbeddingResponse:
-        """The async form of `__call__`, with the same steps and rules."""
+        """The async form of `__call__`: embed `text` with the same steps and rules (retries,
+        timeouts, cache, budgets); `params` are extra request parameters."""
         return await self._acall((text,), params)
 
     # ----- what an embedding request and reply are
@@ -175,6 +176,9 @@ def embed_text(
 
     A client is built for this one call (`api_base` is litellm's name for `base_url`); build
     one `Embedder` and call it for many texts to share its connections and concurrency limit.
+    `model` is the embedding model; `retry` the `RetryPolicy` (None: the default one);
+    `timeout` the seconds one attempt may take; `api_key` the provider key (None: the SDK's
+    environment variable). Other keyword arguments are sent with the request.
     """
     embedder = Embedder(
         model, base_url=base_url or api_base, api_key=api_key, retry=retry, timeout=timeout
@@ -185,7 +189,11 @@ def embed_text(
 def embed(
     model: str, text: str, max_retries: int = 10, base_delay: float = 1.0
 ) -> list[float] | None:
-    """Trace's helper: the vector, or None when every attempt failed."""
+    """Trace's helper: the embedding of `text` by `model`, or None when every attempt failed.
+
+    `max_retries` failed attempts are retried (so `max_retries + 1` in all), waiting
+    `base_delay` seconds first and doubling; use `embed_text` to get the error instead.
+    """
     policy = RetryPolicy(max_attempts=max_retries + 1, base_delay=base_delay)
     try:
         return embed_text(model, text, retry=policy)

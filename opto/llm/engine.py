@@ -90,7 +90,8 @@ def retrying(
     ended the call.
 
     Only an `LLMError` thrown in at an attempt is considered for a retry (by
-    ``policy.next_delay``); any other exception ends the call as it is. Every such error gets
+    ``policy.next_delay``); any other exception ends the call as it is. `timeout` is the
+    seconds each attempt may take, passed on in every ``Attempt``. Every such error gets
     the number of attempts made (``error.attempts``). `on_retry(error, attempt, delay)` is told
     of each retry before its wait. `clock` is read for the call's deadline
     (``policy.total_timeout``) only.
@@ -133,8 +134,9 @@ def run_plan(plan: Plan[T], perform: Callable[[Effect], Any]) -> T:
 
 
 async def arun_plan(plan: Plan[T], perform: Callable[[Effect], Awaitable[Any]]) -> T:
-    """Carry out `plan` with awaits: the async twin of `run_plan` (cancellation is thrown
-    into the plan like any other exception, so it releases what it holds)."""
+    """Carry out `plan` with awaits: the async twin of `run_plan`, where `perform(effect)` is
+    a coroutine function (cancellation is thrown into the plan like any other exception, so
+    it releases what it holds)."""
     outcome: Any = None
     failure: BaseException | None = None
     while True:

@@ -13,7 +13,15 @@ from opto.utils.errors import OptoError, OptoWarning
 
 
 class LLMError(OptoError):
-    """Base class of every error raised by `opto.llm`."""
+    """Base class of every error raised by `opto.llm`.
+
+    `message` says what went wrong in opto's words; `model` and `base_url` say which model and
+    server the call went to; `status_code` is the HTTP status when there was one and
+    `provider_message` the provider's own explanation; `retry_after` the seconds the provider
+    asked us to wait. `retryable` overrides the class's answer to "can another attempt
+    help?". After a call, `attempts` counts the attempts made and `original` holds the
+    provider's exception, if any.
+    """
 
     retryable: bool = False
 
@@ -110,7 +118,12 @@ class MalformedResponseError(LLMError):
 
 
 class TruncatedResponseError(LLMError):
-    """The reply stopped at the token limit (finish_reason "length"); raised on request only."""
+    """The reply stopped at the token limit (finish_reason "length"); raised on request only
+    (``on_truncation="raise"``).
+
+    `message` explains; `response` is the cut reply, kept so a caller can still use it; other
+    keyword arguments are those of `LLMError`.
+    """
 
     def __init__(self, message: str, *, response: Any = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -134,7 +147,11 @@ class CacheError(LLMError):
 
 
 class CacheEntryError(CacheError):
-    """One cache entry cannot be read as a reply. The cache drops it and asks the model."""
+    """One cache entry cannot be read as a reply. The cache drops it and asks the model.
+
+    `message` says why; `key` is the entry's cache key; other keyword arguments are those of
+    `LLMError`.
+    """
 
     def __init__(self, message: str, *, key: str = "", **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -162,7 +179,12 @@ class BudgetError(LLMError):
 
 
 class BudgetExceeded(BudgetError):
-    """The next call would go over `max_cost` or `max_calls`; it was not made."""
+    """The next call would go over `max_cost` or `max_calls`; it was not made.
+
+    `message` names the budget; `limit_name` is ``max_cost`` or ``max_calls``, `limit` its
+    value, `spent` what was used so far and `needed` what this call would have added (dollars
+    or calls). Other keyword arguments are those of `LLMError`.
+    """
 
     def __init__(
         self,

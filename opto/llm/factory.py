@@ -23,6 +23,12 @@ def make_client(
     api_key: str | None = None,
     **options: Any,
 ) -> BaseLLM:
+    """The client `LLM(...)` builds: a litellm or an openai-SDK client for the configuration.
+
+    `model`, `backend` (``litellm``/``openai`` or Trace's names), `base_url` and `api_key`
+    override what the environment says (see `resolve_config`); `options` are `BaseLLM`
+    options and default request parameters.
+    """
     config = resolve_config(backend=backend, model=model, base_url=base_url, api_key=api_key)
     if config.backend == "openai":
         from opto.llm.openai_backend import OpenAIBackend
@@ -48,6 +54,12 @@ class _AnyClient(type):
 class LLM(metaclass=_AnyClient):
     """Builds a client: `LLM(model=None, *, backend=None, profile=None, base_url=None,
     api_key=None, **options)`; see `BaseLLM` for the options.
+
+    `model` is the model name (None: OPTO_LLM_MODEL or Trace's variables); `backend` picks
+    the SDK (``litellm``, default, or ``openai`` for an OpenAI-compatible server; Trace's
+    ``LiteLLM``/``CustomLLM`` work too); `profile` starts from a named `LLMFactory` profile.
+    `LLM` is not a class of its own: `isinstance(client, LLM)` holds for every opto client,
+    so it also serves as a type hint.
     """
 
     def __new__(  # type: ignore[misc]
@@ -76,7 +88,8 @@ class LLMFactory:
 
     @classmethod
     def get_llm(cls, profile: str = "default", **overrides: Any) -> BaseLLM:
-        """A new client from a profile; non-None `overrides` replace the profile's settings."""
+        """A new client from the named `profile` (see `list_profiles`); non-None `overrides`
+        replace the profile's settings."""
         info = cls.get_profile_info(profile)
         params = dict(info["params"])
         params.update({key: value for key, value in overrides.items() if value is not None})
@@ -85,11 +98,15 @@ class LLMFactory:
 
     @classmethod
     def register_profile(cls, name: str, backend: str = "LiteLLM", **params: Any) -> None:
+        """Add or replace the profile `name`: clients made from it use `backend` and the
+        keyword `params` (model, temperature, ...). An unknown backend is refused now, not
+        at the first `get_llm`."""
         normalize_backend(backend)
         cls._profiles[name] = {"backend": backend, "params": params}
 
     @classmethod
     def list_profiles(cls) -> list[str]:
+        """The names of the known profiles, built-in and registered."""
         return list(cls._profiles)
 
     @classmethod

@@ -49,8 +49,13 @@ KEPT_OPTIONS = frozenset(
 class CallRecord:
     """One model call as `inspect_history` shows it.
 
-    ``replies`` holds the text of each choice; ``cached`` is True when the cache answered (no
-    tokens, no cost); ``error`` is ``"ErrorType: message"`` for a call that failed.
+    ``client`` is the client's repr and ``model`` the model called; ``messages`` what was
+    sent and ``options`` the request options worth seeing (temperature, max_tokens, ...; never
+    credentials). ``replies`` holds the text of each choice and ``finish_reasons`` why each
+    ended; ``prompt_tokens``, ``completion_tokens`` and ``cost`` (None: price unknown) are the
+    usage; ``cached`` is True when the cache answered (no tokens, no cost); ``latency_s`` is
+    the wall time and ``attempts`` the attempts made; ``error`` is ``"ErrorType: message"``
+    for a call that failed; ``timestamp`` is when it was recorded (``time.time()``).
     """
 
     client: str
@@ -114,6 +119,7 @@ class CallHistory:
 
     @property
     def size(self) -> int:
+        """How many records are kept at most."""
         return self._records.maxlen or 0
 
     def resize(self, size: int) -> None:
@@ -124,6 +130,7 @@ class CallHistory:
             self._records = deque(self._records, maxlen=size)
 
     def add(self, record: CallRecord) -> None:
+        """Append ``record``, dropping the oldest one when full."""
         with self._lock:
             self._records.append(record)
 
@@ -134,6 +141,7 @@ class CallHistory:
         return records[-n:] if n > 0 else []
 
     def clear(self) -> None:
+        """Forget every record."""
         with self._lock:
             self._records.clear()
 

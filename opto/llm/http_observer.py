@@ -33,7 +33,9 @@ class Exchange:
     `timeout` is the time the attempt's HTTP exchange may take, from its first request to the
     last byte of the reply (None for no limit); `deadline` is when that ends, set when the
     first request is sent (so building the SDK client does not count). `body` is None for
-    server-sent event streams, which are checked chunk by chunk.
+    server-sent event streams, which are checked chunk by chunk. `url`, `status` and
+    `headers` (lower-case names) describe the response; `body_complete` is set once the last
+    byte arrived and `body_truncated` when the body passed the recording limit.
     """
 
     timeout: float | None = None
@@ -46,6 +48,8 @@ class Exchange:
     body_truncated: bool = False
 
     def start_response(self, url: str, status: int, headers: Any) -> None:
+        """A response to `url` began with HTTP `status` and `headers`: forget the previous
+        one (a redirect, an earlier attempt) and get ready to keep its body."""
         self.url, self.status = url, status
         self.headers = {str(key).lower(): str(value) for key, value in headers.items()}
         streamed = self.headers.get("content-type", "").startswith("text/event-stream")
@@ -63,13 +67,17 @@ class Exchange:
         self.body += chunk
 
     def start_clock(self) -> None:
+        """Start the `timeout` at the first request (later calls keep the first deadline)."""
         if self.deadline is None and self.timeout is not None:
             self.deadline = time.monotonic() + self.timeout
 
     def past_deadline(self) -> bool:
+        """True once the exchange has taken longer than its `timeout`."""
         return self.deadline is not None and time.monotonic() > self.deadline
 
     def remaining(self) -> float | None:
+        """Seconds left before the deadline (at least a millisecond, so a read still fails
+        with a timeout rather than blocking forever), or None without one."""
         return None if self.deadline is None else max(0.001, self.deadline - time.monotonic())
 
     def full_body(self) -> bytes | None:
@@ -86,6 +94,7 @@ class Exchange:
         return json.loads(body)
 
     def body_excerpt(self, limit: int = 300) -> str:
+        """The start of the body as text, at most `limit` characters, for error messages."""
         if not self.body:
             return ""
         text = bytes(self.body[: limit * 4]).decode("utf-8", "replace")

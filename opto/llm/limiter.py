@@ -35,6 +35,7 @@ class ConcurrencyLimiter:
 
     @property
     def active(self) -> int:
+        """How many holders hold the limiter now."""
         return self._active
 
     def _try_take(self) -> bool:
@@ -44,6 +45,8 @@ class ConcurrencyLimiter:
         return False
 
     def acquire(self) -> None:
+        """Block until a place is free and take it; places are handed out first come,
+        first served, shared between threads and event loops."""
         with self._lock:
             if self._try_take():
                 return
@@ -52,6 +55,8 @@ class ConcurrencyLimiter:
         waiter.event.wait()
 
     async def acquire_async(self) -> None:
+        """Await a free place and take it; a cancelled waiter gives back a place it was
+        handed, so cancellation never leaks one."""
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._try_take():
@@ -70,6 +75,7 @@ class ConcurrencyLimiter:
             raise
 
     def release(self) -> None:
+        """Give a place back, handing it straight to the longest waiter if there is one."""
         with self._lock:
             while self._waiters:
                 waiter = self._waiters.popleft()

@@ -52,6 +52,9 @@ class LiteLLMConnection:
     that SDK ("openai/<name>", the way to reach any OpenAI-compatible server), so their HTTP
     passes through opto's observing transport. Mixed into the chat backend (`LiteLLMBackend`)
     and the embedding client (`opto.llm.embedding.Embedder`), before their `ModelClient` base.
+
+    `model` is litellm's model name (``provider/name``); other keyword arguments go on to the
+    `ModelClient` base.
     """
 
     def __init__(
@@ -79,6 +82,9 @@ class LiteLLMConnection:
 
     @property
     def endpoint(self) -> str | None:
+        """The server calls go to, for messages and `opto doctor`: the OpenAI SDK client's
+        base URL for models litellm sends through it, else `base_url` (None: litellm's
+        default for the provider)."""
         if self.model and uses_openai_sdk(self.model):
             return self._clients.endpoint
         return self.base_url

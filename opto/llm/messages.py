@@ -8,7 +8,8 @@ from opto.llm.errors import InvalidRequestError
 
 
 def validate_messages(messages: Any) -> list[dict[str, Any]]:
-    """Accept a list of {"role", "content"} dicts, or a string as one user message."""
+    """`messages` as a list of {"role", "content"} dicts (a string becomes one user message),
+    or `InvalidRequestError` saying what is wrong before anything is sent or paid for."""
     if isinstance(messages, str) and messages:
         return [{"role": "user", "content": messages}]
     if not isinstance(messages, list) or not messages:

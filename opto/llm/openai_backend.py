@@ -20,7 +20,9 @@ class OpenAIBackend(BaseLLM):
     """`openai.OpenAI(base_url=..., api_key=...).chat.completions.create` behind the choke point.
 
     A server at `base_url` that needs no key gets a placeholder key. `client_options` go to the
-    SDK client (e.g. `default_headers`, `http_client`).
+    SDK client (e.g. `default_headers`, `http_client`). `model` is the name the server
+    serves; `api_key` the key (None: OPENAI_API_KEY). Other keyword arguments are `BaseLLM`
+    options and default request parameters.
     """
 
     backend_name = "openai"

@@ -20,13 +20,16 @@ _PRICE_FILE = "model_prices_and_context_window_backup.json"
 
 
 class Price(NamedTuple):
-    """US dollars per token."""
+    """US dollars per token: `input` for each prompt token, `output` for each reply token."""
 
     input: float
     output: float
 
 
 def as_price(value: Price | tuple[float, float] | None) -> Price | None:
+    """The user's `prices=` `value`, an (input, output) pair of dollars per token, as a
+    `Price`; None stays None (use litellm's map). A malformed or negative pair raises
+    ValueError at construction instead of a wrong budget later."""
     if value is None:
         return None
     try:
@@ -80,7 +83,8 @@ def price_for(model: str | None) -> Price | None:
 
 
 def estimate_text_tokens(text: str) -> int:
-    """About four characters per token, rounded up: the usual rule of thumb for English."""
+    """The token count of `text` guessed as one token per four characters, rounded up (the
+    usual rule of thumb for English) when no tokenizer is at hand."""
     return math.ceil(len(text) / 4)
 
 

@@ -71,7 +71,8 @@ def _type_names(exc: BaseException) -> set[str]:
 
 
 def provider_message(exc: BaseException) -> str:
-    """The provider's own words: `error.message` of the body an SDK parsed, if it did."""
+    """The provider's own words in the SDK exception `exc`: `error.message` of the body the
+    SDK parsed, if it did, else the exception's message."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
@@ -96,8 +97,8 @@ def _error_fields(body: Any) -> tuple[str | None, str | None]:
 
 
 def body_problem(exchange: Exchange | None) -> str | None:
-    """Why a 2xx body seen on the wire is not a chat completion; None if it is one, or if no
-    complete body was seen (a stream, or nothing observed)."""
+    """Why the 2xx body `exchange` saw on the wire is not a chat completion; None if it is
+    one, or if no complete body was seen (a stream, or nothing observed)."""
     if exchange is None or exchange.status is None or not 200 <= exchange.status < 300:
         return None
     if exchange.full_body() is None:
@@ -128,7 +129,9 @@ def error_from_status(
 
     `provider_text` is what the provider itself wrote (its error body's message), read for the
     few meanings only words carry (a context window, a used-up quota); it defaults to
-    `message`. Pass "" when `message` may be an SDK's own wording.
+    `message`. Pass "" when `message` may be an SDK's own wording. `status` picks the class;
+    `code` is the provider's error code (``context_length_exceeded``, ...); `model`,
+    `base_url` and `retry_after` (seconds the provider asked us to wait) are kept on the error.
     """
     lowered = (message if provider_text is None else provider_text).lower()
     common: dict[str, Any] = {

@@ -45,7 +45,11 @@ _SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class ReplyStore:
-    """Text values by key in `directory / STORE_FILE`; safe to share between processes."""
+    """Text values by key in `directory / STORE_FILE`; safe to share between processes.
+
+    `max_bytes` bounds the stored text: past it the oldest entries are evicted, so a long-lived
+    cache does not fill the disk.
+    """
 
     def __init__(self, directory: str | os.PathLike, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = Path(directory)
@@ -161,6 +165,7 @@ class ReplyStore:
         return value
 
     def set(self, key: str, text: str) -> None:
+        """Store `text` under `key` (replacing any older value), evicting now and then."""
         size = len(text.encode("utf-8", "surrogatepass"))
         self._execute(
             "INSERT OR REPLACE INTO replies (key, value, size, stored) VALUES (?, ?, ?, ?)",
@@ -173,6 +178,7 @@ class ReplyStore:
             self.evict()
 
     def delete(self, key: str) -> None:
+        """Remove the entry `key`, if present."""
         self._execute("DELETE FROM replies WHERE key = ?", (key,))
 
     def evict(self) -> None:
@@ -198,9 +204,11 @@ class ReplyStore:
         return int(count)
 
     def clear(self) -> None:
+        """Remove every entry (the file stays, empty)."""
         self._execute("DELETE FROM replies")
 
     def close(self) -> None:
+        """Close this process's database connection; the next use opens a new one."""
         with self._lock:
             if self._connection is not None and self._owner_pid == os.getpid():
                 self._connection.close()

@@ -30,6 +30,12 @@ class _ItemAccess:
 
 @dataclass
 class Message(_ItemAccess):
+    """One message of a reply: its `role` (``assistant``), its text `content` (None when the
+    model only called tools) and the `tool_calls` it asked for, as the provider sent them.
+
+    Readable as attributes (`message.content`) or, as in Trace, as a dict (`message["content"]`).
+    """
+
     role: str = "assistant"
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
@@ -37,6 +43,9 @@ class Message(_ItemAccess):
 
 @dataclass
 class Choice(_ItemAccess):
+    """One of the `n` replies of a call: its position `index`, its `message` and the
+    `finish_reason` (``stop``; ``length`` when it was cut at the token limit)."""
+
     index: int = 0
     message: Message = field(default_factory=Message)
     finish_reason: str | None = None
@@ -44,7 +53,14 @@ class Choice(_ItemAccess):
 
 @dataclass
 class Usage(_ItemAccess):
-    """What one call consumed. A cache hit has zero tokens and zero cost."""
+    """What one call consumed. A cache hit has zero tokens and zero cost.
+
+    `prompt_tokens`, `completion_tokens` and `total_tokens` are the provider's counts (see
+    `estimated`); `cost` is in US dollars, None when the model's price is unknown;
+    `cache_hit` says the cache answered; `latency_s` is the wall time of the call, retries
+    included; `attempts` how many requests were sent; `estimated` is True when the server
+    reported no counts and opto estimated them.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -58,6 +74,14 @@ class Usage(_ItemAccess):
 
 @dataclass
 class ChatResponse(_ItemAccess):
+    """The reply of a chat call, shaped like an OpenAI chat completion so that Trace code
+    (`response.choices[0].message.content`) keeps working.
+
+    `choices` are the replies (one unless `n` was set); `model` the model that answered;
+    `usage` what the call consumed; `id`, `created` and `object` are the provider's
+    identifiers, kept for code that reads them.
+    """
+
     choices: list[Choice]
     model: str = ""
     usage: Usage = field(default_factory=Usage)
@@ -72,6 +96,7 @@ class ChatResponse(_ItemAccess):
 
     @property
     def finish_reason(self) -> str | None:
+        """Why the first choice ended (``stop``, ``length``, ...)."""
         return self.choices[0].finish_reason
 
     @property
@@ -81,15 +106,19 @@ class ChatResponse(_ItemAccess):
 
     @property
     def cache_hit(self) -> bool:
+        """True when the cache answered (no tokens, no cost)."""
         return self.usage.cache_hit
 
     def to_dict(self) -> dict[str, Any]:
+        """The response as plain nested dicts and lists (for the cache and for JSON)."""
         return asdict(self)
 
     @classmethod
     def from_text(
         cls, text: str | None, model: str = "", finish_reason: str = "stop"
     ) -> ChatResponse:
+        """A one-choice response whose message is `text`, as if `model` had answered and
+        stopped for `finish_reason`; for clients around plain functions and for tests."""
         return cls(
             choices=[Choice(0, Message("assistant", text), finish_reason)],
             model=model,
@@ -97,7 +126,8 @@ class ChatResponse(_ItemAccess):
 
     @classmethod
     def from_dict(cls, data: Any, model: str = "") -> ChatResponse:
-        """Parse a chat-completions body (a dict); raises `MalformedResponseError` if it is not one."""
+        """Parse the chat-completions body `data` (a dict); raises `MalformedResponseError` if
+        it is not one. `model` is used when the body names none, and in the error."""
         if not isinstance(data, dict):
             raise MalformedResponseError(
                 f"expected a JSON object with 'choices', got {type(data).__name__}: {_excerpt(data)}",
@@ -122,7 +152,10 @@ class ChatResponse(_ItemAccess):
 
 @dataclass
 class EmbeddingResponse(_ItemAccess):
-    """The embedding of one text, and what the call consumed (a cache hit costs nothing)."""
+    """The embedding of one text, and what the call consumed (a cache hit costs nothing).
+
+    `vector` is the embedding, `model` the model that made it, `usage` what it consumed.
+    """
 
     vector: list[float]
     model: str = ""
@@ -130,6 +163,7 @@ class EmbeddingResponse(_ItemAccess):
 
     @property
     def cache_hit(self) -> bool:
+        """True when the cache answered (no tokens, no cost)."""
         return self.usage.cache_hit
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,8 +180,9 @@ class EmbeddingResponse(_ItemAccess):
 
     @classmethod
     def from_dict(cls, data: Any, model: str = "") -> EmbeddingResponse:
-        """Read ``{"embedding": [numbers], "model", "usage"}``; raises `MalformedResponseError`
-        when it is not an embedding (not a non-empty list of finite numbers)."""
+        """Read `data`, ``{"embedding": [numbers], "model", "usage"}``; raises
+        `MalformedResponseError` when it is not an embedding (not a non-empty list of finite
+        numbers). `model` is used when `data` names none."""
         if not isinstance(data, dict):
             raise MalformedResponseError(
                 f"expected a JSON object with 'embedding', got {type(data).__name__}: "
@@ -227,6 +262,8 @@ class StreamAssembler:
 
     Text deltas are concatenated per choice index; the last finish_reason and the usage sent with
     the final chunk (when the server sends one) are kept. Tool-call deltas are not joined.
+    `model` is used when the chunks name none; `on_delta` is called with each text piece as it
+    arrives (to print a reply while it streams).
     """
 
     def __init__(self, model: str = "", on_delta: Callable[[str], None] | None = None) -> None:
@@ -236,6 +273,7 @@ class StreamAssembler:
         self._on_delta = on_delta
 
     def add(self, chunk: Any) -> None:
+        """Take the next streamed `chunk`; a chunk that is not an object is a malformed reply."""
         if not isinstance(chunk, dict):
             raise MalformedResponseError(f"stream chunk is not an object: {_excerpt(chunk)}")
         for key in ("id", "model", "created"):
@@ -254,6 +292,7 @@ class StreamAssembler:
                 self._finish[index] = raw["finish_reason"]
 
     def result(self) -> dict[str, Any]:
+        """The completion body the chunks add up to, ready for `ChatResponse.from_dict`."""
         body = dict(self._body)
         body["choices"] = [
             {

@@ -83,7 +83,8 @@ class RetryPolicy:
 
 
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date), if present."""
+    """Seconds to wait according to the response `headers`: `retry-after-ms` or `Retry-After`
+    (seconds or an HTTP date); None when neither is present or readable."""
     if not headers:
         return None
     lowered = {str(key).lower(): value for key, value in headers.items()}

@@ -25,7 +25,11 @@ from contextvars import ContextVar
 
 
 class Flight:
-    """A call under way for one key: who leads it and who waits for it to land."""
+    """A call under way for one key: who leads it and who waits for it to land.
+
+    `loop` is the event loop of a leader that is a coroutine (None for a thread): a waiter in
+    the same thread may only wait if it is in that loop, or it would block the leader.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
         self.thread = threading.get_ident()
@@ -43,9 +47,11 @@ class Flight:
         return loop is not None and loop is self.loop
 
     def wait(self) -> None:
+        """Block the calling thread until the leader lands."""
         self._landed.wait()
 
     async def wait_async(self) -> None:
+        """Await the landing without blocking the event loop."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._lock:
@@ -55,6 +61,7 @@ class Flight:
         await future
 
     def land(self) -> None:
+        """The leader is done: wake every waiter, in threads and in event loops."""
         with self._lock:
             self._landed.set()
             waiters, self._async_waiters = self._async_waiters, []
@@ -93,7 +100,8 @@ class SingleFlight:
         self._flights: dict[str, Flight] = {}
 
     def claim(self, key: str, loop: asyncio.AbstractEventLoop | None) -> tuple[Flight, bool]:
-        """The flight for `key` and whether the caller leads it (True: it must `release`)."""
+        """The flight for `key` and whether the caller leads it (True: it must `release`);
+        `loop` is the caller's running event loop, None for a plain thread."""
         with self._lock:
             flight = self._flights.get(key)
             if flight is not None:
@@ -102,7 +110,8 @@ class SingleFlight:
             return flight, True
 
     def release(self, key: str, flight: Flight) -> None:
-        """The leader is done (with a reply in the cache, or not): wake those waiting."""
+        """The leader of `flight`, claimed for `key`, is done (with a reply in the cache, or
+        not): forget the flight and wake those waiting."""
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]

@@ -42,7 +42,8 @@ def _double_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe_request(request: dict[str, Any], limit: int = 120) -> str:
-    """Model and the last user message, shortened: enough to recognise a request in an error."""
+    """The model and the last user message of `request`, the message cut to `limit`
+    characters: enough to recognise a request in an error."""
     text = ""
     for message in reversed(request.get("messages") or []):
         if isinstance(message, dict) and message.get("role") == "user":
@@ -54,7 +55,12 @@ def describe_request(request: dict[str, Any], limit: int = 120) -> str:
 
 
 class DummyLLM(CallableLLM):
-    """Calls `fn(*args, **kwargs)` with what the caller passed and wraps the returned text."""
+    """Calls `fn(*args, **kwargs)` with what the caller passed and wraps the returned text.
+
+    Trace's test double. `reset_freq` is accepted for Trace's signature (there is no provider
+    client to rebuild); other keyword arguments are `BaseLLM` options. Unlike a real client it
+    does not cache and costs nothing by default.
+    """
 
     backend_name = "dummy"
 
@@ -72,6 +78,8 @@ class ScriptedLLM(BaseLLM):
     a `ChatResponse`, an exception to raise (e.g. `RateLimitError(...)` to test retries), or a
     function of the request returning one of those. With `n=k` a call takes k replies.
     Every request received is kept in `requests` (a deep copy), so tests can inspect prompts.
+    `model` is the name the calls are recorded under; other keyword arguments are `BaseLLM`
+    options.
     """
 
     backend_name = "scripted"
@@ -92,13 +100,16 @@ class ScriptedLLM(BaseLLM):
 
     @property
     def remaining(self) -> int:
+        """How many scripted replies are left."""
         return len(self._replies)
 
     @property
     def last_request(self) -> dict[str, Any] | None:
+        """The most recent request received (a copy), or None before the first call."""
         return self.requests[-1] if self.requests else None
 
     def add(self, *replies: Reply) -> None:
+        """Append more replies to the script (a test that learns what comes next)."""
         with self._script_lock:
             self._replies.extend(replies)
             self._given += len(replies)

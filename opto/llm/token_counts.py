@@ -62,6 +62,10 @@ def settle_token_counts(
 ) -> str | None:
     """Set `response.usage` prompt, completion and total tokens to what the call is charged.
 
+    `request` bounds what the reply can have used (its token limit and `n`);
+    `estimated_prompt_tokens` is opto's own measure of the prompt, used when the server's is
+    missing or impossible.
+
     Counts the server did not report (both 0) or reported negative are estimated (an
     estimated reply is never counted above the request's token limit); reported counts over
     the bound of the request are cut to it. Returns a sentence saying what was corrected, for

@@ -18,6 +18,16 @@ from typing import Any
 
 @dataclass
 class UsageStats:
+    """Counts of what some calls consumed, summed (one model's, or a total).
+
+    `calls` counts answered provider calls and `cache_hits` calls the cache answered;
+    `errors` calls that failed after their retries, `retries` the retried attempts and
+    `truncated` replies cut at the token limit. `prompt_tokens` and `completion_tokens` are
+    summed token counts; `cost` the summed known cost in US dollars and `unpriced_calls` the
+    calls whose cost is unknown (not in `cost`); `latency_s` the summed wall time of
+    answered calls.
+    """
+
     calls: int = 0  # answered provider calls (cache hits not included)
     cache_hits: int = 0
     errors: int = 0  # calls that ended in an error after retries
@@ -31,13 +41,16 @@ class UsageStats:
 
     @property
     def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
 
     def add(self, other: UsageStats) -> None:
+        """Add every count of `other` to this one, in place."""
         for item in fields(self):
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
     def to_dict(self) -> dict[str, Any]:
+        """The counts as a dict, `total_tokens` included (for JSON and run records)."""
         data = asdict(self)
         data["total_tokens"] = self.total_tokens
         return data
@@ -51,12 +64,15 @@ class UsageLedger:
         self._by_model: dict[str, UsageStats] = {}
 
     def record(self, model: str, **deltas: float) -> None:
+        """Add the keyword `deltas` (`UsageStats` field names: ``calls=1, cost=0.01``) to the
+        counts of `model`."""
         change = UsageStats(**deltas)
         with self._lock:
             self._by_model.setdefault(model or "unknown", UsageStats()).add(change)
 
     @property
     def total(self) -> UsageStats:
+        """The sum over every model (a new object)."""
         total = UsageStats()
         with self._lock:
             for stats in self._by_model.values():
@@ -70,17 +86,20 @@ class UsageLedger:
             return {model: _copy(stats) for model, stats in self._by_model.items()}
 
     def snapshot(self) -> dict[str, Any]:
+        """The total and the per-model counts as plain dicts, frozen at this moment."""
         return {
             "total": self.total.to_dict(),
             "by_model": {model: stats.to_dict() for model, stats in self.by_model.items()},
         }
 
     def reset(self) -> None:
+        """Forget every count."""
         with self._lock:
             self._by_model.clear()
 
     def merge(self, by_model: dict[str, UsageStats]) -> None:
-        """Add usage counted elsewhere (e.g. another process's `usage_scope`)."""
+        """Add usage counted elsewhere (e.g. another process's `usage_scope`); `by_model`
+        maps model names to their `UsageStats`."""
         with self._lock:
             for model, stats in by_model.items():
                 self._by_model.setdefault(model, UsageStats()).add(stats)
@@ -127,6 +146,7 @@ def get_usage() -> UsageLedger:
 
 
 def reset_usage() -> None:
+    """Empty the process-wide ledger (open `usage_scope` ledgers are not touched)."""
     _GLOBAL_LEDGER.reset()
 
 
@@ -155,7 +175,8 @@ def usage_scope(ledger: UsageLedger | None = None) -> Iterator[UsageLedger]:
 
 
 def record_usage(model: str, **deltas: float) -> None:
-    """Count one event in the process-wide ledger and in every open `usage_scope`."""
+    """Count one event of `model` in the process-wide ledger and in every open
+    `usage_scope`; `deltas` are `UsageStats` field names with the amounts to add."""
     _GLOBAL_LEDGER.record(model, **deltas)
     for ledger in _SCOPES.get():
         ledger.record(model, **deltas)
@@ -164,6 +185,7 @@ def record_usage(model: str, **deltas: float) -> None:
 def add_remote_usage(by_model: dict[str, UsageStats], *, counted_here: bool) -> None:
     """Add usage measured in another thread or process to every `usage_scope` open here.
 
+    `by_model` maps model names to their `UsageStats`.
     `counted_here`: the calls were made in this process, so the process-wide ledger already
     holds them; otherwise they are added to it too.
     """

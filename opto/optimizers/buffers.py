@@ -15,6 +15,7 @@ class FIFOBuffer:
         self.buffer: deque = deque(maxlen=max(size, 0))
 
     def add(self, item: Any) -> None:
+        """Append ``item``, dropping the oldest one when full."""
         if self.size > 0:
             self.buffer.append(item)
 
@@ -28,4 +29,5 @@ class FIFOBuffer:
         return list(self.buffer)[index]
 
     def clear(self) -> None:
+        """Forget every item."""
         self.buffer.clear()

@@ -81,7 +81,8 @@ def entry_text(entry: Any) -> str:
 
 
 def entry_type(name: str, entry: Any) -> str:
-    """``code`` for code parameters (Trace: a name containing ``__code``), else the type."""
+    """The type label of the section entry ``entry`` shown under ``name``: ``code`` for code
+    parameters (Trace: a name containing ``__code``), else the value's type name."""
     if isinstance(entry, NodeEntry):
         return entry.type_name
     return "code" if "__code" in name else type(entry[0]).__name__
@@ -113,7 +114,12 @@ class FunctionFeedback:
 
 @dataclass(repr=False)
 class ProblemInstance:
-    """The rendered sections of OptoPrime's problem; ``str()`` fills ``problem_template``."""
+    """The rendered sections of OptoPrime's problem; ``str()`` fills ``problem_template``.
+
+    Each field is a section's text: ``instruction`` (the objective), ``code``,
+    ``documentation``, ``variables``, ``inputs``, ``others``, ``outputs``, ``feedback`` and
+    ``constraints`` (an empty string leaves the section empty).
+    """
 
     instruction: str
     code: str
@@ -138,7 +144,9 @@ def summary_from_nodes(
     values: Mapping[str, str] | None = None,
     omitted: Mapping[str, str] | None = None,
 ) -> FunctionFeedback:
-    """The FunctionFeedback of classified nodes; ``values`` replace the shown text of some."""
+    """The FunctionFeedback of ``problem``, the classified nodes; ``values`` replace the
+    shown text of some (by prompt name) and ``omitted`` holds the token budget's note per
+    section."""
     values = values or {}
 
     def section(nodes: Mapping[str, Node]) -> dict[str, NodeEntry]:
@@ -162,7 +170,8 @@ def summary_from_nodes(
 
 
 def node_to_function_feedback(node_feedback: TraceGraph) -> FunctionFeedback:
-    """Classify a TraceGraph (what a parameter received from backward) into Trace's sections.
+    """Classify ``node_feedback``, a TraceGraph (what a parameter received from backward),
+    into Trace's sections.
 
     Every root lands in ``roots`` (and ``inputs``): which of them are variables depends on an
     optimizer's parameters, which ``OptoPrime.summarize()`` knows. ``user_feedback`` is the
@@ -182,12 +191,13 @@ def get_fun_name(node: Node) -> str:
 
 
 def repr_function_call(child: Node) -> str:
-    """The #Code line of an operation's output: ``out = fun(arg=input, ...)``."""
+    """The #Code line of ``child``, an operation's output: ``out = fun(arg=input, ...)``."""
     return code_line(child)
 
 
 def value_lines(node_dict: Mapping[str, Any]) -> str:
-    """``(type) name=value`` lines, ``(code) name:source`` for code (Trace's format).
+    """``(type) name=value`` lines for ``node_dict`` (name -> entry), ``(code) name:source``
+    for code (Trace's format).
 
     Built with one join, so a long value is copied once."""
     pieces: list[str] = []
@@ -208,7 +218,7 @@ def value_lines(node_dict: Mapping[str, Any]) -> str:
 
 
 def constraint_lines(node_dict: Mapping[str, Any]) -> str:
-    """``(type) name: description`` for each entry that has a description."""
+    """``(type) name: description`` for each entry of ``node_dict`` that has a description."""
     return "\n".join(
         f"({entry_type(name, entry)}) {name}: {entry[1]}"
         for name, entry in node_dict.items()
@@ -217,7 +227,8 @@ def constraint_lines(node_dict: Mapping[str, Any]) -> str:
 
 
 def section_text(hidden: bool, render: Callable[[], str], note: str | None = None) -> str:
-    """A section's text: empty when masked, with the token budget's note after it."""
+    """A section's text: ``render()`` unless ``hidden`` (masked), with the token budget's
+    ``note`` after it."""
     content = "" if hidden else render()
     if note:
         content = f"{content}\n{note}" if content else note
@@ -230,7 +241,7 @@ def code_text(summary: FunctionFeedback) -> str:
 
 
 def documentation_text(summary: FunctionFeedback) -> str:
-    """The #Documentation section: ``[function] description`` per function."""
+    """The #Documentation section of ``summary``: ``[function] description`` per function."""
     return "\n".join(
         f"[{name}] {text or ''}".rstrip() for name, text in summary.documentation.items()
     )

@@ -73,6 +73,7 @@ class PromptNames:
 
     @property
     def all(self) -> tuple[str, ...]:
+        """Every name the prompt showed: the variables, then inputs and computed values."""
         return (*self.variables, *sorted(self.inputs), *sorted(self.computed))
 
     def section_of(self, name: str) -> str | None:
@@ -121,7 +122,8 @@ def candidates_for(key: str, names: PromptNames) -> list[str]:
 
 
 def strip_echo(value: Any, name: str, is_code: bool) -> Any:
-    """``value`` without a leading echo of its variable line.
+    """``value`` without a leading echo of its variable line (``name`` is the variable,
+    ``is_code`` says it holds code).
 
     ``"(float) a0=5.64"`` becomes ``"5.64"``; for code, ``"__code0:def f(): ..."`` becomes
     ``"def f(): ..."`` as well (a bare ``name:`` prefix is removed only when code follows,
@@ -225,7 +227,8 @@ def code_outside_suggestion(
     instead of inside it (a real reply put a correct new policy there), as ``{key: value}``.
 
     Only code keys are taken from outside the suggestion; ``resolve_suggestion`` then gives
-    the code to a variable only when that is unambiguous.
+    the code to a variable only when that is unambiguous. ``reply`` is the reply text;
+    ``reasoning_key`` and ``answer_key`` are the reply's other keys, which are never code.
     """
     if not isinstance(reply, str) or not _CODE_KEY_IN_TEXT.search(reply):
         return {}

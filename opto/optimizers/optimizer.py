@@ -31,6 +31,7 @@ class StepResult(dict):
     ``refused`` maps parameter names to the reason a suggested value was not applied,
     ``unknown`` lists suggested names that are not parameters, ``terminated`` says the LLM
     answered TERMINATE, and ``error`` explains a step that produced no suggestion.
+    ``updates`` is the update dict itself.
     """
 
     def __init__(
@@ -75,13 +76,16 @@ class AbstractOptimizer:
         self._parameters = checked_parameters(parameters)
 
     def step(self, *args: Any, **kwargs: Any) -> Any:
+        """Propose new values for the parameters from their feedback and apply them."""
         raise NotImplementedError
 
     def zero_feedback(self) -> None:
+        """Clear the feedback the parameters hold, before the next backward pass."""
         raise NotImplementedError
 
     @property
     def propagator(self) -> Propagator:
+        """The propagator ``backward`` uses to send feedback to the parameters."""
         raise NotImplementedError
 
 
@@ -106,6 +110,12 @@ class Optimizer(AbstractOptimizer):
     ``step(**options)`` passes to ``_step`` the options its signature names. Other keyword
     arguments, such as the ones Trace's training algorithms forward (``num_threads``,
     ``validate_dataset``, ...), are ignored with one warning per name, as Trace ignored them.
+
+    ``parameters`` are the ParameterNodes to train (a node or an iterable; duplicates are
+    dropped). ``propagator`` sends feedback backward (default: ``default_propagator()``).
+    ``policy`` is how code this optimizer writes runs (an ``opto.runtime`` policy or its name),
+    given to code parameters whose bundle chose none. Unknown arguments are an error, not
+    ignored as in Trace.
     """
 
     _llm: Any = None
@@ -155,9 +165,12 @@ class Optimizer(AbstractOptimizer):
 
     @property
     def propagator(self) -> Propagator:
+        """The propagator ``backward`` uses (given to the constructor, or the default)."""
         return self._propagator
 
     def default_propagator(self) -> Propagator:
+        """The propagator used when none is given: a ``GraphPropagator``, which hands each
+        parameter the subgraph that leads from it to the outputs with their feedback."""
         return GraphPropagator()
 
     @property
@@ -170,6 +183,7 @@ class Optimizer(AbstractOptimizer):
         )
 
     def zero_feedback(self) -> None:
+        """Clear every parameter's feedback, so the next step sees only the next pass."""
         for parameter in self._parameters:
             parameter.zero_feedback()
 
@@ -230,11 +244,12 @@ class Optimizer(AbstractOptimizer):
         return {name: value for name, value in options.items() if name not in ignored}
 
     def project(self, update_dict: dict[ParameterNode, Any]) -> dict[ParameterNode, Any]:
-        """Apply each parameter's projections to its proposed value."""
+        """Apply each parameter's projections to its proposed value in ``update_dict``."""
         return {p: apply_projections(p, value) for p, value in update_dict.items()}
 
     def update(self, update_dict: dict[ParameterNode, Any]) -> None:
-        """Write the values (only to trainable parameters of this optimizer)."""
+        """Write the values of ``update_dict`` (only to trainable parameters of this
+        optimizer; other keys are ignored)."""
         mine = {id(p) for p in self._parameters}
         for parameter, value in update_dict.items():
             if id(parameter) in mine and parameter.trainable:
@@ -250,15 +265,17 @@ class Optimizer(AbstractOptimizer):
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what ``state_dict`` returned."""
+        """Restore ``state``, what ``state_dict`` returned."""
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the optimizer's state (not the parameters) as JSON, atomically."""
+        """Write the optimizer's state (not the parameters) as JSON to ``path``, atomically;
+        returns the path written."""
         document = {"format": "opto.optimizer/1", "class": type(self).__name__}
         document["state"] = self.state_dict()
         return atomic_write_json(path, document)
 
     def load(self, path: str | os.PathLike) -> None:
+        """Restore the state :meth:`save` wrote to ``path``."""
         document = json.loads(Path(path).read_text())
         if document.get("format") != "opto.optimizer/1":
             raise ValueError(f"{path} is not an opto optimizer state file")

@@ -18,7 +18,8 @@ def _name(parameter: Any) -> str:
 
 
 def step_result_repr(result: Any) -> str:
-    """``StepResult({'x0': 5}, refused={'y0': 'why'}, unknown=['z'], error=...)``."""
+    """``result``, a StepResult, as ``StepResult({'x0': 5}, refused={'y0': 'why'},
+    unknown=['z'], error=...)``."""
     applied = ", ".join(f"{_name(p)!r}: {shorten(repr(v), VALUE_LIMIT)}" for p, v in result.items())
     parts = [f"{{{applied}}}"]
     if result.refused:
@@ -33,7 +34,8 @@ def step_result_repr(result: Any) -> str:
 
 
 def step_result_html(result: Any) -> str:
-    """A table: each parameter with its new value, or why its suggestion was refused."""
+    """``result``, a StepResult, as an HTML table: each parameter with its new value, or why
+    its suggestion was refused."""
     rows = [(_name(p), "applied", shorten(repr(v))) for p, v in result.items()]
     rows += [(name, "refused", reason) for name, reason in result.refused.items()]
     rows += [(name, "unknown", "not a parameter of this optimizer") for name in result.unknown]

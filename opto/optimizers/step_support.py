@@ -11,7 +11,8 @@ from opto.optimizers.updates import UpdatePlan
 
 
 def plan_from(update: Any) -> UpdatePlan:
-    """An UpdatePlan from what ``construct_update_dict`` returned (a StepResult or a dict)."""
+    """An UpdatePlan from ``update``, what ``construct_update_dict`` returned (a StepResult
+    or a dict)."""
     return UpdatePlan(
         accepted=dict(update),
         refused=dict(getattr(update, "refused", {}) or {}),
@@ -20,7 +21,8 @@ def plan_from(update: Any) -> UpdatePlan:
 
 
 def merge_plans(first: UpdatePlan, second: UpdatePlan) -> UpdatePlan:
-    """A repair's plan on top of the first one: later accepted values win."""
+    """The plan ``second`` (a repair's) on top of ``first``: later accepted values win, and a
+    refusal stays only for names the repair did not fix."""
     accepted = {**first.accepted, **second.accepted}
     names = {p.py_name for p in accepted}
     refused = {k: v for k, v in {**first.refused, **second.refused}.items() if k not in names}
@@ -42,7 +44,7 @@ def usage_dict(usage: Any) -> dict[str, Any] | None:
 
 
 def add_usage(first: Any, second: Any) -> Any:
-    """The sum of two usage records (either may be None)."""
+    """The sum of the usage records ``first`` and ``second`` (either may be None)."""
     if first is None or second is None:
         return first or second
     a, b = usage_dict(first), usage_dict(second)
@@ -52,7 +54,9 @@ def add_usage(first: Any, second: Any) -> Any:
 def repair_request(
     parsed: ParsedReply, suggestion: Mapping[str, Any], plan: UpdatePlan, reply_format: str
 ) -> str:
-    """The follow-up message asking the LLM to correct its reply."""
+    """The follow-up message asking the LLM to correct its reply: ``parsed`` is the reply as
+    read, ``suggestion`` the values it suggested and ``plan`` what could not be applied;
+    ``reply_format`` names the format to answer in (``JSON``, ``XML``)."""
     if not suggestion:
         problem = f"Your reply could not be read: {parsed.error or 'it has no suggestion'}."
     else:
@@ -72,7 +76,9 @@ def step_record(
     result: StepResult,
     usage: Any,
 ) -> dict[str, Any]:
-    """One entry of an optimizer's ``log``: the prompts, the reply and what came of it."""
+    """One entry of an optimizer's ``log``: the prompts (``system_prompt``, ``user_prompt``),
+    the ``reply``, what was ``parsed`` from it and its ``suggestion``, the step's ``result``
+    (applied, refused, unknown) and the calls' ``usage``."""
     return {
         "system_prompt": system_prompt,
         "user_prompt": user_prompt,

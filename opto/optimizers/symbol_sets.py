@@ -78,7 +78,8 @@ class OptimizerPromptSymbolSet:
         )
 
     def example_output(self, reasoning: str, variables: dict[str, Any]) -> str:
-        """A reply in this set's format (no reasoning block when ``reasoning`` is empty)."""
+        """A reply in this set's format suggesting ``variables`` (name -> value), for the
+        worked example (no reasoning block when ``reasoning`` is empty)."""
         if self.custom_output_format_instruction is not None:
             raise NotImplementedError(
                 "a symbol set with a custom output format must define example_output"
@@ -94,7 +95,7 @@ class OptimizerPromptSymbolSet:
         return "\n".join(parts)
 
     def output_response_extractor(self, response: str) -> dict[str, Any]:
-        """``{"reasoning": str, "variables": {name: value}}`` read from a reply."""
+        """``{"reasoning": str, "variables": {name: value}}`` read from the reply ``response``."""
         if self.custom_output_format_instruction is not None:
             raise NotImplementedError(
                 "a symbol set with a custom output format must define output_response_extractor"
@@ -125,10 +126,13 @@ class OptimizerPromptSymbolSetJSON(OptimizerPromptSymbolSet):
     custom_output_format_instruction = templates.JSON_OUTPUT_FORMAT
 
     def example_output(self, reasoning: str, variables: dict[str, Any]) -> str:
+        """A JSON reply with ``reasoning`` and the suggested ``variables`` (name -> value)."""
         return json.dumps({"reasoning": reasoning, "suggestion": dict(variables)}, indent=2)
 
     def output_response_extractor(
         self, response: str, suggestion_tag: str = "suggestion"
     ) -> dict[str, Any]:
+        """``{"reasoning": str, "variables": {name: value}}`` read from the JSON reply
+        ``response``, the values under the key ``suggestion_tag``."""
         parsed = parse_json_reply(response, suggestion_key=suggestion_tag)
         return {"reasoning": parsed.reasoning or "", "variables": dict(parsed.suggestion)}

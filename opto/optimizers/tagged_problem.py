@@ -14,8 +14,9 @@ from opto.optimizers.symbol_sets import SECTION_KEYS, OptimizerPromptSymbolSet
 
 
 def titles(symbols: OptimizerPromptSymbolSet, *, spaced: bool = True) -> dict[str, str]:
-    """``{"<key>_section_title": title}`` of a symbol set; without spaces for the system prompt
-    (Trace writes ``#Variables`` there and ``# Variables`` in the problem)."""
+    """``{"<key>_section_title": title}`` of the symbol set ``symbols``; ``spaced=False``
+    removes the spaces, for the system prompt (Trace writes ``#Variables`` there and
+    ``# Variables`` in the problem)."""
     found = {
         f"{key}_section_title": getattr(symbols, f"{key}_section_title") for key in SECTION_KEYS
     }
@@ -23,7 +24,7 @@ def titles(symbols: OptimizerPromptSymbolSet, *, spaced: bool = True) -> dict[st
 
 
 def tag_names(symbols: OptimizerPromptSymbolSet) -> dict[str, str]:
-    """Every ``*_tag`` name of a symbol set."""
+    """Every ``*_tag`` name of the symbol set ``symbols``, with its tag."""
     return {name: getattr(symbols, name) for name in dir(symbols) if name.endswith("_tag")}
 
 
@@ -35,7 +36,8 @@ def tagged_entries(
     with_constraints: bool,
     shorten: Callable[[str], str] | None = None,
 ) -> str:
-    """One ``<node_tag name=.. type=..>`` block per entry, a blank line between blocks.
+    """One ``<node_tag name=.. type=..>`` block per entry of ``node_dict`` (name -> entry), a
+    blank line between blocks, the value in a ``<value_tag>`` block.
 
     A description is shown in a ``<constraint_tag>`` block when ``with_constraints``;
     ``shorten`` cuts long values.
@@ -60,7 +62,12 @@ def tagged_entries(
 
 @dataclass(repr=False)
 class ProblemInstance:
-    """The rendered sections of OptoPrimeV2's problem; ``str()`` adds the set's titles."""
+    """The rendered sections of OptoPrimeV2's problem; ``str()`` adds the set's titles.
+
+    Each of ``instruction``, ``code``, ``documentation``, ``variables``, ``inputs``,
+    ``others``, ``outputs`` and ``feedback`` is a section's text; the section titles come
+    from ``optimizer_prompt_symbol_set``.
+    """
 
     instruction: str
     code: str
@@ -86,6 +93,8 @@ class MemoryInstance:
 
     ``variables`` maps a name to ``(value, description)``, as a summary's sections do. Values
     keep their indentation (Trace 0.2 lost the indentation of code here).
+    ``optimizer_prompt_symbol_set`` supplies the tags; ``index`` numbers the round in the
+    prompt (None: unnumbered).
     """
 
     memory_example_template: ClassVar[str] = templates.MEMORY_TEMPLATE

@@ -83,6 +83,8 @@ class GradientInfo:
     """A textual gradient, and the step it was computed on (``None`` for a combined one).
 
     ``len()`` is 1 without context and 2 with it; ``[0]`` is the gradient, ``[1]`` the context.
+    ``gradient`` is the feedback text for one node; ``gradient_context`` the inputs and
+    output of the operation it went through (None for a combined gradient).
     """
 
     gradient: str
@@ -107,6 +109,10 @@ def construct_tgd_prompt(
 ) -> str | list[str]:
     """The update request for one variable, formatted with ``optimizer_kwargs``.
 
+    ``do_momentum`` adds the variable's past values, ``do_constrained`` its constraints and
+    ``do_in_context_examples`` examples of good values (each needs its placeholders among
+    ``optimizer_kwargs``).
+
     With a string ``variable_grad``: one text (prefix, the optional momentum / constraint /
     example parts, suffix). With a list of gradient parts: a list, the opening text, the parts,
     then the instruction. A placeholder missing from the arguments raises KeyError.
@@ -128,7 +134,8 @@ def construct_tgd_prompt(
 
 
 def construct_reduce_prompt(gradients: Iterable[GradientInfo | str]) -> str:
-    """One ``<FEEDBACK>...</FEEDBACK>`` line per gradient (its text, not its repr)."""
+    """One ``<FEEDBACK>...</FEEDBACK>`` line per entry of ``gradients`` (its text, not its
+    repr): the request to merge the feedback a node received from several children."""
     texts = (g.gradient if isinstance(g, GradientInfo) else str(g) for g in gradients)
     return "\n".join(f"<FEEDBACK>{text}</FEEDBACK>" for text in texts)
 
@@ -151,7 +158,14 @@ def get_short_value(text: Any, n_words_offset: int = 10) -> str:
 
 
 class TextGrad(Optimizer):
-    """Textual gradient descent over the TraceGraph (O(edges) LLM calls per step)."""
+    """Textual gradient descent over the TraceGraph (O(edges) LLM calls per step).
+
+    Feedback is sent backward through the graph one LLM call per edge, then each parameter
+    is rewritten from the feedback it received. ``parameters`` are the nodes to train and
+    ``llm`` the client (default ``LLM()``, made at the first step); ``propagator`` and
+    ``policy`` are the base ``Optimizer``'s; ``objective`` is the goal stated in prompts;
+    ``max_tokens`` bounds each reply; ``log=True`` keeps every prompt and reply in ``log``.
+    """
 
     default_objective = DEFAULT_OBJECTIVE
 
@@ -174,7 +188,8 @@ class TextGrad(Optimizer):
         self.log: list[dict] | None = [] if log else None
 
     def call_llm(self, system_prompt: str, user_prompt: str, verbose: bool = False) -> str:
-        """One plain-text LLM call; always returns the reply text (a ``str``)."""
+        """One plain-text LLM call with ``system_prompt`` and ``user_prompt``; always returns
+        the reply text (a ``str``), printed when ``verbose``."""
         response = self.llm(
             messages=[
                 {"role": "system", "content": system_prompt},

@@ -36,7 +36,8 @@ class TokenizerUnavailable(OptoError, RuntimeError):
 
 
 def estimate_tokens(text: str) -> int:
-    """About four characters per token, rounded up (the default tokenizer)."""
+    """The tokens of ``text`` guessed as four characters each, rounded up (the default
+    tokenizer: deterministic, and needs no download)."""
     return math.ceil(len(text) / 4)
 
 

@@ -68,13 +68,14 @@ def truncate_expression(value: Any, limit: int) -> str:
 
 
 def extract_top_level_blocks(text: str, tag: str) -> list[str]:
-    """The content of every closed top-level ``<tag>`` block; nested same-name tags stay
-    inside their block, stray closing tags are skipped, an unclosed block is not returned."""
+    """The content of every closed top-level ``<tag>`` block of ``text``; nested same-name
+    tags stay inside their block, stray closing tags are skipped, an unclosed block is not
+    returned."""
     return extract_tag_blocks(text, tag)
 
 
 def extract_first_top_level_block(text: str, tag: str) -> str | None:
-    """The content of the first closed top-level ``<tag>`` block, or None."""
+    """The content of the first closed top-level ``<tag>`` block of ``text``, or None."""
     blocks = extract_top_level_blocks(text, tag)
     return blocks[0] if blocks else None
 
@@ -116,7 +117,11 @@ def extract_xml_like_data(
     name_tag: str = "name",
     value_tag: str = "value",
 ) -> dict[str, Any]:
-    """Read an OptoPrimeV2 reply: ``{"reasoning": str, "variables": {name: value}}``.
+    """Read ``text``, an OptoPrimeV2 reply: ``{"reasoning": str, "variables": {name: value}}``.
+
+    The tag names are parameters so that other symbol sets can be read: ``reasoning_tag``
+    holds the reasoning, each ``improved_variable_tag`` block one variable, with its name in
+    ``name_tag`` and its value in ``value_tag``.
 
     Each ``<variable>`` block needs a ``<name>`` and a ``<value>``; values are stripped strings
     and a later block for the same name wins. More tolerant than Trace's: tags may differ in

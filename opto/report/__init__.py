@@ -39,7 +39,8 @@ def read(path: str | os.PathLike) -> TrainingRun | DiscoveryRun:
 
 
 def render_report(data: TrainingRun | DiscoveryRun, graphs: bool = True) -> str:
-    """The HTML document for what ``read`` returned; ``graphs=False`` skips trace graphs."""
+    """The HTML document for ``data``, what ``read`` returned (a training run or a discovery
+    archive); ``graphs=False`` skips trace graphs."""
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(data, DiscoveryRun):
         return page(
@@ -73,7 +74,7 @@ def write_report(
 
 
 def plot_run(path: str | os.PathLike) -> Any:
-    """A matplotlib ``Figure`` of a run: scores per step (train, validation, test, best so
+    """A matplotlib ``Figure`` of the run directory or archive at ``path``: scores per step (train, validation, test, best so
     far), each objective of a multi-objective run, tokens and cost; for a discovery archive,
     fitness against generation. Needs matplotlib (``pip install 'opto[discovery]'``)."""
     return overview_figure(read(path))

@@ -23,7 +23,16 @@ from opto.report.values import (
 
 @dataclass
 class EntryRow:
-    """One archive entry with checked fields (``fitness``/``sd`` None unless valid)."""
+    """One archive entry with checked fields (``fitness``/``sd`` None unless valid).
+
+    ``id`` numbers entries; ``generation`` is the proposal round (0 for seeds) and
+    ``origin`` ``seed`` or ``llm``; ``name`` the proposal's name and ``status`` how its
+    evaluation ended (``valid``, ``invalid``, ``failed``, ``duplicate``). ``fitness`` is the mean
+    fitness over seeds and ``sd`` its standard deviation. ``code`` is the proposed code and
+    ``thought`` the reasoning given with it; ``error`` and ``feedback`` what the evaluation
+    said; ``metrics`` the other figures measured; ``usage`` the tokens and cost of the
+    proposal; ``seconds`` the evaluation time; ``duplicate_of`` the entry with the same code.
+    """
 
     id: int
     generation: int
@@ -44,7 +53,12 @@ class EntryRow:
 
 @dataclass
 class DiscoveryRun:
-    """A discovery archive: its settings and entries, plus usage and counts."""
+    """A discovery archive: its settings and entries, plus usage and counts.
+
+    ``path`` is the archive file; ``settings`` what the run was configured with;
+    ``entries`` every evaluated proposal in order; ``usage`` the run's summed calls, tokens
+    and cost.
+    """
 
     path: Path
     settings: dict[str, Any]
@@ -53,14 +67,17 @@ class DiscoveryRun:
 
     @property
     def best(self) -> EntryRow | None:
+        """The valid entry of highest fitness (the earliest on a tie), or None."""
         valid = [e for e in self.entries if e.status == "valid" and e.fitness is not None]
         return max(valid, key=lambda e: (e.fitness, -e.id)) if valid else None
 
     @property
     def generations(self) -> int:
+        """How many proposals the LLM made (seed entries not counted)."""
         return sum(1 for e in self.entries if e.origin == "llm")
 
     def counts(self) -> dict[str, int]:
+        """How many entries ended with each status."""
         found: dict[str, int] = {}
         for entry in self.entries:
             found[entry.status] = found.get(entry.status, 0) + 1

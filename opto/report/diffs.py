@@ -12,13 +12,15 @@ MAX_DIFF_LINES = 2_000
 
 
 def changed_parameters(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Names whose value differs, in the order they appear (before, then new ones)."""
+    """Names whose value differs between the snapshots ``before`` and ``after``, in the
+    order they appear (before, then new ones)."""
     names = list(before) + [name for name in after if name not in before]
     return [name for name in names if before.get(name) != after.get(name)]
 
 
 def diff_lines(before: Any, after: Any) -> list[str]:
-    """A unified diff of the two values' texts (strings as they are, others as JSON)."""
+    """A unified diff from ``before`` to ``after`` as text lines (strings as they are, other
+    values as indented JSON; None counts as empty)."""
     old = pretty(before).splitlines() if before is not None else []
     new = pretty(after).splitlines() if after is not None else []
     lines = list(difflib.unified_diff(old, new, "before", "after", lineterm="", n=3))
@@ -26,7 +28,8 @@ def diff_lines(before: Any, after: Any) -> list[str]:
 
 
 def diff_html(before: Any, after: Any) -> Html:
-    """The diff as a ``<pre class="diff">``: added lines green, removed red."""
+    """The diff from ``before`` to ``after`` as a ``<pre class="diff">``: added lines green,
+    removed red (very long diffs are cut)."""
     lines = diff_lines(before, after)
     shown = lines[:MAX_DIFF_LINES]
     rendered = []

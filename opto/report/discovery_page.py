@@ -44,7 +44,7 @@ def overview_rows(archive: DiscoveryRun) -> list[tuple[str, str]]:
 
 
 def build_sections(archive: DiscoveryRun) -> list[tuple[str, str, Html]]:
-    """``(id, title, body)`` of every section of the report."""
+    """``(id, title, body)`` of every section of the report on ``archive``."""
     return [
         ("overview", "Overview", pairs_table(overview_rows(archive))),
         (

@@ -65,8 +65,8 @@ def _label(parts: list[str]) -> str:
 
 
 def graph_svg_uri(graph: GraphView, timeout: float = DOT_TIMEOUT) -> str:
-    """``data:image/svg+xml`` URI of the drawing (``dot`` gets ``timeout`` seconds);
-    ``GraphUnavailableError`` if it fails."""
+    """``data:image/svg+xml`` URI of the drawing of ``graph`` (``dot`` gets ``timeout``
+    seconds); ``GraphUnavailableError`` if it fails."""
     program = shutil.which("dot")
     if program is None:
         raise GraphUnavailableError("Graphviz's dot program is not installed")
@@ -96,6 +96,8 @@ class GraphDrawer:
         self.deadline = time.monotonic() + total_seconds
 
     def svg_uri(self, graph: GraphView) -> str:
+        """The ``data:`` URI of ``graph`` drawn within what is left of the report's time;
+        ``GraphUnavailableError`` once that is spent."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise GraphUnavailableError("the time this report may spend drawing graphs ran out")

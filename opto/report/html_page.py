@@ -28,11 +28,13 @@ def esc(value: object) -> Html:
 
 
 def cell(value: Html | str) -> Html:
+    """``value`` as HTML: markup built here stays, plain text is escaped."""
     return value if isinstance(value, Html) else esc(value)
 
 
 def pre(text: str, css_class: str = "") -> Html:
-    """A preformatted block of ``text``, cut at ``TEXT_LIMIT`` characters with a note."""
+    """A preformatted block of ``text``, cut at ``TEXT_LIMIT`` characters with a note;
+    ``css_class`` styles it (``diff``, ``code``, ...)."""
     shown = text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT]
     note = "" if shown is text else f"\n[... {len(text) - TEXT_LIMIT:,} more characters not shown]"
     class_attribute = f' class="{esc(css_class)}"' if css_class else ""
@@ -40,12 +42,14 @@ def pre(text: str, css_class: str = "") -> Html:
 
 
 def details(summary: Html | str, body: Html, opened: bool = False) -> Html:
+    """A foldable block: ``summary`` always shown, ``body`` when unfolded (from the start if
+    ``opened``), so long prompts do not swamp the page."""
     flag = " open" if opened else ""
     return Html(f"<details{flag}><summary>{cell(summary)}</summary>{body}</details>")
 
 
 def pairs_table(rows: Iterable[tuple[str, Html | str]]) -> Html:
-    """A two-column table of labels and values."""
+    """A two-column table of the ``(label, value)`` pairs of ``rows``."""
     body = "".join(f"<tr><th>{esc(label)}</th><td>{cell(value)}</td></tr>" for label, value in rows)
     return Html(f'<table class="pairs">{body}</table>')
 
@@ -64,7 +68,9 @@ def data_table(
     sortable: bool = False,
     table_id: str = "",
 ) -> Html:
-    """A table; each cell is ``(content, sort value)`` (sort value ``""``: missing, last).
+    """A table with a header of ``columns`` and a line per entry of ``rows``; each cell is
+    ``(content, sort value)`` (sort value ``""``: missing, last). ``table_id`` gives the
+    table an ``id`` for links.
 
     With ``sortable=True`` clicking a header sorts by it, and ``#sort=KEY`` (or
     ``#sort=KEY-desc``) in the page's address sorts the table when the page opens.
@@ -85,13 +91,15 @@ def data_table(
 
 
 def image(uri: str, alt: str, css_class: str = "plot") -> Html:
-    """An ``<img>`` of a ``data:`` URI (anything else is refused: the page loads nothing)."""
+    """An ``<img>`` of ``uri``, a ``data:`` URI (anything else is refused: the page loads
+    nothing), with ``alt`` text and the ``css_class`` that sizes it."""
     if not uri.startswith("data:image/"):
         raise ValueError("the report embeds data: images only")
     return Html(f'<img class="{esc(css_class)}" src="{esc(uri)}" alt="{esc(alt)}">')
 
 
 def note(text: str) -> Html:
+    """``text`` as a muted paragraph (what is missing or left out, and why)."""
     return Html(f'<p class="note">{esc(text)}</p>')
 
 
@@ -187,7 +195,8 @@ def _script_hash() -> str:
 
 
 def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, Html]]) -> str:
-    """The whole document: a header, a table of contents and ``(id, title, body)`` sections."""
+    """The whole document: a header of ``title`` and ``subtitle``, a table of contents and
+    the ``(id, title, body)`` ``sections``."""
     policy = (
         f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
         f"script-src '{_script_hash()}'; base-uri 'none'; form-action 'none'"

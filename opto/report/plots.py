@@ -72,7 +72,8 @@ def _series(axes: Any, xs: list[int], ys: list[float | None], **style: Any) -> N
 
 
 def draw_scores(axes: Any, run: TrainingRun) -> None:
-    """Train, validation and test score per step, the current best and the best so far."""
+    """Draw on ``axes`` the train, validation and test score of ``run`` per step, the
+    current best and the best so far."""
     steps = [row.step for row in run.steps]
     _series(
         axes,
@@ -123,6 +124,7 @@ def draw_scores(axes: Any, run: TrainingRun) -> None:
 
 
 def objective_names(run: TrainingRun) -> list[str]:
+    """The metric names the steps of ``run`` recorded, in the order they first appear."""
     names: dict[str, None] = {}
     for row in run.steps:
         names.update(dict.fromkeys(row.best_scores))
@@ -130,7 +132,8 @@ def objective_names(run: TrainingRun) -> list[str]:
 
 
 def draw_objectives(axes: Any, run: TrainingRun) -> None:
-    """Each metric of the current candidate per step (multi-objective runs)."""
+    """Draw on ``axes`` each metric of the current candidate of ``run`` per step
+    (multi-objective runs)."""
     steps = [row.step for row in run.steps]
     for name in objective_names(run):
         _series(
@@ -149,7 +152,8 @@ def draw_objectives(axes: Any, run: TrainingRun) -> None:
 
 
 def draw_usage(axes: Any, run: TrainingRun) -> None:
-    """Tokens (left axis) and cost (right axis) spent so far, per step."""
+    """Draw on ``axes`` the tokens (left axis) and cost (right axis) ``run`` spent so far,
+    per step."""
     steps = [row.step for row in run.steps]
     _series(
         axes,
@@ -179,7 +183,8 @@ def draw_usage(axes: Any, run: TrainingRun) -> None:
 
 
 def lineage(run: TrainingRun) -> dict[int, tuple[int | None, int]]:
-    """``candidate -> (parent, step created)`` from the proposals and the last pool."""
+    """``candidate -> (parent, step created)`` from the proposals and the last pool of
+    ``run``."""
     found: dict[int, tuple[int | None, int]] = {0: (None, 0)}
     for proposal in run.proposals:
         if proposal.child is not None:
@@ -190,7 +195,8 @@ def lineage(run: TrainingRun) -> dict[int, tuple[int | None, int]]:
 
 
 def draw_lineage(axes: Any, run: TrainingRun) -> None:
-    """Candidates by the step they were proposed at, joined to their parent; the kept pool
+    """Draw on ``axes`` the candidates of ``run`` by the step they were proposed at, joined
+    to their parent; the kept pool
     filled, the current candidate starred."""
     tree = lineage(run)
     kept = {c.id for c in run.candidates}
@@ -243,7 +249,8 @@ def pareto_front(points: list[tuple[int, float, float]], flip: tuple[bool, bool]
 
 
 def draw_pareto(axes: Any, run: TrainingRun, metrics: tuple[str, str]) -> None:
-    """The kept candidates on two metrics, the Pareto front joined."""
+    """Draw on ``axes`` the kept candidates of ``run`` on the two ``metrics``, the Pareto
+    front joined."""
     minimized = set(mapping_list(run.options.get("objective_config"), "minimize"))
     points = [
         (c.id, c.scores[metrics[0]], c.scores[metrics[1]])
@@ -275,12 +282,14 @@ def draw_pareto(axes: Any, run: TrainingRun, metrics: tuple[str, str]) -> None:
 
 
 def mapping_list(value: Any, key: str) -> list[str]:
+    """The list under ``key`` of the dict ``value`` as texts; [] for anything else (run
+    files are untrusted)."""
     found = value.get(key) if isinstance(value, dict) else None
     return [str(item) for item in found] if isinstance(found, list) else []
 
 
 def pareto_metrics(run: TrainingRun) -> tuple[str, str] | None:
-    """The first two metrics every kept candidate has, if there are two."""
+    """The first two metrics every kept candidate of ``run`` has, if there are two."""
     shared: list[str] | None = None
     for candidate in run.candidates:
         names = list(candidate.scores)
@@ -289,7 +298,8 @@ def pareto_metrics(run: TrainingRun) -> tuple[str, str] | None:
 
 
 def draw_fitness(axes: Any, archive: DiscoveryRun) -> None:
-    """Fitness (mean with sd bars) of each valid entry against its generation, seeds apart,
+    """Draw on ``axes`` the fitness (mean with sd bars) of each valid entry of ``archive``
+    against its generation, seeds apart,
     failed proposals marked at the bottom, and the best so far."""
     valid = [e for e in archive.entries if e.fitness is not None]
     for origin, color, label in (
@@ -361,11 +371,13 @@ def _single(draw: Any, data: Any) -> Any:
 
 
 def fitness_figure(archive: DiscoveryRun) -> Any:
+    """A figure of the fitness of ``archive``'s entries against generation."""
     return _single(draw_fitness, archive)
 
 
 def overview_figure(data: TrainingRun | DiscoveryRun) -> Any:
-    """One figure: scores and spending (and objectives) of a run, or an archive's fitness."""
+    """One figure of ``data``: scores and spending (and objectives) of a training run, or a
+    discovery archive's fitness."""
     if isinstance(data, DiscoveryRun):
         return fitness_figure(data)
     panels = [draw_scores, draw_usage]

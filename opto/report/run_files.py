@@ -33,7 +33,14 @@ MODULE_FORMAT = "opto.module/1"
 
 @dataclass
 class StepRow:
-    """One step record of ``run.jsonl``."""
+    """One step record of ``run.jsonl``.
+
+    ``step`` and ``epoch`` place it; ``train``, ``validation``, ``best`` and ``test`` are
+    the scores of that step (None when not measured) and ``best_scores`` the best
+    candidate's score per metric; ``calls``, ``tokens`` and ``cost`` the run's totals so far
+    (``cost`` None when unknown) and ``elapsed`` its seconds; ``candidate`` the current
+    candidate's id and ``pool_size`` how many candidates are kept.
+    """
 
     step: int
     epoch: int | None
@@ -52,7 +59,14 @@ class StepRow:
 
 @dataclass
 class CallView:
-    """The optimizer's exchange with the model in one proposal."""
+    """The optimizer's exchange with the model in one proposal.
+
+    ``system_prompt`` and ``user_prompt`` are what was sent and ``response`` the reply;
+    ``reasoning`` and ``suggestion`` what was parsed from it; ``applied`` the values written,
+    ``refused`` the refused ones with why, ``unknown`` names that are no parameter;
+    ``terminated`` says the LLM answered TERMINATE (nothing to change); ``error`` why the step
+    produced no suggestion, if it did; ``usage`` its tokens and cost.
+    """
 
     system_prompt: str
     user_prompt: str
@@ -69,7 +83,8 @@ class CallView:
 
 @dataclass
 class GraphView:
-    """A step's trace graph: nodes (name, kind, description, value) and edges by node name."""
+    """A step's trace graph: ``nodes`` (name, kind, description, value) and ``edges`` by
+    node name; ``omitted`` counts the nodes left out of a graph too large to draw."""
 
     nodes: list[dict[str, str]]
     edges: list[tuple[str, str]]
@@ -78,7 +93,14 @@ class GraphView:
 
 @dataclass
 class ProposalRow:
-    """One optimizer step of ``proposals.jsonl``."""
+    """One optimizer step of ``proposals.jsonl``.
+
+    ``step`` is the training step and ``index`` the proposal's position within it;
+    ``optimizer`` the optimizer's class; ``parent`` the candidate it started from and
+    ``child`` the candidate it made (None when nothing new); ``call`` its exchange with the
+    model; ``before`` and ``after`` the parameter values (``after`` None when unchanged);
+    ``graph`` the trace graph it saw.
+    """
 
     step: int
     index: int
@@ -93,7 +115,8 @@ class ProposalRow:
 
 @dataclass
 class CandidateRow:
-    """A candidate kept in the last checkpoint's pool, with its mean scores per metric."""
+    """A candidate kept in the last checkpoint's pool, with its mean ``scores`` per metric;
+    ``id`` is its number, ``parent`` the candidate it came from and ``step`` when."""
 
     id: int
     parent: int | None
@@ -103,7 +126,14 @@ class CandidateRow:
 
 @dataclass
 class TrainingRun:
-    """Everything a run directory says, checked (see the module docstring)."""
+    """Everything a run directory says, checked (see the module docstring).
+
+    ``path`` is the directory; ``algorithm``, ``options`` and ``components`` come from
+    ``config.json``; ``checkpoint_step``, ``stopped``, ``usage``, ``elapsed``,
+    ``candidates`` and ``current`` (the current candidate's id) from the last checkpoint;
+    ``steps``, ``events`` and ``proposals`` from the logs; ``best_model`` is the saved model
+    file and ``best_parameters`` its values; ``problems`` lists what was skipped as damaged.
+    """
 
     path: Path
     algorithm: str = "?"
@@ -145,10 +175,12 @@ class TrainingRun:
 
     @property
     def best_score(self) -> float | None:
+        """The best score at the last recorded step (None before any step)."""
         return self.steps[-1].best if self.steps else None
 
     @property
     def total_steps(self) -> int | None:
+        """The configured number of steps (None when the run counts epochs instead)."""
         return integer(self.options.get("num_steps"))
 
 

@@ -27,7 +27,8 @@ MAX_GRAPHS = 60
 
 
 def overview_rows(run: TrainingRun) -> list[tuple[str, str]]:
-    """What ``opto show`` prints and the report's first section holds."""
+    """``(label, value)`` rows about ``run``: what ``opto show`` prints and the report's
+    first section holds."""
     last = run.steps[-1] if run.steps else None
     total = run.total_steps
     steps = str(last.step if last else run.checkpoint_step or 0) + (f" of {total}" if total else "")
@@ -68,7 +69,8 @@ def overview_rows(run: TrainingRun) -> list[tuple[str, str]]:
 
 
 def build_sections(run: TrainingRun, graphs: bool = True) -> list[tuple[str, str, Html]]:
-    """``(id, title, body)`` of every section of the report."""
+    """``(id, title, body)`` of every section of the report on ``run``; ``graphs=False``
+    leaves the trace graphs out."""
     figures, plot_problem = _figures(run)
     overview = pairs_table(overview_rows(run))
     if run.problems:

@@ -26,7 +26,7 @@ class RunFileError(OptoError):
 
 
 def load_json_text(text: str) -> Any:
-    """``json.loads`` that reports nesting too deep for Python as a ``ValueError``."""
+    """``json.loads(text)`` that reports nesting too deep for Python as a ``ValueError``."""
     try:
         return json.loads(text)
     except RecursionError:
@@ -34,7 +34,8 @@ def load_json_text(text: str) -> Any:
 
 
 def read_text(path: Path, what: str) -> str:
-    """The file's text; ``RunFileError`` if it is too large, unreadable or not UTF-8."""
+    """The text of the file ``path``; ``RunFileError`` if it is too large, unreadable or not
+    UTF-8. ``what`` names the file's role in the message (``checkpoint``, ``log``, ...)."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -61,7 +62,8 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
 
 
 def number(value: Any) -> float | None:
-    """A finite int or float as float; None for anything else (bools included)."""
+    """``value`` as a float if it is a finite int or float; None for anything else (bools
+    included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     value = float(value)
@@ -69,12 +71,12 @@ def number(value: Any) -> float | None:
 
 
 def integer(value: Any) -> int | None:
-    """An int (not a bool); None otherwise."""
+    """``value`` if it is an int (not a bool); None otherwise."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def text(value: Any) -> str:
-    """A string as is; None as ``""``; anything else as compact JSON."""
+    """``value`` as text: a string as is; None as ``""``; anything else as JSON."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -83,14 +85,14 @@ def text(value: Any) -> str:
 
 
 def mapping(value: Any) -> dict[str, Any]:
-    """A dict with string keys, else ``{}``."""
+    """``value`` as a dict with string keys if it is a dict, else ``{}``."""
     if not isinstance(value, dict):
         return {}
     return {str(key): item for key, item in value.items()}
 
 
 def number_map(value: Any) -> dict[str, float]:
-    """The numeric entries of a dict."""
+    """The finite numeric entries of ``value`` if it is a dict (else ``{}``)."""
     found = {}
     for key, item in mapping(value).items():
         converted = number(item)
@@ -100,6 +102,7 @@ def number_map(value: Any) -> dict[str, float]:
 
 
 def text_list(value: Any) -> list[str]:
+    """Each item of ``value`` as text if it is a list; [] for anything else."""
     return [text(item) for item in value] if isinstance(value, list) else []
 
 
@@ -114,7 +117,7 @@ def pretty(value: Any) -> str:
 
 
 def mean_scores(rows: list[Any]) -> dict[str, float]:
-    """Mean per metric over score dicts (non-numeric entries ignored)."""
+    """Mean per metric over the score dicts ``rows`` (non-numeric entries ignored)."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     for row in rows:

@@ -39,7 +39,7 @@ def apply(config: dict) -> dict[str, str]:
     "on", "partial: <what is missing>" or the reason the layer is off."""
     disabled = set(config.get("disable_layers", ()))
     status: dict[str, str] = {}
-    libc = _libc() if sys.platform.startswith("linux") else None
+    libc = load_libc() if sys.platform.startswith("linux") else None
     counting = ""
     if os.getuid() == 0 and config.get("max_processes") is not None:
         counting = _count_tasks_apart()
@@ -113,7 +113,7 @@ def _drop_capabilities(libc, capabilities: tuple[int, ...]) -> str:
     return ""
 
 
-def _libc():
+def load_libc():
     import ctypes
 
     try:

@@ -91,7 +91,7 @@ def _warm_imports() -> None:
     import _guard  # noqa: F401
     import _seccomp  # noqa: F401
 
-    _LIBC.append(_confine._libc())
+    _LIBC.append(_confine.load_libc())
     ctypes.get_errno()
 
 

@@ -26,8 +26,8 @@ _context_policy: contextvars.ContextVar[ExecutionPolicy | None] = contextvars.Co
 
 
 def make_policy(spec: PolicyLike) -> ExecutionPolicy:
-    """A policy object from a policy or one of the names ``"in_process"``, ``"static_check"``,
-    ``"subprocess"`` (default settings)."""
+    """A policy object from ``spec``: a policy (returned as it is) or one of the names
+    ``"in_process"``, ``"static_check"``, ``"subprocess"`` (default settings)."""
     if isinstance(spec, ExecutionPolicy):
         return spec
     if spec == "in_process":
@@ -95,6 +95,6 @@ def run_function(
 
     The policy is resolved as in ``resolve_policy``. Errors propagate: the code's own
     exceptions, ``SyntaxError``, or a ``SandboxError``; ``feedback_text`` turns any of them
-    into text for an optimizer.
+    into text for an optimizer. ``namespace`` holds the globals the code may use.
     """
     return resolve_policy(policy).run(source, function_name, args, kwargs, namespace)

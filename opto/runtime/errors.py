@@ -11,6 +11,7 @@ from opto.utils.errors import OptoError
 class SandboxError(OptoError):
     """Base class: running a piece of generated code under a policy failed.
 
+    ``message`` is written for the LLM that wrote the code: what happened and what to change.
     ``line`` is the 1-based line of the generated code where it happened, when known;
     ``output`` is the tail of what the code printed (subprocess policy only).
     """
@@ -45,7 +46,11 @@ def _at(line: int | None) -> str:
 
 
 class TimeLimitExceeded(SandboxError, TimeoutError):
-    """The code ran longer than its wall-clock time limit and was stopped (or abandoned)."""
+    """The code ran longer than its wall-clock time limit and was stopped (or abandoned).
+
+    ``limit`` is the limit in seconds; ``detail`` is added to the message (what was running);
+    ``line`` and ``output`` as in :class:`SandboxError`.
+    """
 
     def __init__(
         self, limit: float, *, detail: str = "", line: int | None = None, output: str = ""
@@ -59,7 +64,10 @@ class TimeLimitExceeded(SandboxError, TimeoutError):
 
 
 class CPUTimeLimitExceeded(SandboxError):
-    """The code used more CPU time than allowed and was stopped by the kernel."""
+    """The code used more CPU time than allowed and was stopped by the kernel.
+
+    ``limit`` is the CPU limit in seconds; ``line`` and ``output`` as in :class:`SandboxError`.
+    """
 
     def __init__(self, limit: float, *, line: int | None = None, output: str = "") -> None:
         self.limit = limit
@@ -72,7 +80,11 @@ class CPUTimeLimitExceeded(SandboxError):
 
 
 class MemoryLimitExceeded(SandboxError):
-    """The code tried to use more memory than its limit allows."""
+    """The code tried to use more memory than its limit allows.
+
+    ``limit`` is the limit in bytes (None: the machine ran out); ``detail`` is added to the
+    message; ``line`` and ``output`` as in :class:`SandboxError`.
+    """
 
     def __init__(
         self, limit: int | None, *, detail: str = "", line: int | None = None, output: str = ""
@@ -87,7 +99,11 @@ class MemoryLimitExceeded(SandboxError):
 
 
 class ForbiddenOperationError(SandboxError, PermissionError):
-    """The code attempted an operation the sandbox does not allow (network, processes, ...)."""
+    """The code attempted an operation the sandbox does not allow (network, processes, ...).
+
+    ``operation`` names the refused operation (a system call or a Python audit event) and
+    ``detail`` says it in words; ``line`` and ``output`` as in :class:`SandboxError`.
+    """
 
     def __init__(
         self, operation: str, detail: str, *, line: int | None = None, output: str = ""
@@ -104,7 +120,11 @@ class ForbiddenOperationError(SandboxError, PermissionError):
 
 
 class SandboxCrashError(SandboxError):
-    """The process running the code ended without returning a result."""
+    """The process running the code ended without returning a result.
+
+    ``reason`` says how it ended; ``exit_code`` is its exit status and ``signal_name`` the
+    signal that killed it, when known; ``line`` and ``output`` as in :class:`SandboxError`.
+    """
 
     def __init__(
         self,
@@ -142,7 +162,8 @@ class UnsafeCodeError(SandboxError):
 
 @dataclass(frozen=True)
 class Violation:
-    """One finding of the static check."""
+    """One finding of the static check: the 1-based ``line`` of the code, the ``message``
+    saying what is not allowed and why, and the ``source_line`` it is on (shown to the LLM)."""
 
     line: int
     message: str
@@ -158,7 +179,11 @@ class TransferError(SandboxError, TypeError):
 
 
 class FunctionNotFoundError(SandboxError, NameError):
-    """The code does not define the function it is expected to define."""
+    """The code does not define the function it is expected to define.
+
+    ``function_name`` is the name expected; ``found`` the top-level functions the code does
+    define, listed in the message so the LLM sees what it wrote instead.
+    """
 
     def __init__(self, function_name: str, found: list[str] | None = None) -> None:
         self.function_name = function_name
@@ -172,7 +197,9 @@ class FunctionNotFoundError(SandboxError, NameError):
 class RemoteCodeError(SandboxError):
     """The code raised an exception whose type cannot be recreated in this process.
 
-    ``type_name`` is its qualified type name and ``remote_traceback`` the traceback text.
+    ``type_name`` is its qualified type name, ``message`` its message and
+    ``remote_traceback`` the traceback text; ``line`` and ``output`` as in
+    :class:`SandboxError`.
     """
 
     def __init__(
@@ -198,7 +225,10 @@ class SandboxUnavailableError(SandboxError, RuntimeError):
 
 
 class RemoteTraceback(OptoError):
-    """Set as ``__cause__`` of an exception recreated from the sandbox: the child's traceback."""
+    """Set as ``__cause__`` of an exception recreated from the sandbox: the child's traceback.
+
+    ``text`` is the traceback as the child formatted it.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -209,7 +239,8 @@ class RemoteTraceback(OptoError):
 
 
 def format_bytes(count: int) -> str:
-    """``256_000_000`` -> ``'256 MB'``, ``268435456`` -> ``'256 MiB'``: the unit it was given in."""
+    """``count`` bytes in the unit it was given in: ``256_000_000`` -> ``'256 MB'``,
+    ``268435456`` -> ``'256 MiB'``."""
     units = (("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
     binary = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
     for unit, size in (*units, *binary):

@@ -76,6 +76,7 @@ class CallLimits:
 
     @property
     def active(self) -> bool:
+        """Whether any limit is on (if not, calls run unguarded, at no cost)."""
         return self.timeout is not None or self.memory_growth is not None
 
 

@@ -39,6 +39,8 @@ class ExecutionPolicy(ABC):
         ``SyntaxError`` for code that does not parse, ``FunctionNotFoundError`` when the code
         does not define the function, ``UnsafeCodeError`` when a static check refuses it.
         Load once per code string and keep the callable: loading is the expensive part.
+        ``filename`` is the pseudo file name tracebacks show for the code (default: one made
+        from the code and the function name, so that errors can point at its lines).
         """
 
     def run(
@@ -49,7 +51,8 @@ class ExecutionPolicy(ABC):
         kwargs: Mapping[str, Any] | None = None,
         namespace: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Load and call once: ``function_name(*args, **kwargs)`` defined by ``source``."""
+        """Load and call once: ``function_name(*args, **kwargs)`` defined by ``source``, with
+        ``namespace`` as the code's globals (see :meth:`load`)."""
         return self.load(source, function_name, namespace)(*args, **dict(kwargs or {}))
 
 
@@ -80,10 +83,12 @@ class InProcessPolicy(ExecutionPolicy):
 
     @property
     def timeout(self) -> float | None:
+        """The wall-clock limit of one call in seconds (None: none)."""
         return self.limits.timeout
 
     @property
     def memory_growth(self) -> int | None:
+        """The allowed growth of resident memory during one call, in bytes (None: none)."""
         return self.limits.memory_growth
 
     @property

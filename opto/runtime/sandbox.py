@@ -51,7 +51,10 @@ class SubprocessPolicy(ExecutionPolicy):
     ``file_size`` (largest file the code may write), ``work_dir_size`` (total size of the
     working directory, where Linux namespaces allow a tmpfs) accept None for "no limit"; sizes are
     bytes or strings like ``"256MB"``. ``max_processes`` bounds the tasks (threads) of the
-    child, also when this process runs as root. ``require`` names layers (see ``LAYERS``) that
+    child, also when this process runs as root; ``open_files`` bounds its open file
+    descriptors. ``max_result_size`` (bytes or a size string) bounds the encoded return value
+    the child sends back, and ``max_output_chars`` how much of the tail of what the code
+    printed is kept for the error message. ``require`` names layers (see ``LAYERS``) that
     must be fully on, else the call raises ``SandboxUnavailableError`` naming what is missing
     before any code runs; by default (None) every layer not in ``disable_layers`` is required,
     so the sandbox fails closed: pass fewer layers to accept less protection knowingly.
@@ -126,7 +129,14 @@ class SubprocessPolicy(ExecutionPolicy):
         *,
         filename: str | None = None,
     ) -> Callable[..., Any]:
-        """Check that the code parses and defines the function; nothing runs until a call."""
+        """Check that ``source`` parses and defines ``function_name``; nothing runs until a
+        call, and each call runs the code in a new child process.
+
+        ``namespace`` supplies the globals the code uses; only the names the code references
+        are sent to the child, and they must be plain data or importable objects.
+        ``filename`` is the pseudo file name tracebacks show (default: one made from the
+        code and the function name).
+        """
         filename = filename or code_filename(source, function_name)
         tree = parse(source, filename)
         definition = find_function(tree, function_name)
@@ -254,7 +264,9 @@ class _SandboxCall:
             ) from error
         request = pickle.dumps({**self.request, "arguments": arguments}, protocol=5)
         try:
-            run = self.policy._runner.run(self.policy, request)  # type: ignore[attr-defined]
+            # The runner is the policy's own part, defined in this module.
+            runner = self.policy._runner  # type: ignore[attr-defined]  # noqa: SLF001
+            run = runner.run(self.policy, request)
             if self.policy.echo_output and run.output and sys.stdout is not None:
                 sys.stdout.write(run.output)
             return outcome(self.policy, run)

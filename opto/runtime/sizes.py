@@ -17,7 +17,8 @@ _UNITS = {
 
 
 def parse_size(value: int | str | None) -> int | None:
-    """``"256MB"`` -> 256_000_000, ``"1GiB"`` -> 1_073_741_824; ints are bytes."""
+    """The size ``value`` in bytes: ``"256MB"`` -> 256_000_000, ``"1GiB"`` -> 1_073_741_824;
+    ints are bytes already and None (no limit) stays None."""
     if value is None or isinstance(value, int):
         return value
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))

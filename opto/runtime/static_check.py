@@ -62,7 +62,8 @@ class StaticChecker:
 
         ``namespace`` lets the check see what free names refer to (a module ``os`` imported
         by the surrounding program is refused like ``import os``). Allowed modules the code
-        names are imported to be looked into. Raises ``SyntaxError``.
+        names are imported to be looked into. Raises ``SyntaxError``. ``filename`` is the
+        pseudo file name a syntax error names.
         """
         if len(source) > self.max_source_chars:
             return [Violation(1, f"the code is longer than {self.max_source_chars} characters")]
@@ -165,6 +166,10 @@ class StaticCheckPolicy(ExecutionPolicy):
 
     With an in-process inner policy the function also runs with restricted builtins (see
     ``StaticChecker.restricted_builtins``). Raises ``UnsafeCodeError`` listing every problem.
+
+    ``checker`` is the :class:`StaticChecker` with the rules (default: the standard rules);
+    ``allowed_imports`` and ``allowed_builtins`` replace its lists of modules the code may
+    import and builtins it may use, the usual way to admit one more library.
     """
 
     def __init__(
@@ -195,6 +200,9 @@ class StaticCheckPolicy(ExecutionPolicy):
         *,
         filename: str | None = None,
     ) -> Callable[..., Any]:
+        """Check ``source`` and, if no rule is broken, load ``function_name`` from it with the
+        inner policy; see :meth:`ExecutionPolicy.load` for ``namespace`` and ``filename``.
+        Raises ``UnsafeCodeError`` listing every problem found."""
         filename = filename or code_filename(source, function_name)
         violations = self.checker.check(source, namespace, filename)
         if violations:

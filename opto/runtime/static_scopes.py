@@ -25,7 +25,16 @@ class ImportedName:
 
 @dataclass
 class Scope:
-    """The names one scope (module, function, class body, comprehension) binds directly."""
+    """The names one scope (module, function, class body, comprehension) binds directly.
+
+    ``is_class`` marks a class body (its names are not visible in nested functions);
+    ``bound`` holds every name the scope binds; ``imports`` the names bound by imports, with
+    what they import; ``string_constants`` the string literals assigned to a name (so that
+    ``getattr(x, name)`` can be checked when ``name`` is a known string); ``other_bindings``
+    names also bound some other way (then their value is not known);
+    ``declared_outside`` names declared ``global`` or ``nonlocal`` here, and
+    ``declared_global`` those declared ``global``.
+    """
 
     is_class: bool = False
     bound: set[str] = field(default_factory=set)
@@ -44,7 +53,13 @@ class Scope:
 
 @dataclass
 class CodeFacts:
-    """What ``analyse`` found: a scope per scope node, and code-wide facts."""
+    """What ``analyse`` found: a scope per scope node, and code-wide facts.
+
+    ``scopes`` maps ``id()`` of each scope node to its :class:`Scope`; ``declared_global``
+    holds the names some scope declares ``global``; ``rebound_elsewhere`` the names some
+    scope declares ``global`` or ``nonlocal`` (their value can change behind the check);
+    ``private_names`` the ``_name`` attributes the code itself defines, which it may use.
+    """
 
     scopes: dict[int, Scope]
     declared_global: set[str]

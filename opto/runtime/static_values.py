@@ -36,13 +36,19 @@ _BUILTIN_NAMES[id(builtins.__build_class__)] = "__build_class__"
 
 @dataclass(frozen=True)
 class UnloadedModule:
-    """A module the check knows exists but did not import (it is not allowed)."""
+    """A module the check knows exists but did not import (it is not allowed); ``name`` is
+    its dotted name, used in the refusal."""
 
     name: str
 
 
 class ModuleResolver:
-    """Looks up modules, their attributes and submodules for one check."""
+    """Looks up modules, their attributes and submodules for one check.
+
+    ``allowed_imports`` are the top-level packages the code may use; ``forbidden_modules``
+    submodules of those it still may not (``numpy`` is allowed, ``numpy.ctypeslib`` is not);
+    ``allowed_builtins`` the builtins it may call. Only allowed modules are ever imported.
+    """
 
     def __init__(
         self,
@@ -74,7 +80,8 @@ class ModuleResolver:
             return MISSING
 
     def imported(self, imported: ImportedName) -> Any:
-        """What an import statement binds."""
+        """What the import statement binding ``imported`` gives the code: the module, or its
+        attribute when ``imported`` names one."""
         module = self.module(imported.module)
         if imported.attribute is None or module is MISSING:
             return module
@@ -132,6 +139,7 @@ def within(name: str, modules: Iterable[str]) -> bool:
 
 
 def is_module(value: Any) -> bool:
+    """Whether ``value`` is a module, imported or known only by name."""
     return isinstance(value, types.ModuleType | UnloadedModule)
 
 

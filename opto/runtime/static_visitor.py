@@ -38,13 +38,24 @@ _TYPING_MODULES = ("typing", "typing_extensions")
 class Rules(Protocol):
     """What the visitor needs from a ``StaticChecker``."""
 
-    def attribute_problem(self, name: str, private_allowed: bool = False) -> str | None: ...
+    def attribute_problem(self, name: str, private_allowed: bool = False) -> str | None:
+        """Why reading the attribute ``name`` is refused, or None; ``private_allowed`` is
+        True for a ``_name`` the checked code defines itself."""
+        ...
 
-    def module_problem(self, name: str) -> str | None: ...
+    def module_problem(self, name: str) -> str | None:
+        """Why importing the module ``name`` is refused, or None."""
+        ...
 
 
 class RuleVisitor(ast.NodeVisitor):
-    """Collects every violation of the rules in one module's AST."""
+    """Collects every violation of the rules in one module's AST.
+
+    ``rules`` is the checker whose attribute and module rules apply; ``resolver`` looks up
+    what imported names and attribute chains refer to; ``facts`` are the scopes ``analyse``
+    found; ``lines`` the code's lines, quoted in each violation; ``namespace`` the globals
+    the code will run with, so that a free name is judged by the value it will have.
+    """
 
     def __init__(
         self,
@@ -68,6 +79,8 @@ class RuleVisitor(ast.NodeVisitor):
         self._reported: set[tuple[int, str]] = set()
 
     def report(self, node: ast.AST, message: str) -> None:
+        """Record a violation at the line of ``node`` saying ``message`` (once per line and
+        message, so a refused name used often is listed once)."""
         line = getattr(node, "lineno", 1)
         if (line, message) in self._reported:
             return
@@ -78,6 +91,7 @@ class RuleVisitor(ast.NodeVisitor):
     # -- scopes ------------------------------------------------------------------------------
 
     def in_scope(self, node: ast.AST, parts: list[ast.AST | None]) -> None:
+        """Visit ``parts`` (None entries skipped) inside the scope that ``node`` opens."""
         self.scopes.append(self.facts.scopes[id(node)])
         for part in parts:
             if part is not None:
@@ -99,9 +113,12 @@ class RuleVisitor(ast.NodeVisitor):
         return module if name in module.bound or name in self.facts.declared_global else None
 
     def visit_Module(self, node: ast.Module) -> None:
+        """Visit the module ``node``'s statements in its own (global) scope."""
         self.in_scope(node, list(node.body))
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        """Decorators, defaults and annotations of the function ``node`` belong to the
+        enclosing scope; its body to its own."""
         for part in (*node.decorator_list, *getattr(node, "type_params", ())):
             self.visit(part)
         self.visit_signature(node.args)
@@ -112,10 +129,12 @@ class RuleVisitor(ast.NodeVisitor):
     visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
+        """Like a function: the lambda ``node``'s defaults outside, its body in its scope."""
         self.visit_signature(node.args)
         self.in_scope(node, [node.body])
 
     def visit_signature(self, arguments: ast.arguments) -> None:
+        """Check the default values and annotations of the parameter list ``arguments``."""
         for default in (*arguments.defaults, *arguments.kw_defaults):
             if default is not None:
                 self.visit(default)
@@ -126,12 +145,15 @@ class RuleVisitor(ast.NodeVisitor):
                 self.visit_annotation(argument.annotation)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        """Decorators, bases and keywords of the class ``node`` outside; its body inside."""
         parts = (*node.decorator_list, *getattr(node, "type_params", ()), *node.bases)
         for part in (*parts, *node.keywords):
             self.visit(part)
         self.in_scope(node, list(node.body))
 
     def visit_comprehension_scope(self, node: ast.AST) -> None:
+        """A comprehension ``node`` is a scope, except for its first iterable, which is
+        evaluated outside it (Python's own rule)."""
         first, *others = node.generators
         self.visit(first.iter)  # evaluated in the enclosing scope
         parts: list[ast.AST | None] = [first.target, *first.ifs, *others]
@@ -146,12 +168,15 @@ class RuleVisitor(ast.NodeVisitor):
     # -- annotations: strings in them are code that typing may evaluate ----------------------
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        """Check the target and value of the annotated assignment ``node``, and its
+        annotation as a type expression."""
         self.visit(node.target)
         if node.value is not None:
             self.visit(node.value)
         self.visit_annotation(node.annotation)
 
     def visit_annotation(self, annotation: ast.expr) -> None:
+        """Check ``annotation`` as code, and the strings inside it as the code they name."""
         self.visit(annotation)
         self.check_type_strings(annotation)
 
@@ -169,6 +194,8 @@ class RuleVisitor(ast.NodeVisitor):
                 pending.extend(ast.iter_child_nodes(node))
 
     def check_type_string(self, constant: ast.Constant) -> None:
+        """Parse the string ``constant`` of a type expression and check it like code at its
+        line; a string that is not an expression is left alone (typing cannot use it)."""
         try:
             parsed = ast.parse(constant.value.strip(), mode="eval")
         except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -186,11 +213,13 @@ class RuleVisitor(ast.NodeVisitor):
     # -- imports -----------------------------------------------------------------------------
 
     def visit_Import(self, node: ast.Import) -> None:
+        """Each module the ``import`` statement ``node`` names must be allowed."""
         for alias in node.names:
             if self.check_import(node, alias.name):
                 self.check_import_target(node, alias.asname or alias.name.partition(".")[0])
 
     def check_import(self, node: ast.AST, module: str) -> bool:
+        """Report the import of ``module`` at ``node`` if it is refused; True if allowed."""
         problem = self.rules.module_problem(module)
         if problem:
             self.report(node, problem)
@@ -198,7 +227,8 @@ class RuleVisitor(ast.NodeVisitor):
 
     def check_import_target(self, node: ast.AST, name: str) -> None:
         """Imports bind plain names only: a module bound to a class attribute, or to a global
-        or nonlocal name from inside a function, would be out of the check's sight."""
+        or nonlocal name from inside a function, would be out of the check's sight. ``node``
+        is the import statement and ``name`` the name it binds."""
         scope = self.scopes[-1]
         if scope.is_class:
             self.report(node, "imports are not allowed in a class body; import at the top")
@@ -206,6 +236,8 @@ class RuleVisitor(ast.NodeVisitor):
             self.report(node, f"an import may not bind the global or nonlocal name {name!r}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        """``from M import x`` in ``node``: no relative or star imports, M allowed, and each
+        name judged by what it is (a refused builtin or module re-exported by M is refused)."""
         if node.level:
             self.report(node, "relative imports are not allowed")
             return
@@ -228,6 +260,8 @@ class RuleVisitor(ast.NodeVisitor):
     # -- names -------------------------------------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> None:
+        """A plain name ``node``: no special ``__names__``, no refused builtins, and a name
+        bound to a module or a value of the namespace is judged by what it refers to."""
         name = node.id
         special = name.startswith("__") and name.endswith("__")
         if not isinstance(node.ctx, ast.Load):
@@ -255,7 +289,9 @@ class RuleVisitor(ast.NodeVisitor):
                 self.check_attribute_function_use(node, name)
 
     def check_value(self, node: ast.expr, value: Any, shown: str) -> None:
-        """The rules on what a name or attribute chain reaches (a module, builtin, ...)."""
+        """The rules on what a name or attribute chain reaches (a module, builtin, ...):
+        ``node`` is where it is used, ``value`` what it refers to (MISSING: unknown, nothing
+        to check) and ``shown`` how the code writes it, for the message."""
         if value is MISSING:
             return
         problem = self.resolver.problem(value, shown)
@@ -271,6 +307,8 @@ class RuleVisitor(ast.NodeVisitor):
             self.check_attribute_function_use(node, shown)
 
     def check_attribute_function_use(self, node: ast.expr, shown: str) -> None:
+        """``getattr`` and its kin (``shown`` as written) may only be called directly at
+        ``node``, never stored or passed on, or the names they read could not be checked."""
         if id(node) not in self.called:
             self.report(
                 node,
@@ -305,6 +343,8 @@ class RuleVisitor(ast.NodeVisitor):
     # -- attributes --------------------------------------------------------------------------
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        """``x.name`` in ``node``: refused attribute names, changes to shared objects, format
+        methods on computed strings, and what the chain reaches."""
         self.attribute_bases.add(id(node.value))
         name = node.attr
         external = self.resolve(node.value) is not MISSING
@@ -325,6 +365,8 @@ class RuleVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
+        """``x[i]`` in ``node``: no item changes on shared objects; strings inside ``typing``
+        subscripts are checked as code."""
         if not isinstance(node.ctx, ast.Load):
             if self.resolve(node.value) is not MISSING:
                 self.report(
@@ -335,6 +377,7 @@ class RuleVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_MatchClass(self, node: ast.MatchClass) -> None:
+        """A class pattern ``node`` reads the attributes it names: the attribute rules apply."""
         for name in node.kwd_attrs:
             if problem := self.rules.attribute_problem(name):
                 self.report(node, problem)
@@ -343,6 +386,8 @@ class RuleVisitor(ast.NodeVisitor):
     # -- format strings ----------------------------------------------------------------------
 
     def check_format_receiver(self, node: ast.AST, receiver: ast.expr) -> None:
+        """``receiver.format(...)`` at ``node`` is allowed only when ``receiver`` is a known
+        string whose fields read no refused attribute."""
         texts = self.constant_strings(receiver)
         if texts is None:
             self.report(
@@ -357,6 +402,8 @@ class RuleVisitor(ast.NodeVisitor):
                 self.report(node, problem)
 
     def constant_strings(self, node: ast.expr) -> list[str] | None:
+        """The strings ``node`` can be (a literal, or a name only ever set to literals or
+        given one by the namespace), or None when the check cannot know."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return [node.value]
         if not isinstance(node, ast.Name):
@@ -371,7 +418,8 @@ class RuleVisitor(ast.NodeVisitor):
         return None if constants is None else [constant.value for constant in constants]
 
     def format_problem(self, text: str, depth: int = 0) -> str | None:
-        """Why the format string ``text`` is refused (a field reads a refused attribute)."""
+        """Why the format string ``text`` is refused (a field reads a refused attribute);
+        ``depth`` counts nested format specs, which are checked two levels deep."""
         try:
             fields = list(string.Formatter().parse(text))
             for _, field, spec, _ in fields:
@@ -387,6 +435,7 @@ class RuleVisitor(ast.NodeVisitor):
     # -- calls that name attributes with strings ---------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
+        """A call ``node``: calls of getattr-like functions must name attributes literally."""
         self.called.add(id(node.func))
         kind = self.attribute_function(node.func)
         if kind is not None:
@@ -403,6 +452,8 @@ class RuleVisitor(ast.NodeVisitor):
         return None
 
     def check_attribute_call(self, node: ast.Call, kind: str) -> None:
+        """The call ``node`` of the getattr-like function ``kind`` (``getattr``,
+        ``attrgetter``, ...): its attribute names must be string literals and allowed."""
         index, action = ATTRIBUTE_FUNCTIONS[kind]
         arguments = node.args
         if any(isinstance(argument, ast.Starred) for argument in arguments):
@@ -429,7 +480,8 @@ class RuleVisitor(ast.NodeVisitor):
                 self.check_named_attribute(node, target, argument.value, action)
 
     def check_named_attribute(self, node: ast.Call, target: ast.expr, name: str, action: str):
-        """``getattr(target, "name")`` and friends, judged like ``target.name``."""
+        """``getattr(target, "name")`` and friends at ``node``, judged like ``target.name``;
+        ``action`` is ``"write"`` for setattr/delattr, which may not change shared objects."""
         base = self.resolve(target)
         if base is MISSING:
             return

@@ -122,12 +122,15 @@ class AbstractNode(Generic[T]):
 
     @property
     def id(self) -> str:
+        """The node's index as text (the part of the name after ``:``)."""
         return str(self._index)
 
     # -- graph structure -------------------------------------------------------------------
 
     @property
     def parents(self) -> list[AbstractNode]:
+        """The nodes this one was computed from (held strongly: a live output keeps its
+        graph alive)."""
         return self._parents
 
     @property
@@ -150,10 +153,12 @@ class AbstractNode(Generic[T]):
 
     @property
     def is_root(self) -> bool:
+        """True for a node without parents (a value, a parameter)."""
         return not self._parents
 
     @property
     def is_leaf(self) -> bool:
+        """True for a node without live children."""
         return not self.children
 
     def lt(self, other: AbstractNode) -> bool:

@@ -14,7 +14,10 @@ _EMPTY = inspect.Parameter.empty
 
 
 class ArgumentBinder:
-    """Maps ``(args, kwargs)`` to named inputs: ``*args`` as ``args_0...``, defaults filled in."""
+    """Maps ``(args, kwargs)`` to named inputs: ``*args`` as ``args_0...``, defaults filled in.
+
+    ``fun`` is the function whose signature is read, once, here.
+    """
 
     __slots__ = (
         "defaults",
@@ -50,7 +53,8 @@ class ArgumentBinder:
         self.keyword_only = tuple(keyword_only)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[dict[str, Any], list[str]]:
-        """``(named values in signature order, names given to extra positional values)``."""
+        """``(named values in signature order, names given to extra positional values)`` for
+        a call with ``args`` and ``kwargs``."""
         positional = self.positional
         named: dict[str, Any] = {}
         count = min(len(args), len(positional))
@@ -92,7 +96,8 @@ class ArgumentBinder:
         return ordered, extra
 
     def split(self, named: dict[str, Any], extra: list[str]) -> tuple[list[Any], dict[str, Any]]:
-        """Rebuild ``(args, kwargs)`` for calling the function from named values."""
+        """Rebuild ``(args, kwargs)`` for calling the function from ``named`` values and the
+        names of the ``extra`` positional values (as :meth:`bind` returned them)."""
         args = [named[key] for key in self.positional]
         args.extend(named[key] for key in extra)
         kwargs = {key: value for key, value in named.items() if key not in self.positional}

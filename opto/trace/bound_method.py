@@ -12,7 +12,11 @@ from opto.trace.nodes import Node, ParameterNode
 
 
 class BoundFunModule(BundledFunction):
-    """A bundled method bound to an instance; the instance's node is the ``self`` input."""
+    """A bundled method bound to an instance; the instance's node is the ``self`` input.
+
+    ``module`` is the bundled function, ``instance`` the object it was looked up on and
+    ``self_node`` the node standing for that object in the graph.
+    """
 
     def __init__(self, module: BundledFunction, instance: Any, self_node: Node) -> None:
         self.module = module

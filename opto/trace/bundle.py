@@ -110,8 +110,27 @@ def bundle(
 ) -> Any:
     """Decorator making a function a traced operation (``@bundle()``; ``@bundle`` works too).
 
-    ``source=`` gives the code of a trainable function defined where Python keeps no source;
-    ``policy=`` the execution policy (see opto.runtime) its learned code runs under.
+    Calling the result with nodes or values returns a MessageNode whose parents are the
+    inputs, so feedback on the output reaches them (and the code, when trainable).
+
+    Args:
+        description: what the function does, shown to optimizers; default
+            ``"[name] docstring"``. A function given here directly is decorated at once.
+        traceable_code: pass the function detached node copies instead of data, so the
+            operations inside form a nested graph and parameters used there get feedback.
+        trainable: make the function's source code a parameter (``fun.parameter``) that
+            optimizers rewrite; the learned code then runs under ``policy``.
+        catch_execution_error: turn an exception into an ExceptionNode raised as
+            ``ExecutionError``, so the error becomes feedback; False lets it through as is.
+        allow_external_dependencies: accept nodes the function reads without receiving
+            them as arguments (else ``TraceMissingInputsError``); they get feedback as
+            hidden dependencies.
+        overwrite_python_recursion: make recursive calls inside plain Python, so the whole
+            recursion is one node (always on for trainable functions).
+        projections: applied to each code value an optimizer proposes (trainable only).
+        output_name: base name of the output nodes (default: the function's name).
+        source: the code of a trainable function defined where Python keeps no source.
+        policy: the execution policy (see opto.runtime) the learned code runs under.
     """
     options = dict(
         traceable_code=traceable_code,
@@ -152,7 +171,10 @@ def _decoration_site_locals() -> dict[str, Any]:
 class FunModule(BundleCalls, BundleBinding, FunModuleSteps, TrainableCode, Module, BundledFunction):
     """A bundled function: call it with nodes or values, get a MessageNode back.
 
-    Arguments are those of ``bundle`` plus ``fun``, the function, and ``_ldict``: extra names
+    Arguments are those of ``bundle`` (``description``, ``traceable_code``, ``trainable``,
+    ``catch_execution_error``, ``allow_external_dependencies``,
+    ``overwrite_python_recursion``, ``projections``, ``output_name``, ``source``,
+    ``policy``; see ``help(bundle)``) plus ``fun``, the function, and ``_ldict``: extra names
     (a mapping) visible to trainable code when it runs; by default the local variables where
     the function was decorated.
     """
@@ -261,6 +283,7 @@ class FunModule(BundleCalls, BundleBinding, FunModuleSteps, TrainableCode, Modul
 
     @property
     def fn(self) -> Callable:
+        """The function as it was decorated (never the learned code)."""
         return self._fun
 
     @property

@@ -80,7 +80,7 @@ class FunModuleSteps:
         return self.postprocess_output(output, fun, args, kwargs, used, inputs)
 
     async def async_forward(self, fun: Callable, *args: Any, **kwargs: Any) -> MessageNode:
-        """``sync_forward`` for a coroutine function (await the result)."""
+        """``sync_forward`` for ``fun``, a coroutine function (await the result)."""
         inputs, node_args, node_kwargs = self._input_nodes(args, kwargs)
         with _reads_of_earlier_nodes() as used:
             call_args, call_kwargs = self.preprocess_inputs(node_args, node_kwargs, args, kwargs)
@@ -112,7 +112,7 @@ class FunModuleSteps:
         return caught[0]
 
     async def async_call_fun(self, fun: Callable, *_args: Any, **_kwargs: Any) -> Any:
-        """``sync_call_fun`` for a coroutine function."""
+        """``sync_call_fun`` for ``fun``, a coroutine function."""
         with self._running() as caught:
             return await fun(*_args, **_kwargs)
         return caught[0]
@@ -129,7 +129,9 @@ class FunModuleSteps:
         """Check the nodes the call read (``used_nodes``) and build the output node.
 
         Raises TraceMissingInputsError when a node that existed before the call was read
-        without being an input, unless external dependencies are allowed.
+        without being an input, unless external dependencies are allowed. ``output`` is
+        what the function returned, ``fun`` the function, ``_args``/``_kwargs`` the
+        caller's arguments and ``inputs`` the input nodes by argument name.
         """
         if isinstance(output, Exception):
             return self.wrap(output, inputs, [])
@@ -139,7 +141,8 @@ class FunModuleSteps:
     def wrap(
         self, output: Any, inputs: dict[str, Node], external_dependencies: list[Node]
     ) -> MessageNode:
-        """The output MessageNode (an exception output is raised as ExecutionError).
+        """The output MessageNode of ``output``, with ``inputs`` (by argument name) as its
+        parents (an exception output is raised as ExecutionError).
 
         Parameters among ``external_dependencies``, and, with ``traceable_code``, the
         parameters used inside the function, receive feedback as hidden dependencies.
@@ -276,7 +279,8 @@ class FunModuleSteps:
         return "\n".join(lines)
 
     def filter_fun_name(self, fun_name: str) -> str:
-        """A qualified name without ``<locals>.`` parts (``f.<locals>.g`` -> ``f.g``)."""
+        """``fun_name``, a qualified name, without ``<locals>.`` parts (``f.<locals>.g`` ->
+        ``f.g``)."""
         return fun_name.replace("<locals>.", "")
 
 
@@ -313,7 +317,8 @@ def _hidden_parameters(output: Node, inputs: dict[str, Node]) -> set[ParameterNo
 
 
 def container_node(value: Any) -> Node:
-    """A list/tuple/dict/set argument holding nodes becomes a traced container node."""
+    """``value``, a list/tuple/dict/set argument holding nodes, as a traced container node
+    (so each node inside is an input of the call)."""
     if isinstance(value, dict):
         if all(isinstance(key, str) for key in value):
             return ops.make_dict(**{k: _element(v) for k, v in value.items()})

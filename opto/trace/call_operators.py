@@ -51,7 +51,8 @@ def _parameters_behind(*nodes: Node) -> set[ParameterNode]:
 
 
 def node_result_operator(pass_nodes: bool = False) -> Callable[[Callable], NodeResultOperator]:
-    """Decorator making a NodeResultOperator (see its arguments)."""
+    """Decorator making a NodeResultOperator; ``pass_nodes`` calls the function with the
+    input nodes instead of their data."""
     return lambda fn: NodeResultOperator(fn, pass_nodes=pass_nodes)
 
 

@@ -62,7 +62,8 @@ class ParameterContainer(NodeContainer):
         return copy.deepcopy(self, memo)
 
     def named_parameters(self, prefix: str = "") -> dict[str, ParameterNode]:
-        """``{"attr.sub.name": parameter}``: stable paths used by save/load."""
+        """``{"attr.sub.name": parameter}``: stable paths used by save/load, each prefixed by
+        ``prefix`` (used when a container recurses into the ones it holds)."""
         named: dict[str, ParameterNode] = {}
         seen: set[int] = set()
         for key, value in self.parameters_dict().items():
@@ -150,7 +151,10 @@ def _is_sequence(value: Any) -> bool:
 
 
 class Map(dict, ParameterContainer):
-    """A dict whose parameter values and parameter keys are exposed."""
+    """A dict whose parameter values and parameter keys are exposed.
+
+    ``mapping`` and keyword arguments fill it as they fill a ``dict``.
+    """
 
     def __init__(self, mapping: Mapping | None = None, **kwargs: Any) -> None:
         super().__init__(mapping or {}, **kwargs)
@@ -172,7 +176,7 @@ class Map(dict, ParameterContainer):
 
 
 def to_data(obj: Any) -> Any:
-    """The value with every node replaced by its data, through lists, tuples, dicts, sets.
+    """``obj`` with every node replaced by its data, through lists, tuples, dicts, sets.
 
     Containers are copied once each, so a value that holds one list many times, or holds
     itself, is copied in linear time with the same sharing (as ``copy.deepcopy`` does).
@@ -218,7 +222,7 @@ def _to_data(obj: Any, memo: dict[int, Any]) -> Any:
 
 
 def contains_node(obj: Any) -> bool:
-    """Whether a node appears anywhere inside a list, tuple, dict or set.
+    """Whether a node appears anywhere inside ``obj``, through lists, tuples, dicts and sets.
 
     Each container is looked at once, without recursion: an output that holds the same list
     many times, or holds itself, or is nested thousands deep is checked in linear time.
@@ -238,7 +242,7 @@ def contains_node(obj: Any) -> bool:
 
 
 def nodes_in(obj: Any) -> Iterator[Node]:
-    """Every node inside a nested list, tuple, dict or set (depth first, in order)."""
+    """Every node inside ``obj``, a nested list, tuple, dict or set (depth first, in order)."""
     if isinstance(obj, Node):
         yield obj
     elif isinstance(obj, (list, tuple, set, frozenset)):

@@ -33,16 +33,19 @@ def is_code(parameter: Any) -> bool:
 
 
 def value_type(parameter: Any) -> str:
-    """``code`` for trainable source, else the name of the value's type."""
+    """The type shown for ``parameter``: ``code`` for trainable source, else the name of the
+    value's type."""
     return "code" if is_code(parameter) else type(parameter.data).__name__
 
 
 def trainable_word(parameter: Any) -> str:
+    """``trainable`` or ``fixed``, as ``parameter`` is, for the parameter table."""
     return "trainable" if parameter.trainable else "fixed"
 
 
 def module_repr(module: Any) -> str:
-    """PyTorch-style text: ``Agent(`` then ``(name): type, trainable = value`` lines."""
+    """``module`` as PyTorch-style text: ``Agent(`` then ``(name): type, trainable = value``
+    lines."""
     lines: list[str] = []
     _describe(module, type(module).__name__, "", lines, set())
     return "\n".join(lines)

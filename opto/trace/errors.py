@@ -45,7 +45,10 @@ class ExecutionError(TraceError):
 
 
 class TraceMissingInputsError(TraceError):
-    """A bundled function read a node that was not passed to it as an input."""
+    """A bundled function read a node that was not passed to it as an input.
+
+    ``message`` names the node and says how to pass it (or to allow external dependencies).
+    """
 
     def __init__(self, message: str) -> None:
         self.message = message

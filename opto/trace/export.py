@@ -28,7 +28,8 @@ class ExportError(OptoError, ValueError):
 def export_module(
     module: ParameterContainer, path: str | os.PathLike, projections: list | None = None
 ) -> Path:
-    """Write ``module``'s class, with learned code and values, to ``path``."""
+    """Write ``module``'s class, with learned code and values, to ``path``; the source text
+    is passed through each of ``projections`` (a formatter, say) before it is written."""
     base = getattr(type(module), "_opto_model_base", type(module))
     try:
         class_source = textwrap.dedent(inspect.getsource(base))

@@ -34,15 +34,18 @@ class ScopeStack:
         self._scopes = scopes
 
     def append(self, scope: str) -> None:
+        """Push ``scope``: nodes created in this context are named under it."""
         self._scopes.set((*self._scopes.get(), scope))
 
     def pop(self, index: int = -1) -> str:
+        """Remove and return the scope at ``index`` (default: the innermost)."""
         scopes = list(self._scopes.get())
         removed = scopes.pop(index)
         self._scopes.set(tuple(scopes))
         return removed
 
     def clear(self) -> None:
+        """Drop every scope of this context."""
         self._scopes.set(())
 
     def __iter__(self) -> Iterator[str]:
@@ -211,12 +214,16 @@ class Graph(metaclass=_GraphType):
         return sum(_peek(counter) for counter in list(self._counters.values()))
 
     def get(self, name: str) -> None:
+        """Trace looked nodes up by ``name`` here; opto keeps no nodes (so graphs can be
+        freed), so this raises NotImplementedError saying what to do instead."""
         raise NotImplementedError(
             "GRAPH keeps no nodes (so graphs can be freed); keep a reference to the node instead"
         )
 
     @property
     def roots(self) -> None:
+        """Trace listed root nodes here; opto keeps no nodes, so this raises
+        NotImplementedError naming the ways to collect roots."""
         raise NotImplementedError(
             "GRAPH keeps no nodes (so graphs can be freed); collect roots with "
             "node.backward() or opto.trace.utils.collect_ancestors()"

@@ -86,7 +86,7 @@ class DictIterable:
 
 
 def iterate(x: Any) -> SeqIterable:
-    """What ``iter(node)`` returns; a plain value is wrapped as a node first.
+    """What ``iter(node)`` returns for ``x``; a plain value is wrapped as a node first.
 
     Lists, tuples, strings and other indexable sequences (numpy arrays) give their items,
     dicts (mappings) the keys of the traced ``keys``, sets and other iterables the items of

@@ -34,6 +34,7 @@ class Module(ParameterContainer):
     """Base of trainable workflows: ``forward`` computes, ``parameters()`` lists what to train."""
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The workflow: what calling the module computes; subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -64,7 +65,8 @@ class Module(ParameterContainer):
         return atomic_write_json(file_name, document)
 
     def load(self, file_name: str | os.PathLike) -> None:
-        """Set the parameters from a file written by ``save``; all of them must be there.
+        """Set the parameters from ``file_name``, written by ``save``; all of them must be
+        there.
 
         Nothing is set unless every value fits: a value of another type than the parameter's
         current one (a string for an int parameter) is refused, and so is a damaged file.

@@ -130,10 +130,12 @@ class Node(NodeCopying, AbstractNode[T]):
 
     @property
     def type(self) -> type:
+        """The type of the value."""
         return type(self._data)
 
     @property
     def info(self) -> dict | None:
+        """Free-form metadata given when the node was made (None if none); assignable."""
         return self._info
 
     @info.setter
@@ -155,6 +157,8 @@ class Node(NodeCopying, AbstractNode[T]):
 
     @property
     def op_name(self) -> str | None:
+        """The operation named by the description's ``[op]`` prefix (``add``, a bundled
+        function's name), or None for a plain node."""
         return get_op_name(self._description)
 
     # -- graph structure -------------------------------------------------------------------
@@ -219,6 +223,7 @@ class Node(NodeCopying, AbstractNode[T]):
         self.feedback[child].append(feedback)
 
     def zero_feedback(self) -> None:
+        """Forget the feedback this node received (optimizers call it between steps)."""
         self._feedback = None
 
     def backward(
@@ -235,6 +240,18 @@ class Node(NodeCopying, AbstractNode[T]):
 
         One reverse topological walk, O(nodes + edges). Returns a ``graphviz.Digraph`` of the
         walked graph when ``visualize`` is True.
+
+        Args:
+            feedback: what is said about this output (a score, a sentence, an error text).
+            propagator: how feedback is passed from a node to its parents (default: the
+                ``GraphPropagator``, which gives each parameter its subgraph).
+            retain_graph: keep the graph usable for another backward pass; by default a
+                node that was walked refuses a second walk, as in Trace.
+            visualize: also draw the walked graph.
+            simple_visualization: in the drawing, show identity and clone nodes as their
+                input, so the graph shows only real operations.
+            reverse_plot: draw edges from outputs to inputs.
+            print_limit: characters of each value shown in the drawing.
         """
         return run_backward(
             self,
@@ -274,7 +291,14 @@ class Node(NodeCopying, AbstractNode[T]):
 
 
 class ParameterNode(Node):
-    """A trainable root value (prompt, number, code) that optimizers rewrite."""
+    """A trainable root value (prompt, number, code) that optimizers rewrite.
+
+    Made by ``node(value, trainable=True)``. ``value`` is the initial value and ``name`` the
+    base name; ``trainable=False`` freezes it (optimizers skip it); ``description`` tells
+    the optimizer what the value is for (shown as its constraint); ``projections`` are
+    applied to every value an optimizer proposes (e.g. formatting code); ``info`` is free-form
+    metadata; ``constraint`` is Trace 0.1's name for ``description``.
+    """
 
     __slots__ = ("_code_spec", "_projections")
 
@@ -316,6 +340,7 @@ class ParameterNode(Node):
 
     @property
     def projections(self) -> list:
+        """The projections applied to proposed values, in order."""
         return self._projections
 
     @property
@@ -351,7 +376,14 @@ def _as_input_dict(inputs: Mapping[str, Node] | Iterable[Node]) -> dict[str, Nod
 
 
 class MessageNode(Node):
-    """The output of an operation; its parents are the operation's inputs."""
+    """The output of an operation; its parents are the operation's inputs.
+
+    ``value`` is the result; ``inputs`` the operation's inputs, by argument name (a list is
+    named by the nodes' names); ``description`` starts with ``[op]``, the operation's name,
+    and may say what it does; ``name`` is the base name (default: the operation's);
+    ``info`` is metadata (filled with the function's name when not given); ``constraint``
+    is Trace 0.1's name for ``description``. Edges are recorded only while tracing is on.
+    """
 
     __slots__ = ("_inputs", "_op")
 
@@ -388,6 +420,7 @@ class MessageNode(Node):
 
     @property
     def info(self) -> dict:
+        """Metadata of the operation (at least ``fun_name``), computed on first access."""
         if self._info is None:
             op = self._op
             if op is None:
@@ -407,7 +440,12 @@ class MessageNode(Node):
 
 
 class ExceptionNode(MessageNode):
-    """An error raised by an operation, kept in the graph so it can receive feedback."""
+    """An error raised by an operation, kept in the graph so it can receive feedback.
+
+    ``value`` is the exception (its ``(Type) message`` text becomes the node's data);
+    ``inputs``, ``description``, ``name``, ``info`` and ``constraint`` are as for
+    :class:`MessageNode`.
+    """
 
     __slots__ = ("_exception",)
 
@@ -437,10 +475,12 @@ class ExceptionNode(MessageNode):
 
     @property
     def exception(self) -> BaseException | None:
+        """The original exception object (None when the node was made from text)."""
         return self._exception
 
     def create_feedback(self, style: str = "simple") -> str:
-        """The error as feedback text: ``"simple"`` is the message, ``"full"`` adds the code."""
+        """The error as feedback text; ``style`` ``"simple"`` is the message, ``"full"`` adds
+        the code with the failing line marked."""
         if style == "simple":
             return self._data
         if style == "full":
@@ -469,6 +509,14 @@ def node(
 
     A node passed in is returned unchanged unless ``trainable`` is set, in which case a new
     parameter is made from its data, keeping its base name.
+
+    Args:
+        data: the value (or a node).
+        name: base name (default: the type of the value); nodes get ``name:index`` names.
+        trainable: make a ParameterNode, which optimizers update.
+        description: what the value is for, shown to optimizers.
+        constraint: Trace 0.1's name for ``description``.
+        info: free-form metadata.
     """
     description = _with_constraint(description, constraint)
     if trainable:

@@ -154,11 +154,11 @@ class NodeOverloads:
         return ops.ge(self, other)
 
     def eq(self, other: Any) -> MessageNode:
-        """Traced ``==``."""
+        """Traced ``self == other``, as a node (``==`` itself compares nodes by identity)."""
         return ops.eq(self, other)
 
     def neq(self, other: Any) -> MessageNode:
-        """Traced ``!=``."""
+        """Traced ``self != other``, as a node."""
         return ops.neq(self, other)
 
     # -- containers ------------------------------------------------------------------------
@@ -179,9 +179,11 @@ class NodeOverloads:
         return DictIterable(self)
 
     def keys(self) -> MessageNode:
+        """Traced ``dict.keys()``, as a list node."""
         return ops.keys(self)
 
     def values(self) -> MessageNode:
+        """Traced ``dict.values()``, as a list node."""
         return ops.values(self)
 
     def get(self, key: Any, default: Any = None) -> MessageNode:
@@ -189,7 +191,7 @@ class NodeOverloads:
         return ops.get(self, key, default)
 
     def pop(self, index: Any = -1, /) -> MessageNode:
-        """The item ``pop`` would remove; the node's data is not changed."""
+        """The item ``pop(index)`` would remove; the node's data is not changed."""
         return ops.pop(self, index)
 
     def append(self, item: Any) -> MessageNode:
@@ -203,11 +205,12 @@ class NodeOverloads:
         return ops.clone(self)
 
     def getattr(self, key: Any) -> MessageNode:
-        """Traced attribute access."""
+        """Traced attribute access: the attribute ``key`` of the data, as a node."""
         return ops.node_getattr(self, key)
 
     def call(self, fun: str, *args: Any, **kwargs: Any) -> MessageNode:
-        """Traced method call: ``node.call("upper")`` is ``node.data.upper()``.
+        """Traced method call of the method named ``fun``: ``node.call("upper")`` is
+        ``node.data.upper()``.
 
         As in Trace, the method receives the arguments as nodes (plain values are wrapped).
         """
@@ -220,40 +223,49 @@ class NodeOverloads:
     # -- strings ---------------------------------------------------------------------------
 
     def format(self, *args: Any, **kwargs: Any) -> MessageNode:
+        """Traced ``str.format``: each argument becomes an input of the output."""
         _require_str(self, "format")
         return ops.format(self, *args, **kwargs)
 
     def capitalize(self) -> MessageNode:
+        """Traced ``str.capitalize``."""
         _require_str(self, "capitalize")
         return ops.capitalize(self)
 
     def lower(self) -> MessageNode:
+        """Traced ``str.lower``."""
         _require_str(self, "lower")
         return ops.lower(self)
 
     def upper(self) -> MessageNode:
+        """Traced ``str.upper``."""
         _require_str(self, "upper")
         return ops.upper(self)
 
     def swapcase(self) -> MessageNode:
+        """Traced ``str.swapcase``."""
         _require_str(self, "swapcase")
         return ops.swapcase(self)
 
     def title(self) -> MessageNode:
+        """Traced ``str.title``."""
         _require_str(self, "title")
         return ops.title(self)
 
     def split(self, sep: Any = None, maxsplit: Any = -1) -> MessageNode:
+        """Traced ``str.split(sep, maxsplit)``, as a list node."""
         _require_str(self, "split")
         if sep is None and maxsplit == -1:
             return ops.split(self)
         return ops.split(self, sep, maxsplit)
 
     def strip(self, chars: Any = None) -> MessageNode:
+        """Traced ``str.strip(chars)``."""
         _require_str(self, "strip")
         return ops.strip(self) if chars is None else ops.strip(self, chars)
 
     def replace(self, old: Any, new: Any, count: Any = -1) -> MessageNode:
+        """Traced ``str.replace(old, new, count)``."""
         _require_str(self, "replace")
         if count == -1:
             return ops.replace(self, old, new)

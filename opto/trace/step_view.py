@@ -12,7 +12,10 @@ from typing import Any
 
 
 class StepView:
-    """HTML of a step; notebooks display it through ``_repr_html_``, ``str()`` gives text."""
+    """HTML of a step; notebooks display it through ``_repr_html_``, ``str()`` gives text.
+
+    ``html_text`` is the HTML shown in notebooks and ``text`` the plain version.
+    """
 
     def __init__(self, html_text: str, text: str) -> None:
         self.html = html_text
@@ -36,7 +39,11 @@ def _block(title: str, body: str, colour: str) -> str:
 def render_opt_step(
     step_idx: int, optimizer: Any, no_trace_graph: bool = False, no_improvement: bool = False
 ) -> StepView:
-    """What the optimizer saw and did at ``step_idx`` (an index into ``optimizer.log``)."""
+    """What ``optimizer`` saw and did at ``step_idx`` (an index into ``optimizer.log``).
+
+    ``no_trace_graph=True`` leaves out the problem shown to the LLM and
+    ``no_improvement=True`` the values it suggested and what was applied.
+    """
     log = getattr(optimizer, "log", None)
     if not log:
         raise ValueError("the optimizer has no log; create it with log=True and run a step")

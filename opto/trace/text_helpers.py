@@ -44,7 +44,7 @@ def parse_eqs_to_dict(text: str) -> dict[str, str]:
 
 
 def escape_json_nested_quotes(json_str: str) -> str:
-    """Repair JSON whose string values contain unescaped double quotes.
+    """Repair ``json_str``, JSON whose string values contain unescaped double quotes.
 
     Inside a string, a quote closes it only when the next non-blank character is ``,``,
     ``}``, ``]``, ``:`` or the end of the text; any other quote is escaped. A backslash that

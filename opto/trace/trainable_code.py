@@ -50,10 +50,14 @@ class CompiledCode:
 
 
 def is_plain(policy: ExecutionPolicy) -> bool:
+    """Whether ``policy`` runs code as plain Python would: in process, without guards (then
+    the decorated function itself can stand for unchanged code)."""
     return type(policy) is InProcessPolicy and not policy.guarded
 
 
 def fits(loaded_with: Any, policy: ExecutionPolicy) -> bool:
+    """Whether code compiled under ``loaded_with`` (a policy, or ``ORIGINAL``) may run
+    under ``policy`` without loading it again."""
     return loaded_with is policy or (loaded_with is ORIGINAL and is_plain(policy))
 
 

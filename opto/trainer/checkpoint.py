@@ -55,7 +55,11 @@ def fingerprint(dataset: dict | None) -> str | None:
 
 
 class RunDirectory:
-    """Paths and atomic reads/writes of one training run's folder."""
+    """Paths and atomic reads/writes of one training run's folder, ``path``.
+
+    Nothing is created until something is written; every write goes to a temporary file and
+    is renamed into place, so a run killed at any moment leaves the previous version whole.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -68,6 +72,7 @@ class RunDirectory:
         self.model_path = self.path / "best_model.json"
 
     def has_checkpoint(self) -> bool:
+        """Whether an earlier session left a checkpoint to continue from."""
         return self.checkpoint_path.exists()
 
     def remove_leftovers(self) -> list[Path]:
@@ -85,6 +90,8 @@ class RunDirectory:
         return self._read(self.checkpoint_path, "checkpoint", finite=True)
 
     def write_config(self, config: dict[str, Any]) -> Path:
+        """Write ``config.json``: ``config`` holds the algorithm's name, its options and a
+        description of the components (values JSON cannot hold are written as their repr)."""
         return atomic_write_text(
             self.config_path, json.dumps(config, indent=1, default=repr) + "\n"
         )
@@ -126,6 +133,8 @@ class RunDirectory:
         return datasets
 
     def write_model(self, model: Any) -> None:
+        """Save the parameter values of ``model`` as ``best_model.json``, next to the
+        checkpoint that was just written."""
         model.save(self.model_path)
 
     @staticmethod
@@ -169,7 +178,8 @@ class UsageMeter:
 
     Only this run's calls are counted (a ledger of its own, not the process-wide one), so two
     runs in one process never count each other's. Calls made in other processes (process
-    pools, Dask workers) reach the ledger when their example's result comes back.
+    pools, Dask workers) reach the ledger when their example's result comes back. ``before``
+    is what earlier sessions spent (the checkpoint's totals; None for a new run).
     """
 
     def __init__(self, before: dict[str, Any] | None = None) -> None:
@@ -181,6 +191,8 @@ class UsageMeter:
         return usage_scope(self._ledger)
 
     def totals(self) -> dict[str, Any]:
+        """Calls, cache hits, prompt and completion tokens, tokens and cost, earlier sessions
+        included."""
         now = self._ledger.total.to_dict()
         totals = {name: self._before[name] + now[name] for name in USAGE_FIELDS}
         totals["tokens"] = totals["prompt_tokens"] + totals["completion_tokens"]
@@ -192,7 +204,11 @@ def run_budget(
     max_cost: float | None, max_calls: int | None, spent: dict[str, Any]
 ) -> Iterator[None]:
     """A budget for what is left of the run's limits after earlier sessions, on this run's
-    calls only (``opto.llm.budget`` scopes follow the thread or task, not the process)."""
+    calls only (``opto.llm.budget`` scopes follow the thread or task, not the process).
+
+    ``max_cost`` (dollars) and ``max_calls`` are the run's limits (None: none); ``spent`` is
+    what earlier sessions used (``UsageMeter.totals()`` of the checkpoint).
+    """
     if max_cost is None and max_calls is None:
         yield
         return

@@ -32,7 +32,11 @@ class CheckpointError(OptoError, ValueError):
 
 
 class DocumentPath:
-    """Where in the document a value is, for messages like ``pool.candidates[2].id``."""
+    """Where in the document a value is, for messages like ``pool.candidates[2].id``.
+
+    ``what`` names the document (``the checkpoint``, a file path); ``parts`` are the keys and
+    indices leading to the value. ``path / key`` goes one level deeper.
+    """
 
     def __init__(self, what: str, parts: tuple[str, ...] = ()) -> None:
         self.what = what
@@ -43,6 +47,8 @@ class DocumentPath:
         return DocumentPath(self.what, (*self.parts, step))
 
     def fail(self, problem: str) -> CheckpointError:
+        """The ``CheckpointError`` (to raise) saying the value here is damaged: ``problem``
+        says how, after the value's place."""
         where = "".join(p if p.startswith("[") else f".{p}" for p in self.parts).lstrip(".")
         return CheckpointError(f"{self.what} is damaged: {where or 'the document'} {problem}")
 
@@ -53,6 +59,8 @@ def _show(value: Any) -> str:
 
 
 def need_dict(value: Any, path: DocumentPath, keys: tuple[str, ...] = ()) -> dict:
+    """``value`` if it is a JSON object with each of ``keys``, else a ``CheckpointError``
+    naming ``path``, the value's place in the document."""
     if not isinstance(value, dict):
         raise path.fail(f"must be an object, not {_show(value)}")
     for key in keys:
@@ -62,6 +70,7 @@ def need_dict(value: Any, path: DocumentPath, keys: tuple[str, ...] = ()) -> dic
 
 
 def need_list(value: Any, path: DocumentPath) -> list:
+    """``value`` if it is a JSON list, else a ``CheckpointError`` naming ``path``."""
     if not isinstance(value, list):
         raise path.fail(f"must be a list, not {_show(value)}")
     return value
@@ -70,6 +79,8 @@ def need_list(value: Any, path: DocumentPath) -> list:
 def need_int(
     value: Any, path: DocumentPath, low: int = 0, high: int = MAX_COUNT, optional: bool = False
 ) -> int | None:
+    """``value`` if it is an int from ``low`` to ``high`` (or None when ``optional``), else
+    a ``CheckpointError`` naming ``path``; a bool or a float is refused."""
     if value is None and optional:
         return None
     if type(value) is not int or not low <= value <= high:
@@ -80,6 +91,8 @@ def need_int(
 def need_number(
     value: Any, path: DocumentPath, low: float = -math.inf, optional: bool = False
 ) -> float | None:
+    """``value`` if it is a finite number of at least ``low`` (or None when ``optional``),
+    else a ``CheckpointError`` naming ``path``."""
     if value is None and optional:
         return None
     finite = type(value) in (int, float) and math.isfinite(value)
@@ -90,6 +103,8 @@ def need_number(
 
 
 def need_str(value: Any, path: DocumentPath, optional: bool = False) -> str | None:
+    """``value`` if it is a string (or None when ``optional``), else a ``CheckpointError``
+    naming ``path``."""
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -98,7 +113,8 @@ def need_str(value: Any, path: DocumentPath, optional: bool = False) -> str | No
 
 
 def document_depth(value: Any) -> int:
-    """How deeply lists and objects nest in a parsed JSON document (iteratively)."""
+    """How deeply lists and objects nest in ``value``, a parsed JSON document (measured
+    iteratively, and only up to the limit, so a hostile document cannot exhaust the stack)."""
     deepest = 0
     stack = [(value, 1)]
     while stack:
@@ -113,7 +129,8 @@ def document_depth(value: Any) -> int:
 
 
 def check_rng_state(value: Any, path: DocumentPath) -> None:
-    """``random.Random.getstate()`` as JSON: ``[3, [625 words], gauss or null]``."""
+    """Check that ``value`` is ``random.Random.getstate()`` as JSON: ``[3, [625 words],
+    gauss or null]``; a ``CheckpointError`` naming ``path`` if not."""
     state = need_list(value, path)
     if len(state) != 3:
         raise path.fail("must be [version, state words, gauss]")
@@ -128,13 +145,15 @@ def check_rng_state(value: Any, path: DocumentPath) -> None:
 
 
 def check_scores(value: Any, path: DocumentPath) -> None:
-    """A score dict: metric name -> finite number."""
+    """Check that ``value`` is a score dict (metric name -> finite number); a
+    ``CheckpointError`` naming ``path`` if not."""
     for name, score in need_dict(value, path).items():
         need_number(score, path / name)
 
 
 def check_checkpoint(document: Any, what: str = "the checkpoint") -> dict[str, Any]:
-    """``document`` if it is a checkpoint a run could have written, else ``CheckpointError``."""
+    """``document`` if it is a checkpoint a run could have written, else ``CheckpointError``;
+    ``what`` names the document in the message."""
     root = DocumentPath(what)
     if document_depth(document) > MAX_DOCUMENT_DEPTH:
         raise root.fail(f"nests deeper than {MAX_DOCUMENT_DEPTH} levels")
@@ -220,7 +239,8 @@ def check_snapshot_fits(
     snapshot: Mapping[str, Any], current: Mapping[str, Any], where: str
 ) -> str | None:
     """Why ``snapshot`` (path -> decoded value) cannot be put into parameters whose values
-    are now ``current`` (path -> value), or None. Unknown paths and other types refuse."""
+    are now ``current`` (path -> value), or None. Unknown paths and other types refuse.
+    ``where`` names the snapshot in the message (``the checkpoint's candidate 3``, ...)."""
     unknown = sorted(set(snapshot) - set(current))
     if unknown:
         return f"{where} names parameter(s) {unknown} the model does not have"

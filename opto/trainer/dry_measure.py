@@ -102,7 +102,10 @@ def measure_step(
     """Run the first minibatch, each guide and one step of each optimizer under a dry run.
 
     ``guides`` are every guide the run uses (training, validation, test); each is measured on
-    the outputs of the minibatch.
+    the outputs of the minibatch. ``agent`` is the model and ``optimizers`` the run's
+    optimizers (each takes one step on the minibatch's feedback); the minibatch is the first
+    one ``train_data`` gives with ``batch_size`` and ``seed``, as the run will draw it;
+    ``min_score`` is what a failing example scores.
     """
     notes: list[str] = []
     indices = DataLoader(train_data, batch_size=batch_size, seed=seed).next_indices()

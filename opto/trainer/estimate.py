@@ -43,7 +43,13 @@ MAX_SIMULATED_STEPS = 1_000_000
 
 @dataclass
 class Schedule:
-    """What the run will do: ``steps``, optimizer steps per optimizer, examples per purpose."""
+    """What the run will do: ``steps``, optimizer steps per optimizer, examples per purpose.
+
+    ``optimizer_steps`` counts the steps of each optimizer (they take turns); ``training``
+    the examples run to make feedback, ``rollouts`` the runs of new candidates on the
+    minibatch they came from (algorithms that score a child there before keeping it),
+    ``validation`` and ``test`` the examples run to score candidates and to test.
+    """
 
     steps: int = 0
     optimizer_steps: list[int] = field(default_factory=list)
@@ -57,6 +63,8 @@ class Schedule:
 class Estimate:
     """The projected calls, tokens and cost of a configured training run.
 
+    ``algorithm`` names the algorithm and ``steps`` the optimizer steps it will take;
+    ``basis`` keeps what the projection was computed from, for ``assuming``.
     ``parts`` holds ``{"calls", "prompt_tokens", "completion_tokens", "cost"}`` for
     ``"optimizer"``, ``"model"`` (the model's own calls) and ``"guide"``; ``examples`` the
     examples evaluated per purpose; ``prompt_tokens_per_step`` the measured size of the first
@@ -95,22 +103,27 @@ class Estimate:
 
     @property
     def calls(self) -> int:
+        """All projected calls: the optimizers', the model's and the guides'."""
         return round(self._total("calls"))
 
     @property
     def prompt_tokens(self) -> int:
+        """Projected prompt tokens over all calls."""
         return round(self._total("prompt_tokens"))
 
     @property
     def completion_tokens(self) -> int:
+        """Projected reply tokens over all calls (from the assumed reply lengths)."""
         return round(self._total("completion_tokens"))
 
     @property
     def tokens(self) -> int:
+        """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
 
     @property
     def cost(self) -> float:
+        """Projected dollars of the priced calls (see ``unpriced`` for the others)."""
         return self._total("cost")
 
     def _rows(self) -> list[tuple[str, str]]:
@@ -178,7 +191,12 @@ def simulate_schedule(
     test_size: int,
     optimizers: int,
 ) -> Schedule:
-    """Walk the loop's schedule without running anything (see the module docstring)."""
+    """Walk the loop's schedule without running anything (see the module docstring).
+
+    ``plan`` is the algorithm's strategies and ``options`` its resolved options;
+    ``train_data`` gives the batches; ``validate_size`` and ``test_size`` are the sizes of
+    the validation and test sets (0: none); ``optimizers`` how many optimizers take turns.
+    """
     loader = DataLoader(train_data, batch_size=options["batch_size"], seed=options["seed"])
     schedule = Schedule(optimizer_steps=[0] * optimizers)
     batch = options["batch_size"]
@@ -271,7 +289,9 @@ def estimate_training(trainer: Any, guide: Any, train_dataset: dict, options: di
 @dataclass(frozen=True)
 class Basis:
     """What a projection is computed from: the schedule, the measurement and the guides'
-    ids (training, validation, test); ``project`` applies the assumed reply lengths."""
+    ids (training, validation, test); ``project`` applies the assumed reply lengths.
+    ``algorithm`` names the algorithm, ``schedule`` is what the run will do and ``measured``
+    what the dry run of one step recorded."""
 
     algorithm: str
     schedule: Schedule
@@ -279,6 +299,9 @@ class Basis:
     guides: tuple[int, int, int]
 
     def project(self, reply_tokens: int, reasoning_tokens: int) -> Estimate:
+        """The estimate if each reply to the model's and guides' calls has ``reply_tokens``
+        tokens and each optimizer reply ``reasoning_tokens`` of reasoning besides its
+        suggestion."""
         schedule, measured = self.schedule, self.measured
         parts = {name: _zero() for name in ("optimizer", "model", "guide")}
         unpriced: set[str] = set()
@@ -337,7 +360,8 @@ _SCRIPT_ESTIMATE = contextvars.ContextVar("opto_script_estimate", default=False)
 class EstimateReady(BaseException):
     """Raised by ``train()`` inside ``estimating_scripts()``: the script stops at its first
     ``train()`` call, which hands back its projection instead of training. A BaseException,
-    so that a script's ``except Exception`` does not swallow it."""
+    so that a script's ``except Exception`` does not swallow it. ``estimate`` is the
+    projection, also the exception's message as a summary."""
 
     def __init__(self, estimate: Estimate) -> None:
         super().__init__(estimate.summary())

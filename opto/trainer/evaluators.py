@@ -72,7 +72,12 @@ class ExampleResult:
 def score_example(
     agent: Any, guide: Any, x: Any, info: Any, mode: str = "feedback", min_score: Any = None
 ) -> ExampleResult:
-    """Run ``agent(x)`` and ask the guide; a failure is scored ``min_score`` with its message."""
+    """Run ``agent(x)`` and ask the ``guide`` about the output given the example's ``info``;
+    a failure is scored ``min_score`` with its message.
+
+    ``mode`` picks what the guide gives: ``"feedback"`` (score and feedback), ``"metric"``
+    (the score alone) or ``"vector"`` (a score dict). Tracing is off: nothing is learned here.
+    """
     try:
         with stop_tracing():
             output = agent(x)
@@ -95,6 +100,8 @@ def score_example(
 
 def standard_forward(agent: Any, x: Any, guide: Any, info: Any, min_score: Any = 0) -> tuple:
     """Traced forward for a training step: ``(output node, score, feedback)``.
+
+    ``agent(x)`` is run with tracing on and ``guide`` judges its output against ``info``.
 
     A traced error makes the exception node the output, scored ``min_score``, with the
     annotated code as feedback, so the optimizer can fix the error.
@@ -122,6 +129,9 @@ def evaluate(
     progress: bool | None = None,
 ) -> Any:
     """Score ``agent`` on every input with ``guide.metric``, in parallel, in input order.
+
+    ``inputs`` and ``infos`` pair up (an info is what the guide compares against);
+    ``num_threads`` bounds the runs in flight; ``description`` labels the progress bar.
 
     Returns a ``Scores`` numpy array (see ``opto.trainer.scores``): shape ``(N,)``, or
     ``(N, num_samples)`` when each input runs ``num_samples`` times; a failed run scores
@@ -162,6 +172,10 @@ def evaluate_vector(
 ) -> list[dict[str, float]]:
     """Like ``evaluate`` with ``guide.get_score_dict``: one ``{metric: value}`` per input.
 
+    ``agent`` runs on ``inputs``, judged against ``infos``, ``num_threads`` at once;
+    ``description`` labels the progress bar; ``executor`` and ``progress`` are those of
+    ``score_jobs``.
+
     A failed example gets ``min_score`` (a dict, or a number as ``{"score": n}``; default
     ``{"score": -inf}``).
     """
@@ -185,12 +199,13 @@ def evaluate_vector(
 
 
 def aggregate_vector_scores(score_dicts: Sequence[dict[str, float]]) -> dict[str, float]:
-    """The mean of each metric over a list of score dicts."""
+    """The mean of each metric over ``score_dicts``, a list of score dicts."""
     return aggregate_score_dicts(score_dicts)
 
 
 class RemotePayload:
-    """The model and guide pickled once, to send to other processes with each task."""
+    """The model ``agent`` and the ``guide`` pickled once, to send to other processes with
+    each task (pickling them per example would cost more than many examples do)."""
 
     def __init__(self, agent: Any, guide: Any) -> None:
         try:
@@ -215,7 +230,9 @@ def rollouts(
 ) -> list[list[ExampleResult]]:
     """Results per snapshot (None: the model as it is), per example (x ``num_samples``).
 
-    ``options`` are those of ``score_jobs``.
+    ``agent`` runs on ``inputs``, each judged by ``guide`` against its entry of ``infos``;
+    ``snapshots`` are the parameter values to run with. ``options`` are those of
+    ``score_jobs``.
     """
     if len(inputs) != len(infos):
         raise ValueError(f"{len(inputs)} inputs but {len(infos)} infos: they must pair up")
@@ -245,6 +262,11 @@ def score_jobs(
 
     In this process each snapshot is applied to its own copy of the model; for other
     processes the model and guide travel pickled once (``payload``) plus the snapshot.
+
+    ``agent`` is the model and ``guide`` the judge; ``mode`` is that of ``score_example``;
+    a failed example scores ``min_score``. Without ``executor`` the work runs on a thread
+    pool of ``num_threads``; a process pool or Dask executor sends it elsewhere.
+    ``progress`` shows a progress bar labelled ``description`` (None: when on a terminal).
     """
     remote = not (executor is None or isinstance(executor, ThreadPoolExecutor))
     if not remote:
@@ -282,7 +304,9 @@ def run_calls(
     progress: bool | None,
     description: str,
 ) -> list:
-    """``[fn(*args) ...]`` in parallel, at most ``num_threads`` in flight, in call order."""
+    """``[fn(*args) ...]`` for the ``(fn, args)`` pairs of ``calls``, in parallel, at most
+    ``num_threads`` in flight, in call order; on ``executor`` if given, else on a thread pool.
+    ``progress`` shows a progress bar labelled ``description``."""
     if num_threads is not None and num_threads < 1:
         raise ValueError(f"num_threads must be at least 1, got {num_threads}")
     if executor is None:

@@ -37,32 +37,47 @@ __all__ = [
 
 
 def exact_match_metric(question: Any, student_answer: Any, info: Any) -> float:
-    """1.0 when the answer equals the reference, else 0.0."""
+    """1.0 when ``student_answer`` equals the reference ``info``, else 0.0 (``question`` is
+    taken for Trace's metric signature and not used)."""
     return float(student_answer == info)
 
 
 class Guide:
-    """Base class: implement ``get_feedback(query, response, reference) -> (score, feedback)``."""
+    """Base class: implement ``get_feedback(query, response, reference) -> (score, feedback)``.
+
+    A guide is what turns one output of the model into the two things training needs: a
+    score to compare candidates by and a feedback text for the optimizer. Trainers call it
+    as ``guide(task, response, info)``.
+    """
 
     def __call__(self, task: Any, response: Any, info: Any, **kwargs: Any) -> tuple[Any, str]:
+        """``(score, feedback)`` for the model's ``response`` to the input ``task``, judged
+        against the example's ``info`` (its reference); same as :meth:`forward`."""
         return self.forward(task, response, info, **kwargs)
 
     def forward(self, task: Any, response: Any, info: Any, **kwargs: Any) -> tuple[Any, str]:
+        """``(score, feedback)`` for ``response`` to ``task`` given ``info``: Trace's name,
+        calling :meth:`get_feedback`; keyword arguments are passed on."""
         return self.get_feedback(task, response, info, **kwargs)
 
     def get_feedback(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any
     ) -> tuple[Any, str]:
+        """What a guide defines: ``(score, feedback)`` for the model's ``response`` to
+        ``query``, knowing the expected ``reference`` (None when there is none). The score
+        is a number, or a dict of numbers for several objectives."""
         raise NotImplementedError(f"{type(self).__name__} must define get_feedback()")
 
     def metric(self, query: Any, response: Any, reference: Any = None, **kwargs: Any) -> Any:
-        """The score alone (a number, or a dict for several objectives)."""
+        """The score alone (a number, or a dict for several objectives) of ``response`` to
+        ``query`` against ``reference``."""
         return self.get_feedback(query, response, reference, **kwargs)[0]
 
     def get_score_dict(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any
     ) -> dict[str, float]:
-        """The score as ``{metric: value}``; a plain number becomes ``{"score": value}``."""
+        """The score of ``response`` to ``query`` against ``reference`` as
+        ``{metric: value}``; a plain number becomes ``{"score": value}``."""
         return to_score_dict(self.metric(query, response, reference, **kwargs))
 
     def copy(self) -> Guide:
@@ -71,7 +86,8 @@ class Guide:
         return copy.deepcopy(self, shared)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the guide's JSON-representable settings (clients and functions are left out)."""
+        """Write the guide's JSON-representable settings to the file ``path`` (clients and
+        functions are left out); returns the path written."""
         state = {}
         for key, value in vars(self).items():
             try:
@@ -83,6 +99,8 @@ class Guide:
         return atomic_write_json(path, document)
 
     def load(self, path: str | os.PathLike) -> None:
+        """Set the settings :meth:`save` wrote to ``path`` on this guide (clients and
+        functions stay as they are)."""
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(document, dict) or document.get("format") != "opto.guide/1":
             raise ValueError(f"{path} is not an opto guide file")
@@ -117,6 +135,8 @@ class MetricGuide(Guide):
     def get_feedback(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any
     ) -> tuple[Any, str]:
+        """``(score, feedback)``: the metric applied to ``response`` and ``reference`` (and
+        ``query`` when it takes three arguments); see the class docstring for the feedback."""
         if self._takes_query:
             result = self.metric_fn(query, response, reference)
         else:
@@ -188,6 +208,12 @@ class LLMJudge(Guide):
     The judge is asked to answer with ``correctness_template`` (``"Correct [TERMINATE]"``) when
     the response is right, otherwise ``"Incorrect"`` followed by advice; the reply is the
     feedback (with the query, response and reference in front if ``use_formatted_response``).
+
+    ``model`` names the judging model (default: the configured one) unless ``llm``, a client,
+    is given. ``prompt_template`` is the question put to the judge, with ``{query}``,
+    ``{response}``, ``{reference}``, ``{correctness_template}`` and
+    ``{incorrectness_template}`` fields; ``system_prompt`` its system message. Other keyword
+    arguments go with every call (``temperature``, ``max_tokens``, ...).
     """
 
     DEFAULT_CORRECTNESS_TEMPLATE = "Correct [TERMINATE]"
@@ -242,6 +268,9 @@ class LLMJudge(Guide):
     def get_feedback(
         self, query: Any, response: Any, reference: Any = None, **kwargs: Any
     ) -> tuple[float, str]:
+        """Ask the judge whether ``response`` to ``query`` agrees with ``reference``: score 1.0
+        if its reply contains the correctness template, else 0.0; the reply is the feedback.
+        A missing ``reference`` is an error (the judge has nothing to compare with)."""
         if reference is None:
             raise ValueError("LLMJudge needs the reference answer (the example's info)")
         prompt = self.prompt_template.format(

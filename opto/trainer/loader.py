@@ -21,7 +21,8 @@ class DatasetError(OptoError, ValueError):
 
 
 def check_dataset(dataset: Any, name: str = "dataset") -> dict[str, list]:
-    """The dataset with ``inputs``/``infos`` as lists, or a DatasetError saying what is wrong."""
+    """The dataset with ``inputs``/``infos`` as lists, or a DatasetError saying what is wrong;
+    ``name`` is how the message calls it (``train_dataset``, ``validate_dataset``, ...)."""
     if not isinstance(dataset, dict):
         raise DatasetError(
             f'{name} must be a dict {{"inputs": [...], "infos": [...]}}, got {type(dataset).__name__}'
@@ -78,11 +79,12 @@ class DataLoader:
 
     @property
     def dataset(self) -> dict[str, list]:
+        """The data, ``{"inputs": [...], "infos": [...]}``. Assigning replaces it (checked);
+        a dataset of another size starts a new order from its start."""
         return self._dataset
 
     @dataset.setter
     def dataset(self, dataset: dict) -> None:
-        """Replace the data; a dataset of another size starts a new order from its start."""
         checked = check_dataset(dataset)
         resized = hasattr(self, "_dataset") and len(checked["inputs"]) != len(
             self._dataset["inputs"]
@@ -131,6 +133,7 @@ class DataLoader:
         return self.batch(self.next_indices())
 
     def batch(self, indices: list[int]) -> tuple[list, list]:
+        """The examples at ``indices`` as ``(inputs, infos)``."""
         inputs, infos = self.dataset["inputs"], self.dataset["infos"]
         return [inputs[i] for i in indices], [infos[i] for i in indices]
 
@@ -152,6 +155,8 @@ class DataLoader:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state``, what :meth:`state_dict` returned (same order, position,
+        epoch and random state); a state saved for data of another size is refused."""
         size = len(self.dataset["inputs"])
         if state.get("size") != size:
             raise DatasetError(

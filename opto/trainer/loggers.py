@@ -26,20 +26,29 @@ class LoggerUnavailableError(OptoError, ImportError):
 
 
 class BaseLogger:
-    """Base class; subclasses implement ``log`` (and may refine ``log_step``/``log_event``)."""
+    """Base class; subclasses implement ``log`` (and may refine ``log_step``/``log_event``).
+
+    ``log_dir`` is where a logger that writes files puts them (None: it writes none); other
+    keyword arguments are accepted for Trace's loggers and not used here.
+    """
 
     def __init__(self, log_dir: str | os.PathLike | None = None, **kwargs: Any) -> None:
         self.log_dir = log_dir
 
     def log(self, name: str, data: Any, step: int, **kwargs: Any) -> None:
-        """Record one named value at a step."""
+        """Record the value ``data`` under ``name`` at ``step`` (Trace's logger call);
+        keyword arguments such as ``color=`` are hints a logger may use."""
 
     def log_step(self, record: dict[str, Any]) -> None:
+        """Record the summary of one training step, ``record`` (step, scores, tokens, cost,
+        ...); by default each known figure goes through :meth:`log`."""
         for name in STEP_FIELDS:
             if record.get(name) is not None:
                 self.log(name, record[name], record["step"])
 
     def log_event(self, event: str, record: dict[str, Any]) -> None:
+        """Record the run event ``event`` (``start``, ``checkpoint``, ``stop``, ...) with its
+        data ``record`` (a ``step`` and a ``message``, mostly)."""
         self.log(event, record, record.get("step", 0))
 
     def close(self) -> None:
@@ -49,7 +58,9 @@ class BaseLogger:
 class ConsoleLogger(BaseLogger):
     """One line per step on the console (rich): step, epoch, scores, tokens and cost.
 
-    On a terminal a progress bar shows the same figures while the run goes on.
+    On a terminal a progress bar shows the same figures while the run goes on; ``progress``
+    True/False forces it on or off. ``log_dir`` is accepted for Trace and not used (nothing
+    is written to files).
     """
 
     def __init__(self, log_dir: Any = None, progress: bool | None = None, **kwargs: Any) -> None:
@@ -164,7 +175,8 @@ class JSONLinesLogger(BaseLogger):
 
     A process killed while writing can leave half a line at the end of the file; opening the
     log again cuts it off, so that every line stays valid JSON when a resumed run appends.
-    The file is created 0600 and its folder, when it is made here, 0700.
+    The file is created 0600 and its folder, when it is made here, 0700. ``path`` is the
+    file; other keyword arguments are accepted like any logger's and not used.
     """
 
     def __init__(self, path: str | os.PathLike, **kwargs: Any) -> None:
@@ -300,7 +312,15 @@ class WandbLogger(BaseLogger):
 
 
 class MLflowLogger(BaseLogger):
-    """Metrics to MLflow (numbers as metrics, other values as text artifacts)."""
+    """Metrics to MLflow (numbers as metrics, other values as text artifacts).
+
+    Args:
+        log_dir: accepted like any logger's; MLflow decides where its files go.
+        experiment_name: the MLflow experiment (None: MLflow's active one).
+        run_name: the name of the MLflow run this logger starts.
+        tracking_uri: the MLflow server or folder (None: MLflow's default).
+        **kwargs: passed to ``mlflow.start_run``.
+    """
 
     def __init__(
         self,

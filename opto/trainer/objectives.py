@@ -25,7 +25,19 @@ TIE_BREAKS = ("weighted", "lexicographic", "random_seeded")
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """How candidates with (possibly multi-metric) scores are compared."""
+    """How candidates with (possibly multi-metric) scores are compared.
+
+    ``mode`` is ``scalar`` (one number per score: the number, or the dict made one by
+    ``scalarize_dict``), ``weighted`` (the sum of metrics times ``weights``) or ``pareto``
+    (non-dominated sorting over ``pareto_metrics``, None meaning every metric). ``weights``
+    map metric names to non-negative weights (empty: all 1). ``minimize`` names metrics where
+    lower is better; they are negated before anything else. ``missing_value`` is what a
+    weighted metric absent from a score counts as. ``tie_break`` orders candidates on one
+    Pareto front: ``weighted`` sum, ``lexicographic`` by metric name, or ``random_seeded``
+    with ``seed``. ``scalarize_dict`` is how the scalar mode reduces a dict (``mean``,
+    ``sum``, ``score``: the metric named ``score_key``, or ``weighted``); ``score_key`` is
+    also the name a plain number gets as a dict.
+    """
 
     mode: str = "scalar"
     weights: dict[str, float] = field(default_factory=dict)
@@ -76,7 +88,8 @@ class ObjectiveConfig:
 
 
 def to_score_dict(score: ScoreLike, score_key: str = "score") -> dict[str, float]:
-    """A number becomes ``{score_key: value}``; a dict is checked and converted to floats."""
+    """The ``score`` as a dict: a number becomes ``{score_key: value}``; a dict is checked
+    (non-empty, numbers, no NaN) and converted to floats."""
     if isinstance(score, (bool, int, float)):
         value = float(score)
         if math.isnan(value):
@@ -100,7 +113,8 @@ normalize_score = to_score_dict
 
 
 def apply_minimize(score_dict: dict[str, float], minimize: Iterable[str]) -> dict[str, float]:
-    """Negate the metrics to minimize, so that higher is better for every metric."""
+    """``score_dict`` with the metrics named in ``minimize`` negated, so that higher is
+    better for every metric."""
     lower = set(minimize)
     return {name: -value if name in lower else value for name, value in score_dict.items()}
 
@@ -147,7 +161,8 @@ def score_dict_to_scalar(score_dict: dict[str, float], config: ObjectiveConfig) 
 
 
 def to_scalar_score(score: ScoreLike, config: ObjectiveConfig | None) -> float:
-    """A number as a float; a dict through ``score_dict_to_scalar`` (which needs ``config``)."""
+    """The ``score`` as one float: a number as it is; a dict through
+    ``score_dict_to_scalar``, which needs ``config`` (None for a dict is an error)."""
     if isinstance(score, dict):
         if config is None:
             raise ValueError(
@@ -159,7 +174,8 @@ def to_scalar_score(score: ScoreLike, config: ObjectiveConfig | None) -> float:
 
 
 def scalarize(score: ScoreLike, config: ObjectiveConfig | None = None) -> float:
-    """One number per score, higher is better (for pareto mode: the tie-break weights)."""
+    """One number for ``score``, higher is better, as ``config`` says (None: the default
+    scalar config; in pareto mode: the weighted sum the tie-break uses)."""
     config = config or ObjectiveConfig()
     if config.mode == "scalar":
         if isinstance(score, dict):
@@ -173,7 +189,9 @@ def scalarize(score: ScoreLike, config: ObjectiveConfig | None = None) -> float:
 def dominates(
     a: dict[str, float], b: dict[str, float], metrics: Sequence[str] | None = None
 ) -> bool:
-    """``a`` is at least as good as ``b`` on every metric and better on one (higher is better)."""
+    """``a`` is at least as good as ``b`` on every metric and better on one (higher is
+    better); ``metrics`` limits the comparison to those names (None: every metric of
+    either, a missing one counting as minus infinity)."""
     names = metrics if metrics is not None else sorted(set(a) | set(b))
     better = False
     for name in names:
@@ -188,7 +206,8 @@ def dominates(
 def pareto_rank(
     candidates: Sequence[dict[str, float]], metrics: Sequence[str] | None = None
 ) -> list[int]:
-    """Non-dominated sorting: 0 for the front, 1 for the front once that is removed, ..."""
+    """The Pareto rank of each of ``candidates`` (score dicts, higher is better) over
+    ``metrics`` (None: all): 0 for the front, 1 for the front once that is removed, ..."""
     ranks = [0] * len(candidates)
     remaining = list(range(len(candidates)))
     rank = 0
@@ -210,7 +229,8 @@ def pareto_rank(
 def select_top_k(
     candidates: Sequence[tuple[ScoreLike, Any]], config: ObjectiveConfig | None = None, k: int = 1
 ) -> list[int]:
-    """Indices of the ``k`` best ``(score, payload)`` pairs, best first (stable on ties)."""
+    """Indices of the ``k`` best of ``candidates``, ``(score, payload)`` pairs, best first
+    (stable on ties), compared as ``config`` says (None: the default scalar config)."""
     config = config or ObjectiveConfig()
     if config.mode != "pareto":
         values = [scalarize(score, config) for score, _ in candidates]
@@ -232,7 +252,8 @@ def select_top_k(
 def select_best(
     candidates: Sequence[tuple[ScoreLike, Any]], config: ObjectiveConfig | None = None
 ) -> int:
-    """Index of the best ``(score, payload)`` pair."""
+    """Index of the best of ``candidates``, ``(score, payload)`` pairs, compared as
+    ``config`` says (None: the default scalar config); an empty list is an error."""
     if not candidates:
         raise ValueError("select_best needs at least one candidate")
     return select_top_k(candidates, config, k=1)[0]
@@ -257,7 +278,8 @@ def _break_ties(
 
 
 def aggregate_score_dicts(score_dicts: Iterable[dict[str, float]]) -> dict[str, float]:
-    """The mean of each metric over the dicts that have it (None values are left out)."""
+    """The mean of each metric over those of ``score_dicts`` that have it (None values are
+    left out)."""
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     for scores in score_dicts:

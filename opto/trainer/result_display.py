@@ -52,7 +52,8 @@ def _rows(result: Any) -> list[tuple[str, str]]:
 
 
 def result_summary(result: Any) -> str:
-    """Several lines: what the run achieved and spent, and where it is saved."""
+    """Several lines about ``result`` (a ``TrainResult``): what the run achieved and spent,
+    and where it is saved."""
     rows = _rows(result)
     if result.run_dir is not None:
         rows.append(("inspect", f"opto show {result.run_dir}  |  opto report {result.run_dir}"))
@@ -60,7 +61,8 @@ def result_summary(result: Any) -> str:
 
 
 def result_line(result: Any) -> str:
-    """``TrainResult(best_score=..., steps=..., stopped=..., calls=..., cost=..., run_dir=...)``."""
+    """``result`` on one line: ``TrainResult(best_score=..., steps=..., stopped=...,
+    calls=..., cost=..., run_dir=...)``."""
     usage = result.usage or {}
     parts = [
         f"best_score={format_score(result.best_score)}",
@@ -84,7 +86,7 @@ def result_line(result: Any) -> str:
 
 
 def result_html(result: Any) -> str:
-    """The summary rows and a table of the best parameters."""
+    """``result`` as HTML for notebooks: the summary rows and a table of the best parameters."""
     body = [
         [path, shorten(repr(value))]
         for path, value in list(result.best_parameters.items())[:PARAMETERS_SHOWN]

@@ -49,7 +49,8 @@ class ProposalLog:
     ) -> None:
         """Record the step just taken: ``parent`` and ``child`` are candidates (``child``
         None when nothing new was proposed), ``proposed`` the proposed snapshot (None when
-        unchanged)."""
+        unchanged); ``step`` is the step number and ``optimizer`` the optimizer that
+        proposed, whose latest call and graph are recorded with it."""
         if self._writer is None:
             return
         if step != self._step:
@@ -69,6 +70,7 @@ class ProposalLog:
         self._writer.log_event("proposal", record)
 
     def close(self) -> None:
+        """Close the proposal file (no-op without a run directory)."""
         if self._writer is not None:
             self._writer.close()
 

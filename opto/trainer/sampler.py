@@ -41,9 +41,10 @@ __all__ = [
 
 @dataclass
 class Rollout:
-    """One run: the model that ran, the input and its info, the output node (an exception node
-    when the run failed), the score and the feedback. ``score_dict`` holds the metrics when
-    the guide scored with a dict (``score`` is then their mean)."""
+    """One run: the model that ran (``module``), the input ``x`` and its ``info``, the output
+    node ``target`` (an exception node when the run failed), the ``score`` and the
+    ``feedback``. ``score_dict`` holds the metrics when the guide scored with a dict
+    (``score`` is then their mean)."""
 
     module: trace.Module
     x: Any
@@ -106,7 +107,7 @@ class BatchRollout:
         return {"inputs": [r.x for r in self.rollouts], "infos": [r.info for r in self.rollouts]}
 
     def extend(self, other: BatchRollout) -> None:
-        """Append the rollouts of another BatchRollout of the same model."""
+        """Append the rollouts of ``other``, another BatchRollout of the same model."""
         if not isinstance(other, BatchRollout):
             raise ValueError(f"can only extend with another BatchRollout, got {type(other)}")
         if other.module is not self.module:
@@ -238,6 +239,7 @@ class Sampler:
 
     @property
     def dataset(self) -> dict:
+        """The training data the batches come from; assigning replaces it (checked)."""
         return self.loader.dataset
 
     @dataset.setter
@@ -246,6 +248,7 @@ class Sampler:
 
     @property
     def batch_size(self) -> int:
+        """Examples per batch (all agents run on the same batch); assignable."""
         return self.loader.batch_size
 
     @batch_size.setter
@@ -254,6 +257,7 @@ class Sampler:
 
     @property
     def n_epochs(self) -> int:
+        """Complete passes over the data so far."""
         return self.loader.n_epochs
 
     def sample(

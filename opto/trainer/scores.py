@@ -23,7 +23,12 @@ from opto.trainer.objectives import to_score_dict
 
 
 class Scores(np.ndarray):
-    """Scores in input order, as a numpy array, with ``feedback`` and ``errors`` lists."""
+    """Scores in input order, as a numpy array, with ``feedback`` and ``errors`` lists.
+
+    ``values`` are the scores (a list, or a list of lists with several samples per input);
+    ``feedback`` and ``errors`` are the guide's text and the failure message of each run
+    (None where a run did not fail).
+    """
 
     feedback: list | None
     errors: list | None
@@ -44,6 +49,8 @@ class Scores(np.ndarray):
 
     def mean(self, axis: Any = None, dtype: Any = None, out: Any = None, **kwargs: Any) -> Any:
         """numpy's mean; for an array holding None or dicts, the mean of what is a number.
+
+        ``axis``, ``dtype`` and ``out`` mean what they mean to ``numpy.mean``.
 
         Returns None (for ``axis=None``) when there is no score at all.
         """

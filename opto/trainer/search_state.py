@@ -191,7 +191,8 @@ def optimizer_record(optimizer: Optimizer) -> dict[str, Any]:
 
 
 def new_optimizer(record: dict[str, Any], model: trace.Module) -> Optimizer:
-    """A new optimizer of the recorded class (from ``opto.optimizers`` only) with its state."""
+    """A new optimizer of ``model``'s parameters, of the class ``record`` names (looked up in
+    ``opto.optimizers`` only, never imported from a name in a file) with its saved state."""
     cls = getattr(optimizers, str(record.get("class")), None)
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise ValueError(
@@ -204,6 +205,7 @@ def new_optimizer(record: dict[str, Any], model: trace.Module) -> Optimizer:
 
 
 def is_json(value: Any) -> bool:
+    """Whether JSON can hold ``value`` exactly as it is (no NaN or infinities)."""
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError):
@@ -223,7 +225,8 @@ def plain(value: Any) -> Any:
 
 
 def restore(value: Any) -> Any:
-    """The inverse of ``plain``."""
+    """The inverse of ``plain``: ``value`` as read from JSON, with the floats and dicts
+    ``plain`` wrapped unwrapped again."""
     if isinstance(value, dict) and set(value) == {"float"}:
         if value["float"] in ("inf", "-inf", "nan"):
             return float(value["float"])

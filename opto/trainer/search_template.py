@@ -76,7 +76,7 @@ class Samples:
         self.dataset = dataset
 
     def add_samples(self, samples: Samples) -> None:
-        """Append the BatchRollouts of another ``Samples``."""
+        """Append the BatchRollouts of ``samples``, another ``Samples``."""
         if not isinstance(samples, Samples):
             raise TypeError(f"expected Samples, got {type(samples).__name__}")
         self.samples.extend(samples.samples)
@@ -90,6 +90,7 @@ class Samples:
 
     @property
     def n_batchrollouts(self) -> int:
+        """How many BatchRollouts (one per model and sub-batch) it holds."""
         return len(self.samples)
 
     def __repr__(self) -> str:
@@ -97,7 +98,8 @@ class Samples:
 
 
 def save_train_config(function: Callable) -> Callable:
-    """Decorator of ``train``: remember its options (without the datasets) for ``resume``.
+    """Decorator of ``train``: remember the options ``function`` is called with (without the
+    datasets) for ``resume``.
 
     ``guide`` and ``train_dataset`` may be given by position or by name.
     """
@@ -172,10 +174,12 @@ class SearchTemplate(ResumableSearch, Trainer):
 
     @property
     def max_score(self) -> float:
+        """The upper end of ``score_range`` (infinite when no range was given)."""
         return self._score_range[1]
 
     @property
     def min_score(self) -> float:
+        """The lower end of ``score_range``: what a failed run scores."""
         return self._score_range[0]
 
     # -- the loop ----------------------------------------------------------------------------
@@ -383,11 +387,14 @@ class SearchTemplate(ResumableSearch, Trainer):
 
         ``update_dict`` maps the agent's parameters to the values it should have;
         ``proposals`` are the models to run on the next batch; ``info`` is logged.
+        ``verbose`` is the ``train`` option; other keyword arguments are the options
+        ``train`` passes on.
         """
         raise NotImplementedError(f"{type(self).__name__} must define update()")
 
     def sample(self, agents: list[trace.Module], verbose: Any = False, **kwargs: Any):
-        """Run ``agents`` on a new training batch: ``(Samples, info)``."""
+        """Run ``agents`` on a new training batch: ``(Samples, info)``. ``verbose`` and the
+        other keyword arguments are the ``train`` options, for subclasses that use them."""
         rollouts, batch = self.train_sampler.sample(
             agents, description_prefix="Sampling training minibatch: "
         )
@@ -413,7 +420,12 @@ class SearchTemplate(ResumableSearch, Trainer):
         num_threads: int | None = None,
         description: str | None = None,
     ) -> float | None:
-        """The mean score of ``agent`` on the inputs (failed runs score ``min_score``)."""
+        """The mean score of ``agent`` on the inputs ``xs`` (failed runs score ``min_score``).
+
+        ``guide`` scores each output against its entry of ``infos``; each input runs
+        ``num_samples`` times, ``num_threads`` at once; ``description`` labels the progress
+        bar. None when no run was scored.
+        """
         scores = evaluate(
             agent,
             as_guide(guide),
@@ -427,7 +439,7 @@ class SearchTemplate(ResumableSearch, Trainer):
         return safe_mean(scores.tolist())
 
     def test(self, test_dataset: dict, guide: Any) -> dict[str, float | None]:
-        """``{"test_score": mean score of the agent on the test set}``."""
+        """``{"test_score": mean score of the agent on test_dataset}``, scored by ``guide``."""
         score = self.evaluate(
             self.agent,
             guide,
@@ -443,7 +455,8 @@ class SearchTemplate(ResumableSearch, Trainer):
         return {"test_score": score}
 
     def log(self, info_log: dict[str, Any], prefix: str = "") -> None:
-        """Log every value that is not None as ``<prefix><key>``; a failing logger only warns."""
+        """Log every value of ``info_log`` that is not None as ``<prefix><key>`` at the
+        current iteration; a failing logger only warns."""
         for key, value in info_log.items():
             if value is None:
                 continue

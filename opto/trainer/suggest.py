@@ -22,9 +22,15 @@ SEPARATOR = "\n" + "-" * 37 + "\n"
 
 
 class Suggest:
-    """Base class: ``get_feedback(query, content, reference=None) -> str``."""
+    """Base class: ``get_feedback(query, content, reference=None) -> str``.
+
+    A suggest writes feedback only, no score: advice on an output, for optimizers that learn
+    from text.
+    """
 
     def get_feedback(self, query: Any, content: Any, reference: Any = None, **kwargs: Any) -> str:
+        """Feedback on ``content``, the output for the input ``query``, knowing the expected
+        ``reference`` (None when there is none); subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define get_feedback()")
 
 
@@ -38,6 +44,8 @@ class SimpleReferenceSuggest(Suggest):
     def get_feedback(
         self, query: Any, content: Any, reference: Any = None, score: Any = None, **kwargs: Any
     ) -> str:
+        """``"Correct"``/``"Incorrect"`` by ``score`` (1 or 0); for any other score,
+        ``query``, ``content`` and ``reference`` set side by side."""
         if score == 1:
             return "Correct"
         if score == 0:
@@ -80,6 +88,7 @@ class ReferenceSuggest(Suggest):
 
     @property
     def llm(self) -> Any:
+        """The client that writes the advice; the default one is made on first use."""
         if self._llm is None:
             from opto.llm import LLM
 
@@ -89,7 +98,8 @@ class ReferenceSuggest(Suggest):
     def get_feedback(
         self, query: Any, content: Any, reference: Any = None, score: Any = None, **kwargs: Any
     ) -> str:
-        """The LLM's advice after a restatement of the case (no call when ``score == 1``)."""
+        """The LLM's advice on ``content`` (the answer to ``query``) given the correct
+        ``reference``, after a restatement of the case (no call when ``score == 1``)."""
         if reference is None:
             raise ValueError("ReferenceSuggest requires reference information to generate feedback")
         if score == 1:
@@ -140,6 +150,8 @@ class KeywordSuggest(Suggest):
         self.custom_analyzers = list(custom_analyzers or [])
 
     def add_analyzer(self, analyzer_func: Callable[[Any, Any], str]) -> None:
+        """Add ``analyzer_func``, a function ``(content, reference_log) -> str``, to those
+        consulted for every feedback."""
         self.custom_analyzers.append(analyzer_func)
 
     def match(self, log_content: Any) -> str:
@@ -150,7 +162,8 @@ class KeywordSuggest(Suggest):
         )
 
     def run_custom_analyzers(self, content: Any, reference_log: Any) -> list[str]:
-        """What the analyzers say (empty results left out)."""
+        """What the analyzers say about ``content`` given ``reference_log`` (empty results
+        left out)."""
         results = (analyzer(content, reference_log) for analyzer in self.custom_analyzers)
         return [result for result in results if result]
 
@@ -159,7 +172,8 @@ class KeywordSuggest(Suggest):
     ) -> str:
         """The task, the output, the raw information and the advice found, in sections.
 
-        ``info`` (the log or other reference information) is required; ``reward`` is not used.
+        ``task`` is the input, ``content`` the output; ``info`` (the log or other reference
+        information) is required; ``reward`` is not used.
         """
         if info is None:
             raise ValueError(

@@ -111,6 +111,7 @@ class Summarizer:
 
     @property
     def llm(self) -> Any:
+        """The client that writes summaries; the default one is made on first use."""
         if self._llm is None:
             from opto.llm import LLM
 

@@ -44,12 +44,14 @@ __all__ = [
 
 
 class SingleNodeModel(Module):
-    """Wraps one trainable node as a model whose output is that node."""
+    """Wraps one trainable node, ``param``, as a model whose output is that node: what
+    ``train(model=node)`` trains when given a single parameter instead of a model."""
 
     def __init__(self, param: ParameterNode) -> None:
         self.param = param
 
     def forward(self, x: Any) -> ParameterNode:
+        """The parameter itself, whatever the input ``x``: the guide judges its value."""
         return self.param
 
 
@@ -79,6 +81,12 @@ def train(
     function (``guide=lambda question, answer, info: float(answer == info)``) needs none.
     ``log_level`` ("DEBUG", "INFO", ...) shows opto's log lines while the run lasts (see
     ``opto.set_log_level``); None leaves logging as it is.
+
+    ``optimizer`` is an optimizer object, class or name (default: OptoPrimeV2, or OPROv2 for
+    a single node), made with ``optimizer_kwargs`` (a list of dicts makes several optimizers
+    that take turns). ``guide`` is a ``Guide``, a class or name made with ``guide_kwargs``, or
+    a metric function. ``logger`` is a logger object, class or name made with
+    ``logger_kwargs``.
     """
     with log_level_scope(log_level):
         return _train(
@@ -156,7 +164,14 @@ def resume(
 
     The algorithm and options come from the run directory; ``overrides`` change options
     (e.g. a larger ``max_cost`` or ``num_steps``). Datasets are read back from the run
-    directory when they were stored there, else they must be given again.
+    directory when they were stored there, else they must be given again
+    (``train_dataset``, or ``validate_dataset``/``test_dataset`` among the overrides).
+
+    A checkpoint holds values, not code, so the run's code is given again: ``model`` (the
+    same model, into which the saved values are loaded), ``guide``, and ``optimizer`` (with
+    ``optimizer_kwargs``) when the run did not use the default; the optimizers made get the
+    saved optimizer state. ``logger``, ``optimizer_kwargs``, ``guide_kwargs`` and
+    ``logger_kwargs`` mean what they mean for :func:`train`.
     """
     run = RunDirectory(run_dir)
     config = run.read_config()
@@ -192,8 +207,8 @@ def default_optimizer_name(model: Module) -> str:
 
 
 def dataset_check(dataset: Any) -> None:
-    """Refuse (``DatasetError``, a ValueError) anything but ``{"inputs": [...], "infos": [...]}``
-    of equal lengths."""
+    """Refuse (``DatasetError``, a ValueError) a ``dataset`` that is not
+    ``{"inputs": [...], "infos": [...]}`` of equal lengths."""
     check_dataset(dataset, "dataset")
 
 

@@ -50,7 +50,7 @@ __all__ = [
 
 
 def id_lines(items: list[Any]) -> str:
-    """``"ID [0]: a\\nID [1]: b\\n"``: how a batch is shown as one text."""
+    """``items`` as ``"ID [0]: a\\nID [1]: b\\n"``: how a batch is shown as one text."""
     return "".join(f"ID [{index}]: {render_text(item)}\n" for index, item in enumerate(items))
 
 
@@ -186,14 +186,15 @@ def batch_run(max_workers: int | None = None, description: str | None = None) ->
 
 
 def get_original_name(node: Node) -> str:
-    """The parameter's Python name without any ``_copy`` suffix (``x0_copy1`` -> ``x0``)."""
+    """The Python name of the parameter ``node`` without any ``_copy`` suffix
+    (``x0_copy1`` -> ``x0``)."""
     name = node.py_name
     cut = name.find("_copy")
     return name if cut == -1 else name[:cut]
 
 
 def is_node_copy(a: Node, b: Node) -> bool:
-    """Whether two nodes are copies of one another (or of a common original)."""
+    """Whether the nodes ``a`` and ``b`` are copies of one another (or of a common original)."""
     return get_original_name(a) == get_original_name(b)
 
 
@@ -230,7 +231,7 @@ def set_module_parameters(agent: trace.Module, update_dict: dict[ParameterNode, 
 
 
 def deepcopy_module(agent: trace.Module) -> trace.Module:
-    """An independent copy of the model, whose parameters keep the original names.
+    """An independent copy of the model ``agent``, whose parameters keep the original names.
 
     LLM clients the model holds are shared with the copy rather than copied.
     """

@@ -40,7 +40,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, value: Any) -> Path:
-    """Write ``value`` as indented JSON (no NaN or infinity) atomically."""
+    """Write ``value`` as indented JSON (no NaN or infinity) to ``path`` atomically, so a
+    reader or a crash never sees half a file; returns the path written."""
     return atomic_write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
 
 

@@ -60,7 +60,8 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def is_rate_limit(error: BaseException) -> bool:
-    """True for rate-limit and quota errors, which wait longer."""
+    """True when ``error`` is a rate-limit or quota error (by type name or message), which
+    the retry loop waits longer for."""
     text = str(error).lower()
     kind = type(error).__name__.lower()
     return any(m in text or m in kind for m in _RATE_LIMIT_TEXT) or 'code": 429' in text

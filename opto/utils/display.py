@@ -24,7 +24,7 @@ def shorten(text: str, limit: int = CELL_LIMIT) -> str:
 
 
 def format_score(value: Any) -> str:
-    """A score with 4 significant digits; ``-`` when missing, the text otherwise."""
+    """The score ``value`` with 4 significant digits; ``-`` when None, a short repr otherwise."""
     if isinstance(value, bool) or value is None:
         return "-" if value is None else str(value)
     if isinstance(value, (int, float)):
@@ -33,7 +33,7 @@ def format_score(value: Any) -> str:
 
 
 def format_cost(value: Any) -> str:
-    """Dollars: ``$0.0123``; ``unknown`` when a price was missing (None)."""
+    """The cost ``value`` in dollars: ``$0.0123``; ``unknown`` when a price was missing (None)."""
     if value is None:
         return "unknown"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -42,7 +42,7 @@ def format_cost(value: Any) -> str:
 
 
 def format_count(value: Any) -> str:
-    """An integer with thousands separators (``12,345``); other values as text."""
+    """The count ``value`` with thousands separators (``12,345``); other values as text."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -53,7 +53,7 @@ def format_count(value: Any) -> str:
 
 
 def text_block(title: str, rows: Iterable[tuple[str, str]]) -> str:
-    """``title`` then one ``label: value`` line per row, labels aligned."""
+    """``title`` then one line per ``(label, value)`` pair of ``rows``, labels aligned."""
     rows = list(rows)
     width = max((len(label) for label, _ in rows), default=0)
     lines = [title] + [f"  {label.ljust(width)}  {value}" for label, value in rows]
@@ -61,7 +61,8 @@ def text_block(title: str, rows: Iterable[tuple[str, str]]) -> str:
 
 
 def text_table(header: Sequence[str], rows: Iterable[Sequence[str]], indent: str = "  ") -> str:
-    """Aligned columns: the first left-aligned, the others right-aligned (numbers)."""
+    """``header`` and ``rows`` (lists of cell texts) as aligned columns, each line prefixed
+    by ``indent``: the first column left-aligned, the others right-aligned (numbers)."""
     rows = [list(header), *(list(row) for row in rows)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
@@ -78,7 +79,8 @@ def html_block(
     rows: Iterable[tuple[str, str]],
     table: tuple[Sequence[str], Iterable[Sequence[str]]] | None = None,
 ) -> str:
-    """A titled two-column table of ``rows``, then ``table`` (header, body rows) if given.
+    """``title`` over a two-column table of ``rows`` (label, value), then ``table`` (header,
+    body rows) if given; the HTML notebooks show for ``_repr_html_``.
 
     Every label and value is HTML-escaped here: callers pass plain text.
     """

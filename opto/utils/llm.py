@@ -110,6 +110,7 @@ class AbstractModel(CallableLLM):
 
     @property
     def model_name(self) -> str | None:
+        """The model name given to the constructor, used in requests and in usage records."""
         return self._model_name
 
     def _reset_client(self) -> None:
@@ -136,8 +137,16 @@ class AbstractModel(CallableLLM):
 
 
 class LiteLLM(LiteLLMBackend):
-    """Trace's default backend. Model: argument, else OPTO_LLM_MODEL, TRACE_LITELLM_MODEL,
-    DEFAULT_LITELLM_MODEL, else "gpt-4o" when OPENAI_API_KEY is set."""
+    """Trace's default backend, a litellm client under Trace's name and arguments.
+
+    ``model`` is the litellm model name; without it: OPTO_LLM_MODEL, TRACE_LITELLM_MODEL,
+    DEFAULT_LITELLM_MODEL, else "gpt-4o" when OPENAI_API_KEY is set. ``reset_freq`` is the
+    number of seconds after which the provider client is rebuilt (None: never). ``cache``
+    True/False forces caching on or off, None caches temperature-0 calls only.
+    ``max_retries`` is how many times a failed call is retried (so ``max_retries + 1``
+    attempts) and ``base_delay`` the first wait in seconds, doubled each retry. Other keyword
+    arguments are the options of ``opto.llm.BaseLLM`` or default request parameters.
+    """
 
     def __init__(
         self,
@@ -158,8 +167,15 @@ class LiteLLM(LiteLLMBackend):
 
 
 class CustomLLM(OpenAIBackend):
-    """Trace's OpenAI-compatible server client: TRACE_CUSTOMLLM_URL / _MODEL / _API_KEY
-    (or OPTO_LLM_BASE_URL / _MODEL / _API_KEY). Unlike Trace, `model=` works."""
+    """Trace's client for an OpenAI-compatible server (vLLM, Ollama, a proxy).
+
+    The server comes from TRACE_CUSTOMLLM_URL / _MODEL / _API_KEY (or OPTO_LLM_BASE_URL /
+    _MODEL / _API_KEY), or from ``base_url=`` and ``api_key=`` keywords. ``model`` overrides
+    the configured model name (unlike Trace, where it was ignored). ``reset_freq`` is the
+    number of seconds after which the HTTP client is rebuilt (None: never); ``cache``
+    True/False forces caching on or off, None caches temperature-0 calls only. Other keyword
+    arguments are the options of ``opto.llm.BaseLLM`` or default request parameters.
+    """
 
     def __init__(
         self,

@@ -53,7 +53,8 @@ def render_text(value: Any, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_
 
 
 def render_repr(value: Any, *, max_chars: int = MAX_CHARS, max_depth: int = MAX_DEPTH) -> str:
-    """``repr(value)``, bounded the same way (strings are quoted and cut too)."""
+    """``repr(value)``, bounded like :func:`render_text` by ``max_chars`` characters and
+    ``max_depth`` levels of nesting (strings are quoted and cut too)."""
     return _Writer(max_chars, max_depth).top(value, quote=True)
 
 

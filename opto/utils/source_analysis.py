@@ -24,7 +24,8 @@ FunctionDef = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def code_filename(source: str, function_name: str) -> str:
-    """A stable pseudo file name for a code string: tracebacks show it and its lines."""
+    """A stable pseudo file name for the code string ``source`` defining ``function_name``:
+    tracebacks show it and its lines, and the same code always gets the same name."""
     digest = hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"<generated code of {function_name} {digest}>"
 
@@ -37,7 +38,8 @@ def parse(source: str, filename: str = "<code>") -> ast.Module:
 
 
 def compile_source(source: str, filename: str) -> CodeType:
-    """Compile ``source`` and register its lines so tracebacks can quote them."""
+    """Compile ``source`` under the pseudo file name ``filename`` and register its lines so
+    tracebacks can quote them."""
     with _refusals_as_syntax_errors(filename):
         # dont_inherit: this module's ``from __future__ import annotations`` must not leak in.
         code = compile(source, filename, "exec", dont_inherit=True)
@@ -62,13 +64,14 @@ def _refusals_as_syntax_errors(filename: str) -> Iterator[None]:
 
 
 def register_lines(source: str, filename: str) -> None:
-    """Make ``linecache`` (and so every traceback) able to show lines of ``source``."""
+    """Make ``linecache`` (and so every traceback) able to show lines of ``source`` under
+    the pseudo file name ``filename``."""
     # An mtime of None marks the entry as not backed by a file, so checkcache keeps it.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
 
 
 def top_level_names(tree: ast.Module) -> list[str]:
-    """Names bound by the top-level statements of a module, in order."""
+    """Names bound by the top-level statements of the parsed module ``tree``, in order."""
     names: list[str] = []
     for statement in tree.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -84,7 +87,8 @@ def top_level_names(tree: ast.Module) -> list[str]:
 
 
 def find_function(tree: ast.Module, name: str) -> FunctionDef | None:
-    """The last top-level ``def name`` (the one a module would end up with)."""
+    """The last top-level ``def name`` in the parsed module ``tree`` (the one a module would
+    end up with), or None."""
     found = None
     for statement in tree.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and statement.name == name:
@@ -93,7 +97,7 @@ def find_function(tree: ast.Module, name: str) -> FunctionDef | None:
 
 
 def referenced_names(tree: ast.AST) -> set[str]:
-    """Every plain name the code mentions; a superset of the globals it can read."""
+    """Every plain name the code in ``tree`` mentions; a superset of the globals it can read."""
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Global | ast.Nonlocal):

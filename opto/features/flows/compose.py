@@ -57,7 +57,8 @@ class ChatHistory:
         self.messages: list[dict[str, Any]] = []
 
     def add(self, content: Any, role: str) -> None:
-        """Add a message; ``role`` is ``"user"`` or ``"assistant"``.
+        """Add a message: ``content`` (text or a node) spoken by ``role``, ``"user"`` or
+        ``"assistant"``.
 
         Two messages in a row from the same role are kept, with a warning.
         """
@@ -150,7 +151,12 @@ class TracedLLM:
         self.model_name = model_name
 
     def forward(self, user_query: Any, chat_history_on: bool | None = None) -> MessageNode:
-        """Ask the LLM; the reply is a node whose inputs are what was sent."""
+        """Ask the LLM; the reply is a node whose inputs are what was sent.
+
+        ``user_query`` is the user's message, a value or a node (a value becomes a node named
+        after the agent). ``chat_history_on`` overrides the agent's setting for this call:
+        True sends earlier turns too, None keeps the setting.
+        """
         history_on = self.chat_history_on if chat_history_on is None else chat_history_on
         history = self.chat_history.get_messages_as_node(self.model_name) if history_on else []
         if isinstance(user_query, Node):

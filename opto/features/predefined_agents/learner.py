@@ -17,7 +17,8 @@ __all__ = ["LLM", "BasicLearner", "BasicLearnerModel", "Learner", "call_llm", "t
 
 
 def call_llm(llm: Any, system_prompt: str, user_prompt_template: str, message: Any) -> str:
-    """One LLM call: the system prompt, then the template with ``{message}`` filled in.
+    """One call of ``llm`` (any opto client): ``system_prompt`` as the system message, then
+    ``user_prompt_template`` with ``{message}`` replaced by ``message`` as the user message.
 
     Returns the reply text. A template without ``{message}`` raises ValueError.
     """

@@ -19,7 +19,8 @@ class Fence:
 
     The content is ``text[start:end]``; the block with its fence lines is
     ``text[outer_start:outer_end]``. ``closed`` is False for a last fence that never closes;
-    its content then runs to the end of the text.
+    its content then runs to the end of the text. ``language`` is the info string ("" when
+    the fence has none).
     """
 
     language: str

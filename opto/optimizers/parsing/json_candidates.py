@@ -98,7 +98,8 @@ def scan_objects(text: str, start: int, end: int) -> list[Candidate]:
 
 
 def find_candidates(text: str) -> list[Candidate]:
-    """Object candidates in the whole reply and inside each fenced block, in reply order."""
+    """Object candidates in the whole reply ``text`` and inside each fenced block, in reply
+    order."""
     found = {(c.start, c.end): c for c in scan_objects(text, 0, len(text))}
     for a, b in fenced_blocks(text):
         for c in scan_objects(text, a, b):

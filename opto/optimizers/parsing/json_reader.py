@@ -69,13 +69,18 @@ def complete(value: object) -> object:
 
 @dataclass(frozen=True)
 class Decoded:
+    """An object read from a reply: its ``value``; ``partial`` when the text ended inside
+    it (what was complete is kept); ``repairs`` names what the forgiving reader had to fix
+    (single quotes, trailing commas, ...), for the parse notes."""
+
     value: dict
     partial: bool
     repairs: tuple[str, ...]
 
 
 def decode_escapes(raw: str) -> str:
-    """JSON escapes (plus \\' and line continuations); unknown ones like \\d stay as written."""
+    """``raw`` with JSON escapes decoded (plus \\' and line continuations); unknown ones like
+    \\d stay as written (a regex in code must survive)."""
     if "\\" not in raw:
         return raw
 
@@ -339,7 +344,8 @@ _READ_ERRORS = (_Fail, _EndOfText, ValueError, RecursionError, OverflowError)
 
 
 def decode_object(chunk: str, closed: bool = True) -> Decoded | None:
-    """Decode one object candidate, strictly first, then forgivingly.
+    """Decode ``chunk``, one object candidate, strictly first, then forgivingly. ``closed``
+    says its braces balanced in the reply; an unclosed candidate may be read as partial.
 
     A candidate whose braces balanced but that the forgiving reader sees as cut off, or
     that it finishes before the candidate's end, was misread: it is rejected, not guessed.
@@ -367,7 +373,8 @@ def decode_object(chunk: str, closed: bool = True) -> Decoded | None:
 
 
 def loose_pairs(text: str) -> list[tuple[str, object]]:
-    """Last resort: every ``"name": value`` with a complete scalar value, in reply order.
+    """Last resort: every ``"name": value`` of ``text`` with a complete scalar value, in
+    reply order.
 
     Strings end at their first unescaped quote, so two pairs are never glued into one value.
     Objects and lists are not read as values: the pairs inside them are found one by one.

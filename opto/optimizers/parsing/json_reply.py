@@ -43,11 +43,16 @@ def _as_text(value: object) -> str | None:
 
 @dataclass(frozen=True)
 class JsonKeys:
+    """The keys a JSON reply uses for the ``reasoning``, the ``answer`` and the
+    ``suggestion``, case-folded (None: the reply has no such key)."""
+
     reasoning: str | None
     answer: str | None
     suggestion: str | None
 
     def role(self, key: object) -> str | None:
+        """Which of the three roles the reply's ``key`` plays (compared without case or
+        surrounding punctuation), or None for any other key."""
         folded = normalise_name(key).casefold()
         for role in ("suggestion", "reasoning", "answer"):
             wanted = getattr(self, role)
@@ -57,6 +62,9 @@ class JsonKeys:
 
 
 def json_keys(reasoning: object, answer: object, suggestion: object) -> JsonKeys:
+    """The ``JsonKeys`` for the configured key names ``reasoning``, ``answer`` and
+    ``suggestion`` (None or an empty name: no such key)."""
+
     def fold(key: object) -> str | None:
         if key is None:
             return None
@@ -189,7 +197,9 @@ def _from_whole_object(decoded: Decoded, keys: JsonKeys) -> Draft:
 
 
 def read_json_objects(text: str, keys: JsonKeys, require_suggestion: bool) -> Draft | None:
-    """Draft from the JSON objects in the reply (see docs/parsing.md, "Which object")."""
+    """Draft from the JSON objects in the reply ``text`` (see docs/parsing.md, "Which
+    object"), their keys read by ``keys``; with ``require_suggestion`` only an object
+    that holds a suggestion counts (None otherwise)."""
     candidates = find_candidates(text)
     decoded = []
     inside = -1  # end of the last decoded candidate: objects within it are its members
@@ -242,6 +252,8 @@ def read_json_objects(text: str, keys: JsonKeys, require_suggestion: bool) -> Dr
 
 
 def read_loose_pairs(text: str, keys: JsonKeys) -> Draft | None:
+    """Draft from the ``"name": value`` pairs of ``text`` when no object could be read
+    (the last resort); ``keys`` tells reasoning and answer from variables."""
     draft = Draft(format="json")
     entries: list[tuple[object, object]] = []
     for key, value in loose_pairs(text):

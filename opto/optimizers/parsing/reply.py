@@ -25,7 +25,14 @@ _NAME_WRAPPERS = (("`", "`"), ('"', '"'), ("'", "'"), ("**", "**"), ("*", "*"), 
 @dataclass(frozen=True)
 class ParsedReply:
     """What a reply says. ``error`` is None when nothing went wrong; it may be set while
-    ``suggestion`` is not empty: the reply was damaged and only the certain part was kept."""
+    ``suggestion`` is not empty: the reply was damaged and only the certain part was kept.
+
+    ``reasoning`` and ``answer`` are the reply's text fields (None when absent);
+    ``suggestion`` maps variable names to suggested values; ``terminate`` says the reply
+    was the TERMINATE sentinel; ``raw`` is the reply as received and ``format`` how it was
+    read (``json``, ``xml`` or ``none``); ``truncated`` says it ended inside the object or
+    a value; ``notes`` list the repairs and choices made, for logs.
+    """
 
     reasoning: str | None
     answer: Any | None
@@ -39,11 +46,12 @@ class ParsedReply:
 
     @property
     def ok(self) -> bool:
+        """True when nothing went wrong reading the reply."""
         return self.error is None
 
 
 def is_terminate(text: str) -> bool:
-    """True when the whole reply is the TERMINATE sentinel.
+    """True when the whole reply ``text`` is the TERMINATE sentinel.
 
     Whitespace, code fence lines, quotes, backticks, asterisks and trailing ``.``/``!`` around
     it are ignored; the comparison ignores case. A reply that only *mentions* TERMINATE is not
@@ -61,7 +69,8 @@ def _bare(text: str) -> str:
 
 
 def ends_with_sentinel(text: str) -> bool:
-    """True when the last non-empty line (fences and decoration ignored) is the sentinel."""
+    """True when the last non-empty line of ``text`` (fences and decoration ignored) is the
+    sentinel."""
     end = len(text)
     while end > 0:
         start = text.rfind("\n", 0, end) + 1
@@ -102,12 +111,20 @@ def _is_blank_code(name: str, value: object) -> bool:
 
 
 def count(n: int, singular: str, plural: str | None = None) -> str:
+    """``n`` and the noun for messages: ``singular`` for one, else ``plural`` (default:
+    ``singular`` + "s")."""
     return f"{n} {singular}" if n == 1 else f"{n} {plural or singular + 's'}"
 
 
 @dataclass
 class Draft:
-    """A reply being read; ``finish`` applies the TERMINATE rule and freezes it."""
+    """A reply being read; ``finish`` applies the TERMINATE rule and freezes it.
+
+    The fields are those of :class:`ParsedReply` (``format``, ``reasoning``, ``answer``,
+    ``suggestion``, ``error``, ``truncated``, ``notes``) while they are filled in, plus
+    ``sentinel``, a field that may hold the TERMINATE sentinel, and ``settled``, set when
+    the reply answered so that an empty suggestion is not a failure.
+    """
 
     format: str = "none"
     reasoning: str | None = None
@@ -120,7 +137,8 @@ class Draft:
     settled: bool = False  # the reply answered; an empty suggestion is not a failure
 
     def add(self, entries: list[tuple[object, object]], clean: Callable[[Any], Any]) -> int:
-        """Add name/value pairs, later ones winning; returns how many were cut off."""
+        """Add the name/value pairs ``entries``, later ones winning, each value passed
+        through ``clean``; returns how many were cut off (and left out)."""
         cut = 0
         for key, value in entries:
             if isinstance(value, Partial):
@@ -140,6 +158,8 @@ class Draft:
         return cut
 
     def finish(self, raw: str) -> ParsedReply:
+        """The ParsedReply of ``raw``, the reply text: an empty suggestion with the
+        sentinel at the end of a field is TERMINATE, not an error."""
         terminate, error = False, self.error
         if not self.suggestion:
             texts = (self.reasoning, self.answer, self.sentinel, raw)
@@ -159,11 +179,13 @@ class Draft:
 
 
 def terminated(text: str) -> ParsedReply:
+    """The ParsedReply of ``text``, a reply that is the TERMINATE sentinel."""
     return ParsedReply(None, None, {}, True, None, text, "none")
 
 
 def guarded(text: object, parse: Callable[[str], ParsedReply]) -> ParsedReply:
-    """Apply ``parse`` to a str; anything else, or a parser bug, becomes an error."""
+    """Apply ``parse`` to ``text`` when it is a str; anything else, or a parser bug, becomes
+    an error in the ParsedReply (parsing never raises)."""
     if not isinstance(text, str):
         return ParsedReply(
             None, None, {}, False, f"the reply is not text (got {type(text).__name__})", "", "none"

@@ -16,7 +16,9 @@ from opto.optimizers.parsing.text_cleanup import clean_value
 
 @dataclass(frozen=True)
 class TagPatterns:
-    """Compiled patterns for one tag name."""
+    """Compiled patterns for one tag name: ``open`` matches an opening tag (with its
+    attributes), ``close`` a closing tag, and ``token`` any of a CDATA start, an opening or a
+    closing tag, for one left-to-right scan."""
 
     open: re.Pattern
     close: re.Pattern
@@ -34,12 +36,14 @@ def compiled_tag(name: str) -> TagPatterns:
 
 
 def self_closing(attributes: str) -> bool:
+    """Whether a tag whose attribute text is ``attributes`` closes itself (``<tag/>``)."""
     return attributes.rstrip().endswith("/")
 
 
 @dataclass(frozen=True)
 class Block:
-    """One element: it spans text[start:end], its content text[inner_start:inner_end]."""
+    """One element: it spans text[start:end], its content text[inner_start:inner_end];
+    ``closed`` is False for an element the text ended inside (its content runs to the end)."""
 
     start: int
     inner_start: int
@@ -118,7 +122,8 @@ def extract_tag_blocks(text: str, tag: str) -> list[str]:
 
 
 def attribute(attributes: str, name: str) -> str | None:
-    """Value of ``name="..."`` (or '...' or unquoted) in a tag's attribute text."""
+    """Value of ``name="..."`` (or '...' or unquoted) in ``attributes``, a tag's attribute
+    text; None when absent."""
     m = re.search(
         rf"""(?:^|\s){re.escape(name)}\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'/>]+))""",
         attributes,
@@ -130,7 +135,8 @@ def attribute(attributes: str, name: str) -> str | None:
 
 
 def extract_between(text: str, start: str, end: str) -> str | None:
-    """Content of the last complete ``start ... end`` pair, tidied; None if there is none.
+    """Content of the last complete ``start ... end`` pair in ``text``, tidied; None if there
+    is none.
 
     Markers match case-insensitively. When ``start`` occurs several times before an ``end``
     (a model mentioning the marker before using it), the one closest to ``end`` counts.

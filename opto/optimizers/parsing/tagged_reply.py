@@ -11,6 +11,8 @@ from opto.optimizers.parsing.text_cleanup import clean_value, strip_cdata, tidy
 
 
 def read_tags(text: str, tags: XmlTags) -> Draft:
+    """Draft from the tagged reply ``text``, whose tag names are ``tags``: the last
+    non-empty reasoning and every complete variable (those cut off are noted, not used)."""
     draft = Draft()
     scanner = ReplyScanner(text, tags)  # one index of the reply for every range scanned
     scan = scanner.scan(0, len(text))

@@ -23,7 +23,8 @@ from opto.optimizers.parsing.tag_blocks import (
 
 @dataclass(frozen=True)
 class Variable:
-    """One ``<variable>`` element as found: raw name and value text, or None if missing."""
+    """One ``<variable>`` element as found: raw ``name`` and ``value`` text, or None if
+    missing; ``cut_off`` when the text ended inside its ``<value>``."""
 
     name: str | None
     value: str | None
@@ -32,6 +33,10 @@ class Variable:
 
 @dataclass(frozen=True)
 class XmlTags:
+    """The tag names of a tagged reply: ``reasoning`` holds the reasoning, each
+    ``variable`` element one suggestion with its ``name`` and ``value`` elements (a symbol
+    set may rename any of them)."""
+
     reasoning: str = "reasoning"
     variable: str = "variable"
     name: str = "name"
@@ -104,6 +109,7 @@ class ReplyScanner:
 
     Building one indexes the whole reply once; ``scan`` may then be called on any number of
     disjoint ranges (the reply, then each reasoning block) at a cost linear in the range.
+    ``text`` is the reply and ``tags`` its tag names.
     """
 
     def __init__(self, text: str, tags: XmlTags) -> None:
@@ -114,6 +120,7 @@ class ReplyScanner:
         self.value_pairs = _Pairs(text, compiled_tag(tags.value))
 
     def scan(self, start: int, end: int) -> XmlReply:
+        """The reasoning blocks and variables found in ``text[start:end]``, in order."""
         reasonings, variables = [], []
         pos = start
         while True:
@@ -131,7 +138,8 @@ class ReplyScanner:
                 variables.append(variable)
 
     def reasoning_block(self, m: re.Match, end: int) -> Block:
-        """A reasoning element; if never closed it ends where the next variable begins."""
+        """The reasoning element whose opening tag matched ``m``, looked for before ``end``;
+        if never closed it ends where the next variable begins."""
         attributes = m.group(2)
         if self_closing(attributes):
             return Block(m.start(), m.end(), m.end(), m.end(), True)
@@ -143,7 +151,8 @@ class ReplyScanner:
         return Block(m.start(), m.end(), stop, stop, False)
 
     def read_variable(self, attributes: str, pos: int, end: int) -> tuple[Variable, int]:
-        """Read one variable whose open tag ended at ``pos``: (Variable, where to go on).
+        """Read one variable whose open tag ended at ``pos`` with the attribute text
+        ``attributes``, before ``end``: (Variable, where to go on).
 
         It ends at its close tag or where the next variable opens. The first name (a
         ``<name>`` element, else a ``name="..."`` attribute) and the first value count;
@@ -208,5 +217,7 @@ class ReplyScanner:
 
 @dataclass(frozen=True)
 class XmlReply:
+    """What a scan found: the ``reasonings`` blocks and the ``variables``, in order."""
+
     reasonings: list[Block]
     variables: list[Variable]

@@ -10,7 +10,8 @@ from opto.optimizers.parsing.code_blocks import unwrap_fence
 
 
 def strip_cdata(value: str) -> str:
-    """Replace each CDATA section by its content (an unclosed one runs to the end)."""
+    """``value`` with each CDATA section replaced by its content (an unclosed one runs to the
+    end)."""
     parts = []
     pos = 0
     while True:
@@ -38,7 +39,7 @@ def _shared_prefix(texts: list[str]) -> str:
 
 
 def tidy(value: str) -> str:
-    """Trim a tag's content without touching code indentation.
+    """Trim ``value``, a tag's content, without touching code indentation.
 
     Blank lines at both ends and the trailing whitespace of the last line are removed. If the
     content starts on the tag's own line, the spaces before it are removed; if it starts on a
@@ -67,7 +68,8 @@ def tidy(value: str) -> str:
 
 
 def clean_value(raw: str) -> str:
-    """A value's text as the parser returns it: CDATA unwrapped, tidied, a lone fence removed."""
+    """``raw``, a value's text, as the parser returns it: CDATA unwrapped, tidied, a lone
+    fence removed."""
     value = tidy(strip_cdata(raw))
     inner = unwrap_fence(value)
     return value if inner == value else tidy("\n" + inner)  # fence content starts a new line

@@ -14,6 +14,7 @@ class BlackCodeFormatter(Projection):
     """Formats Python code with black (needs the ``format`` extra: ``pip install black``).
 
     Text that is not valid Python is returned unchanged; formatting never breaks a value.
+    ``line_length`` is black's maximum line length.
     """
 
     def __init__(self, line_length: int = 88) -> None:

@@ -19,6 +19,7 @@ class Projection:
         raise NotImplementedError(f"{type(self).__name__} must implement project()")
 
     def __call__(self, x: Any) -> Any:
+        """``project(x)``: a projection is used as a function of the proposed value ``x``."""
         return self.project(x)
 
     def __repr__(self) -> str:

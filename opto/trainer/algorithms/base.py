@@ -82,6 +82,13 @@ class Trainer(AbstractAlgorithm):
         return wanted is not None and wanted > 1
 
     def train(self, guide: Any, train_dataset: dict, num_threads: int | None = None, **kwargs):
+        """Train ``self.agent``; every algorithm defines its own loop.
+
+        ``guide`` scores the agent's outputs and gives feedback; ``train_dataset`` is a dict
+        ``{"inputs": [...], "infos": [...]}`` (an info is what the guide compares against);
+        ``num_threads`` overrides how many examples run at once. Other keyword arguments are
+        the algorithm's options.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define train()")
 
     def save_agent(
@@ -106,7 +113,8 @@ class Trainer(AbstractAlgorithm):
         return str(target)
 
     def save(self, save_path: str | os.PathLike) -> None:
-        """Save the algorithm's state (implemented by algorithms that can be resumed)."""
+        """Save the algorithm's state to ``save_path`` (implemented by algorithms that can be
+        resumed; opto's own ones checkpoint into ``run_dir=`` instead)."""
         raise NotImplementedError(
             f"{type(self).__name__} has no save(); opto's own algorithms checkpoint into "
             "run_dir= and continue with opto.trainer.resume"
@@ -114,14 +122,16 @@ class Trainer(AbstractAlgorithm):
 
     @classmethod
     def load(cls, load_path: str | os.PathLike) -> Trainer:
-        """Load a saved algorithm (implemented by algorithms that can be resumed)."""
+        """Load an algorithm saved at ``load_path`` (implemented by algorithms that can be
+        resumed)."""
         raise NotImplementedError(
             f"{cls.__name__} has no load(); opto's own algorithms continue a run with "
             "opto.trainer.resume(run_dir, ...)"
         )
 
     def resume(self, *, model: Module, train_dataset: dict, **kwargs: Any) -> Any:
-        """Continue a saved run (implemented by algorithms that can be resumed)."""
+        """Continue a saved run of ``model`` on ``train_dataset`` (implemented by algorithms
+        that can be resumed; for opto's own, use ``opto.trainer.resume(run_dir, ...)``)."""
         raise NotImplementedError(
             f"{type(self).__name__} has no resume(); use opto.trainer.resume(run_dir, ...)"
         )
@@ -139,6 +149,8 @@ def check_optimizer_parameters(optimizer: Optimizer, agent: Module) -> None:
 
 
 def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]:
+    """``optimizer`` (one, or a list or tuple of them) as a non-empty list, each checked to be
+    an opto ``Optimizer`` so that a wrong argument fails before the run starts."""
     optimizers = list(optimizer) if isinstance(optimizer, (list, tuple)) else [optimizer]
     for item in optimizers:
         if not isinstance(item, Optimizer):
@@ -152,6 +164,13 @@ def as_optimizer_list(optimizer: Optimizer | list[Optimizer]) -> list[Optimizer]
 class TrainResult:
     """The outcome of ``train``. Unpacks as Trace's ``(train_scores, test_score)``.
 
+    ``best_parameters`` maps parameter names to the values of the best candidate (already
+    applied to the model); ``best_score`` is its scalar score and ``best_scores`` its score
+    per metric (None before any validation). ``train_scores`` are the training scores per
+    step and ``test_score`` the last test score (None without a test set). ``steps`` counts
+    the steps taken; ``stopped`` says why the run ended (``completed`` or ``budget``);
+    ``run_dir`` is the run directory (None without ``run_dir=``); ``history`` holds one
+    record per step, as logged.
     ``usage`` holds the run's ``calls``, ``cache_hits``, ``prompt_tokens``,
     ``completion_tokens``, ``tokens`` and ``cost`` (earlier sessions of a resumed run included);
     ``evaluations`` the examples scored (guide calls), counted the same way. ``stopped`` says

@@ -88,7 +88,8 @@ class ModuleCandidate:
         set_module_parameters(base_module or self.base_module, self.update_dict)
 
     def add_rollouts(self, rollouts: list[dict[str, Any]]) -> None:
-        """Add rollout dicts (each with module, x, info, target, score and feedback)."""
+        """Add ``rollouts``, dicts each with module, x, info, target, score and feedback (a
+        malformed one raises before any is added)."""
         if not isinstance(rollouts, list) or not all(isinstance(r, dict) for r in rollouts):
             raise TypeError("rollouts must be a list of dicts")
         for rollout in rollouts:
@@ -99,6 +100,7 @@ class ModuleCandidate:
 
     @property
     def num_rollouts(self) -> int:
+        """How many rollouts the candidate has been scored on."""
         return len(self.rollouts)
 
     def mean_score(self) -> float | None:
@@ -122,7 +124,9 @@ class ModuleCandidate:
         """``(lower bound, mean, upper bound)`` of the score, clipped to the score range.
 
         The bounds are ``mean -/+ c * sqrt(ln(total_trials + 1) / n) * (max - min)`` over the
-        ``n`` scored rollouts; without any, ``(min_score, None, max_score)``.
+        ``n`` scored rollouts; without any, ``(min_score, None, max_score)``. ``min_score``
+        and ``max_score`` are the range scores can take, ``scaling_constant`` is ``c`` (more
+        exploration when larger) and ``total_trials`` the rollouts made over all candidates.
         """
         if total_trials < 1:
             raise ValueError(f"total_trials must be at least 1, got {total_trials}")
@@ -202,6 +206,7 @@ class HeapMemory:
             self.push(-negative, data)
 
     def reset(self) -> None:
+        """Empty the memory."""
         self.memory = []
 
     def __len__(self) -> int:

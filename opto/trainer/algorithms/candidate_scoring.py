@@ -39,7 +39,8 @@ class CandidateScoring:
         self.payloads: dict[int, RemotePayload] = {}
 
     def run(self, guide: Any, jobs: list, description: str) -> list[list[ExampleResult]]:
-        """The results of ``(snapshot, inputs, infos)`` jobs, per job and example."""
+        """The results of ``(snapshot, inputs, infos)`` ``jobs``, per job and example, scored
+        by ``guide``; ``description`` labels the progress bar (``Validating``, ...)."""
         executor = self.options["executor"]
         payload = None
         if executor is not None:
@@ -62,7 +63,8 @@ class CandidateScoring:
         )
 
     def mean_scores(self, guide: Any, jobs: list, description: str) -> list[dict[str, float]]:
-        """The mean score dict of each ``(snapshot, inputs, infos)`` job."""
+        """The mean score dict of each ``(snapshot, inputs, infos)`` job of ``jobs``, scored
+        by ``guide``; ``description`` labels the progress bar."""
         return [
             aggregate_score_dicts(to_score_dict(r.score) for r in rows)
             for rows in self.run(guide, jobs, description)
@@ -85,6 +87,8 @@ class RunValidationSet:
         self.size = len(data["inputs"])
 
     def score(self, candidates: Sequence[Candidate], examples: Sequence[Sequence[int]]) -> None:
+        """Score each of ``candidates`` on its list of example indices in ``examples`` and
+        store the score dicts in the candidate's ``validation``, by example index."""
         inputs, infos = self.data["inputs"], self.data["infos"]
         jobs = [
             (c.snapshot, [inputs[i] for i in indices], [infos[i] for i in indices])

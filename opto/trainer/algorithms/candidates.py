@@ -19,8 +19,12 @@ from opto.trainer.snapshots import snapshot_key
 class Candidate:
     """One set of parameter values and what is known of it.
 
-    ``validation`` maps a validation example's index to its score dict (what the Pareto
-    search compares); ``rollouts`` holds the mean score dict of each training batch it ran on.
+    ``id`` numbers candidates in the order the pool made them; ``snapshot`` maps parameter
+    names to values; ``parent`` is the id of the candidate it was proposed from (None for the
+    starting point) and ``step`` the step that proposed it. ``validation`` maps a validation
+    example's index to its score dict (what the Pareto search compares); ``rollouts`` holds
+    the mean score dict of each training batch it ran on. ``key`` is a hash of the snapshot
+    (computed when not given), so that a proposal equal to a known candidate is recognised.
     """
 
     id: int
@@ -36,6 +40,7 @@ class Candidate:
 
     @property
     def visits(self) -> int:
+        """How many training batches the candidate ran on (what UCB-like selection counts)."""
         return len(self.rollouts)
 
     def score_dict(self) -> dict[str, float] | None:
@@ -47,15 +52,19 @@ class Candidate:
         return None
 
     def score(self, objective: ObjectiveConfig) -> float | None:
+        """The :meth:`score_dict` made one number by ``objective``; None when unscored."""
         scores = self.score_dict()
         return None if not scores else scalarize(scores, objective)
 
     def rollout_mean(self, objective: ObjectiveConfig) -> float | None:
+        """The mean over its training batches of the score made scalar by ``objective``;
+        None before its first batch."""
         if not self.rollouts:
             return None
         return sum(scalarize(r, objective) for r in self.rollouts) / len(self.rollouts)
 
     def to_json(self) -> dict[str, Any]:
+        """The candidate as JSON-ready data, for the checkpoint."""
         return {
             "id": self.id,
             "parent": self.parent,
@@ -67,6 +76,8 @@ class Candidate:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Candidate:
+        """The candidate :meth:`to_json` wrote as ``data`` (checked by the checkpoint schema
+        before it gets here)."""
         return cls(
             id=data["id"],
             snapshot=decode_snapshot(data["snapshot"]),
@@ -86,20 +97,25 @@ class Pool:
         self.next_id = 0
 
     def new(self, snapshot: dict[str, Any], parent: int | None, step: int) -> Candidate:
+        """A candidate with the next id for ``snapshot``, proposed from the candidate
+        ``parent`` at ``step``; not added to the pool yet (see :meth:`add`)."""
         candidate = Candidate(self.next_id, snapshot, parent=parent, step=step)
         self.next_id += 1
         return candidate
 
     def add(self, candidate: Candidate) -> None:
+        """Keep ``candidate`` in the pool."""
         self.candidates.append(candidate)
 
     def get(self, candidate_id: int) -> Candidate:
+        """The candidate whose id is ``candidate_id``; KeyError if the pool dropped it."""
         for candidate in self.candidates:
             if candidate.id == candidate_id:
                 return candidate
         raise KeyError(f"no candidate {candidate_id} in the pool")
 
     def find(self, key: str) -> Candidate | None:
+        """The candidate whose snapshot hash is ``key``, or None (a new set of values)."""
         return next((c for c in self.candidates if c.key == key), None)
 
     def ranked(self, objective: ObjectiveConfig) -> list[Candidate]:
@@ -110,11 +126,13 @@ class Pool:
         return [scored[i] for i in order] + unscored
 
     def keep_best(self, size: int | None, objective: ObjectiveConfig) -> None:
+        """Drop all but the ``size`` best candidates by ``objective`` (None: keep all)."""
         if size is not None and len(self.candidates) > size:
             kept = {c.id for c in self.ranked(objective)[:size]}
             self.candidates = [c for c in self.candidates if c.id in kept]
 
     def to_json(self) -> dict[str, Any]:
+        """The pool as JSON-ready data, for the checkpoint."""
         return {
             "candidates": [c.to_json() for c in self.candidates],
             "current": self.current,
@@ -123,6 +141,7 @@ class Pool:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Pool:
+        """The pool :meth:`to_json` wrote as ``data``."""
         pool = cls()
         pool.candidates = [Candidate.from_json(c) for c in data["candidates"]]
         pool.current = data["current"]

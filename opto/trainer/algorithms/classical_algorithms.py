@@ -126,6 +126,7 @@ class BeamSearch(_PresetSearch):
     """A beam of ``num_candidates`` candidates, each improved every iteration."""
 
     def settings(self, given: dict[str, Any]) -> dict[str, Any]:
+        """The ``given`` options with the memory as large as the beam."""
         return {**given, "memory_size": given["num_candidates"]}
 
 
@@ -139,7 +140,8 @@ class ParetobasedPS(PrioritySearch):
     """
 
     def compress_candidate_memory(self, candidate: ModuleCandidate) -> ModuleCandidate:
-        """Keep each rollout's input as well (the Pareto exploration compares inputs)."""
+        """Compress ``candidate`` as PrioritySearch does, but keep each rollout's input as
+        well (the Pareto exploration compares inputs)."""
         compressed = super().compress_candidate_memory(candidate)
         for kept, rollout in zip(compressed.rollouts, candidate.rollouts, strict=True):
             kept["x"] = rollout.get("x")
@@ -158,6 +160,9 @@ class ParetobasedPS(PrioritySearch):
         return [c for c, s in zip(candidates, scores, strict=True) if s == top]
 
     def explore(self, verbose: Any = False, **kwargs: Any):
+        """Take the Pareto-best candidates (see the class docstring) out of the memory to
+        explore; ``verbose`` prints progress. Returns candidates, priorities and an info
+        dict, as PrioritySearch does."""
         memory = self.memory
         entries = list(memory)
         pool = [c for _, c in entries]

@@ -27,8 +27,9 @@ class ValidationSet(Protocol):
     """How many examples it has (indices run from 0 to ``size - 1``)."""
 
     def score(self, candidates: Sequence[Candidate], examples: Sequence[Sequence[int]]) -> None:
-        """Score each candidate on its examples (one list of indices per candidate, all in
-        one pool of work) and store each score dict in ``candidate.validation``."""
+        """Score each of ``candidates`` on its ``examples`` (one list of indices per
+        candidate, all in one pool of work) and store each score dict in
+        ``candidate.validation``."""
         ...
 
 

@@ -89,7 +89,12 @@ class SearchLoop(Trainer):
         return None if self.state is None else self.state.pool
 
     def train(self, guide: Any, train_dataset: dict, **options: Any) -> TrainResult:
-        """Run the loop (see the module docstring and docs/trainer.md for the options)."""
+        """Run the loop (see the module docstring and docs/trainer.md for the options).
+
+        ``guide`` scores outputs and writes feedback; ``train_dataset`` is
+        ``{"inputs": [...], "infos": [...]}``; ``options`` are checked against the
+        algorithm's ``OPTIONS`` (an unknown name is an error, not ignored).
+        """
         self.options = resolve_options(self, options)
         run = LoopRun(self, guide, train_dataset, self.options)
         self.state, self.objective = run.state, run.objective

@@ -114,7 +114,11 @@ NOT_SAVED = ("validate_dataset", "validate_guide", "test_dataset", "test_guide",
 
 
 def apply_aliases(owner: str, given: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
-    """``given`` with Trace's option names replaced by the opto names they stand for."""
+    """``given`` with Trace's option names replaced by the opto names they stand for.
+
+    ``aliases`` maps Trace names to opto names; ``owner`` is the algorithm's name, used when
+    both names of one option are given (an error, since one would silently win).
+    """
     renamed = dict(given)
     for trace_name, opto_name in aliases.items():
         if trace_name in renamed:
@@ -154,7 +158,11 @@ def drop_trace_only_options(owner: str, unknown: dict[str, Any], strict: bool = 
 
 
 def resolve_options(trainer: Any, given: dict[str, Any]) -> dict[str, Any]:
-    """All options of ``trainer.train`` with defaults filled in (see the module docstring)."""
+    """All options of ``trainer.train`` with defaults filled in (see the module docstring).
+
+    ``given`` are the keyword arguments the user passed; Trace's names are translated, Trace
+    options opto does not use are dropped with a warning and unknown names are refused.
+    """
     owner = type(trainer).__name__
     aliases = {**COMMON_ALIASES, **getattr(trainer, "ALIASES", {})}
     given = apply_aliases(owner, given, aliases)

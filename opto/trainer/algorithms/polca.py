@@ -85,10 +85,14 @@ class POLCA(PrioritySearch):
         self.summarizer = summarizer or Summarizer()
 
     def compress_candidate_memory(self, candidate: ModuleCandidate) -> ModuleCandidate:
-        """Keep whole rollouts when the summarizer needs them."""
+        """Keep ``candidate`` with whole rollouts when the summarizer needs them; else
+        compress it as PrioritySearch does."""
         return candidate if self.use_summarizer else super().compress_candidate_memory(candidate)
 
     def propose(self, samples: Any, verbose: Any = False, **kwargs: Any) -> list:
+        """PrioritySearch's proposals from ``samples``, after giving each exploration
+        candidate's optimizer the summarizer's advice (with ``use_summarizer``); ``verbose``
+        also prints the advice."""
         if self.use_summarizer:
             self._advise(verbose)
         return super().propose(samples, verbose=verbose, **kwargs)
@@ -114,7 +118,9 @@ class POLCA(PrioritySearch):
                 optimizer.objective = base + ADVICE_MARKER + self.context
 
     def filter_candidates(self, new_candidates: list[ModuleCandidate]) -> list[ModuleCandidate]:
-        """The new candidates that keep the memory diverse (all of them when ``epsilon`` is 0)."""
+        """The ``new_candidates`` that keep the memory diverse: farthest first, each more
+        than ``epsilon`` away (in embedding space) from the memory and from those accepted
+        before it (all of them when ``epsilon`` is 0)."""
         if self.epsilon == 0:
             return new_candidates
         known = [c for _, c in self.memory] + list(self._exploration_candidates or [])

@@ -25,7 +25,8 @@ from opto.trainer.algorithms.strategies import Strategies
 
 
 def improvement_gate(options: dict[str, Any]) -> AcceptanceCriterion:
-    """Trace's ``ensure_improvement``/``improvement_threshold`` as an acceptance criterion."""
+    """Trace's ``ensure_improvement``/``improvement_threshold`` as an acceptance criterion,
+    read from the run's resolved ``options``."""
     if options["ensure_improvement"]:
         return ImprovementGate(options["improvement_threshold"])
     return AcceptAll()
@@ -104,6 +105,8 @@ class UCBSearchAlgorithm(SearchLoop):
         ucb_exploration_factor: the weight of the exploration bonus.
         logger: where values are logged.
         num_threads: how many examples run at once.
+        strategies: replaces the UCB strategies (selection, acceptance, evaluation, pool
+            policy), as for any ``SearchLoop``.
     """
 
     OPTIONS = {"ucb_exploration_factor": 1.0, "max_buffer_size": 10}

@@ -96,7 +96,18 @@ class PrioritySearch(MemoryState, SearchTemplate):
     ):
         """Run the search; returns a ``TrainResult``.
 
-        Besides ``SearchTemplate.train``'s options:
+        The options it shares with ``SearchTemplate.train`` mean the same there, in short:
+        ``guide`` scores outputs and ``train_dataset`` is ``{"inputs", "infos"}``;
+        ``validate_dataset``/``validate_guide`` are where and how candidates are validated
+        (default: the training batch, ``guide``); each iteration runs ``num_batches``
+        sub-batches of ``batch_size`` inputs; ``score_range`` is ``(min, max)`` of scores; the
+        run lasts ``num_epochs`` passes and ``num_steps`` iterations; ``num_threads`` runs at
+        once; ``verbose`` prints each phase; ``test_dataset`` is tested every
+        ``test_frequency`` iterations with ``num_test_samples`` runs per input; values are
+        logged every ``log_frequency`` and saved into ``save_path`` every ``save_frequency``
+        iterations. Other keyword arguments are handled as ``SearchTemplate.train`` does.
+
+        Its own options:
 
         Args:
             objective_config: several metrics: rollouts get ``guide.get_score_dict`` during
@@ -222,7 +233,13 @@ class PrioritySearch(MemoryState, SearchTemplate):
     # -- one iteration -----------------------------------------------------------------------
 
     def update(self, samples: Samples | None = None, verbose: Any = False, **kwargs: Any):
-        """Propose, validate and remember candidates; then exploit and explore the memory."""
+        """Propose, validate and remember candidates; then exploit and explore the memory.
+
+        ``samples`` are the rollouts of the last exploration candidates on a training batch
+        (None at the first iteration, which fills the memory with copies of the agent);
+        ``verbose`` prints each phase; other keyword arguments go to the optimizer's step.
+        Returns the best candidate's update dict, the modules to explore next and an info dict.
+        """
         if samples is not None:
             self.add_exploration_rollouts_to_candidates(self._exploration_candidates, samples)
             candidates = self.filter_candidates(self.propose(samples, verbose=verbose, **kwargs))
@@ -260,8 +277,9 @@ class PrioritySearch(MemoryState, SearchTemplate):
         return self.max_score
 
     def propose(self, samples: Samples, verbose: Any = False, **kwargs: Any) -> list:
-        """New candidates: for each (exploration candidate, sub-batch), ``num_proposals``
-        optimizer steps on that sub-batch's outputs and feedback."""
+        """New candidates: for each (exploration candidate, sub-batch) in ``samples``,
+        ``num_proposals`` optimizer steps on that sub-batch's outputs and feedback.
+        ``verbose`` prints progress; other keyword arguments go to the optimizer's step."""
         if verbose:
             print("--- Proposing new parameters...")
         if not isinstance(samples, Samples):
@@ -294,7 +312,9 @@ class PrioritySearch(MemoryState, SearchTemplate):
     ) -> dict[ModuleCandidate, list[dict]]:
         """Run the new candidates (and, with a validation set, the exploration candidates) on
         the validation batch: ``{candidate: rollout dicts}``; exploration candidates not run
-        again map to ``[]``."""
+        again map to ``[]``. ``candidates`` are the new proposals; ``samples`` the training
+        rollouts of this iteration (reused as the batch with ``use_prev_batch``); ``verbose``
+        prints progress."""
         if verbose:
             print("--- Validating candidates...")
         if self._exploration_candidates is None:
@@ -340,7 +360,8 @@ class PrioritySearch(MemoryState, SearchTemplate):
     def match_candidates_and_samples(
         self, candidates: list[ModuleCandidate], samples: list[BatchRollout]
     ) -> dict[ModuleCandidate, list[BatchRollout]]:
-        """Group BatchRollouts by the candidate whose model ran them."""
+        """Group the BatchRollouts ``samples`` by which of ``candidates`` ran them (each
+        candidate's module carries its id); a batch from an unknown module is an error."""
         results: dict[ModuleCandidate, list[BatchRollout]] = {c: [] for c in candidates}
         by_id = {id(c): c for c in candidates}
         for batch in samples:
@@ -360,7 +381,10 @@ class PrioritySearch(MemoryState, SearchTemplate):
         return results
 
     def update_memory(self, validate_results: dict, verbose: Any = False, **kwargs: Any) -> None:
-        """Add each candidate's rollouts to it and push it with its exploration priority."""
+        """Add each candidate's rollouts to it and push it with its exploration priority.
+
+        ``validate_results`` is what :meth:`validate` returned; ``verbose`` prints progress.
+        """
         if verbose:
             print("--- Updating memory with validation results...")
         memory = self.memory
@@ -370,7 +394,8 @@ class PrioritySearch(MemoryState, SearchTemplate):
 
     def explore(self, verbose: Any = False, **kwargs: Any):
         """Take the ``num_candidates`` candidates of highest priority out of the memory (the
-        best candidate first when ``use_best_candidate_to_explore``)."""
+        best candidate first when ``use_best_candidate_to_explore``); ``verbose`` prints
+        progress. Returns the candidates, their priorities and an info dict."""
         if verbose:
             print(
                 f"--- Generating {min(len(self.memory), self.num_candidates)} exploration candidates..."
@@ -404,7 +429,8 @@ class PrioritySearch(MemoryState, SearchTemplate):
         )
 
     def exploit(self, verbose: Any = False, **kwargs: Any):
-        """The candidate of highest exploitation priority (it stays in the memory)."""
+        """The candidate of highest exploitation priority (it stays in the memory), its
+        priority and an info dict; ``verbose`` prints progress."""
         if verbose:
             print("--- Exploiting the best candidate...")
         if not self.memory:
@@ -421,13 +447,14 @@ class PrioritySearch(MemoryState, SearchTemplate):
         )
 
     def compute_exploitation_priority(self, candidate: ModuleCandidate) -> float | None:
-        """How good a candidate is to use: its mean score."""
+        """How good ``candidate`` is to use: its mean score."""
         if not isinstance(candidate, ModuleCandidate):
             raise TypeError(f"expected a ModuleCandidate, got {type(candidate).__name__}")
         return candidate.mean_score()
 
     def compute_exploration_priority(self, candidate: ModuleCandidate) -> float | None:
-        """How promising a candidate is to explore (see ``score_function``)."""
+        """How promising ``candidate`` is to explore (see ``score_function``; with a
+        multi-objective config, its weighted mean metrics)."""
         if not isinstance(candidate, ModuleCandidate):
             raise TypeError(f"expected a ModuleCandidate, got {type(candidate).__name__}")
         config = self.objective_config
@@ -445,7 +472,7 @@ class PrioritySearch(MemoryState, SearchTemplate):
         return candidate.mean_score()
 
     def compress_candidate_memory(self, candidate: ModuleCandidate) -> ModuleCandidate:
-        """A copy of the candidate for the long-term memory: each rollout keeps only its
+        """A copy of ``candidate`` for the long-term memory: each rollout keeps only its
         score, score dict and feedback."""
         kept = ("score", "score_dict", "feedback")
         compressed = copy.copy(candidate)
@@ -456,13 +483,15 @@ class PrioritySearch(MemoryState, SearchTemplate):
         return compressed
 
     def filter_candidates(self, candidates: list[ModuleCandidate]) -> list[ModuleCandidate]:
-        """The new candidates worth validating (here: all)."""
+        """Which of the new ``candidates`` are worth validating (here: all; subclasses
+        drop duplicates or near-duplicates)."""
         return candidates
 
     def add_exploration_rollouts_to_candidates(
         self, exploration_candidates: list[ModuleCandidate], samples: Samples
     ) -> None:
-        """Give each exploration candidate the training rollouts its model collected."""
+        """Give each of ``exploration_candidates`` the training rollouts in ``samples`` that
+        its model collected."""
         matched = self.match_candidates_and_samples(exploration_candidates, samples.samples)
         for candidate, batches in matched.items():
             candidate.add_rollouts([r for batch in batches for r in batch.to_list()])

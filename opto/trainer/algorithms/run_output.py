@@ -47,7 +47,8 @@ class RunOutput:
             self.directory.write_datasets(datasets)
 
     def checkpoint(self, document: dict[str, Any], model: Any, step: int) -> None:
-        """Write the checkpoint and the model's values, and log that it was written."""
+        """Write the checkpoint ``document`` and the values of ``model``, and log that the
+        checkpoint of ``step`` was written (nothing without a run directory)."""
         if self.directory is None:
             return
         self.directory.write_checkpoint(document)
@@ -55,9 +56,11 @@ class RunOutput:
         self.events.log_event("checkpoint", {"step": step})
 
     def event(self, name: str, step: int, message: str, **fields: Any) -> None:
-        """Log an event (``start``, ``resume``, ``refused``, ``stop``, ``summary``)."""
+        """Log the event ``name`` (``start``, ``resume``, ``refused``, ``stop``, ``summary``)
+        at ``step`` with the text ``message``; ``fields`` are extra data of the record."""
         self.log.log_event(name, {"step": step, "message": message, **fields})
 
     def close(self) -> None:
+        """Flush and close the logs and the proposal log at the end of the run."""
         self.log.close()
         self.proposals.close()

@@ -54,6 +54,7 @@ class RunState:
         stopped: why the run stopped (``"completed"``, ``"budget"``, or a stop condition's
             reason); None while it runs.
         history: the record of each step of this session (not saved: ``run.jsonl`` has all).
+        session_start: the monotonic clock when this session began (for ``elapsed``).
     """
 
     algorithm: str

@@ -72,7 +72,8 @@ class MemoryState:
 
 
 def candidate_to_json(candidate: ModuleCandidate, paths: dict[int, str]) -> dict[str, Any]:
-    """A candidate as JSON data (see the module docstring)."""
+    """``candidate`` as JSON data (see the module docstring); ``paths`` maps ``id()`` of each
+    parameter to its path in the model, the name its value is stored under."""
     values = {paths[id(p)]: value for p, value in candidate.update_dict.items() if id(p) in paths}
     optimizer = candidate.optimizer
     return {
@@ -88,7 +89,11 @@ def candidate_to_json(candidate: ModuleCandidate, paths: dict[int, str]) -> dict
 def candidate_from_json(
     data: dict[str, Any], agent: Any, parameters: dict[str, Any], optimizers: list
 ) -> ModuleCandidate:
-    """A candidate of ``agent`` from ``candidate_to_json``'s data."""
+    """A candidate of ``agent`` from ``candidate_to_json``'s ``data``.
+
+    ``parameters`` maps parameter paths to the agent's parameter nodes; ``optimizers`` are
+    the run's optimizers, copied and given the stored state when the candidate had its own.
+    """
     values = decode_snapshot(data["values"])
     update = {parameters[path]: value for path, value in values.items() if path in parameters}
     record = data.get("optimizer")

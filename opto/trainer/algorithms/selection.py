@@ -102,7 +102,8 @@ class ParetoSampler(Selector):
         self.frontier = frontier
 
     def wins(self, pool: Pool, objective: ObjectiveConfig) -> dict[int, int]:
-        """``candidate id -> number of keys where it has the top value``."""
+        """``candidate id -> number of keys where it has the top value`` over the candidates
+        of ``pool``, example scores made scalar by ``objective``."""
         values: dict[tuple, dict[int, float]] = {}
         for candidate in pool.candidates:
             if self.frontier in ("instance", "hybrid"):

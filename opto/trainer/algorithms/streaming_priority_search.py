@@ -55,6 +55,10 @@ class StreamingPrioritySearch(PrioritySearch):
         return super().train(*args, **kwargs)
 
     def propose(self, samples: Samples, verbose: Any = False, **kwargs: Any) -> list:
+        """Proposals from only some (candidate, sub-batch) pairs of ``samples``: about
+        ``exploration_ratio * num_candidates / num_proposals`` of them, drawn by softmax of
+        their priorities; ``verbose`` prints progress, other keyword arguments go to the
+        optimizer's step."""
         if verbose:
             print("--- Proposing new parameters...")
         matched = self.match_candidates_and_samples(self._exploration_candidates, samples.samples)
@@ -111,7 +115,8 @@ class StreamingPrioritySearch(PrioritySearch):
     def validate(
         self, candidates: list[ModuleCandidate], samples: Samples, verbose: Any = False, **kwargs
     ):
-        """No validation runs: every exploration candidate and proposal goes back unscored."""
+        """No validation runs: every exploration candidate and every one of ``candidates``
+        goes back unscored (``samples`` are not needed; ``verbose`` prints that it skips)."""
         if verbose:
             print("--- Skip validating candidates...")
         results = {c: [] for c in self._exploration_candidates}
@@ -119,7 +124,8 @@ class StreamingPrioritySearch(PrioritySearch):
         return results
 
     def compute_exploration_priority(self, candidate: ModuleCandidate) -> float | None:
-        """Untried candidates first (``max_score``); the others as in PrioritySearch."""
+        """Untried candidates first (``max_score``); any other ``candidate`` as in
+        PrioritySearch."""
         if candidate.num_rollouts == 0:
             return self.max_score
         return super().compute_exploration_priority(candidate)
