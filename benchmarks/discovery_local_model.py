@@ -10,8 +10,9 @@ from those files (no server): same replies, so the same proposals and, the evalu
 deterministic, the same scores. Both write ``<task>.summary.json`` (what docs/discovery.md
 reports) and leave the archive or run directory under ``--out`` for ``opto report``.
 
-* ``discopop``: the DiscoPOP loss-discovery loop (:class:`opto.discovery.DiscoveryLoop`) on the
-  ``overfit`` preset, three betas and three seeds, DPO as the seed loss, transcript mode.
+* ``discopop``: the DiscoPOP loss-discovery loop (:func:`opto.discovery.discover`, the
+  transcript proposer) on the ``overfit`` preset, three betas and three seeds, DPO as the seed
+  loss.
 * ``llm4ad``: LLM4AD's online bin packing (its 5 Weibull instances of 5,000 items, its scorer),
   the heuristic a trainable code string improved by OptoPrime in ``opto.trainer`` (one proposal
   per step, each taken, so the next prompt shows its score or error), the suite's template as
@@ -41,21 +42,31 @@ LLM_OPTIONS = {
 
 
 def discopop(llm: Any, out: Path, proposals: int) -> dict[str, Any]:
-    """The DiscoPOP loop with ``llm`` for ``proposals`` generations; the archive's summary."""
-    from opto.discovery import DiscoveryLoop, LossObjective
+    """DiscoPOP's loop (``opto.discovery.discover``, transcript proposer) with ``llm`` for
+    ``proposals`` generations; the run's summary."""
+    import shutil
+
+    from opto.discovery import LossEvaluator, LossObjective, ProposalEvaluator, discover
+    from opto.discovery.fitness import side_info_of
     from opto.runtime import SubprocessPolicy
 
-    path = out / "discopop_archive.json"
-    path.unlink(missing_ok=True)
-    loop = DiscoveryLoop(
-        llm,
-        path,
-        objective=LossObjective(
-            preset="overfit", betas=(0.5, 1.0, 2.5), seeds=(0, 1, 2), kl_budget=0.3
-        ),
-        baselines=("dpo",),
-        mode="transcript",
-        llm_options=LLM_OPTIONS,
+    class RecordingEvaluator(LossEvaluator):
+        """The preference task, remembering each evaluated code's outcome, in order."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.outcomes: list[tuple[str, Any]] = []
+
+        def __call__(self, code: str, seed: int | None = None) -> tuple[float, dict[str, Any]]:
+            outcome = self.stages.evaluate(code)
+            self.outcomes.append((code, outcome))
+            return side_info_of(outcome, self.failure_score)
+
+    objective = LossObjective(
+        preset="overfit", betas=(0.5, 1.0, 2.5), seeds=(0, 1, 2), kl_budget=0.3
+    )
+    stages = ProposalEvaluator(
+        objective,
         contract_policy=SubprocessPolicy(
             wall_time=60, cpu_time=10, memory="1GiB", echo_output=False
         ),
@@ -63,26 +74,47 @@ def discopop(llm: Any, out: Path, proposals: int) -> dict[str, Any]:
             wall_time=600, cpu_time=600, memory="2GiB", echo_output=False
         ),
     )
+    task = RecordingEvaluator(objective, evaluator=stages)
+    run_dir = out / "discopop_run"
+    shutil.rmtree(run_dir, ignore_errors=True)
     started = time.monotonic()
-    archive = loop.run(proposals)
-    llm_entries = archive.proposals
-    seed = archive.seeds[0]
-    valid = [e for e in llm_entries if e.status == "valid"]
-    best = max(valid, key=lambda e: e.fitness["mean"], default=None)
+    result = discover(
+        llm,
+        run_dir,
+        generations=proposals,
+        evaluator=task,
+        baselines=("dpo",),
+        proposer="transcript",
+        llm_options=LLM_OPTIONS,
+    )
+    seed_code = result.candidates[0]
+    seed = next(outcome for code, outcome in task.outcomes if code == seed_code)
+    children = [
+        {
+            "name": _function_name(code),
+            "status": outcome.status,
+            "stage": outcome.stage,
+            "fitness": _round(outcome.fitness["mean"]) if outcome.status == "valid" else None,
+        }
+        for code, outcome in task.outcomes
+        if code != seed_code
+    ]
+    # A proposal the search did not evaluate repeated a candidate (novelty) or held no code.
+    children += [{"name": "-", "status": "not evaluated", "stage": None, "fitness": None}] * (
+        proposals - len(children)
+    )
+    valid = [c for c in children if c["status"] == "valid"]
+    best = max(valid, key=lambda c: c["fitness"], default=None)
     return {
         "task": "discopop",
-        "proposals": len(llm_entries),
-        "statuses": _count(e.status for e in llm_entries),
-        "seed": {"name": seed.name, "fitness": _round(seed.fitness["mean"])},
-        "best": None
-        if best is None
-        else {"name": best.name, "fitness": _round(best.fitness["mean"]), "id": best.id},
-        "fitness": [
-            {"name": e.name, "status": e.status, "fitness": _round(e.fitness_mean)}
-            for e in llm_entries
-        ],
+        "proposals": len(children),
+        "statuses": _count(c["status"] for c in children),
+        "seed": {"name": "dpo", "fitness": _round(seed.fitness["mean"])},
+        "best": None if best is None else {"name": best["name"], "fitness": best["fitness"]},
+        "fitness": children,
+        "stopped": result.stopped,
         "seconds": round(time.monotonic() - started, 1),
-        "output": path.name,
+        "output": run_dir.name,
     }
 
 
@@ -174,6 +206,16 @@ def run_all(
         summaries.append(summary)
         print(json.dumps(summary, indent=1), flush=True)
     return summaries
+
+
+def _function_name(code: str) -> str:
+    """The loss's function name, or "-" for code that names none."""
+    from opto.discovery.interface import loss_function_name
+
+    try:
+        return loss_function_name(code)
+    except Exception:  # unparseable proposals have no name
+        return "-"
 
 
 def _count(statuses) -> dict[str, int]:

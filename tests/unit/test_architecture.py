@@ -12,8 +12,9 @@ Layers, from the bottom (a module may import its own layer and the layers below)
   2   ``opto.trace``
   3   ``opto.optimizers``
   4   ``opto.trainer``
-  5   ``opto.discovery``
-  6   ``opto.cli``, ``opto.report``, ``opto.features``, ``opto.__main__``
+  5   ``opto.optimize_anything``
+  6   ``opto.discovery``
+  7   ``opto.cli``, ``opto.report``, ``opto.features``, ``opto.__main__``
 ====  ==========================================
 
 ``llm`` and ``runtime`` sit below ``trace``: neither needs a node, while the trace runs a
@@ -41,11 +42,12 @@ LAYERS = {
     "trace": 2,
     "optimizers": 3,
     "trainer": 4,
-    "discovery": 5,
-    "cli": 6,
-    "report": 6,
-    "features": 6,
-    "__main__": 6,
+    "optimize_anything": 5,
+    "discovery": 6,
+    "cli": 7,
+    "report": 7,
+    "features": 7,
+    "__main__": 7,
 }
 
 MOVED = {
@@ -165,6 +167,30 @@ def upward_imports(graph: dict[str, set[str]]) -> list[str]:
             if own is not None and other is not None and other > own:
                 found.append(f"{module} (layer {own}) imports {target} (layer {other})")
     return found
+
+
+def unresolved_opto_imports() -> list[str]:
+    """Imports of an ``opto`` module that does not exist (``from opto.x import y`` where
+    ``opto.x`` is no module or package): an import inside a function fails only when the
+    function runs, so a module moved or deleted can leave one behind unnoticed."""
+    files = {_module_name(path) for path in ROOT.rglob("*.py")}
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                modules = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in modules:
+                if (name == "opto" or name.startswith("opto.")) and name not in files:
+                    found.append(f"{_module_name(path)} line {node.lineno} imports {name}")
+    return found
+
+
+def test_every_import_of_an_opto_module_resolves():
+    assert unresolved_opto_imports() == []
 
 
 def test_every_subpackage_has_a_layer():
