@@ -310,10 +310,11 @@ class OptoPrime(Optimizer):
         """The suggested ``{name: value}`` of the reply text ``response`` (``{}`` if none).
 
         ``suggestion_tag`` and ``reasoning_tag`` replace the ``json_keys`` names of those keys
-        for this call (None: as configured). With ``return_only_suggestion=False``: ``{"reasoning": ..., "variables": {...}}``.
-        ``ignore_extraction_error=False`` raises SuggestionExtractionError when nothing could be
-        read; by default nothing is raised here and the step reports the problem. (The
-        prompt format reads the reply; a tagged format returns ``{"reasoning", "variables"}``.)
+        for this call in a JSON format (None: as configured). ``return_only_suggestion=False``
+        gives ``{"reasoning": ..., "variables": {...}}``. ``ignore_extraction_error=False``
+        raises SuggestionExtractionError when nothing could be read; by default nothing is
+        raised here and the step reports the problem. (The prompt format reads the reply; a
+        tagged format returns ``{"reasoning", "variables"}``.)
         """
         return self.prompt_format.extract(
             self,

@@ -84,7 +84,7 @@ class PromptFormat:
 
     def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
         """The section markers ``optimizer``'s ``prompt_symbols`` are merged into (default:
-        its class's ``default_prompt_symbols``)."""
+        the optimizer's own ``default_prompt_symbols``)."""
         return optimizer.default_prompt_symbols
 
     def expects_json(self, optimizer: Any) -> bool:
