@@ -48,9 +48,12 @@ DEFAULT_EXPERTS = (
 class CandidateRequest:
     """What a generation strategy may use for one step.
 
-    ``ask(system_prompt, **options)`` sends the step's user prompt with ``system_prompt`` and
-    returns one reply (options: ``temperature``, ``llm``); ``clients()`` builds the LLMs of
-    ``llm_profiles`` (for ``multi_llm``).
+    ``system_prompt`` is the step's system prompt; ``ask(system_prompt, **options)`` sends
+    the step's user prompt with a system prompt and returns one reply (options:
+    ``temperature``, ``llm``); ``count`` is how many candidates to ask for; ``temperatures``
+    is the ``(low, high)`` range to spread requests over; ``experts`` are the roles for
+    ``multi_experts``; ``clients()`` builds the LLMs of ``llm_profiles`` (for ``multi_llm``)
+    and ``weights`` are their shares of the requests (empty: equal).
     """
 
     system_prompt: str
@@ -64,9 +67,9 @@ class CandidateRequest:
 
 @dataclass(frozen=True)
 class SelectionRequest:
-    """What a selection strategy may use: the step's system prompt, the user prompt the
-    candidates answered (``problem_summary``), ``ask_short(messages)`` for a short reply, and
-    ``ask(system, user)`` for a full one."""
+    """What a selection strategy may use: the step's ``system_prompt``, the user prompt the
+    candidates answered (``problem_summary``), ``ask_short(messages)`` for a short reply (a
+    number), and ``ask(system, user)`` for a full one (a reply in the step's format)."""
 
     system_prompt: str
     problem_summary: str
@@ -75,14 +78,20 @@ class SelectionRequest:
 
 
 class GenerationStrategy(Protocol):
+    """How a step asks for its candidate replies: any object with this ``generate``."""
+
     def generate(self, request: CandidateRequest) -> list[str]:
-        """The candidate replies (a failed request may be left out)."""
+        """The candidate replies, asked through ``request`` (``request.count`` of them; a
+        failed request may be left out)."""
         ...
 
 
 class SelectionStrategy(Protocol):
+    """How a step picks (or writes) the reply it parses: any object with this ``select``."""
+
     def select(self, candidates: list[str], request: SelectionRequest) -> str:
-        """The reply to use, from at least two candidates."""
+        """The reply to use, from at least two ``candidates``; ``request`` gives the prompts
+        and the ways to ask the LLM."""
         ...
 
 
@@ -91,6 +100,8 @@ class TemperatureVariation:
     """``count`` concurrent requests at temperatures spread from high to low."""
 
     def generate(self, request: CandidateRequest) -> list[str]:
+        """``request.count`` replies, from the top of ``request.temperatures`` down to its
+        bottom, so the set mixes bold and safe answers."""
         low, high = request.temperatures
         steps = max(request.count - 1, 1)
         temperatures = [high - (high - low) * i / steps for i in range(request.count)]
@@ -104,6 +115,8 @@ class MultiExperts:
     """Concurrent requests, each with the system prompt ending "You are a <expert>."."""
 
     def generate(self, request: CandidateRequest) -> list[str]:
+        """``request.count`` replies, the experts of ``request`` taken in turn (repeating
+        when there are fewer experts than candidates)."""
         experts = list(request.experts) or list(DEFAULT_EXPERTS)
         chosen = [experts[i % len(experts)] for i in range(request.count)]
         return concurrently(
@@ -116,6 +129,8 @@ class MultiLLM:
     """Concurrent requests spread over the ``llm_profiles`` by weighted round robin."""
 
     def generate(self, request: CandidateRequest) -> list[str]:
+        """``request.count`` replies, each from one of ``request.clients()``, chosen in
+        proportion to ``request.weights``."""
         clients = request.clients()
         order = weighted_round_robin(len(clients), list(request.weights), request.count)
         return concurrently(
@@ -125,11 +140,17 @@ class MultiLLM:
 
 @dataclass(frozen=True)
 class FollowUps:
-    """Requests one after the other; each after the first sees earlier replies in a note."""
+    """Requests one after the other; each after the first sees earlier replies in a note.
+
+    ``note(earlier_replies)`` writes the text added to the system prompt (Trace's
+    ``self_refinement`` asks to improve the last reply, ``iterative_alternatives`` to differ
+    from all of them).
+    """
 
     note: Callable[[list[str]], str]
 
     def generate(self, request: CandidateRequest) -> list[str]:
+        """``request.count`` replies, asked in order; a failed request raises."""
         candidates: list[str] = []
         for _ in range(request.count):
             note = self.note(candidates) if candidates else ""
@@ -150,7 +171,10 @@ def _differ_from_all(earlier: list[str]) -> str:
 
 @dataclass(frozen=True)
 class LastCandidate:
+    """The last candidate, without asking the LLM (the cheapest rule)."""
+
     def select(self, candidates: list[str], request: SelectionRequest) -> str:
+        """``candidates[-1]``; ``request`` is not used."""
         return candidates[-1]
 
 
@@ -159,6 +183,9 @@ class Majority:
     """The candidate most similar to all the others (by difflib ratio)."""
 
     def select(self, candidates: list[str], request: SelectionRequest) -> str:
+        """The candidate of ``candidates`` with the highest summed similarity to the others
+        (the first on a tie); no LLM call, so ``request`` is not used."""
+
         def total_similarity(index: int) -> float:
             return sum(
                 difflib.SequenceMatcher(None, candidates[index], other).ratio()
@@ -179,6 +206,8 @@ class BestOfN:
     """Asks the LLM for the number of the best candidate (the last one if it gives none)."""
 
     def select(self, candidates: list[str], request: SelectionRequest) -> str:
+        """One of ``candidates``, as numbered by the LLM's short reply to ``request``'s
+        problem and the listed candidates."""
         question = f"Reply with the number (1 to {len(candidates)}) of the best candidate only."
         text = request.ask_short(
             [
@@ -195,6 +224,8 @@ class MixtureOfAgents:
     """Asks the LLM to write one reply combining the candidates' best ideas."""
 
     def select(self, candidates: list[str], request: SelectionRequest) -> str:
+        """A new reply written by the LLM from all ``candidates`` and ``request``'s problem,
+        in the step's format (it may be none of the candidates)."""
         ask = "Write one response, in the required format, that combines their best ideas."
         return request.ask(request.system_prompt, _listing(candidates, request) + ask)
 

@@ -19,7 +19,13 @@ from opto.trace.nodes import ParameterNode
 
 
 class OPRO(OptoPrime):
-    """Shows past variable values and their feedback, newest last; asks for new values."""
+    """Shows past variable values and their feedback, newest last; asks for new values.
+
+    Arguments: ``parameters`` to train; ``llm`` (default ``LLM()``, made at the first step);
+    ``memory_size`` (default 20): how many rounds of values and feedback the prompt lists,
+    the current one included; the OPRO history is the whole prompt, so it is longer than
+    OptoPrime's default of 0. Every other keyword argument is OptoPrime's.
+    """
 
     user_prompt_template = templates.OPRO_USER_TEMPLATE
     output_format_prompt = templates.OPRO_OUTPUT_FORMAT

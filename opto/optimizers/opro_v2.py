@@ -29,7 +29,15 @@ __all__ = [
 
 
 class OPROv2(OptoPrimeV2):
-    """Shows context, solution and feedback in tags; asks for revised solutions."""
+    """Shows context, solution and feedback in tags; asks for revised solutions.
+
+    Arguments: ``parameters`` to train; ``llm`` (default ``LLM()``, made at the first step);
+    ``optimizer_prompt_symbol_set`` (section titles and tag names, default
+    ``OPROPromptSymbolSet()``: ``# Problem Context``, ``# Solution``, ``<solution>``);
+    ``include_example`` (default False: no worked example before the problem);
+    ``memory_size`` (default 5: past solutions with their feedback shown). Every other
+    keyword argument is OptoPrimeV2's.
+    """
 
     representation_prompt = templates.OPROV2_REPRESENTATION
     output_format_prompt_template = templates.OPROV2_OUTPUT_FORMAT
@@ -57,6 +65,7 @@ class OPROv2(OptoPrimeV2):
         )
 
     def default_symbol_set(self) -> OPROPromptSymbolSet:
+        """OPROv2's titles and tags, used when no ``optimizer_prompt_symbol_set`` is given."""
         return OPROPromptSymbolSet()
 
     def default_prompt_format(self) -> PromptFormat:

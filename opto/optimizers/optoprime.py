@@ -181,18 +181,20 @@ class OptoPrime(Optimizer):
 
     @staticmethod
     def repr_node_value(node_dict: Mapping[str, Any]) -> str:
-        """``(type) name=value`` per entry, ``(code) name:source`` for code parameters."""
+        """``(type) name=value`` per entry of ``node_dict`` (prompt name -> ``(value,
+        description)``), ``(code) name:source`` for code parameters (Trace's hook)."""
         return value_lines(node_dict)
 
     @staticmethod
     def repr_node_constraint(node_dict: Mapping[str, Any]) -> str:
-        """``(type) name: description`` per entry that has a description."""
+        """``(type) name: description`` per entry of ``node_dict`` that has a description."""
         return constraint_lines(node_dict)
 
     def problem_instance(
         self, summary: FunctionFeedback, mask: Sequence[str] | None = None
     ) -> ProblemInstance:
-        """The text of each section; a section whose marker is in ``mask`` is left empty."""
+        """The text of each section of ``summary`` (what ``summarize()`` returned), by the
+        prompt format; a section whose marker (``"#Code"``...) is in ``mask`` is left empty."""
         return self.prompt_format.problem_instance(self, summary, mask)
 
     def replace_symbols(self, text: str, symbols: Mapping[str, str]) -> str:
@@ -212,7 +214,8 @@ class OptoPrime(Optimizer):
         *args: Any,
         **kwargs: Any,
     ) -> tuple[str, str]:
-        """``(system prompt, user prompt)`` for ``summary``, written by the prompt format.
+        """``(system prompt, user prompt)`` for ``summary``, written by the prompt format;
+        sections whose markers are in ``mask`` are left empty (None: all shown).
 
         Unlike Trace's, calling it has no side effect: memory is recorded by the step only.
         """
@@ -222,8 +225,10 @@ class OptoPrime(Optimizer):
         )
 
     def problem_text(self, summary: FunctionFeedback, mask: Sequence[str] | None = None) -> str:
-        """The problem block (``render_problem(problem_instance(...))``), shrunk to
-        ``prompt_token_budget`` when one is set; prompt formats put it in the user prompt."""
+        """The problem block of ``summary`` (``render_problem(problem_instance(summary,
+        mask))``, ``mask`` naming sections to leave empty), shrunk to ``prompt_token_budget``
+        when one is set (variables, outputs and feedback stay whole); formats put it in the
+        user prompt."""
         nodes = getattr(summary, "nodes", None)
         if not self.prompt_token_budget or nodes is None:
             return self.render_problem(self.problem_instance(summary, mask))
@@ -236,8 +241,8 @@ class OptoPrime(Optimizer):
         return fit_to_budget(nodes, self.prompt_token_budget, render, self.prompt_tokenizer)
 
     def render_problem(self, instance: Any) -> str:
-        """The problem block's text, by the prompt format (Trace's: with this optimizer's
-        section markers; values are not rewritten)."""
+        """The text of ``instance`` (what ``problem_instance`` returned), by the prompt
+        format (Trace's: with this optimizer's section markers; values are not rewritten)."""
         return self.prompt_format.render_problem(self, instance)
 
     def memory_text(self) -> str:
@@ -253,10 +258,11 @@ class OptoPrime(Optimizer):
         verbose: bool | str = False,
         max_tokens: int | None = None,
     ) -> str:
-        """Ask the LLM once; returns the reply text.
+        """Ask the LLM once with ``system_prompt`` and ``user_prompt``; returns the reply text.
 
-        ``verbose=True`` prints the system and the user prompt and the reply;
-        ``verbose="output"`` prints the reply only.
+        ``max_tokens`` caps the reply (None: the optimizer's ``max_tokens``); its usage is
+        added to the step's record. ``verbose=True`` prints the system and the user prompt
+        and the reply; ``verbose="output"`` prints the reply only.
         """
         messages = [
             {"role": "system", "content": system_prompt},
@@ -301,12 +307,14 @@ class OptoPrime(Optimizer):
         return_only_suggestion: bool = True,
         ignore_extraction_error: bool | None = None,
     ) -> dict[str, Any]:
-        """The suggested ``{name: value}`` of a reply (``{}`` when there is none).
+        """The suggested ``{name: value}`` of the reply text ``response`` (``{}`` if none).
 
-        With ``return_only_suggestion=False``: ``{"reasoning": ..., "variables": {...}}``.
-        ``ignore_extraction_error=False`` raises SuggestionExtractionError when nothing could be
-        read; by default nothing is raised here and the step reports the problem. (The
-        prompt format reads the reply; a tagged format returns ``{"reasoning", "variables"}``.)
+        ``suggestion_tag`` and ``reasoning_tag`` replace the ``json_keys`` names of those keys
+        for this call in a JSON format (None: as configured). ``return_only_suggestion=False``
+        gives ``{"reasoning": ..., "variables": {...}}``. ``ignore_extraction_error=False``
+        raises SuggestionExtractionError when nothing could be read; by default nothing is
+        raised here and the step reports the problem. (The prompt format reads the reply; a
+        tagged format returns ``{"reasoning", "variables"}``.)
         """
         return self.prompt_format.extract(
             self,
@@ -327,7 +335,8 @@ class OptoPrime(Optimizer):
         *,
         shown: Mapping[str, ParameterNode] | None = None,
     ) -> StepResult:
-        """``{parameter: new value}`` for the suggested values that can be applied.
+        """``{parameter: new value}`` for the values of ``suggestion`` (``{name: value}``,
+        as ``extract_llm_suggestion`` returns it) that can be applied.
 
         Values are converted to the parameter's type or refused; the result's ``refused`` and
         ``unknown`` say what was left out and why. ``shown`` is the prompt's ``name ->

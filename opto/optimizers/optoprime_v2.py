@@ -58,7 +58,17 @@ class SymbolTemplate:
 
 
 class OptoPrimeV2(OptoPrime):
-    """OptoPrime speaking XML tags (``<variable><name>...</name><value>...</value>``)."""
+    """OptoPrime speaking XML tags (``<variable><name>...</name><value>...</value>``).
+
+    Arguments: ``parameters`` to train; ``llm`` (default ``LLM()``, made at the first step);
+    ``max_tokens`` (default 8192: the most tokens the LLM may write per reply);
+    ``initial_var_char_limit`` (default 2000: values of inputs, intermediate nodes and
+    outputs are cut to this many characters, 0: never);
+    ``optimizer_prompt_symbol_set`` (section titles and tag names, default
+    ``default_symbol_set()``); ``truncate_expression`` (the function ``(value, limit) ->
+    text`` that does the cutting, default ``opto.optimizers.utils.truncate_expression``).
+    Every other keyword argument is OptoPrime's.
+    """
 
     representation_prompt = templates.REPRESENTATION_TEMPLATE
     output_format_prompt_template = templates.OUTPUT_FORMAT_TEMPLATE
@@ -89,6 +99,7 @@ class OptoPrimeV2(OptoPrime):
         return OptimizerPromptSymbolSet()
 
     def default_prompt_format(self) -> PromptFormat:
+        """``TaggedFormat()``: the tag format reads this optimizer's symbol set."""
         return TaggedFormat()
 
     # -- problem ---------------------------------------------------------------------------
@@ -100,7 +111,10 @@ class OptoPrimeV2(OptoPrime):
         value_tag: str = "value",
         constraint_tag: str = "constraint",
     ) -> str:
-        """Tag blocks with full values (the #Variables section)."""
+        """One ``<node_tag>`` block per entry of ``node_dict`` (prompt name -> ``(value,
+        description)``), with the full value in a ``<value_tag>`` block (the #Variables
+        section). Descriptions are shown in ``<constraint_tag>`` blocks only when
+        ``node_tag`` is the symbol set's variable tag, i.e. for the trained variables."""
         with_constraints = node_tag == self.optimizer_prompt_symbol_set.variable_tag
         return tagged_entries(node_dict, node_tag, value_tag, constraint_tag, with_constraints)
 
@@ -111,7 +125,10 @@ class OptoPrimeV2(OptoPrime):
         value_tag: str = "value",
         constraint_tag: str = "constraint",
     ) -> str:
-        """Tag blocks with values cut at ``initial_var_char_limit`` characters."""
+        """As ``repr_node_value`` (same ``node_dict``, ``node_tag``, ``value_tag`` and
+        ``constraint_tag``), with values cut at ``initial_var_char_limit`` characters by
+        ``truncate_expression``; used for inputs, intermediate nodes and outputs (and for
+        OPROv2's solution)."""
         with_constraints = node_tag == self.optimizer_prompt_symbol_set.variable_tag
         limit = self.initial_var_char_limit
         shorten = (lambda text: self.truncate_expression(text, limit)) if limit else None
@@ -120,5 +137,6 @@ class OptoPrimeV2(OptoPrime):
         )
 
     def extract_llm_suggestion(self, response: str) -> dict[str, Any]:  # type: ignore[override]
-        """``{"reasoning": str, "variables": {name: value}}`` (the symbol set reads it)."""
+        """``{"reasoning": str, "variables": {name: value}}`` read from the reply text
+        ``response`` by the symbol set's ``output_response_extractor``."""
         return self.prompt_format.extract(self, response)

@@ -38,7 +38,19 @@ SELECTION_TECHNIQUES = tuple(SELECTION_STRATEGIES)
 class OptoPrimeMulti(OptoPrime):
     """OptoPrime with ``num_responses`` candidate replies per step and a selection rule.
 
-    ``temperature_range`` (Trace 0.1's name) is accepted for ``temperature_min_max``.
+    Arguments: ``parameters`` to train; ``llm`` (default ``LLM()``, made at the first step);
+    ``num_responses`` (default 3, at least 1: candidates per step); ``temperature_min_max``
+    (default ``(0.0, 1.0)``: the temperatures ``temperature_variation`` spreads its requests
+    over); ``selector`` (a function ``candidates -> reply`` that replaces the selection
+    strategy, e.g. a rule of your own; default None); ``generation_technique`` (default
+    ``"temperature_variation"``) and ``selection_technique`` (default ``"best_of_n"``): a
+    name of ``GENERATION_STRATEGIES`` / ``SELECTION_STRATEGIES`` or a strategy object, an
+    unknown name raises ``ValueError`` here rather than at the first step;
+    ``experts_list`` (the roles ``multi_experts`` gives the LLM, default ``DEFAULT_EXPERTS``);
+    ``llm_profiles`` (``LLM`` profile names ``multi_llm`` asks, required for it) and
+    ``llm_weights`` (their shares of the requests, default equal). ``temperature_range``
+    (Trace 0.1's name) is accepted for ``temperature_min_max``. Every other keyword argument
+    is OptoPrime's.
     """
 
     def __init__(
@@ -82,7 +94,13 @@ class OptoPrimeMulti(OptoPrime):
         temperature: float = 0.0,
         llm: Any = None,
     ) -> list[str]:
-        """``num_responses`` replies to one request (as a list of texts)."""
+        """``num_responses`` replies (a list of texts) to ``system_prompt`` + ``user_prompt``.
+
+        ``temperature`` (default 0.0) is sent with the request; ``llm`` is the client to ask
+        (None: the optimizer's, ``multi_llm`` passes a profile's); ``max_tokens`` caps each
+        reply (None: the optimizer's ``max_tokens``); ``verbose`` prints as in
+        ``OptoPrime.call_llm``. Usage is added to the step's record.
+        """
         messages = [
             {"role": "system", "content": system_prompt},
             {"role": "user", "content": user_prompt},
@@ -115,8 +133,18 @@ class OptoPrimeMulti(OptoPrime):
         experts_list: list[str] | None = None,
         temperature_range: Sequence[float] | None = None,
     ) -> list[str]:
-        """Candidate replies to the step's prompt by the generation strategy (a name of
-        ``GENERATION_STRATEGIES`` or a strategy object); a failed request is left out."""
+        """Candidate replies to the step's ``system_prompt`` and ``user_prompt`` by the
+        generation strategy; the concurrent ones leave a failed request out (all failed: the
+        first error is raised), the sequential ones raise it.
+
+        Each option left None takes the constructor's value for this call:
+        ``generation_technique`` (a name of ``GENERATION_STRATEGIES`` or a strategy object),
+        ``num_responses`` (how many candidates), ``temperature_min_max`` (or Trace 0.1's
+        ``temperature_range``), ``experts_list``. ``max_tokens`` caps each reply and
+        ``verbose`` prints as in ``call_llm``. ``summary`` (the step's problem) and ``mask``
+        (its hidden sections) are passed so an override can build its own prompts; the
+        built-in strategies only use the two prompts.
+        """
         strategy = generation_strategy(generation_technique or self.generation_technique)
         count = num_responses or self.num_responses
         _check_count(count)
@@ -152,7 +180,10 @@ class OptoPrimeMulti(OptoPrime):
         selection_technique: str | SelectionStrategy | None = None,
         problem_summary: str = "",
     ) -> str:
-        """The reply to use: by ``selector`` when given, else by the selection strategy.
+        """The reply to use among ``candidates``: by ``selector`` when given, else by the
+        selection strategy ``selection_technique`` (a name or a strategy object; None: the
+        constructor's). ``problem_summary`` is the user prompt the candidates answered, shown
+        to the LLM when it judges them; one candidate is returned as it is.
 
         ``best_of_n`` asks the LLM for the best candidate's number, ``moa`` (or
         ``mixture_of_agents``) asks it to write one reply from all, ``majority`` takes the

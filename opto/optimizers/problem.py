@@ -31,13 +31,22 @@ def render_value(value: Any) -> str:
 
 
 def type_label(node: Node) -> str:
+    """The ``(type)`` a prompt shows for ``node``: ``code`` for trainable function source
+    (so the LLM knows to answer with a function), else its value's type name."""
     return "code" if is_code_parameter(node) else type(node.data).__name__
 
 
 @dataclass
 class ProblemNodes:
     """The sections of an optimization problem as ordered ``name -> node`` maps; the code
-    lines and, per function name, its documentation text (without the ``[name]`` prefix)."""
+    lines and, per function name, its documentation text (without the ``[name]`` prefix).
+
+    ``instruction`` is the objective; ``code`` the code lines in execution order and
+    ``code_nodes`` the node each line computes (same order); ``documentation`` maps function
+    name -> description; ``variables`` (trained parameters), ``inputs`` (other roots),
+    ``others`` (intermediate nodes) and ``outputs`` (nodes that got feedback) map prompt
+    names to nodes; ``feedback`` is the feedback text ("" when there is none).
+    """
 
     instruction: str
     code: list[str] = field(default_factory=list)
@@ -51,6 +60,7 @@ class ProblemNodes:
 
     @property
     def constraints(self) -> dict[str, str]:
+        """Prompt name -> description of each variable that has one (#Constraints)."""
         return {
             name: node.description
             for name, node in self.variables.items()
@@ -64,7 +74,13 @@ def build_problem(
     instruction: str,
     extra_variables: Iterable[ParameterNode] = (),
 ) -> ProblemNodes:
-    """Classify the graph's nodes and render the code lines: O(nodes + edges)."""
+    """Classify the graph's nodes and render the code lines: O(nodes + edges).
+
+    ``graph`` is the TraceGraph of the feedback; ``parameters`` are the optimizer's (only
+    the trainable ones become variables, other roots are inputs); ``instruction`` is the
+    objective; ``extra_variables`` are trainable parameters to show as variables even when
+    the graph does not hold them (default none), e.g. the parameters that received feedback.
+    """
     trainable = {id(p) for p in parameters if p.trainable}
     nodes = [item for _, item in graph.graph]
     taken: set[str] = set()
@@ -125,7 +141,8 @@ def _feedback_text(graph: TraceGraph) -> str:
 
 
 def function_name(item: Node) -> str:
-    """The function a node's operation called (Trace's ``get_fun_name``)."""
+    """The function whose call computed the node ``item`` (Trace's ``get_fun_name``);
+    ``"unknown"`` when the node does not record one."""
     if isinstance(item, MessageNode):
         return item.info.get("fun_name") or item.op_name or "unknown"
     return item.op_name or "unknown"
@@ -136,9 +153,11 @@ def _inputs(item: Node) -> dict[str, Node]:
 
 
 def code_line(item: Node, names: Mapping[Node, str] | None = None) -> str:
-    """``out = fun(arg=input, ...)``; a call without arguments renders as ``out = fun()``.
+    """The code line of the node ``item``: ``out = fun(arg=input, ...)``; a call without
+    arguments renders as ``out = fun()``.
 
-    ``names`` maps nodes to their prompt names when the caller has them already."""
+    ``names`` maps nodes to their prompt names when the caller has them already (None: each
+    node's ``py_name``)."""
     inputs = _inputs(item)
     if names is None:
         names = {node: node.py_name for node in (item, *inputs.values())}

@@ -36,7 +36,12 @@ class RefusedValue(OptoError, ValueError):
 
 @dataclass
 class UpdatePlan:
-    """What a step will write (``accepted``) and what it refused, with reasons."""
+    """What a step will write and what it left out, so nothing is applied before all is checked.
+
+    ``accepted`` maps each parameter to its converted new value; ``refused`` maps a
+    suggested name to the reason its value was refused; ``unknown`` lists suggested names
+    that are no variable of the optimizer.
+    """
 
     accepted: dict[ParameterNode, Any] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
@@ -48,7 +53,8 @@ class UpdatePlan:
 
 
 def describe_refusals(refused: Mapping[str, str], unknown: Iterable[str]) -> str:
-    """One line per refused value, and one for names that are not variables."""
+    """The refusals phrased for the LLM: one line per entry of ``refused`` (name -> reason),
+    and one listing the ``unknown`` names, which are not variables."""
     lines = [f"- {name}: {reason}" for name, reason in refused.items()]
     unknown = list(unknown)
     if unknown:
@@ -61,7 +67,8 @@ def match_parameters(
     parameters: Iterable[ParameterNode],
     shown: Mapping[str, ParameterNode] | None = None,
 ) -> tuple[dict[ParameterNode, Any], list[str], list[str]]:
-    """Map suggested names to parameters: ``(matched, unknown names, ambiguous names)``.
+    """Map the names of ``suggestion`` (``{name: value}``) to ``parameters``: ``(matched,
+    unknown names, ambiguous names)``.
 
     ``shown`` is the ``name -> parameter`` map the prompt showed: those names mean those
     parameters. Otherwise a parameter's ``x0`` and ``x:0`` match it, unless another parameter
@@ -96,7 +103,8 @@ def plan_updates(
     parameters: Iterable[ParameterNode],
     shown: Mapping[str, ParameterNode] | None = None,
 ) -> UpdatePlan:
-    """Check and convert every suggested value; refusals are collected, never applied.
+    """Check and convert every value of ``suggestion`` (``{name: value}``) for the trainable
+    ones of ``parameters``; refusals are collected, never applied.
 
     ``shown`` is the prompt's ``name -> parameter`` map (``problem.variables``): a value then
     goes to the parameter shown under that name, whatever other nodes share its name.
@@ -259,7 +267,9 @@ def _preview(value: Any, limit: int = 60) -> str:
 
 
 def check_code(current: str, suggested: Any) -> None:
-    """Suggested code must compile and define the same function with the same signature."""
+    """Refuse (``RefusedValue``) the ``suggested`` code unless it is a string that compiles
+    and defines the function of the ``current`` source with the same signature, so callers
+    of the function keep working ("" as ``current``: any code that compiles)."""
     if not isinstance(suggested, str):
         raise RefusedValue(f"code must be a string, got {type(suggested).__name__}")
     try:
@@ -283,7 +293,8 @@ def check_code(current: str, suggested: Any) -> None:
 
 
 def check_policy(parameter: ParameterNode, code: str) -> None:
-    """Code that the parameter's static-check policy would refuse is refused before use."""
+    """Refuse (``RefusedValue``) the ``code`` that the static-check policy of the
+    ``parameter``'s code spec would refuse, before it is ever run; no checker: accepted."""
     spec = parameter.code_spec
     checker = getattr(spec.policy, "checker", None) if spec is not None else None
     if checker is None:

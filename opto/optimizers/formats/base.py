@@ -71,7 +71,8 @@ class PromptFormat:
         return self.template(optimizer, name)
 
     def reply_label(self, optimizer: Any) -> str:
-        """What a repair request calls the reply format ("Answer again in the same ...")."""
+        """What a repair request to ``optimizer``'s LLM calls the reply format ("Answer
+        again in the same JSON ...")."""
         return "JSON"
 
     def initialize(self, optimizer: Any) -> None:
@@ -82,39 +83,55 @@ class PromptFormat:
         return self.piece(optimizer, "default_objective")
 
     def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
-        """Section markers ``prompt_symbols`` are merged into."""
+        """The section markers ``optimizer``'s ``prompt_symbols`` are merged into (default:
+        the optimizer's own ``default_prompt_symbols``)."""
         return optimizer.default_prompt_symbols
 
     def expects_json(self, optimizer: Any) -> bool:
-        """Whether the reply is JSON (then JSON mode may be requested)."""
+        """Whether ``optimizer``'s LLM is asked for JSON (only then is JSON mode requested,
+        since it would forbid a tagged reply)."""
         return True
 
     def system_prompt(self, optimizer: Any) -> str:
+        """The system prompt of ``optimizer``'s step: how the problem is shown, and the
+        reply format asked for."""
         raise NotImplementedError
 
     def user_prompt(self, optimizer: Any, summary: Any, mask: Sequence[str] | None) -> str:
+        """The user prompt of ``optimizer``'s step for the problem ``summary`` (its
+        ``summarize()``): the problem, memory and the request; the sections named in
+        ``mask`` are left empty (None: all shown)."""
         raise NotImplementedError
 
     def problem_instance(self, optimizer: Any, summary: Any, mask: Sequence[str] | None) -> Any:
+        """The sections of the problem ``summary`` as text, an object whose ``str()`` is the
+        problem block; sections named in ``mask`` are empty. Values are rendered through
+        ``optimizer``'s hooks (``repr_node_value``...), so their overrides apply."""
         raise NotImplementedError
 
     def render_problem(self, optimizer: Any, instance: Any) -> str:
-        """The problem block's text (default ``str(instance)``)."""
+        """The problem block's text for ``optimizer``'s prompt, from the ``instance``
+        ``problem_instance`` returned (default ``str(instance)``)."""
         return str(instance)
 
     def memory_text(self, optimizer: Any) -> str:
-        """Past rounds for the user prompt (default: none shown)."""
+        """Past rounds of ``optimizer.memory`` as text for the user prompt (default: none
+        shown)."""
         return ""
 
     def example(self, optimizer: Any) -> str:
-        """The worked example shown with ``include_example=True`` (default: none)."""
+        """The worked example shown before the problem when ``optimizer`` has
+        ``include_example=True`` (default: none)."""
         return ""
 
     def parse(self, optimizer: Any, reply: str) -> ParsedReply:
+        """Read the LLM's ``reply`` text (tolerantly, never raising for a bad reply) into a
+        ``ParsedReply``, with ``optimizer``'s key or tag names."""
         raise NotImplementedError
 
     def extract(self, optimizer: Any, reply: str, **options: Any) -> dict[str, Any]:
-        """What ``optimizer.extract_llm_suggestion(reply, **options)`` returns."""
+        """What ``optimizer.extract_llm_suggestion(reply, **options)`` returns for the
+        reply text ``reply`` (the shape is each format's, see its subclass)."""
         raise NotImplementedError
 
     def suggested_values(self, optimizer: Any, reply: str) -> Mapping[str, Any]:

@@ -31,15 +31,19 @@ class OproFormat(TraceJsonFormat):
     )
 
     def initialize(self, optimizer: Any) -> None:
-        """Nothing to fill: OPRO's output format names its keys itself."""
+        """Nothing to fill on ``optimizer``: OPRO's output format names its keys itself."""
 
     def system_prompt(self, optimizer: Any) -> str:
+        """OPRO's output format alone (``optimizer``'s ``output_format_prompt`` piece): with
+        no graph there is nothing for a representation prompt to explain."""
         return self.piece(optimizer, "output_format_prompt")
 
     def user_prompt(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> str:
-        """History + objective; ``mask`` does not apply (there are no sections)."""
+        """``optimizer``'s memory plus the current values and feedback of ``summary`` (at
+        most ``memory_size`` rounds, oldest first), then its objective; ``mask`` does not
+        apply (there are no sections)."""
         current = {
             "variables": {name: entry[0] for name, entry in summary.variables.items()},
             "feedback": summary.user_feedback,
@@ -77,7 +81,9 @@ class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
         }
 
     def output_response_extractor(self, response: str) -> dict[str, Any]:
-        """Reads ``<solution>`` blocks, or ``<variable>`` blocks when there are none."""
+        """``{"reasoning", "variables"}`` of the reply text ``response``: its ``<solution>``
+        blocks, or its ``<variable>`` blocks when there are none (a reply may fall back
+        to OptoPrimeV2's generic tag)."""
         found = super().output_response_extractor(response)
         if found["variables"] or self.improved_variable_tag == "variable":
             return found
@@ -92,7 +98,8 @@ class OPROPromptSymbolSet(OptimizerPromptSymbolSet):
 
 
 def titles_of(symbols: OptimizerPromptSymbolSet) -> dict[str, str]:
-    """OPRO titles of a set (a plain OptimizerPromptSymbolSet gets OPRO's defaults)."""
+    """The three OPRO section titles of ``symbols``, by placeholder name (a plain
+    OptimizerPromptSymbolSet has none, so it gets OPRO's defaults)."""
     if isinstance(symbols, OPROPromptSymbolSet):
         return symbols.section_titles()
     return OPROPromptSymbolSet().section_titles()
@@ -100,7 +107,12 @@ def titles_of(symbols: OptimizerPromptSymbolSet) -> dict[str, str]:
 
 @dataclass(repr=False)
 class ProblemInstance:
-    """OPROv2's problem: context, solution and feedback; ``str()`` adds the set's titles."""
+    """OPROv2's problem: context, solution and feedback; ``str()`` adds the set's titles.
+
+    Each field is a section's text (an empty one leaves the section empty): ``instruction``
+    (the problem context, i.e. the objective), ``variables`` (the solution in tags) and
+    ``feedback``; ``optimizer_prompt_symbol_set`` supplies the section titles.
+    """
 
     instruction: str
     variables: str
@@ -139,6 +151,7 @@ class OproTaggedFormat(TaggedFormat):
     )
 
     def default_symbol_set(self) -> OptimizerPromptSymbolSet:
+        """``OPROPromptSymbolSet()``: OPRO's titles and the ``<solution>`` tag."""
         return OPROPromptSymbolSet()
 
     def initialize(self, optimizer: Any) -> None:
@@ -153,7 +166,8 @@ class OproTaggedFormat(TaggedFormat):
     def problem_instance(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> ProblemInstance:
-        """Context, solution (with descriptions) and feedback; masks name their titles."""
+        """Context (``optimizer.objective``), solution (the variables of ``summary``, with
+        descriptions) and feedback; a section whose title is in ``mask`` is empty."""
         s = self.symbols(optimizer)
         masked = set(mask or ())
         titles = titles_of(s)

@@ -66,6 +66,7 @@ class TaggedFormat(PromptFormat):
         self.initial_var_char_limit = initial_var_char_limit
 
     def default_symbol_set(self) -> OptimizerPromptSymbolSet:
+        """The format's own symbol set when none is given (a subclass picks its own)."""
         return OptimizerPromptSymbolSet()
 
     def symbols(self, optimizer: Any) -> Any:
@@ -73,6 +74,7 @@ class TaggedFormat(PromptFormat):
         return getattr(optimizer, "optimizer_prompt_symbol_set", None) or self.symbol_set
 
     def reply_label(self, optimizer: Any) -> str:
+        """``"JSON"`` or ``"tag"``, as ``optimizer``'s symbol set asks, for repair requests."""
         return "JSON" if self.expects_json(optimizer) else "tag"
 
     def initialize(self, optimizer: Any) -> None:
@@ -109,20 +111,26 @@ class TaggedFormat(PromptFormat):
         )
 
     def default_prompt_symbols(self, optimizer: Any) -> Mapping[str, str]:
+        """Section key -> title of ``optimizer``'s symbol set (else the format's), so the
+        optimizer's ``prompt_symbols`` hold the titles this format shows."""
         return self.symbols(optimizer).default_prompt_symbols
 
     def expects_json(self, optimizer: Any) -> bool:
+        """True only for a JSON symbol set of ``optimizer`` (``OptimizerPromptSymbolSetJSON``)."""
         return bool(self.symbols(optimizer).expect_json)
 
     # -- the prompt ------------------------------------------------------------------------
 
     def system_prompt(self, optimizer: Any) -> str:
+        """``optimizer``'s filled ``representation_prompt`` + ``output_format_prompt``."""
         return optimizer.representation_prompt + optimizer.output_format_prompt
 
     def user_prompt(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> str:
-        """The problem, memory, then the request naming the variables."""
+        """For ``optimizer``'s step: the example (if ``include_example``), the problem block
+        of ``summary`` (``mask``: sections left empty), memory, then the request naming the
+        variables."""
         pieces = [self.example(optimizer)] if optimizer.include_example else []
         pieces += fill_pieces(
             self.piece(optimizer, "user_prompt_template"),
@@ -136,7 +144,8 @@ class TaggedFormat(PromptFormat):
     def problem_instance(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> ProblemInstance:
-        """The sections in tags; a section whose title (or ``#Name``) is in ``mask`` is empty."""
+        """The sections of ``summary`` in tags, values through ``optimizer``'s hooks (see
+        ``entries``); a section whose title (or ``#Name``) is in ``mask`` is empty."""
         s = self.symbols(optimizer)
         masked = set(mask or ())
         omitted = getattr(summary, "omitted", None) or {}
@@ -166,6 +175,8 @@ class TaggedFormat(PromptFormat):
         )
 
     def memory_text(self, optimizer: Any) -> str:
+        """Each past round of ``optimizer.memory``, numbered, its values in tags (code keeps
+        its indentation); "" while it is empty."""
         if not len(optimizer.memory):
             return ""
         rounds = [
@@ -182,6 +193,8 @@ class TaggedFormat(PromptFormat):
         return templates.MEMORY_LEAD + "\n".join(rounds) + "\n\n"
 
     def example(self, optimizer: Any) -> str:
+        """A small worked example rendered by ``optimizer``'s own hooks and answered in its
+        symbol set's reply format, so it shows exactly the format asked for."""
         example = FunctionFeedback(
             graph=[(1, "y = add(x=a, y=b)"), (2, "z = subtract(x=y, y=c)")],
             documentation={"add": "Sum: x + y.", "subtract": "Difference: x - y."},
@@ -206,6 +219,8 @@ class TaggedFormat(PromptFormat):
     # -- the reply -------------------------------------------------------------------------
 
     def parse(self, optimizer: Any, reply: str) -> ParsedReply:
+        """The ``reply`` read with the tags of ``optimizer``'s symbol set (as JSON for a
+        JSON set); never raises."""
         s = self.symbols(optimizer)
         if s.expect_json:
             return parse_json_reply(reply)
@@ -218,7 +233,8 @@ class TaggedFormat(PromptFormat):
         )
 
     def extract(self, optimizer: Any, reply: str, **options: Any) -> dict[str, Any]:
-        """``{"reasoning": str, "variables": {name: value}}`` (the symbol set reads it)."""
+        """``{"reasoning": str, "variables": {name: value}}`` of the text ``reply``, read by
+        the ``output_response_extractor`` of ``optimizer``'s symbol set (``options`` unused)."""
         return self.symbols(optimizer).output_response_extractor(reply)
 
     def suggested_values(self, optimizer: Any, reply: str) -> Mapping[str, Any]:

@@ -36,7 +36,8 @@ class TraceJsonFormat(PromptFormat):
     """OptoPrime's format (Trace 0.1): JSON reply ``{reasoning, answer, suggestion}``."""
 
     def initialize(self, optimizer: Any) -> None:
-        """Fill ``output_format_prompt`` with the ``json_keys`` unless a subclass set its own."""
+        """Fill ``optimizer.output_format_prompt`` with its ``json_keys`` (the variant without
+        an answer when ``json_keys["answer"]`` is None), unless its class set its own."""
         if type(optimizer).output_format_prompt != DEFAULT_OUTPUT_FORMAT:
             return
         keys = {key: value for key, value in optimizer.json_keys.items() if value is not None}
@@ -48,6 +49,8 @@ class TraceJsonFormat(PromptFormat):
     # -- the prompt ------------------------------------------------------------------------
 
     def system_prompt(self, optimizer: Any) -> str:
+        """``optimizer``'s ``representation_prompt`` + ``output_format_prompt``, with its
+        ``prompt_symbols`` as section markers."""
         return optimizer.replace_symbols(
             optimizer.representation_prompt + optimizer.output_format_prompt,
             optimizer.prompt_symbols,
@@ -56,6 +59,9 @@ class TraceJsonFormat(PromptFormat):
     def user_prompt(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> str:
+        """The example (if ``optimizer.include_example``), the problem block of ``summary``
+        (``mask``: sections left empty), memory, then Trace's final request (naming the
+        variables when ``optimizer.highlight_variables``)."""
         template = optimizer.replace_symbols(
             optimizer.user_prompt_template, optimizer.prompt_symbols
         )
@@ -72,6 +78,9 @@ class TraceJsonFormat(PromptFormat):
     def problem_instance(
         self, optimizer: Any, summary: FunctionFeedback, mask: Sequence[str] | None
     ) -> ProblemInstance:
+        """Trace's nine sections of ``summary``, values by ``optimizer.repr_node_value``; a
+        section whose default marker (``"#Code"``) or ``optimizer``'s own marker is in
+        ``mask`` is empty, and one the token budget shortened carries its note."""
         masked = set(mask or ())
         omitted = getattr(summary, "omitted", None) or {}
         symbols = optimizer.prompt_symbols
@@ -111,12 +120,16 @@ class TraceJsonFormat(PromptFormat):
         return fill(template, **{f.name: getattr(instance, f.name) for f in fields(instance)})
 
     def memory_text(self, optimizer: Any) -> str:
+        """``optimizer.memory`` as one JSON object per past round (variables and feedback),
+        oldest first; "" while it is empty."""
         if not len(optimizer.memory):
             return ""
         entries = "\n".join(render_json(entry) for entry in optimizer.memory)
         return templates.MEMORY_LEAD + entries + "\n\n"
 
     def example(self, optimizer: Any) -> str:
+        """Trace's worked example, its reply written with ``optimizer``'s ``json_keys`` and
+        the problem with its ``prompt_symbols``, so it matches the format asked for."""
         keys = optimizer.json_keys
         reply = {keys["reasoning"]: templates.EXAMPLE_REPLY["reasoning"]}
         if keys.get("answer") is not None:
@@ -131,6 +144,7 @@ class TraceJsonFormat(PromptFormat):
     # -- the reply -------------------------------------------------------------------------
 
     def parse(self, optimizer: Any, reply: str) -> ParsedReply:
+        """The JSON ``reply`` read with ``optimizer.json_keys`` (never raises)."""
         keys = optimizer.json_keys
         return parse_json_reply(
             reply,
@@ -140,8 +154,9 @@ class TraceJsonFormat(PromptFormat):
         )
 
     def extract(self, optimizer: Any, reply: str, **options: Any) -> dict[str, Any]:
-        """Trace's ``extract_llm_suggestion``: ``{name: value}``, or with
-        ``return_only_suggestion=False`` ``{"reasoning": ..., "variables": {...}}``."""
+        """Trace's ``extract_llm_suggestion`` of ``optimizer`` for the text ``reply``:
+        ``{name: value}``, or with ``return_only_suggestion=False`` ``{"reasoning": ...,
+        "variables": {...}}``; the options are those of ``OptoPrime.extract_llm_suggestion``."""
         keys = optimizer.json_keys
         parsed = parse_json_reply(
             reply,
