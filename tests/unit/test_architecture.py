@@ -12,7 +12,7 @@ Layers, from the bottom (a module may import its own layer and the layers below)
   2   ``opto.trace``
   3   ``opto.optimizers``
   4   ``opto.trainer``
-  5   ``opto.discovery``
+  5   ``opto.discovery``, ``opto.optimize_anything``
   6   ``opto.cli``, ``opto.report``, ``opto.features``, ``opto.__main__``
 ====  ==========================================
 
@@ -42,6 +42,7 @@ LAYERS = {
     "optimizers": 3,
     "trainer": 4,
     "discovery": 5,
+    "optimize_anything": 5,
     "cli": 6,
     "report": 6,
     "features": 6,

@@ -182,7 +182,7 @@ class LLM4ADTask:
         return _read_answer(answer)
 
     def _static_problem(self, code: str) -> str | None:
-        from opto.runtime.source import parse
+        from opto.utils.source_analysis import parse
 
         try:
             tree = parse(code, "<candidate>")
