@@ -27,7 +27,33 @@ ARCHIVE_VERSION = 1
 
 @dataclass
 class Entry:
-    """One evaluated proposal (a seed loss at generation 0, or one LLM reply)."""
+    """One evaluated proposal (a seed loss at generation 0, or one LLM reply).
+
+    Args:
+        id: the entry's number, 1 for the first entry, counting up in order.
+        generation: the LLM proposal it came from (0 for a seed loss).
+        origin: ``"seed"`` (a reference loss) or ``"llm"`` (a proposal).
+        name: the loss function's name.
+        thought: the proposer's stated idea (a seed's: its formula).
+        code: the loss's source code.
+        code_hash: the hash of its normalised code (``code_hash``), how duplicates were
+            found; None when there was no code.
+        status: ``"valid"``, ``"invalid"``, ``"failed"`` or ``"duplicate"``.
+        stage: the evaluation stage that refused it (``static``, ``contract``, ``train``),
+            None when it passed (default None).
+        error: why it was refused, in the words the proposer read (default None).
+        fitness: for a valid entry, ``{"mean", "sd", "n", "per_seed", "beta_per_seed"}`` of
+            the trained loss's score over seeds; None otherwise (default).
+        metrics: the training metrics (reward, KL, win rate ...) by beta (default empty).
+        diagnostics: figures measured during evaluation, with ``"notes"`` in words (default
+            empty).
+        duplicate_of: the id of the earlier entry with the same code (default None).
+        reply: the LLM's raw reply (default None: a seed, or no reply kept).
+        feedback: the message sent back to the proposer about this entry (default "").
+        usage: the LLM call's tokens and cost (default empty: a seed).
+        seconds: how long evaluation took (default 0.0).
+        created: when the entry was written, an ISO 8601 time (default "").
+    """
 
     id: int
     generation: int
@@ -51,19 +77,33 @@ class Entry:
 
     @property
     def fitness_mean(self) -> float | None:
+        """The mean fitness over seeds (higher is better), or None for an entry without one."""
         return None if self.fitness is None else self.fitness["mean"]
 
     def to_dict(self) -> dict[str, Any]:
+        """The entry as strict JSON data: every field, with NaN and infinities as None."""
         return _finite(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
+        """The entry a ``to_dict`` result (``data``) describes; fields this opto does not know
+        (written by a newer one) are ignored. ``data`` is trusted here: ``Archive.load``
+        checks the file first."""
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
 class Archive:
-    """The entries of one discovery run and the settings they were produced with."""
+    """The entries of one discovery run and the settings they were produced with.
+
+    Made by ``Archive.load``; the constructor only stores what it is given.
+
+    Args:
+        path: the archive file's path (kept for messages and displays).
+        settings: the run's settings (objective, contract, baselines, proposer mode).
+        system_prompt: the system prompt the proposer LLM was sent.
+        entries: the entries in order (default none).
+    """
 
     def __init__(
         self,
@@ -79,8 +119,8 @@ class Archive:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Archive:
-        """Read an archive file; :class:`ArchiveError` says why one cannot be used (every
-        field is checked, :mod:`opto.discovery.archive_schema`)."""
+        """Read the archive file at ``path``; :class:`ArchiveError` says why one cannot be
+        used (every field is checked, :mod:`opto.discovery.archive_schema`)."""
         target = Path(path)
         try:
             data = json.loads(target.read_text(encoding="utf-8"))
@@ -103,6 +143,7 @@ class Archive:
 
     @property
     def seeds(self) -> list[Entry]:
+        """The seed (reference) losses' entries, in order."""
         return [entry for entry in self.entries if entry.origin == "seed"]
 
     @property
@@ -116,6 +157,7 @@ class Archive:
         return len(self.proposals)
 
     def get(self, entry_id: int) -> Entry:
+        """The entry numbered ``entry_id`` (ids count from 1, as in the table)."""
         return self.entries[entry_id - 1]
 
     def ranked(self) -> list[Entry]:
@@ -124,6 +166,7 @@ class Archive:
         return sorted(valid, key=lambda entry: (-entry.fitness_mean, entry.id))
 
     def best(self) -> Entry | None:
+        """The valid entry with the best mean fitness (the earliest of ties), or None."""
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
@@ -147,6 +190,7 @@ class Archive:
         return total
 
     def counts(self) -> dict[str, int]:
+        """How many entries have each status, e.g. ``{"valid": 4, "invalid": 1}``."""
         counted: dict[str, int] = {}
         for entry in self.entries:
             counted[entry.status] = counted.get(entry.status, 0) + 1
@@ -159,7 +203,12 @@ class Archive:
         return archive_html(self)
 
     def table(self, width: int = 60) -> str:
-        """A text table of every entry: id, generation, name, status, fitness, note."""
+        """A text table of every entry: id, generation, name, status, fitness, note.
+
+        Args:
+            width: the characters of the note column (the error or first diagnostic note,
+                cut with "..."; default 60).
+        """
         rows = [("id", "gen", "name", "status", "fitness", "note")]
         for entry in self.entries:
             fitness = "-"

@@ -150,7 +150,13 @@ def discover(
 
 
 def report(result: GEPAResult) -> str:
-    """A table of the run: each candidate's index, parent, function name, status, fitness."""
+    """A table of the run: each candidate's index, parent, function name, status, fitness.
+
+    Args:
+        result: what ``discover`` returned. A candidate is valid unless its ``"valid"``
+            metric is below 1; its fitness shows the spread over seeds when it has one.
+            The last line names the best candidate.
+    """
     lines = [f"{'#':<4}{'parent':<8}{'name':<28}{'status':<9}fitness"]
     for index, code in enumerate(result.candidates):
         parent = result.parents[index][0]
@@ -173,7 +179,11 @@ def report(result: GEPAResult) -> str:
 
 def best_code_of_archive(path: str | os.PathLike) -> str:
     """The code of the best valid entry of an archive of the earlier ``DiscoveryLoop`` (to
-    seed a new run with ``discover(..., seed_code=...)``)."""
+    seed a new run with ``discover(..., seed_code=...)``).
+
+    Args:
+        path: the archive file. ``ArchiveError`` when it does not load or has no valid entry.
+    """
     best = Archive.load(Path(path)).best()
     if best is None:
         raise ArchiveError(f"the archive {path} has no valid entry to start from")

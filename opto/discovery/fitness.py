@@ -71,7 +71,13 @@ class LossEvaluator:
 
 
 def side_info_of(outcome: Outcome, failure_score: float) -> tuple[float, dict[str, Any]]:
-    """``(fitness, side_info)`` for one evaluated proposal."""
+    """``(fitness, side_info)`` for one evaluated proposal.
+
+    Args:
+        outcome: what :class:`ProposalEvaluator` found for the proposal.
+        failure_score: the fitness given when ``outcome`` is not valid, so a broken loss
+            ranks below every trained one.
+    """
     valid = outcome.status == "valid"
     info: dict[str, Any] = {}
     if valid:

@@ -35,6 +35,14 @@ _EXAMPLE = {
 
 
 def system_prompt(objective: LossObjective, contract: ContractSpec) -> str:
+    """The proposer's system prompt: the task, the loss interface, the rules the code must
+    meet, how it is scored and the reply format (with a worked DPO example).
+
+    Args:
+        objective: how losses are trained and scored (its ``describe()`` is quoted).
+        contract: the contract tests; its betas and extreme rho values are named, so the
+            LLM knows where its loss must stay finite before a turn is spent finding out.
+    """
     betas = ", ".join(f"{beta:g}" for beta in contract.betas)
     rho = max((abs(r) for r in contract.extreme_rhos), default=0.0)
     extremes = f" and for pairs with |rho| up to {rho:g}" if rho else ""
@@ -79,8 +87,13 @@ complete Python code, as one JSON string). For example:
 
 
 def seed_message(seeds: Sequence[tuple[str, str, str]]) -> str:
-    """The first user message: each seed loss ``(name, code, how it scored)``, then the
-    request (DiscoPOP's "burn-in" message)."""
+    """The first user message: each seed loss, then the request (DiscoPOP's "burn-in"
+    message).
+
+    Args:
+        seeds: ``(name, code, how it scored)`` of each reference loss evaluated before the
+            first proposal; with none, the message only asks for a first loss.
+    """
     if not seeds:
         return f"No loss has been evaluated yet. {NEXT}"
     parts = ["Here are the losses evaluated so far, with their fitness (higher is better):"]
@@ -93,6 +106,14 @@ def seed_message(seeds: Sequence[tuple[str, str, str]]) -> str:
 def valid_feedback(
     fitness: dict[str, Any], metrics: dict[str, Any], notes: Sequence[str] = ()
 ) -> str:
+    """The feedback on a loss that trained: its fitness, then the figures behind it.
+
+    Args:
+        fitness: ``{"mean", "sd", "n", "beta_per_seed"}`` of the loss over the seeds.
+        metrics: ``{beta: {"reward", "kl", "win_rate", "train_accuracy", ...}}``, one line
+            each, so the proposer sees the trade-off and not only the fitness.
+        notes: diagnostics in words (default none), one line each.
+    """
     lines = [f"Fitness: {fitness['mean']:.4f} (sd {fitness['sd']:.4f} over {fitness['n']} seeds)."]
     chosen = [f"{beta:g}" if beta is not None else "none" for beta in fitness["beta_per_seed"]]
     lines.append(f"Beta that scored, per seed: {', '.join(chosen)}.")
@@ -107,6 +128,14 @@ def valid_feedback(
 
 
 def error_feedback(status: str, stage: str | None, error: str) -> str:
+    """The feedback on a proposal that did not train: a heading, the error, the request.
+
+    Args:
+        status: ``"invalid"`` (the code was refused) or another failure status (the
+            evaluation failed, e.g. stopped by the sandbox).
+        stage: where it stopped; ``"parse"`` means the reply itself was not understood.
+        error: the reason, shown as it is (stripped).
+    """
     if stage == "parse":
         head = "Reply not understood."
     elif status == "invalid":

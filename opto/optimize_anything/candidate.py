@@ -38,7 +38,13 @@ LOADED_KEPT = 8
 
 class EvaluationCache:
     """Evaluation records by (component values, example), shared by every copy of a model
-    (the trainer scores candidates on copies): copying the cache gives the cache itself."""
+    (the trainer scores candidates on copies): copying the cache gives the cache itself.
+
+    A candidate that comes back unchanged (a rejected proposal, a re-scored incumbent) is
+    then not evaluated again, which saves the user's evaluator calls. Records are stored and
+    handed out as deep copies, so a caller that edits its record cannot change the cache;
+    ``hits`` counts the lookups it answered.
+    """
 
     def __init__(self) -> None:
         self.records: dict[str, EvaluationRecord] = {}
@@ -47,10 +53,17 @@ class EvaluationCache:
 
     @staticmethod
     def key(values: dict[str, Any], example: Any) -> str:
+        """The cache key of one evaluation: a SHA-256 hex digest of the JSON of ``values``
+        (``{component name: value}``) and the ``repr`` of ``example``.
+
+        The ``repr`` stands in for examples that are not JSON data, so two examples with the
+        same ``repr`` share a record.
+        """
         text = json.dumps([values, repr(example)], sort_keys=True, default=repr)
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, key: str) -> EvaluationRecord | None:
+        """A copy of the record stored under ``key`` (counted in ``hits``), or None."""
         with self.lock:
             record = self.records.get(key)
             if record is not None:
@@ -58,6 +71,7 @@ class EvaluationCache:
             return copy.deepcopy(record)
 
     def put(self, key: str, record: EvaluationRecord) -> None:
+        """Store a copy of ``record`` under ``key`` (replacing an earlier one)."""
         with self.lock:
             self.records[key] = copy.deepcopy(record)
 
@@ -133,7 +147,12 @@ class CandidateModel(Module):
         return self.operation(example, *(self.nodes[name] for name in self.names))
 
     def candidate(self, values: dict[str, Any]) -> Any:
-        """The candidate as the user sees it: a string, or a dict by component name."""
+        """The candidate as the user sees it: a string, or a dict by component name.
+
+        Args:
+            values: ``{component name: value}`` for every component (the value may be a
+                loaded function for a code component).
+        """
         return values[self.names[0]] if self.as_text else {n: values[n] for n in self.names}
 
     def evaluate(self, example: Any, *components: Any) -> EvaluationRecord:

@@ -22,7 +22,31 @@ from opto.trainer.objectives import ObjectiveConfig, aggregate_score_dicts, scal
 
 @dataclass(frozen=True)
 class GEPAResult:
-    """The candidates a run found and how each scored (see the module docstring)."""
+    """The candidates a run found and how each scored (see the module docstring).
+
+    Candidate indices below are positions in ``candidates``; validation example indices are
+    positions in the validation set.
+
+    Args:
+        candidates: the candidates the pool kept at the end, each as the user sees it (a
+            string when the seed was one, else a dict of components).
+        parents: for each candidate, a one-element list with the index of the candidate it
+            was proposed from (None for the seed or a parent that left the pool).
+        val_aggregate_scores: each candidate's mean validation score over the examples it
+            was scored on (``-inf`` when it was scored on none).
+        val_subscores: each candidate's ``{example index: score}`` on the validation set.
+        per_val_instance_best_candidates: ``{example index: candidate indices}`` of the
+            candidates that tie for the top score on that example (its Pareto front).
+        val_aggregate_subscores: each candidate's mean of every metric it reported (the
+            score and the side info's ``"scores"``), by metric name; default none.
+        total_metric_calls: the number of evaluator calls the run made (default 0).
+        num_full_val_evals: how many candidates were scored on the whole validation set.
+        run_dir: the run directory as a string, or None when the run kept none.
+        seed: the random seed the run used (default 0).
+        stopped: why the run ended (a stop condition's reason; "" when unknown).
+        usage: the run's LLM usage (calls, tokens, cost), as the training loop reports it.
+        best_idx: the index of the best candidate (the pool's current one; default 0).
+    """
 
     candidates: list[Any]
     parents: list[list[int | None]]
@@ -50,10 +74,12 @@ class GEPAResult:
 
     @property
     def num_candidates(self) -> int:
+        """How many candidates the result holds."""
         return len(self.candidates)
 
     @property
     def num_val_instances(self) -> int:
+        """How many validation examples some candidate was scored on."""
         return len(self.per_val_instance_best_candidates)
 
     def to_dict(self) -> dict[str, Any]:

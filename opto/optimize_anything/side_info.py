@@ -102,7 +102,13 @@ def run_evaluation(call: Any, failure_score: float, capture_stdio: bool) -> Eval
 
 def read_returned(returned: Any, failure_score: float) -> EvaluationRecord:
     """The record for what an evaluator returned: a number, ``(number, dict)``, or a dict
-    with a ``"score"``; anything else is a failure that says what was wrong."""
+    with a ``"score"``; anything else is a failure that says what was wrong.
+
+    Args:
+        returned: the evaluator's return value (untrusted: any object).
+        failure_score: the score of the record when ``returned`` is unusable (a score that
+            is not a finite number, side info that is not a dict); its ``"error"`` says why.
+    """
     score, side_info = returned, {}
     if isinstance(returned, tuple) and len(returned) == 2:
         score, side_info = returned
@@ -128,7 +134,14 @@ def read_returned(returned: Any, failure_score: float) -> EvaluationRecord:
 
 
 def feedback_text(record: EvaluationRecord, limit: int = FIELD_LIMIT) -> str:
-    """The feedback the optimizer reads: the score, then each side-info field."""
+    """The feedback the optimizer reads: the score, then each side-info field.
+
+    Args:
+        record: the evaluation to render.
+        limit: the characters of one field shown (default ``FIELD_LIMIT``); a longer field
+            is cut and the text says how much was cut, so one huge log cannot crowd out the
+            rest of the prompt.
+    """
     lines = [f"Score: {record.score:g}"]
     for name, value in record.side_info.items():
         if name == "scores" and isinstance(value, dict):

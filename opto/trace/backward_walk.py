@@ -47,9 +47,12 @@ def walks_into(parent: AbstractNode) -> bool:
 class NodePropagator(Protocol):
     """What ``propagate_node_by_node`` needs of a propagator (Trace's propagator interface)."""
 
-    def init_feedback(self, node: Any, feedback: Any) -> Any: ...
+    def init_feedback(self, node: Any, feedback: Any) -> Any:
+        """The feedback object the output ``node`` starts with, made from the user's
+        ``feedback``."""
 
-    def __call__(self, child: Any) -> dict: ...
+    def __call__(self, child: Any) -> dict:
+        """``{parent: feedback}`` for the parents of ``child``, from what it received."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ class BackwardWalk:
 
     @classmethod
     def plan(cls, output: AbstractNode, feedback: Any) -> BackwardWalk:
-        """Collect the nodes ``backward`` visits from ``output``.
+        """Collect the nodes ``backward`` visits from ``output``; ``feedback`` (the user's
+        feedback on ``output``) is kept in the plan for the propagator.
 
         Raises BackwardError when one of them was backwarded already without retain_graph.
         """
@@ -113,7 +117,12 @@ class BackwardWalk:
 
 def propagate_node_by_node(walk: BackwardWalk, propagator: NodePropagator) -> None:
     """Any propagator's pass: each node, once all its children are done, is asked for the
-    feedback of its parents, and its own received feedback is then released."""
+    feedback of its parents, and its own received feedback is then released.
+
+    Args:
+        walk: the planned pass (its output, the user's feedback, the nodes to visit).
+        propagator: turns a node's received feedback into its parents' feedback.
+    """
     output = walk.output
     output._add_feedback(FEEDBACK_ORACLE, propagator.init_feedback(output, walk.feedback))
     pending = dict(walk.pending)

@@ -24,7 +24,17 @@ _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_O
 def raise_as_execution_error(
     error: Exception, inputs: dict[str, Node], op_name: str, description: str
 ) -> None:
-    """Record ``error`` as an ExceptionNode on the op's inputs and raise ExecutionError."""
+    """Record ``error`` as an ExceptionNode on the op's inputs and raise ExecutionError.
+
+    The node keeps the traceback and is connected to ``inputs``, so the failure is part of
+    the graph and feedback on it reaches the parameters that caused it.
+
+    Args:
+        error: what the operation's function raised.
+        inputs: the operation's input nodes by argument name.
+        op_name: the operation's name (the node is named ``exception_<op_name>``).
+        description: the operation's description, given to the exception node.
+    """
     formatted = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     info = {
         "fun_name": op_name,
@@ -42,7 +52,13 @@ def raise_as_execution_error(
 
 
 class Operator:
-    """A traced primitive: calling it with nodes or plain values returns a MessageNode."""
+    """A traced primitive: calling it with nodes or plain values returns a MessageNode.
+
+    Args:
+        fn: the plain function computed on the inputs' data; its signature names the
+            node's inputs and its docstring becomes the operation's description.
+        name: the operation's name in the graph (default: ``fn.__name__``).
+    """
 
     def __init__(self, fn: Callable, name: str | None = None) -> None:
         self.fn = fn
@@ -123,7 +139,8 @@ class Operator:
             raise_as_execution_error(error, inputs, self.name, self.description)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple[dict[str, Node], int]:
-        """Name the arguments as the op's inputs (extra positionals are ``args_0``, ...).
+        """Name the call's ``args`` and ``kwargs`` as the op's inputs (extra positionals are
+        ``args_0``, ...); ``TypeError`` for a call the function's signature refuses.
 
         Returns the inputs (raw values wrapped as nodes), positional ones first, and how
         many of them are positional.
@@ -156,7 +173,13 @@ def _find_operator(module: str, qualname: str) -> Operator:
 
 
 def operator(fn: Callable | None = None, *, name: str | None = None) -> Any:
-    """Decorator making a primitive traced operator (``@operator`` or ``@operator(name=..)``)."""
+    """Decorator making a primitive traced operator (``@operator`` or ``@operator(name=..)``).
+
+    Args:
+        fn: the function to wrap (given by ``@operator``; None with ``@operator(name=...)``,
+            which returns the decorator).
+        name: the operation's name in the graph (default: the function's name).
+    """
     if fn is None:
         return lambda function: Operator(function, name=name)
     return Operator(fn, name=name)

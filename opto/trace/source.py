@@ -25,7 +25,14 @@ class SourceUnavailableError(OptoError, OSError):
 
 
 def function_source(fun: Callable, explicit: str | None = None) -> str:
-    """The dedented source of ``fun`` without decorators."""
+    """The dedented source of ``fun`` without decorators.
+
+    Args:
+        fun: the function; its source is looked up with ``inspect``, then in ``linecache``
+            (``SourceUnavailableError`` when neither has it).
+        explicit: source text given by the caller (``bundle``'s ``source=``); when given it
+            is used instead of any lookup (default None).
+    """
     if explicit is not None:
         return strip_decorators(textwrap.dedent(explicit).strip("\n"))
     try:
@@ -50,7 +57,8 @@ def _from_linecache(fun: Callable) -> str:
 
 
 def definition_line(fun: Callable) -> int | None:
-    """The file line of ``def`` (after any decorators), or None when the source is unknown."""
+    """The file line of the ``def`` of ``fun`` (after any decorators), or None when its
+    source is unknown; with it a traceback's line number is found in the bundle's code."""
     code = getattr(fun, "__code__", None)
     if code is None:
         return None
@@ -71,10 +79,18 @@ def annotate_error(
     filename: str | None,
     first_line: int = 1,
 ) -> str:
-    """The source with ``<--- (Type) message`` after the line that failed, then the traceback.
+    """The source with ``<--- (Type) message`` after the line that failed, for the optimizer
+    to see where its code broke.
 
-    ``filename``/``first_line`` locate the code in tracebacks (a file path and the function's
-    first line, or a compiled code string with first line 1).
+    Without ``source``, the formatted traceback; when no line of ``source`` can be blamed,
+    the source followed by the message.
+
+    Args:
+        error: the exception the code raised (its traceback, or a ``SyntaxError``'s line,
+            says which line failed).
+        source: the code that ran, or None when unknown.
+        filename, first_line: locate the code in tracebacks (a file path and the function's
+            first line, or a compiled code string with first line 1, the default).
     """
     message = f"({type(error).__name__}) {error}"
     if not source:

@@ -24,13 +24,25 @@ def _shorten(text: str, limit: int) -> str:
 
 
 class NodeVizStyleGuide:
-    """Graphviz attributes of a node: shape and label (``py_name``, description, data)."""
+    """Graphviz attributes of a node: shape and label (``py_name``, description, data).
+
+    Parameters are boxes, other nodes ellipses, exceptions filled red; subclasses change the
+    look by overriding the ``get_*`` methods.
+
+    Args:
+        style: the style's name, kept on the object for callers that tell styles apart
+            (default ``"default"``); the drawing does not depend on it.
+        print_limit: the characters of a node's description and of its data shown in its
+            label; longer text is cut with "..." (default 100).
+    """
 
     def __init__(self, style: str = "default", print_limit: int = 100) -> None:
         self.style = style
         self.print_limit = print_limit
 
     def get_attrs(self, x: AbstractNode) -> dict[str, str]:
+        """The Graphviz attributes of node ``x`` (label, shape, fill colour, style), without
+        the empty ones."""
         attrs = {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -40,6 +52,9 @@ class NodeVizStyleGuide:
         return {key: value for key, value in attrs.items() if value}
 
     def get_label(self, x: AbstractNode) -> str:
+        """The label of node ``x``: its ``py_name``, description and data (a message's
+        ``"content"`` when the data is a chat message), the last two cut at ``print_limit``,
+        each escaped for Graphviz."""
         data = x._data
         if isinstance(data, dict) and "content" in data:
             data = data["content"]
@@ -49,22 +64,34 @@ class NodeVizStyleGuide:
         return "\\n".join(graphviz.escape(part).replace("\n", "\\n") for part in parts)
 
     def get_node_shape(self, x: AbstractNode) -> str:
+        """``"box"`` for a parameter node ``x``, else ``"ellipse"``."""
         return "box" if x.is_parameter else "ellipse"
 
     def get_color(self, x: AbstractNode) -> str:
+        """The fill colour of node ``x``: red for an exception, none otherwise."""
         return "firebrick1" if x.is_exception else ""
 
     def get_style(self, x: AbstractNode) -> str:
+        """The Graphviz style of node ``x``: ``"filled"`` for an exception (so its colour
+        shows), none otherwise."""
         return "filled" if x.is_exception else ""
 
 
 class NodeVizStyleGuideColorful(NodeVizStyleGuide):
-    """The style ``backward(visualize=True)`` uses: parameters red boxes, errors bright red."""
+    """The style ``backward(visualize=True)`` uses: parameters red boxes, errors bright red.
+
+    Other nodes are light blue; every node is filled and outlined.
+
+    Args:
+        style: the style's name (default ``"colorful"``).
+        print_limit: the characters of a node's description and data shown (default 100).
+    """
 
     def __init__(self, style: str = "colorful", print_limit: int = 100) -> None:
         super().__init__(style=style, print_limit=print_limit)
 
     def get_attrs(self, x: AbstractNode) -> dict[str, str]:
+        """The Graphviz attributes of node ``x``, with a border colour and pen width."""
         return {
             "label": self.get_label(x),
             "shape": self.get_node_shape(x),
@@ -75,6 +102,8 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         }
 
     def get_color(self, x: AbstractNode) -> str:
+        """The fill colour of node ``x``: red for an exception, pink for a parameter, light
+        blue otherwise."""
         if x.is_exception:
             return "firebrick1"
         if x.is_parameter:
@@ -82,6 +111,8 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         return "#DEEBF6"
 
     def get_border_color(self, x: AbstractNode) -> str:
+        """The outline colour of node ``x``, a darker shade of its fill (black for an
+        exception)."""
         if x.is_exception:
             return "black"
         if x.is_parameter:
@@ -89,6 +120,7 @@ class NodeVizStyleGuideColorful(NodeVizStyleGuide):
         return "#5C9BD5"
 
     def get_style(self, x: AbstractNode) -> str:
+        """``"filled,solid"`` for every node ``x``."""
         return "filled,solid"
 
 
@@ -131,7 +163,19 @@ def draw_nodes(
     print_limit: int = 100,
     style: NodeVizStyleGuide | None = None,
 ) -> TraceDigraph:
-    """A Digraph of ``nodes`` and the parent edges among them."""
+    """A Digraph of ``nodes`` and the parent edges among them.
+
+    Args:
+        nodes: the nodes to draw; edges to parents outside them are left out.
+        simple_visualization: draw identity and clone operations as their input (default
+            True).
+        reverse_plot: point the edges from each node to its parents (default False: from
+            the parents to it).
+        print_limit: the characters of a node's description and data shown in its label
+            (default 100).
+        style: the ``NodeVizStyleGuide`` that styles the nodes (default: the colourful one,
+            with ``print_limit``).
+    """
     members = dict.fromkeys(nodes)
     style = style or NodeVizStyleGuideColorful(print_limit=print_limit)
     digraph = TraceDigraph()

@@ -25,7 +25,8 @@ class SnapshotError(OptoError, KeyError):
 
 
 def take_snapshot(model: Module) -> dict[str, Any]:
-    """The current value of every parameter, by path (values are deep copies)."""
+    """The current value of every parameter of ``model``, by path (values are deep copies,
+    so later updates of the model do not change the snapshot)."""
     return {path: copy.deepcopy(p.data) for path, p in model.named_parameters().items()}
 
 
@@ -93,5 +94,6 @@ def snapshot_key(snapshot: dict[str, Any] | None) -> str:
 
 
 def paths_by_parameter(model: Module) -> dict[int, str]:
-    """``id(parameter) -> path``: turns an optimizer's update dict into snapshot entries."""
+    """``id(parameter) -> path`` for every parameter of ``model``: turns an optimizer's
+    update dict (keyed by parameter node) into snapshot entries."""
     return {id(p): path for path, p in model.named_parameters().items()}

@@ -155,12 +155,13 @@ def _default(source: str, node: ast.expr | None):
 
 
 def functions(tree: ast.Module) -> list[FunctionDef]:
-    """The top-level ``def`` and ``async def`` statements, in order."""
+    """The top-level ``def`` and ``async def`` statements of the parsed module ``tree``, in
+    order (methods and nested functions are not included)."""
     return [s for s in tree.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
 
 
 def first_function(tree: ast.Module) -> FunctionDef | None:
-    """The first top-level function, or None."""
+    """The first top-level function of the parsed module ``tree``, or None."""
     found = functions(tree)
     return found[0] if found else None
 
@@ -171,8 +172,8 @@ def positional_count(function: FunctionDef) -> int:
 
 
 def parameter_text(function: FunctionDef) -> str:
-    """The parameter names and kinds, without annotations or defaults: ``a, b, *c, d, **e``
-    (``*`` alone before keyword-only names when there is no ``*args``)."""
+    """The parameter names and kinds of ``function``, without annotations or defaults:
+    ``a, b, *c, d, **e`` (``*`` alone before keyword-only names when there is no ``*args``)."""
     args = function.args
     parts = [a.arg for a in (*args.posonlyargs, *args.args)]
     if args.vararg:
@@ -238,7 +239,9 @@ def strip_decorators(source: str) -> str:
 
 
 def code_header(source: str) -> str:
-    """The ``def`` line(s) through the docstring: what an optimizer must keep unchanged."""
+    """The ``def`` line(s) of the function ``source`` starts with, through its docstring:
+    what an optimizer must keep unchanged. Its first line when ``source`` does not start with
+    a function."""
     definition = _leading_function(source)
     if definition is None:
         return source.splitlines()[0] if source else ""

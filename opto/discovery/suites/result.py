@@ -47,6 +47,7 @@ class TaskResult:
 
     @property
     def valid(self) -> bool:
+        """Whether the suite scored the candidate (``status == "valid"``)."""
         return self.status == "valid"
 
     def feedback(self, failure_score: float | None = None) -> str:

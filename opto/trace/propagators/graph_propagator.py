@@ -31,13 +31,20 @@ class GraphPropagator(Propagator):
         return TraceGraph.start(node, feedback)
 
     def aggregate(self, feedback: Mapping[AbstractNode, list]) -> TraceGraph:
-        """The union of the TraceGraphs a node received from its children."""
+        """The union of the TraceGraphs a node received from its children.
+
+        Args:
+            feedback: ``{child: [TraceGraph, ...]}``, what the node received.
+        """
         received = [graph for graphs in feedback.values() for graph in graphs]
         if len(received) == 1:
             return received[0]
         return TraceGraph.union(received)
 
     def __call__(self, child: AbstractNode) -> dict[AbstractNode, TraceGraph]:
+        """``{parent: TraceGraph}`` for each parent and hidden dependency of ``child``: the
+        graph ``child`` received, extended by ``child`` itself. With per-operator rules
+        registered, the checked path of ``Propagator`` is taken instead."""
         if self.override:
             return super().__call__(child)
         return self._propagate(child)
@@ -51,7 +58,8 @@ class GraphPropagator(Propagator):
         return targets
 
     def propagate_walk(self, walk: BackwardWalk) -> None:
-        """The whole pass at once, when that gives what node-by-node propagation gives.
+        """The whole pass ``walk`` at once, when that gives what node-by-node propagation
+        gives.
 
         Node by node, every walked node passes on the TraceGraph "this pass, from this node
         down". So no feedback needs to be stored on inner nodes and no order is needed: each

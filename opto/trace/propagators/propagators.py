@@ -40,6 +40,8 @@ class AbstractPropagator:
     """Calls ``propagate(child)`` and checks the result covers every parent."""
 
     def __call__(self, child: AbstractNode) -> dict[AbstractNode, Any]:
+        """``propagate(child)``, checked: a dict with an entry for every parent of ``child``
+        (``PropagationError`` otherwise, naming the propagator and the node)."""
         propagated = self.propagate(child)
         if not isinstance(propagated, Mapping):
             raise PropagationError(
@@ -55,10 +57,13 @@ class AbstractPropagator:
         return dict(propagated)
 
     def propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
+        """``{parent: feedback}`` for the parents of ``child`` (an operation's output),
+        from the feedback it received; subclasses define it."""
         raise NotImplementedError
 
     def propagate_walk(self, walk: BackwardWalk) -> None:
-        """Deliver the feedback of a whole backward pass (``run_backward`` calls this).
+        """Deliver the feedback of the whole backward pass ``walk`` (``run_backward`` calls
+        this).
 
         The default visits the nodes one by one, children before parents, calling this
         propagator on each. A propagator that can compute every parameter's feedback more
@@ -82,6 +87,8 @@ class Propagator(AbstractPropagator):
         self.override[operator_name] = propagate_function
 
     def propagate(self, child: AbstractNode) -> dict[AbstractNode, Any]:
+        """``{parent: feedback}`` for ``child``: the rule registered for its operator if
+        there is one, else this propagator's own ``_propagate``."""
         rule = self.override.get(child.op_name) if self.override else None
         if rule is not None:
             return rule(child)

@@ -80,7 +80,8 @@ class TraceGraph(AbstractFeedback):
 
     @classmethod
     def start(cls, output: AbstractNode, feedback: Any) -> TraceGraph:
-        """The TraceGraph an output starts with in a new backward pass."""
+        """The TraceGraph ``output`` starts with in a new backward pass on which the user
+        gave ``feedback``: the pass, entered at the output itself."""
         graph = cls()
         graph._parts[BackwardPass(output, feedback)] = frozenset((output,))
         return graph
@@ -124,6 +125,7 @@ class TraceGraph(AbstractFeedback):
 
     @property
     def nodes(self) -> list[AbstractNode]:
+        """The nodes of ``graph`` without their levels, in the same order."""
         return [item for _, item in self.graph]
 
     @property
@@ -137,6 +139,7 @@ class TraceGraph(AbstractFeedback):
 
     @property
     def outputs(self) -> list[AbstractNode]:
+        """The outputs whose backward passes this graph covers, each once, in order."""
         return list(dict.fromkeys(p.output for p in self._parts))
 
     @property
@@ -247,7 +250,16 @@ class TraceGraph(AbstractFeedback):
     def visualize(
         self, simple_visualization: bool = True, reverse_plot: bool = False, print_limit: int = 100
     ) -> graphviz.Digraph:
-        """Draw this subgraph with Graphviz."""
+        """Draw this subgraph with Graphviz (see ``draw_nodes``).
+
+        Args:
+            simple_visualization: draw identity and clone operations as their input, so
+                copies do not clutter the drawing (default True).
+            reverse_plot: point the edges from each node to its parents rather than from
+                the parents to it (default False).
+            print_limit: the characters of a node's description and of its data shown in
+                its label (default 100).
+        """
         from opto.trace.viz import draw_nodes
 
         return draw_nodes(

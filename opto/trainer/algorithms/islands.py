@@ -55,7 +55,14 @@ class Islands(Selector):
         return None if candidate.step == 0 else (candidate.step - 1) % self.count
 
     def members(self, pool: Pool, island: int, objective: ObjectiveConfig, step: int) -> Pool:
-        """The candidates island ``island`` may pick from at step ``step``, as a pool."""
+        """The candidates island ``island`` may pick from at step ``step``, as a pool.
+
+        Args:
+            pool: the run's pool; the view shares its candidates, not a copy of them.
+            island: the island's index, from 0.
+            objective: how score dicts rank, which decides the migrants.
+            step: the current step; the latest migration at or before it counts.
+        """
         own = [c for c in pool.candidates if self.island_of(c) in (None, island)]
         chosen = list(own)
         if self.migration_interval and self.count > 1 and self.migrants:
@@ -77,12 +84,23 @@ class Islands(Selector):
         return view
 
     def select(self, pool: Pool, objective: ObjectiveConfig, rng: random.Random) -> list[Candidate]:
-        """Without a step (outside the loop): the first island's choice."""
+        """Without a step (outside the loop): the first island's choice.
+
+        Args:
+            pool, objective, rng: as for ``Selector.select``.
+        """
         return self.select_at(pool, objective, rng, 1)
 
     def select_at(
         self, pool: Pool, objective: ObjectiveConfig, rng: random.Random, step: int
     ) -> list[Candidate]:
+        """The parents for step ``step``: ``within``'s choice among the members of the
+        step's island (``members``), or among the whole ``pool`` when the island has none.
+
+        Args:
+            pool, objective, rng: as for ``Selector.select``.
+            step: the step about to run, counted from 1; it picks the island.
+        """
         island = (step - 1) % self.count
         view = self.members(pool, island, objective, step)
         if not view.candidates:

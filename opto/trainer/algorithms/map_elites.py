@@ -79,10 +79,13 @@ class MapElites(PoolPolicy):
         self.features = list(features)
 
     def cell(self, candidate: Candidate) -> tuple[Any, ...]:
+        """The grid cell of ``candidate``: its cell on each feature, in order (None on an
+        axis where it has no value, so such candidates share a cell)."""
         return tuple(feature.cell(candidate) for feature in self.features)
 
     def grid(self, pool: Pool, objective: ObjectiveConfig) -> dict[tuple, Candidate]:
-        """``{cell: elite}`` of the candidates in ``pool``."""
+        """``{cell: elite}`` of the candidates in ``pool``: in each cell the best by
+        ``objective`` (the earlier ranked one of ties)."""
         elites: dict[tuple, Candidate] = {}
         for candidate in pool.ranked(objective):  # best first: the first in a cell wins
             elites.setdefault(self.cell(candidate), candidate)

@@ -37,7 +37,12 @@ class Selector:
     ) -> list[Candidate]:
         """The parents for step ``step`` (from 1); what the loop calls. Selectors whose
         choice depends on the step (islands taking turns) override this; others define
-        ``select`` only."""
+        ``select`` only.
+
+        Args:
+            pool, objective, rng: as for ``select``.
+            step: the step about to run, counted from 1.
+        """
         return self.select(pool, objective, rng)
 
 

@@ -44,7 +44,11 @@ class StopCondition:
     """Base of stop conditions: subclasses define ``reason``."""
 
     def reason(self, progress: Progress) -> str | None:
-        """Why the run stops now (a short phrase, e.g. ``"time limit"``), or None to go on."""
+        """Why the run stops now (a short phrase, e.g. ``"time limit"``), or None to go on.
+
+        Args:
+            progress: what the run has done so far (steps, evaluations, time, best score).
+        """
         raise NotImplementedError(f"{type(self).__name__} must define reason()")
 
 
@@ -156,7 +160,13 @@ class StopFile(StopCondition):
 
 
 def first_reason(conditions: list[StopCondition], progress: Progress) -> str | None:
-    """The reason of the first condition that stops the run, or None."""
+    """The reason of the first condition that stops the run, or None.
+
+    Args:
+        conditions: the run's stop conditions, asked in order (later ones are not asked
+            once one gives a reason).
+        progress: what the run has done so far.
+    """
     for condition in conditions:
         reason = condition.reason(progress)
         if reason:
