@@ -33,6 +33,7 @@ _WRAPPING = " \t\r\n`'\"*"
 _CODE_KEYS = ("code", "function", "source", "source code", "new code", "python")
 _TYPE_KEYS = ("int", "float", "str", "bool", "list", "dict", "tuple", "set")
 _CODE_START = re.compile(r"\s*(?:async\s+def|def|@|class)\b")
+_CODE_LABEL_LINE = re.compile(r"[ \t]*\(code\)[ \t]*\r?\n")
 _CODE_KEY_IN_TEXT = re.compile(
     r"[\"'](?:code|function|source|source code|new code|python)[\"']\s*:", re.I
 )
@@ -46,7 +47,8 @@ class PromptNames:
         variables: the #Variables names (what the LLM may change), in prompt order.
         inputs: the #Inputs names (inputs and constants of the code).
         computed: the names of #Others and #Outputs (values the code computes).
-        code_variables: the variables that hold code.
+        code_variables: the variables that hold code: a bundle's code parameter, or a string
+            whose text defines a function (code trained as a plain string, as discovery does).
     """
 
     variables: tuple[str, ...]
@@ -62,13 +64,13 @@ class PromptNames:
             trainable = [p for p in parameters if getattr(p, "trainable", False)]
             return cls(
                 variables=tuple(p.py_name for p in trainable),
-                code_variables=tuple(p.py_name for p in trainable if is_code_parameter(p)),
+                code_variables=tuple(p.py_name for p in trainable if _holds_code(p)),
             )
         return cls(
             variables=tuple(problem.variables),
             inputs=frozenset(problem.inputs),
             computed=frozenset(problem.others) | frozenset(problem.outputs),
-            code_variables=tuple(n for n, p in problem.variables.items() if is_code_parameter(p)),
+            code_variables=tuple(n for n, p in problem.variables.items() if _holds_code(p)),
         )
 
     @property
@@ -127,7 +129,10 @@ def strip_echo(value: Any, name: str, is_code: bool) -> Any:
 
     ``"(float) a0=5.64"`` becomes ``"5.64"``; for code, ``"__code0:def f(): ..."`` becomes
     ``"def f(): ..."`` as well (a bare ``name:`` prefix is removed only when code follows,
-    since ``x: int = 1`` is valid Python).
+    since ``x: int = 1`` is valid Python), and so does the type label alone on the first
+    line, ``"(code)\nimport numpy ..."`` (a small model's echo of the prompt's ``(code)``
+    label; kept as code it runs as an expression and fails with ``NameError: code``), when
+    what follows parses.
     """
     if not isinstance(value, str):
         return value
@@ -138,17 +143,33 @@ def strip_echo(value: Any, name: str, is_code: bool) -> Any:
         bare = re.match(rf"\s*{re.escape(name)}\s*:\s*", value)
         if bare and _CODE_START.match(value, bare.end()):
             return value[bare.end() :]
+        label = _CODE_LABEL_LINE.match(value)
+        if label and _parses(value[label.end() :]):
+            return value[label.end() :]
     return value
 
 
-def _defines_code(value: Any) -> bool:
-    if not isinstance(value, str) or not _CODE_START.match(value):
+def _holds_code(parameter: Node) -> bool:
+    """A bundle's code parameter, or a string parameter whose text defines a function."""
+    if is_code_parameter(parameter):
+        return True
+    text = parameter.data
+    if not isinstance(text, str) or "def " not in text or not _parses(text):
         return False
+    return any(isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) for s in ast.parse(text).body)
+
+
+def _parses(text: str) -> bool:
+    """Whether ``text`` is Python source."""
     try:
-        ast.parse(value)
+        ast.parse(text)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True
+
+
+def _defines_code(value: Any) -> bool:
+    return isinstance(value, str) and bool(_CODE_START.match(value)) and _parses(value)
 
 
 def _target_from_value(key: str, value: Any, names: PromptNames) -> tuple[str | None, Any]:

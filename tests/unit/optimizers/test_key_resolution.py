@@ -18,6 +18,12 @@ NAMES = PromptNames(
     computed=frozenset({"eval0"}),
     code_variables=("__code0",),
 )
+CODE_ONLY = PromptNames(
+    variables=("heuristic0",),
+    inputs=frozenset(),
+    computed=frozenset(),
+    code_variables=("heuristic0",),
+)
 
 
 @pytest.mark.parametrize(
@@ -73,6 +79,23 @@ def test_echoed_prefixes_are_removed_from_values():
     assert strip_echo("__code0: int = 1", "__code0", True) == "__code0: int = 1"
 
 
+def test_the_code_label_alone_on_the_first_line_is_removed_from_code():
+    # A real reply of Qwen2.5-Coder-1.5B (LLM4AD bin packing, benchmarks/discovery_runs):
+    # kept, the line "(code)" ran as an expression and the heuristic failed with NameError.
+    real = (
+        "(code)\nimport numpy as np\n\ndef priority(item: float, bins: np.ndarray) -> "
+        "np.ndarray:\n    return item - bins"
+    )
+    assert strip_echo(real, "heuristic0", True) == real[len("(code)\n") :]
+    resolved = resolve_suggestion({"heuristic0": real}, CODE_ONLY)
+    assert resolved.suggestion == {"heuristic0": real[len("(code)\n") :]}
+    # not for values that are not code, nor when the rest is not Python
+    assert strip_echo(real, "a0", False) == real
+    assert strip_echo("(code)\nnot python at all", "heuristic0", True) == (
+        "(code)\nnot python at all"
+    )
+
+
 def test_a_code_key_goes_to_the_sole_code_variable_only_when_its_value_is_code():
     code = "def strange_sort_list(lst):\n    return lst"
     assert resolve_suggestion({"code": code}, NAMES).suggestion == {"__code0": code}
@@ -104,3 +127,36 @@ def test_hostile_keys_and_values_are_read_in_linear_time(text):
     started = time.monotonic()
     resolve_suggestion({text: text, "code": text, "float": text, "a0": text}, NAMES)
     assert time.monotonic() - started < 2.0
+
+
+def test_a_string_parameter_whose_text_defines_a_function_holds_code():
+    from opto.trace import node
+
+    heuristic = node(
+        "import numpy as np\n\ndef priority(item, bins):\n    return item - bins\n",
+        trainable=True,
+        name="heuristic",
+    )
+    prompt = node("Answer briefly.", trainable=True, name="prompt")
+    names = PromptNames.of_problem(None, [heuristic, prompt])
+    assert names.code_variables == (heuristic.py_name,)
+
+
+def test_an_optimizer_step_drops_the_code_label_from_a_string_holding_code():
+    # The LLM4AD run's reply, end to end: the heuristic is a trainable string (shown as "(str)"),
+    # the model answered with "(code)" on the first line of the new code.
+    import json
+
+    from opto.llm import DummyLLM
+    from opto.optimizers import OptoPrime
+    from opto.trace import node
+
+    seed = "def priority(item, bins):\n    return item - bins\n"
+    new = "import numpy as np\n\ndef priority(item, bins):\n    return -np.arange(len(bins))\n"
+    heuristic = node(seed, trainable=True, name="heuristic")
+    reply = {"reasoning": "first fit", "suggestion": {heuristic.py_name: "(code)\n" + new}}
+    optimizer = OptoPrime([heuristic], llm=DummyLLM(lambda *a, **k: json.dumps(reply)))
+    optimizer.zero_feedback()
+    optimizer.backward(heuristic, "Score -2091.8; use fewer bins.")
+    optimizer.step()
+    assert heuristic.data == new
