@@ -23,9 +23,10 @@ from opto.trace.backward import run_backward
 from opto.trace.code_spec import CodeSpec
 from opto.trace.display import node_html
 from opto.trace.graph import GRAPH, NAME_SCOPES, Graph
+from opto.trace.node_arguments import as_input_dict, format_exception_data, with_constraint
+from opto.trace.node_dependencies import NodeDependencies
 from opto.trace.node_fields import NodeCopying, link_parents, new_node
 from opto.trace.propagators.propagators import AbstractPropagator
-from opto.utils.rendering import render_text
 from opto.utils.user_warnings import warn_user
 
 if TYPE_CHECKING:
@@ -48,24 +49,17 @@ __all__ = [
 ]
 
 
-def _with_constraint(description: str | None, constraint: str | None) -> str | None:
-    """Map Trace's old ``constraint=`` argument onto the description."""
-    if constraint is None:
-        return description
-    warn_user(
-        "constraint= is deprecated; the description now holds the constraint text",
-        DeprecationWarning,
-    )
-    return constraint if description is None else f"{description}\n{constraint}"
-
-
 def new_root(value: Any, base: str | None = None) -> Node:
     """A plain Node (named ``base`` or after the value's type), built without ``__init__``."""
     return new_node(Node, value, type(value).__name__ if base is None else base, "[Node]")
 
 
-class Node(NodeCopying, AbstractNode[T]):
-    """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made."""
+class Node(NodeCopying, NodeDependencies, AbstractNode[T]):
+    """A value in the trace graph. ``node.data`` is the value; ``parents`` how it was made.
+
+    Copying and pickling come from ``NodeCopying`` (opto.trace.node_fields), the parameters
+    a node depends on from ``NodeDependencies`` (opto.trace.node_dependencies).
+    """
 
     __slots__ = ("_backwarded", "_description", "_feedback", "_has_params")
 
@@ -96,7 +90,7 @@ class Node(NodeCopying, AbstractNode[T]):
             info: free-form metadata.
             constraint: Trace 0.1's name for the description (deprecated).
         """
-        description = _with_constraint(description, constraint)
+        description = with_constraint(description, constraint)
         super().__init__(value, name=name)
         self._feedback: defaultdict | None = None
         self._backwarded = False
@@ -161,54 +155,12 @@ class Node(NodeCopying, AbstractNode[T]):
         function's name), or None for a plain node."""
         return get_op_name(self._description)
 
-    # -- graph structure -------------------------------------------------------------------
+    # -- code ------------------------------------------------------------------------------
 
     @property
     def code_spec(self) -> CodeSpec | None:
         """What code this node holds, when it is a code parameter (see ParameterNode)."""
         return None
-
-    @property
-    def depends_on_parameters(self) -> bool:
-        """Whether this node is a parameter or was computed from one (feedback reaches it)."""
-        return self._has_params
-
-    @property
-    def hidden_dependencies(self) -> frozenset[ParameterNode]:
-        """Parameters used inside nested traceable code but not visible as parents (only an
-        operation's output can have them)."""
-        return self._hidden
-
-    def _ancestors_with_parameters(self) -> list[Node]:
-        """This node and its ancestors that depend on a parameter (one walk, each once)."""
-        found: list[Node] = []
-        seen: set[int] = set()
-        stack: list[Node] = [self]
-        while stack:
-            current = stack.pop()
-            if id(current) in seen or not current._has_params:
-                continue
-            seen.add(id(current))
-            found.append(current)
-            stack.extend(current._parents)
-        return found
-
-    @property
-    def parameter_dependencies(self) -> set[ParameterNode]:
-        """The parameters this value depends on (computed by walking the ancestors)."""
-        found: set[ParameterNode] = set()
-        for current in self._ancestors_with_parameters():
-            if isinstance(current, ParameterNode):
-                found.add(current)
-            found.update(current._hidden)
-        return found
-
-    @property
-    def expandable_dependencies(self) -> set[MessageNode]:
-        """Ancestors (or self) whose nested, traceable code hides parameters."""
-        return {
-            n for n in self._ancestors_with_parameters() if isinstance(n, MessageNode) and n._hidden
-        }
 
     # -- feedback --------------------------------------------------------------------------
 
@@ -329,7 +281,7 @@ class ParameterNode(Node):
             value,
             name=name,
             trainable=trainable,
-            description=_with_constraint(description, constraint),
+            description=with_constraint(description, constraint),
             info=info,
         )
         self._has_params = True
@@ -360,21 +312,6 @@ class ParameterNode(Node):
             self._code_spec = spec
 
 
-def _as_input_dict(inputs: Mapping[str, Node] | Iterable[Node]) -> dict[str, Node]:
-    if isinstance(inputs, Mapping):
-        named = dict(inputs)
-    else:
-        named = {}
-        for item in inputs:
-            if not isinstance(item, Node):
-                raise TypeError(f"inputs must be nodes, got {type(item).__name__}: {item!r}")
-            named[item.name] = item
-    for key, item in named.items():
-        if not isinstance(item, Node):
-            raise TypeError(f"input {key!r} must be a node, got {type(item).__name__}")
-    return named
-
-
 class MessageNode(Node):
     """The output of an operation; its parents are the operation's inputs.
 
@@ -400,7 +337,7 @@ class MessageNode(Node):
         info: dict | None = None,
         constraint: str | None = None,
     ) -> None:
-        description = _with_constraint(description, constraint)
+        description = with_constraint(description, constraint)
         super().__init__(
             value,
             name=name or get_op_name(description) or "message",
@@ -410,7 +347,7 @@ class MessageNode(Node):
         self._op = None
         self._inputs: dict[str, Node] = {}
         if Graph.TRACE:
-            self._inputs = _as_input_dict(inputs)
+            self._inputs = as_input_dict(inputs, Node)
             link_parents(self, list(dict.fromkeys(self._inputs.values())))
 
     @property
@@ -464,7 +401,7 @@ class ExceptionNode(MessageNode):
     ) -> None:
         self._exception = value if isinstance(value, BaseException) else None
         text = format_exception_data(value) if isinstance(value, BaseException) else value
-        description = _with_constraint(description, constraint)
+        description = with_constraint(description, constraint)
         super().__init__(
             text,
             inputs=inputs,
@@ -488,15 +425,6 @@ class ExceptionNode(MessageNode):
         raise ValueError(f"style must be 'simple' or 'full', got {style!r}")
 
 
-def format_exception_data(error: BaseException) -> str:
-    """``"(TypeError) message"``; non-builtin classes are shown as ``module.Class``."""
-    cls = type(error)
-    type_name = (
-        cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-    )
-    return f"({type_name}) {render_text(error)}"
-
-
 def node(
     data: Any,
     name: str | None = None,
@@ -518,7 +446,7 @@ def node(
         constraint: Trace 0.1's name for ``description``.
         info: free-form metadata.
     """
-    description = _with_constraint(description, constraint)
+    description = with_constraint(description, constraint)
     if trainable:
         if isinstance(data, Node):
             name = name or base_name(data.name)

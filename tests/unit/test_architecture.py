@@ -310,3 +310,33 @@ def private_reach() -> list[str]:
 
 def test_no_private_fields_are_used_across_packages():
     assert private_reach() == []
+
+
+MAX_LINES = 500
+
+
+def long_files(limit: int = MAX_LINES) -> list[str]:
+    """``path: lines`` of every Python file in opto/ longer than ``limit`` lines."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        count = len(path.read_text(encoding="utf-8").splitlines())
+        if count > limit:
+            found.append(f"{path.relative_to(REPOSITORY).as_posix()}: {count}")
+    return found
+
+
+def test_no_file_in_opto_is_over_500_lines():
+    """Small files with one concept each: a file that grows past the limit is split along a
+    concept boundary (a mixin, a helper module), not squeezed."""
+    assert long_files() == [], "split these files (one concept per file)"
+
+
+def test_the_length_check_counts_lines():
+    """The guard itself: with a limit below the longest file, that file is listed with its
+    line count."""
+    counts = {
+        path: len(path.read_text(encoding="utf-8").splitlines()) for path in ROOT.rglob("*.py")
+    }
+    longest = max(counts, key=counts.get)
+    listed = long_files(counts[longest] - 1)
+    assert f"{longest.relative_to(REPOSITORY).as_posix()}: {counts[longest]}" in listed

@@ -14,7 +14,8 @@ iteration, on top of ``SearchTemplate``'s loop:
    ``num_candidates`` of highest priority are taken out to be run on the next batch
    (``explore``).
 
-Every step is a method a subclass may override, as in Trace. The first iteration only fills
+Every step is a method a subclass may override, as in Trace; the priorities are in
+``CandidatePriorities`` (opto.trainer.algorithms.search_priorities). The first iteration only fills
 the memory with copies of the agent. See docs/trainer.md for the options.
 """
 
@@ -34,12 +35,8 @@ from opto.trainer.algorithms.candidate_memory import (
 )
 from opto.trainer.algorithms.proposals import propose_updates
 from opto.trainer.algorithms.search_memory_state import MemoryState
-from opto.trainer.objectives import (
-    ObjectiveConfig,
-    apply_minimize,
-    to_score_dict,
-    weighted_scalarize,
-)
+from opto.trainer.algorithms.search_priorities import CandidatePriorities
+from opto.trainer.objectives import ObjectiveConfig
 from opto.trainer.sampler import BatchRollout
 from opto.trainer.search_template import Samples, SearchTemplate, save_train_config
 from opto.trainer.utils import remap_update_dict, safe_mean
@@ -50,7 +47,7 @@ __all__ = ["HeapMemory", "ModuleCandidate", "ParetoHeapMemory", "PrioritySearch"
 SCORE_FUNCTIONS = ("mean", "ucb", "time")
 
 
-class PrioritySearch(MemoryState, SearchTemplate):
+class PrioritySearch(MemoryState, CandidatePriorities, SearchTemplate):
     """Priority-queue search over candidates (see the module docstring).
 
     Args:
@@ -272,10 +269,6 @@ class PrioritySearch(MemoryState, SearchTemplate):
         info.update(info_explore)
         return best.update_dict, [c.get_module() for c in explored], info
 
-    def _seed_priority(self) -> float:
-        """The priority of the agent's copies that fill the memory at the start."""
-        return self.max_score
-
     def propose(self, samples: Samples, verbose: Any = False, **kwargs: Any) -> list:
         """New candidates: for each (exploration candidate, sub-batch) in ``samples``,
         ``num_proposals`` optimizer steps on that sub-batch's outputs and feedback.
@@ -445,31 +438,6 @@ class PrioritySearch(MemoryState, SearchTemplate):
                 "best_candidate_num_rollouts": best.num_rollouts,
             },
         )
-
-    def compute_exploitation_priority(self, candidate: ModuleCandidate) -> float | None:
-        """How good ``candidate`` is to use: its mean score."""
-        if not isinstance(candidate, ModuleCandidate):
-            raise TypeError(f"expected a ModuleCandidate, got {type(candidate).__name__}")
-        return candidate.mean_score()
-
-    def compute_exploration_priority(self, candidate: ModuleCandidate) -> float | None:
-        """How promising ``candidate`` is to explore (see ``score_function``; with a
-        multi-objective config, its weighted mean metrics)."""
-        if not isinstance(candidate, ModuleCandidate):
-            raise TypeError(f"expected a ModuleCandidate, got {type(candidate).__name__}")
-        config = self.objective_config
-        if config is not None and candidate.mean_score_dict() is not None:
-            metrics = apply_minimize(to_score_dict(candidate.mean_score_dict()), config.minimize)
-            if config.weights:
-                return weighted_scalarize(metrics, config.weights, config.missing_value)
-            return sum(metrics.values()) / len(metrics)
-        if self.score_function == "time":
-            return candidate.created_time
-        if self.score_function == "ucb":
-            return candidate.compute_score_confidence(
-                self.min_score, self.max_score, self.ucb_exploration_constant, self.n_iters + 1
-            )[2]
-        return candidate.mean_score()
 
     def compress_candidate_memory(self, candidate: ModuleCandidate) -> ModuleCandidate:
         """A copy of ``candidate`` for the long-term memory: each rollout keeps only its
