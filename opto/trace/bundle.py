@@ -36,7 +36,7 @@ from opto.trace.bundle_binding import BundleBinding, FunctionReference
 from opto.trace.bundle_call import BundleCalls
 from opto.trace.bundle_steps import FunModuleSteps
 from opto.trace.code_spec import CodeSpec
-from opto.trace.containers import RESERVED_PREFIX, BundledFunction
+from opto.trace.containers import RESERVED_PREFIX, BundledFunction, to_data
 from opto.trace.errors import TraceMissingInputsError
 from opto.trace.frame_locals import update_local
 from opto.trace.graph import GRAPH
@@ -53,6 +53,7 @@ __all__ = [
     "bundle",
     "detach_inputs",
     "disable_external_dependencies_check",
+    "to_data",
     "trace_nodes",
     "update_local",
     "wrap_node",
