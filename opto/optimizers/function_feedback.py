@@ -67,7 +67,12 @@ class NodeEntry(Sequence):
     @property
     def text(self) -> str:
         """How the value is shown in the prompt."""
-        return render_value(self.node.data) if self._text is None else self._text
+        return self.text_of(self.node.data)
+
+    def text_of(self, data: Any) -> str:
+        """How the value is shown, given the node's ``data`` already read by the caller (a
+        prompt reads each value once)."""
+        return render_value(data) if self._text is None else self._text
 
     @property
     def type_name(self) -> str:
@@ -207,7 +212,7 @@ def value_lines(node_dict: Mapping[str, Any]) -> str:
             data = item.data
             code = is_code_parameter(item)
             kind = "code" if code else type(data).__name__
-            text = entry.text
+            text = entry.text_of(data)
         else:
             kind, text = entry_type(name, entry), entry_text(entry)
             code = kind == "code"
