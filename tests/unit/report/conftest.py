@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 
 import pytest
-
-import opto.llm as llm_pkg
+from llm_isolation import clean_llm_state
 
 _LLM_VARIABLES = ("DEFAULT_LITELLM_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY")
 
@@ -18,13 +16,8 @@ def isolated_llm_state(tmp_path, monkeypatch):
     for name in list(os.environ):
         if name.startswith(("OPTO_", "TRACE_")) or name in _LLM_VARIABLES:
             monkeypatch.delenv(name, raising=False)
-    llm_pkg.reset_usage()
-    llm_pkg.configure_cache(enabled=None, directory=tmp_path / "global-llm-cache")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="OptoPrime: no suggestion")
+    with clean_llm_state(tmp_path / "global-llm-cache"):
         yield
-    llm_pkg.get_cache().close()
-    llm_pkg.reset_usage()
 
 
 @pytest.fixture
