@@ -12,7 +12,6 @@ line (``"(code) __code0:def ..."``, ``"(float) a0=5.64"``) lose that prefix.
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from opto.optimizers.parsing import parse_json_reply
 from opto.optimizers.problem import ProblemNodes, is_code_parameter
 from opto.trace.nodes import Node
+from opto.utils.source_analysis import functions, parse
 
 # "(type) name" followed by nothing or by ":"/"=" and the rest of the echoed line
 _ECHO = re.compile(
@@ -154,16 +154,19 @@ def _holds_code(parameter: Node) -> bool:
     if is_code_parameter(parameter):
         return True
     text = parameter.data
-    if not isinstance(text, str) or "def " not in text or not _parses(text):
+    if not isinstance(text, str) or "def " not in text:
         return False
-    return any(isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) for s in ast.parse(text).body)
+    try:
+        return bool(functions(parse(text)))
+    except SyntaxError:
+        return False
 
 
 def _parses(text: str) -> bool:
     """Whether ``text`` is Python source."""
     try:
-        ast.parse(text)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        parse(text)
+    except SyntaxError:
         return False
     return True
 
